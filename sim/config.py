@@ -1,0 +1,328 @@
+"""The scenario schema: every field typed, bounded and documented with its unit and default.
+
+Defaults and their sources are listed in docs/parameters.md. Loading (YAML, `extends:`,
+`--set` overrides and error messages) lives in sim/scenario_io.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class Section(BaseModel):
+    """Base of every scenario section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --- simulation --------------------------------------------------------------------------
+
+
+class Simulation(Section):
+    days: int = Field(365, ge=1, le=3650, description="Length of the run [days]")
+    start_date: dt.date = Field(
+        dt.date(2025, 1, 1), description="Calendar date of day 0 (places seasonal peaks)"
+    )
+    currency: str = Field("USD", min_length=3, max_length=3, description="ISO 4217 code")
+
+
+# --- shoppers ----------------------------------------------------------------------------
+
+
+class BGNBD(Section):
+    """BG/NBD purchase and dropout (Fader, Hardie & Lee 2005); weekly time unit, CDNOW fit."""
+
+    r: Positive = Field(0.243, description="Gamma shape of the weekly purchase rate")
+    alpha: Positive = Field(4.414, description="Gamma rate of the weekly purchase rate [weeks]")
+    a: Positive = Field(0.793, description="Beta a of the dropout probability after a repeat")
+    b: Positive = Field(2.426, description="Beta b of the dropout probability after a repeat")
+
+
+class GammaGamma(Section):
+    """Gamma-Gamma spend per order (Fader, Hardie & Lee 2005b); CDNOW fit, in currency."""
+
+    p: Positive = Field(6.25, description="Gamma shape of spend per order")
+    q: float = Field(3.74, gt=1.0, description="Gamma shape of the shopper's spend scale (>1)")
+    gamma: Positive = Field(15.44, description="Gamma rate of the shopper's spend scale [currency]")
+
+
+class Segment(Section):
+    name: str = Field(min_length=1)
+    share: float = Field(gt=0.0, le=1.0, description="Share of shoppers in the segment")
+    price_sensitivity: NonNegative = Field(
+        2.0, description="Logit coefficient on log price index (higher: more price-driven)"
+    )
+    green_preference: Probability = Field(
+        0.0, description="Weight on the merchant's green label in choice [0-1]"
+    )
+    spend_multiplier: Positive = Field(1.0, description="Multiplies Gamma-Gamma spend per order")
+    category_preferences: dict[str, Positive] = Field(
+        default_factory=dict,
+        description="Multipliers on the catalogue's demand shares, by category name (default 1)",
+    )
+
+
+class Lifecycle(Section):
+    """Observable states by days since last purchase (what the platform can see)."""
+
+    new_days: int = Field(30, ge=1, description="A first-time buyer is 'new' this long [days]")
+    dormant_after_days: int = Field(90, ge=1, description="No purchase this long: dormant [days]")
+    churned_after_days: int = Field(180, ge=2, description="No purchase this long: churned [days]")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Lifecycle:
+        if not self.new_days <= self.dormant_after_days < self.churned_after_days:
+            raise ValueError(
+                "need new_days <= dormant_after_days < churned_after_days "
+                f"(got {self.new_days}, {self.dormant_after_days}, {self.churned_after_days})"
+            )
+        return self
+
+
+class Experience(Section):
+    """How service failures feed back into purchase rate and dropout (neutral when none)."""
+
+    satisfaction_memory: Probability = Field(
+        0.3, description="Weight of the latest order outcome in satisfaction (EWMA)"
+    )
+    stockout_outcome: Probability = Field(
+        0.2, description="Order outcome when the wanted item was out of stock and the sale lost"
+    )
+    fallback_outcome: Probability = Field(
+        0.7, description="Order outcome when the shopper had to fall back to another merchant"
+    )
+    purchase_sensitivity: Probability = Field(
+        0.5, description="Purchase rate multiplier is 1 - this x (1 - satisfaction)"
+    )
+    dropout_sensitivity: NonNegative = Field(
+        1.0, description="Dropout multiplier is 1 + this x (1 - satisfaction)"
+    )
+
+
+class Shoppers(Section):
+    count: int = Field(100_000, ge=10, le=10_000_000, description="Population size [shoppers]")
+    initial_customer_share: Probability = Field(
+        0.2, description="Share of shoppers who are already customers on day 0"
+    )
+    initial_history_days: int = Field(
+        365,
+        ge=0,
+        le=3650,
+        description="Initial customers' first purchases are spread over this many days before "
+        "day 0 and their history simulated (0: all first purchases just before day 0, a cohort)",
+    )
+    bgnbd: BGNBD = Field(default_factory=BGNBD)
+    spend: GammaGamma = Field(default_factory=GammaGamma)
+    segments: list[Segment] = Field(
+        default_factory=lambda: [Segment(name="mainstream", share=1.0)], min_length=1
+    )
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    experience: Experience = Field(default_factory=Experience)
+    stockout_behaviour: Literal["fallback", "lost"] = Field(
+        "fallback", description="On a stock-out: try the next-best merchant once, or lose the sale"
+    )
+
+    @model_validator(mode="after")
+    def _segments_consistent(self) -> Shoppers:
+        total = sum(s.share for s in self.segments)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"segment shares must add up to 1 (they add up to {total:.6g})")
+        names = [s.name for s in self.segments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"segment names must be unique (got {names})")
+        return self
+
+
+# --- catalogue -----------------------------------------------------------------------------
+
+
+class Category(Section):
+    name: str = Field(min_length=1)
+    demand_share: Positive = Field(description="Relative share of orders (normalised)")
+    price_level: Positive = Field(1.0, description="Multiplies spend per order in this category")
+
+
+def _default_categories() -> list[Category]:
+    shares = {
+        "fashion": 0.23, "electronics": 0.20, "home": 0.14, "beauty": 0.10,
+        "grocery": 0.10, "books_media": 0.08, "toys": 0.08, "sports": 0.07,
+    }
+    levels = {
+        "fashion": 0.9, "electronics": 2.0, "home": 1.3, "beauty": 0.7,
+        "grocery": 0.6, "books_media": 0.5, "toys": 0.8, "sports": 1.1,
+    }
+    return [Category(name=n, demand_share=s, price_level=levels[n]) for n, s in shares.items()]
+
+
+class Catalog(Section):
+    categories: list[Category] = Field(default_factory=_default_categories, min_length=1)
+    cogs_share: float = Field(
+        0.65, gt=0.0, lt=1.0, description="Supplier unit cost as a share of the category's mean order value"
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> Catalog:
+        names = [c.name for c in self.categories]
+        if len(set(names)) != len(names):
+            raise ValueError(f"category names must be unique (got {names})")
+        return self
+
+
+# --- merchants, suppliers, platform ------------------------------------------------------------
+
+
+class Replenishment(Section):
+    policy: Literal["order_up_to", "s_S"] = Field(
+        "order_up_to", description="Order-up-to with moving-average forecast (Chen et al. 2000) or (s, S)"
+    )
+    lead_time_days: int = Field(
+        5, ge=1, le=365, description="L: an order placed at the end of day t arrives at the start of day t+L"
+    )
+    forecast_window_days: int = Field(14, ge=1, le=365, description="p: moving-average window [days]")
+    safety_z: NonNegative = Field(1.65, description="Safety factor z on the demand sd over the lead time")
+    fixed_safety_stock: bool = Field(
+        False, description="Use the initial demand sd for safety stock instead of re-estimating it"
+    )
+    reorder_point_days: Positive = Field(7.0, description="(s, S): s in days of forecast demand")
+    order_up_to_days: Positive = Field(21.0, description="(s, S): S in days of forecast demand")
+
+    @model_validator(mode="after")
+    def _s_below_S(self) -> Replenishment:
+        if self.reorder_point_days >= self.order_up_to_days:
+            raise ValueError("reorder_point_days (s) must be below order_up_to_days (S)")
+        return self
+
+
+class MerchantEntry(Section):
+    monthly_rate: Probability = Field(
+        0.02, description="New merchants per month as a share of active ones, when joining pays"
+    )
+    profit_threshold: float = Field(
+        0.0, description="Joining pays when mean trailing-quarter merchant profit exceeds this [currency]"
+    )
+    max_count: int = Field(20_000, ge=1, description="Upper bound on merchants ever created")
+
+
+class Merchants(Section):
+    count: int = Field(500, ge=1, le=100_000, description="Merchants on day 0")
+    categories_per_merchant: int = Field(3, ge=1, description="Categories each merchant carries")
+    price_index_sd: NonNegative = Field(0.10, description="Log-sd of merchants' price index (mean 1)")
+    quality_mean: Probability = Field(0.8, description="Mean product quality [0-1]")
+    quality_sd: NonNegative = Field(0.1, description="Sd of product quality")
+    platform_fulfilment_share: Probability = Field(
+        0.5, description="Share of merchants using platform fulfilment"
+    )
+    delivery_days_platform: Positive = Field(2.0, description="Promised delivery, platform-fulfilled [days]")
+    delivery_days_self: Positive = Field(4.0, description="Promised delivery, merchant-fulfilled [days]")
+    green_label_share: Probability = Field(0.2, description="Share of merchants with a green label")
+    ad_spend_per_month_mean: NonNegative = Field(
+        10.0, description="Mean ad spend paid to the platform [currency/month]"
+    )
+    fixed_cost_per_month: NonNegative = Field(20.0, description="Merchant's fixed operating cost [currency/month]")
+    holding_cost_rate_per_year: NonNegative = Field(
+        0.25, description="Inventory carrying cost as a share of unit cost per year"
+    )
+    initial_stock_days: NonNegative = Field(21.0, description="Opening stock in days of expected demand")
+    unlimited_stock: bool = Field(False, description="Never out of stock (validation runs)")
+    replenishment: Replenishment = Field(default_factory=Replenishment)
+    exit_after_loss_months: int = Field(
+        3, ge=1, description="A merchant leaves after this many consecutive loss-making months"
+    )
+    entry: MerchantEntry = Field(default_factory=MerchantEntry)
+
+
+class Suppliers(Section):
+    count: int = Field(50, ge=1, le=10_000, description="Suppliers")
+    unit_cost_sd: NonNegative = Field(0.05, description="Log-sd of suppliers' unit cost factor")
+    quality_mean: Probability = Field(0.85, description="Mean supplier quality [0-1]")
+    carbon_kg_per_unit: NonNegative = Field(2.0, description="Production carbon intensity [kg CO2e/unit]")
+    distance_km_mean: Positive = Field(500.0, description="Mean distance to merchants [km]")
+    transport_mode: Literal["road", "rail", "sea", "air"] = Field("road")
+    green_certified_share: Probability = Field(0.2)
+
+
+class Platform(Section):
+    take_rate: float = Field(0.12, ge=0.0, lt=1.0, description="Commission on GMV")
+    marketing_spend_per_day: NonNegative = Field(1000.0, description="Paid acquisition [currency/day]")
+    fixed_cost_per_day: NonNegative = Field(0.0, description="Platform operating cost [currency/day]")
+
+
+class Acquisition(Section):
+    """Bass (1969) adoption, per day: innovation (marketing) + imitation x customer share."""
+
+    innovation_p: Probability = Field(
+        8.2e-5, description="Organic daily join probability of a prospect (Bass p, per day)"
+    )
+    imitation_q: Probability = Field(
+        1.04e-3, description="Daily join probability per unit share of customers (Bass q, per day)"
+    )
+    paid_cac: Positive = Field(
+        40.0, description="Marketing spend per paid new customer at full reach [currency]"
+    )
+
+
+class Peak(Section):
+    name: str = Field(min_length=1)
+    date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD")
+    duration_days: int = Field(1, ge=1, le=60)
+    multiplier: Positive = Field(description="Purchase-rate multiplier on those days")
+
+
+class Seasonality(Section):
+    peaks: list[Peak] = Field(default_factory=list)
+
+
+class Choice(Section):
+    """Multinomial-logit merchant choice: utility weights (price weight is per segment)."""
+
+    rating_weight: NonNegative = Field(0.8, description="Utility per rating star (1-5)")
+    delivery_weight: NonNegative = Field(0.25, description="Utility lost per promised delivery day")
+    green_weight: NonNegative = Field(1.5, description="Utility of a green label at green_preference 1")
+    ad_weight: NonNegative = Field(0.3, description="Utility per log(1 + ad spend / 100) (ranking boost)")
+
+
+class Policies(Section):
+    """Policy plug-ins by name; each is configured by its own section (sim/policies/)."""
+
+
+# --- the scenario ------------------------------------------------------------------------------
+
+
+class Scenario(Section):
+    name: str = Field("scenario", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(42, ge=0, description="Root of every random stream (SeedSequence)")
+    simulation: Simulation = Field(default_factory=Simulation)
+    shoppers: Shoppers = Field(default_factory=Shoppers)
+    catalog: Catalog = Field(default_factory=Catalog)
+    merchants: Merchants = Field(default_factory=Merchants)
+    suppliers: Suppliers = Field(default_factory=Suppliers)
+    platform: Platform = Field(default_factory=Platform)
+    acquisition: Acquisition = Field(default_factory=Acquisition)
+    choice: Choice = Field(default_factory=Choice)
+    seasonality: Seasonality = Field(default_factory=Seasonality)
+    policies: Policies = Field(default_factory=Policies)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        names = {c.name for c in self.catalog.categories}
+        for i, seg in enumerate(self.shoppers.segments):
+            unknown = sorted(set(seg.category_preferences) - names)
+            if unknown:
+                raise ValueError(
+                    f"shoppers.segments.{i}.category_preferences: unknown categories {unknown}; "
+                    f"allowed: {sorted(names)}"
+                )
+        if self.merchants.categories_per_merchant > len(names):
+            raise ValueError(
+                f"merchants.categories_per_merchant ({self.merchants.categories_per_merchant}) "
+                f"exceeds the {len(names)} catalogue categories"
+            )
+        return self

@@ -1,0 +1,70 @@
+"""Double-entry ledger of every money flow between the parties of the market.
+
+Each posting moves an amount from a payer account to a payee account under a flow name
+(e.g. 'sale', 'commission', 'marketing'). Account balances therefore always sum to zero,
+and every money KPI is read from the flows, never computed a second way.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+ACCOUNTS = ("shoppers", "merchants", "platform", "suppliers", "external")
+
+# flow name -> (payer, payee): the only flows the model may post.
+FLOWS: dict[str, tuple[str, str]] = {
+    "sale": ("shoppers", "merchants"),            # order value paid by the shopper (GMV)
+    "commission": ("merchants", "platform"),      # take rate on GMV
+    "ad_fees": ("merchants", "platform"),         # merchants' ranking/ad spend
+    "goods": ("merchants", "suppliers"),          # unit cost of replenishment orders
+    "holding": ("merchants", "external"),         # inventory carrying cost
+    "merchant_fixed": ("merchants", "external"),  # merchants' fixed operating cost
+    "marketing": ("platform", "external"),        # paid acquisition
+    "platform_fixed": ("platform", "external"),   # platform operating cost
+    "logistics": ("platform", "external"),        # delivery fleet (supply-chain issue)
+    "subsidy": ("platform", "shoppers"),          # coupons (policy)
+    "referral": ("platform", "shoppers"),         # referral rewards (policy)
+    "loyalty": ("platform", "shoppers"),          # points redeemed (policy)
+    "membership": ("shoppers", "platform"),       # paid membership fees (policy)
+}
+
+
+class Ledger:
+    """Running totals per flow (whole run and current day) and per account."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.today: dict[str, float] = defaultdict(float)
+        self.balances: dict[str, float] = {a: 0.0 for a in ACCOUNTS}
+
+    def post(self, flow: str, amount: float) -> None:
+        """Book `amount` (>= 0) under `flow`; unknown flows and negative amounts are bugs."""
+        if flow not in FLOWS:
+            raise KeyError(f"unknown ledger flow {flow!r}")
+        amount = float(amount)
+        if amount < 0.0:
+            raise ValueError(f"negative amount {amount} for flow {flow!r}")
+        payer, payee = FLOWS[flow]
+        self.totals[flow] += amount
+        self.today[flow] += amount
+        self.balances[payer] -= amount
+        self.balances[payee] += amount
+
+    def close_day(self) -> dict[str, float]:
+        """The day's flows; resets the day."""
+        day = {flow: self.today.get(flow, 0.0) for flow in FLOWS}
+        self.today = defaultdict(float)
+        return day
+
+    def imbalance(self) -> float:
+        """Sum of all balances: zero up to rounding in a correct ledger."""
+        return sum(self.balances.values())
+
+    def inflow(self, account: str, flows: dict[str, float] | None = None) -> float:
+        """Money received by `account` (from `flows`, default the whole run)."""
+        flows = self.totals if flows is None else flows
+        return sum(v for f, v in flows.items() if FLOWS[f][1] == account)
+
+    def outflow(self, account: str, flows: dict[str, float] | None = None) -> float:
+        flows = self.totals if flows is None else flows
+        return sum(v for f, v in flows.items() if FLOWS[f][0] == account)

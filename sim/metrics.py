@@ -1,0 +1,206 @@
+"""KPIs: the daily series and the run summary (definitions and units: docs/kpis.md).
+
+Money KPIs are read from the ledger's flows; customer KPIs from the shopper columns; supply
+KPIs from the unit counters. Nothing is computed twice in two ways.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from sim.acquisition import CHANNELS
+from sim.ledger import FLOWS
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+    from sim.orders import OrderBatch
+
+# Summary keys of DESIGN.md section 3, in that order.
+SUMMARY_KEYS = (
+    "gmv", "orders", "aov", "new_customers", "customers_total", "active_customers_end",
+    "churn_rate_monthly", "retention_90d", "repeat_purchase_rate", "platform_revenue",
+    "platform_profit", "merchant_profit", "subsidy_cost", "referral_cost", "loyalty_cost",
+    "marketing_cost", "logistics_cost", "carbon_kg", "carbon_per_order_kg", "fill_rate",
+    "stockout_rate", "avg_delivery_days", "late_delivery_rate", "bullwhip_ratio",
+    "inventory_turnover", "merchants_active_end", "merchant_satisfaction", "return_rate", "cac",
+    "repeat_transactions_per_customer",
+)
+
+# KPIs that stay at 0 until the issue that builds their mechanism lands (docs/kpis.md).
+PENDING = {
+    "carbon_kg": "supply-chain issue (#3)", "carbon_per_order_kg": "supply-chain issue (#3)",
+    "late_delivery_rate": "supply-chain issue (#3)", "return_rate": "supply-chain issue (#3)",
+    "logistics_cost": "supply-chain issue (#3)",
+}
+
+
+class DailyRecorder:
+    """Collects one row of KPIs per day."""
+
+    def __init__(self, model: MarketModel) -> None:
+        self.model = model
+        self.rows: list[dict[str, Any]] = []
+        self.units_ordered_today = 0
+        self.merchants_joined = 0
+        self.written_off_value_today = 0.0
+        self.non_churned_start = self._non_churned(-1)
+
+    def _non_churned(self, day: int) -> int:
+        counts = self.model.shoppers.lifecycle_counts(day)
+        return counts["new"] + counts["active"] + counts["dormant"]
+
+    def record(self, day: int, orders: OrderBatch, demand: np.ndarray, merchant_profit: np.ndarray,
+               channel: np.ndarray) -> None:
+        m = self.model
+        flows = m.ledger.close_day()
+        served = orders.fulfilled
+        sh, lc = m.shoppers, m.scenario.shoppers.lifecycle
+        counts = sh.lifecycle_counts(day)
+        t = m.merchant_table
+        delivery = t.delivery_days[orders.merchant[served]]
+        row: dict[str, Any] = {
+            "day": day,
+            "date": m.scenario.simulation.start_date + dt.timedelta(days=day),
+            "season_multiplier": float(m.season[day]),
+            "gmv": flows["sale"],
+            "orders": int(served.sum()),
+            "first_orders": int((served & orders.is_first).sum()),
+            "repeat_orders": int((served & ~orders.is_first).sum()),
+            "order_attempts": orders.attempts,
+            "lost_sales": int((~served).sum()),
+            "fallback_orders": int(orders.fell_back.sum()),
+            "stockout_events": int((orders.first_choice >= 0).sum() - (served & ~orders.fell_back).sum()),
+            "new_customers": int(channel.size),
+        }
+        for name, code in CHANNELS.items():
+            if name != "initial":
+                row[f"new_customers_{name}"] = int((channel == code).sum())
+        row.update({
+            "customers_total": int(sh.is_customer.sum()),
+            "active_customers": counts["new"] + counts["active"],
+            "new_state": counts["new"],
+            "dormant_customers": counts["dormant"],
+            "churned_customers": counts["churned"],
+            "churn_entries": int(np.count_nonzero(sh.last_day == day - lc.churned_after_days)),
+            "alive_latent": int(sh.alive.sum()),
+            "platform_revenue": m.ledger.inflow("platform", flows),
+            "platform_cost": m.ledger.outflow("platform", flows),
+            "merchant_profit": float(merchant_profit.sum()) - self.written_off_value_today,
+            "marketing_cost": flows["marketing"],
+            "subsidy_cost": flows["subsidy"],
+            "referral_cost": flows["referral"],
+            "loyalty_cost": flows["loyalty"],
+            "logistics_cost": flows["logistics"],
+            "goods_cost": flows["goods"],
+            "carbon_kg": 0.0,
+            "units_demanded": int(demand.sum()),
+            "units_sold": int(served.sum()),
+            "units_ordered": self.units_ordered_today,
+            "on_hand_units": int(t.on_hand.sum()),
+            "delivery_days_sum": float(delivery.sum()),
+            "merchants_active": int(t.active.sum()),
+        })
+        row["platform_profit"] = row["platform_revenue"] - row["platform_cost"]
+        self.written_off_value_today = 0.0
+        self.rows.append(row)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+
+def _ratio(num: float, den: float) -> float:
+    return float(num) / float(den) if den else 0.0
+
+
+def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
+    """The run summary (summary.json): DESIGN.md section 3 keys plus a few extras."""
+    sh, cfg, ledger = model.shoppers, model.scenario, model.ledger
+    days = len(daily)
+    totals = ledger.totals
+    gmv = float(daily["gmv"].sum())
+    orders = int(daily["orders"].sum())
+    new_customers = int(daily["new_customers"].sum())
+    customers_total = int(sh.is_customer.sum())
+    repeat_orders = int(daily["repeat_orders"].sum())
+
+    # Observable churn: customers crossing the churn window in a month / not-churned at month start.
+    month_start = np.r_[0, np.flatnonzero(model.is_month_end[: days - 1]) + 1]
+    rates = []
+    for i, start in enumerate(month_start):
+        end = month_start[i + 1] if i + 1 < len(month_start) else days
+        base = model.recorder.non_churned_start if start == 0 else (
+            daily["active_customers"].iloc[start - 1] + daily["dormant_customers"].iloc[start - 1])
+        rates.append(_ratio(daily["churn_entries"].iloc[start:end].sum(), base))
+
+    # 90-day retention: share of the cohort acquired in the run (or the day-0 cohort) who
+    # bought again within 90 days of their first purchase; cohort must be observable 90 days.
+    first_min = -1 if cfg.shoppers.initial_history_days == 0 else 0
+    cohort = sh.is_customer & (sh.first_day >= first_min) & (sh.first_day <= days - 1 - 90)
+    retained = cohort & (sh.second_day - sh.first_day <= 90)
+
+    demanded = int(daily["units_demanded"].sum())
+    ordered = daily["units_ordered"].to_numpy(dtype=float)
+    demand_series = daily["units_demanded"].to_numpy(dtype=float)
+    warm = min(cfg.merchants.replenishment.forecast_window_days, days // 2)
+    var_d = float(np.var(demand_series[warm:], ddof=1)) if days - warm > 2 else 0.0
+    var_o = float(np.var(ordered[warm:], ddof=1)) if days - warm > 2 else 0.0
+    mean_on_hand = float(daily["on_hand_units"].mean())
+    t = model.merchant_table
+    active = np.flatnonzero(t.active)
+    trailing = t.profit_days[:, active].sum(axis=0)
+    marketing = float(totals.get("marketing", 0.0))
+    attempts = int(daily["order_attempts"].sum())
+
+    summary: dict[str, Any] = {
+        "gmv": gmv,
+        "orders": orders,
+        "aov": _ratio(gmv, orders),
+        "new_customers": new_customers,
+        "customers_total": customers_total,
+        "active_customers_end": int(daily["active_customers"].iloc[-1]),
+        "churn_rate_monthly": float(np.mean(rates)) if rates else 0.0,
+        "retention_90d": _ratio(retained.sum(), cohort.sum()),
+        "repeat_purchase_rate": _ratio(np.count_nonzero(sh.repeats_in_run), customers_total),
+        "platform_revenue": ledger.inflow("platform"),
+        "platform_profit": ledger.balances["platform"],
+        "merchant_profit": float(daily["merchant_profit"].sum()),
+        "subsidy_cost": float(totals.get("subsidy", 0.0)),
+        "referral_cost": float(totals.get("referral", 0.0)),
+        "loyalty_cost": float(totals.get("loyalty", 0.0)),
+        "marketing_cost": marketing,
+        "logistics_cost": float(totals.get("logistics", 0.0)),
+        "carbon_kg": float(daily["carbon_kg"].sum()),
+        "carbon_per_order_kg": _ratio(daily["carbon_kg"].sum(), orders),
+        "fill_rate": _ratio(orders, attempts),
+        "stockout_rate": _ratio(daily["stockout_events"].sum(), attempts),
+        "avg_delivery_days": _ratio(daily["delivery_days_sum"].sum(), orders),
+        "late_delivery_rate": 0.0,
+        "bullwhip_ratio": _ratio(var_o, var_d),
+        "inventory_turnover": _ratio(daily["units_sold"].sum(), mean_on_hand) * 365.0 / days,
+        "merchants_active_end": int(active.size),
+        "merchant_satisfaction": _ratio(np.count_nonzero(trailing > 0), active.size),
+        "return_rate": 0.0,
+        "cac": _ratio(marketing, new_customers),
+        "repeat_transactions_per_customer": _ratio(repeat_orders, customers_total),
+    }
+    missing = [k for k in SUMMARY_KEYS if k not in summary]
+    assert not missing, f"summary lacks {missing}"
+    summary.update({
+        "units_demanded": demanded,
+        "lost_sales": int(daily["lost_sales"].sum()),
+        "repeat_orders": repeat_orders,
+        "latent_alive_end": int(sh.alive.sum()),
+        "merchants_joined": model.recorder.merchants_joined,
+        "merchants_left": int((~t.active).sum()),
+        "days": days,
+        "pending_kpis": PENDING,
+    })
+    for name in CHANNELS:
+        if name != "initial":
+            summary[f"new_customers_{name}"] = int(daily[f"new_customers_{name}"].sum())
+    assert set(FLOWS) >= set(totals)
+    return summary

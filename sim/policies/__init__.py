@@ -1,0 +1,60 @@
+"""Policy plug-ins.
+
+A policy is a class with a config section under `policies:` in the scenario and the hooks
+below; the model calls every enabled policy at each hook and never names a policy itself.
+To add one: subclass Policy, give it a `name`, and decorate it with @register. Hooks that
+change behaviour return multipliers that are exactly 1 when the policy does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+    from sim.orders import OrderBatch
+
+REGISTRY: dict[str, type[Policy]] = {}
+
+
+class Policy:
+    """Base class: every hook is a no-op, so a policy overrides only what it changes."""
+
+    name: ClassVar[str] = "policy"
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def day_start(self, model: MarketModel, day: int) -> None:
+        """Budgets, campaign windows."""
+
+    def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
+        """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""
+        return 1.0
+
+    def dropout_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
+        """Multiplier on each shopper's dropout probability."""
+        return 1.0
+
+    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+        """Price, coupon and points effects of the day's orders; book costs to model.ledger."""
+
+    def month_end(self, model: MarketModel, day: int) -> None:
+        """Monthly settlement: budgets, tiers, fees."""
+
+
+def register(cls: type[Policy]) -> type[Policy]:
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+def build_policies(policies_config: Any) -> list[Policy]:
+    """Instantiate every policy whose section is present and enabled, in a fixed order."""
+    active: list[Policy] = []
+    for name in sorted(REGISTRY):
+        section = getattr(policies_config, name, None)
+        if section is not None and getattr(section, "enabled", True):
+            active.append(REGISTRY[name](section))
+    return active

@@ -1,0 +1,86 @@
+"""Running one scenario and writing its results folder (the `run` command's work)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform as _platform
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim import __version__
+from sim.charts import kpi_timeseries
+from sim.config import Scenario
+from sim.metrics import summarize
+from sim.model import MarketModel
+from sim.outputs import atomic_folder, git_commit, write_json
+from sim.scenario_io import dump_resolved
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    daily: pd.DataFrame
+    summary: dict[str, Any]
+    unit_balance: dict[str, int]
+    ledger_imbalance: float
+    wall_seconds: float
+
+
+def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
+    """Build the model, run every day, summarise."""
+    start = time.perf_counter()
+    model = MarketModel(scenario)
+    model.run(progress=progress)
+    daily = model.recorder.frame()
+    summary = summarize(model, daily)
+    return RunResult(scenario, daily, summary, model.unit_balance(), model.ledger.imbalance(),
+                     time.perf_counter() - start)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": _platform.python_version()}
+    for pkg in ("mesa", "numpy", "pandas", "simpy", "pydantic"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "unknown"
+    return out
+
+
+def write_run(result: RunResult, out_dir: Path, source: str) -> None:
+    """summary.json, kpis_daily.parquet/.csv, scenario.resolved.yaml, manifest.json, charts/."""
+    sc = result.scenario
+    with atomic_folder(out_dir) as tmp:
+        write_json(tmp / "summary.json", result.summary)
+        daily = result.daily.copy()
+        daily["date"] = pd.to_datetime(daily["date"])
+        daily.to_parquet(tmp / "kpis_daily.parquet", index=False)
+        daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
+        (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
+        write_json(tmp / "manifest.json", {
+            "ecomsim_version": __version__,
+            "git_commit": git_commit(PROJECT_ROOT),
+            "scenario": sc.name,
+            "scenario_file": source,
+            "seed": sc.seed,
+            "days": sc.simulation.days,
+            "shoppers": sc.shoppers.count,
+            "wall_seconds": round(result.wall_seconds, 3),
+            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "command": sys.argv,
+            "versions": _versions(),
+            "unit_balance": result.unit_balance,
+            "ledger_imbalance": result.ledger_imbalance,
+        })
+        charts = tmp / "charts"
+        charts.mkdir()
+        kpi_timeseries(result.daily, f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days, "
+                       f"seed {sc.seed}", sc.simulation.currency, charts / "kpis.png")
