@@ -27,6 +27,7 @@ from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import Lot, Supplier
 from sim.acquisition import joiners, paid_join_probability
+from sim.bgnbd import expected_spend
 from sim.choice import cumulative_table, logit_weights
 from sim.config import Scenario
 from sim.ledger import Ledger
@@ -85,7 +86,7 @@ class MarketModel(mesa.Model):
         gg = cfg.shoppers.spend
         seg_shares = np.array([s.share for s in segs])
         mean_mult = float(seg_shares @ np.array([s.spend_multiplier for s in segs]))
-        self.mean_order_value = gg.p * gg.gamma / (gg.q - 1.0) * mean_mult
+        self.mean_order_value = expected_spend(gg.p, gg.q, gg.gamma) * mean_mult
         self.base_unit_cost = cfg.catalog.cogs_share * self.mean_order_value * self.price_level
 
         self._build_suppliers()

@@ -1,0 +1,124 @@
+"""The `run` command as a user calls it: outputs, options, exit codes, nothing left on bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from sim.metrics import SUMMARY_KEYS
+
+from conftest import ROOT, SMALL
+
+RUN = [sys.executable, str(ROOT / "run.py"), "run"]
+BASE = str(ROOT / "scenarios" / "baseline.yaml")
+SETS = [arg for s in SMALL for arg in ("--set", s)]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*RUN, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "baseline-small"
+    proc = run_cli(BASE, "--out", str(out), "--seed", "3", "--days", "60", *SETS)
+    assert proc.returncode == 0, proc.stderr
+    assert "GMV" in proc.stdout and "merchant satisfaction" in proc.stdout
+    return out
+
+
+def test_run_writes_the_contracted_files(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"summary.json", "kpis_daily.parquet", "kpis_daily.csv", "scenario.resolved.yaml",
+            "manifest.json", "charts"} <= names
+    assert (run_dir / "charts" / "kpis.png").stat().st_size > 10_000
+    assert not [p for p in run_dir.parent.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_summary_has_every_design_key(run_dir):
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(SUMMARY_KEYS) <= set(summary)
+    assert summary["orders"] > 0 and summary["gmv"] > 0
+    assert summary["aov"] == pytest.approx(summary["gmv"] / summary["orders"])
+
+
+def test_daily_series_matches_summary_and_options(run_dir):
+    daily = pd.read_parquet(run_dir / "kpis_daily.parquet")
+    csv = pd.read_csv(run_dir / "kpis_daily.csv")
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert len(daily) == len(csv) == 60  # --days 60
+    assert daily["gmv"].sum() == pytest.approx(summary["gmv"])
+    assert int(daily["orders"].sum()) == summary["orders"]
+    assert {"customers_total", "active_customers"} <= set(daily.columns)
+    assert daily["customers_total"].iloc[-1] == summary["customers_total"]
+
+
+def test_resolved_scenario_and_manifest_record_the_overrides(run_dir):
+    resolved = yaml.safe_load((run_dir / "scenario.resolved.yaml").read_text())
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert resolved["seed"] == 3 and resolved["simulation"]["days"] == 60
+    assert resolved["shoppers"]["count"] == 5000
+    assert manifest["seed"] == 3 and manifest["wall_seconds"] > 0
+    assert manifest["versions"]["mesa"].startswith("3.")
+
+
+def test_resolved_scenario_reruns_to_the_same_summary(run_dir, tmp_path):
+    again = tmp_path / "again"
+    proc = run_cli(str(run_dir / "scenario.resolved.yaml"), "--out", str(again), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads((run_dir / "summary.json").read_text())
+    second = json.loads((again / "summary.json").read_text())
+    assert first == second
+
+
+def test_default_output_folder_is_under_results(tmp_path):
+    proc = run_cli(BASE, "--days", "5", "--quiet", *SETS, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    made = list((tmp_path / "results").iterdir())
+    assert len(made) == 1 and made[0].name.startswith("baseline-")
+
+
+BAD_INPUTS = [
+    ("unknown key", "shoppers:\n  cuont: 5\n", [], "shoppers.cuont", "did you mean 'count'"),
+    ("wrong type", "platform: {take_rate: high}\n", [], "platform.take_rate", "valid number"),
+    ("out of range", "shoppers: {count: -5}\n", [], "shoppers.count", "greater than or equal to 10"),
+    ("malformed", "shoppers: [\n", [], "", "malformed YAML"),
+    ("unknown --set", "", ["--set", "platform.tak_rate=0.1"], "platform.tak_rate", "did you mean 'take_rate'"),
+    ("bad --set value", "", ["--set", "merchants.count=0"], "merchants.count", "greater than or equal to 1"),
+]
+
+
+@pytest.mark.parametrize("label,text,extra,field,phrase", BAD_INPUTS, ids=[b[0] for b in BAD_INPUTS])
+def test_bad_input_exit_2_one_line_nothing_written(tmp_path, label, text, extra, field, phrase):
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"extends: {BASE}\n{text}")
+    out = tmp_path / "out"
+    proc = run_cli(str(scenario), "--out", str(out), *extra)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert field in lines[0] and phrase in lines[0]
+    assert not out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.yaml"]
+
+
+def test_missing_file_and_extends_cycle_exit_2(tmp_path):
+    proc = run_cli(str(tmp_path / "missing.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "missing.yaml: file not found" in proc.stderr
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
+    proc = run_cli(str(tmp_path / "a.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "extends: inheritance cycle" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_usage_errors_exit_2():
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "fly"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "invalid choice" in proc.stderr
