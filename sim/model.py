@@ -198,12 +198,14 @@ class MarketModel(mesa.Model):
         served = orders.fulfilled
         sh.record_orders(d, buyers[served])
         self.units.sold += int(served.sum())
+        if cfg.merchants.unlimited_stock:
+            self._make_to_order(orders)
         t = self.merchant_table
         m_served = orders.merchant[served]
         cogs = t.unit_cost[m_served, orders.category[served]]
         # Accrual profit: net sales less the cost of the units sold (stock is an asset until sold).
         profit_today = np.bincount(m_served, weights=orders.value[served] - commission[served] - cogs,
-                                   minlength=t.size)
+                                   minlength=t.size).astype(np.float64)  # int64 on a day without sales
         chosen = np.maximum(orders.first_choice, 0)
         t.outcome_sum += np.bincount(chosen, weights=orders.outcome * (orders.first_choice >= 0), minlength=t.size)
         t.outcome_n += np.bincount(chosen, weights=(orders.first_choice >= 0).astype(float), minlength=t.size)
@@ -249,6 +251,15 @@ class MarketModel(mesa.Model):
             price_index=t.price_index, fallback_outcome=sc.shoppers.experience.fallback_outcome,
             stockout_outcome=sc.shoppers.experience.stockout_outcome,
         )
+
+    def _make_to_order(self, orders) -> None:
+        """Unlimited stock: each unit sold is produced and received the moment it is sold."""
+        served = orders.fulfilled
+        t = self.merchant_table
+        n = int(served.sum())
+        self.units.produced += n
+        self.units.received += n
+        self.ledger.post("goods", float(t.unit_cost[orders.merchant[served], orders.category[served]].sum()))
 
     def _merchant_costs(self) -> np.ndarray:
         """Holding, fixed and ad costs of the day per merchant, booked to the ledger."""

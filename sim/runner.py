@@ -16,6 +16,7 @@ import pandas as pd
 from sim import __version__
 from sim.charts import kpi_timeseries
 from sim.config import Scenario
+from sim.invariants import check as check_conservation
 from sim.metrics import summarize
 from sim.model import MarketModel
 from sim.outputs import atomic_folder, git_commit, write_json
@@ -39,6 +40,7 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     start = time.perf_counter()
     model = MarketModel(scenario)
     model.run(progress=progress)
+    check_conservation(model)
     daily = model.recorder.frame()
     summary = summarize(model, daily)
     return RunResult(scenario, daily, summary, model.unit_balance(), model.ledger.imbalance(),

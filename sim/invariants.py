@@ -1,0 +1,42 @@
+"""Conservation checks run at the end of every run: money and units must balance.
+
+DESIGN.md section 2: the ledger's accounts sum to zero; units satisfy
+produced = in transit + received and initial + received = sold + on hand + written off.
+A violation is a model bug, never bad input, so it raises instead of being reported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+MONEY_TOLERANCE = 1e-6  # relative to the run's GMV: float rounding only
+
+
+class ConservationError(AssertionError):
+    """Money or units were created or lost inside the model."""
+
+
+def violations(model: MarketModel) -> list[str]:
+    """Every broken identity, as readable sentences (empty when all balance)."""
+    found = []
+    scale = max(1.0, model.ledger.totals.get("sale", 0.0))
+    imbalance = model.ledger.imbalance()
+    if abs(imbalance) > MONEY_TOLERANCE * scale:
+        found.append(f"ledger accounts sum to {imbalance:.6g}, not 0")
+    u = model.unit_balance()
+    if u["produced"] != u["in_transit"] + u["received"]:
+        found.append(f"units produced {u['produced']} != in transit {u['in_transit']} + received {u['received']}")
+    if u["initial"] + u["received"] != u["sold"] + u["on_hand"] + u["written_off"]:
+        found.append(f"units initial {u['initial']} + received {u['received']} != sold {u['sold']} + "
+                     f"on hand {u['on_hand']} + written off {u['written_off']}")
+    return found
+
+
+def check(model: MarketModel) -> None:
+    """Raise ConservationError if any identity is broken."""
+    found = violations(model)
+    if found:
+        raise ConservationError("; ".join(found))
