@@ -28,7 +28,7 @@ def daily_multipliers(cfg: Seasonality, start: dt.date, days: int) -> np.ndarray
 
 
 def month_ends(start: dt.date, days: int) -> np.ndarray:
-    """Boolean per day: True when the next day starts a new calendar month (or the run ends)."""
+    """Boolean per day: True when the next day starts a new calendar month."""
     cal = dates(start, days + 1)
     ends = np.array([cal[d + 1].day == 1 for d in range(days)])
     return ends
