@@ -39,7 +39,7 @@ class MerchantTable:
     demand_history: np.ndarray    # (p, m, c) units demanded on each of the last p days
     sigma0: np.ndarray            # (m, c) initial daily demand sd (fixed safety stock)
     created_day: np.ndarray       # (m,) day the merchant joined
-    profit_month: np.ndarray      # (m,) running month's profit (cash basis)
+    profit_month: np.ndarray      # (m,) running month's profit (accrual, as merchant_profit)
     profit_days: np.ndarray       # (90, m) daily profit ring: the trailing quarter
     loss_streak: np.ndarray       # (m,) consecutive loss-making months
     outcome_sum: np.ndarray       # (m,) sum of order outcomes this month (rating update)

@@ -64,7 +64,7 @@ class ShopperPopulation:
         self.orders_in_run = np.zeros(n, dtype=np.int32)
         self.repeats_in_run = np.zeros(n, dtype=np.int32)
         self.satisfaction = np.ones(n, dtype=np.float32)
-        self.channel = np.zeros(n, dtype=np.int8)  # 0 none/initial, 1 organic, 2 paid
+        self.channel = np.zeros(n, dtype=np.int8)  # sim.acquisition.CHANNELS: 0 initial, 1 paid, 2 organic, 3 word of mouth
 
         self._seed_initial_customers(rng, history_rng)
 
@@ -133,6 +133,7 @@ class ShopperPopulation:
         self.is_customer[joiners] = True
         self.alive[joiners] = True
         self.first_day[joiners] = day
+        self.last_day[joiners] = day  # recency counts from joining, even if the first order is lost
         self.channel[joiners] = channel
 
     def record_orders(self, day: int, buyers: np.ndarray) -> None:

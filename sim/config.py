@@ -54,7 +54,7 @@ class GammaGamma(Section):
 
 
 class Segment(Section):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="Segment name (unique; used in reports and policy targeting)")
     share: float = Field(gt=0.0, le=1.0, description="Share of shoppers in the segment")
     price_sensitivity: NonNegative = Field(
         2.0, description="Logit coefficient on log price index (higher: more price-driven)"
@@ -144,7 +144,7 @@ class Shoppers(Section):
 
 
 class Category(Section):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="Category name (unique)")
     demand_share: Positive = Field(description="Relative share of orders (normalised)")
     price_level: Positive = Field(1.0, description="Multiplies spend per order in this category")
 
@@ -244,8 +244,9 @@ class Suppliers(Section):
     quality_mean: Probability = Field(0.85, description="Mean supplier quality [0-1]")
     carbon_kg_per_unit: NonNegative = Field(2.0, description="Production carbon intensity [kg CO2e/unit]")
     distance_km_mean: Positive = Field(500.0, description="Mean distance to merchants [km]")
-    transport_mode: Literal["road", "rail", "sea", "air"] = Field("road")
-    green_certified_share: Probability = Field(0.2)
+    transport_mode: Literal["road", "rail", "sea", "air"] = Field(
+        "road", description="Line-haul mode from suppliers to merchants")
+    green_certified_share: Probability = Field(0.2, description="Share of suppliers with a green certification")
 
 
 class Platform(Section):
@@ -269,9 +270,9 @@ class Acquisition(Section):
 
 
 class Peak(Section):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="Name of the peak (e.g. black_friday)")
     date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD")
-    duration_days: int = Field(1, ge=1, le=60)
+    duration_days: int = Field(1, ge=1, le=60, description="Consecutive days from the date [days]")
     multiplier: Positive = Field(description="Purchase-rate multiplier on those days")
 
 
@@ -296,8 +297,9 @@ class Policies(Section):
 
 
 class Scenario(Section):
-    name: str = Field("scenario", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    description: str = ""
+    name: str = Field("scenario", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Scenario name: letters, digits, _ . - (names the results folder)")
+    description: str = Field("", description="The question this scenario answers (one paragraph)")
     seed: int = Field(42, ge=0, description="Root of every random stream (SeedSequence)")
     simulation: Simulation = Field(default_factory=Simulation)
     shoppers: Shoppers = Field(default_factory=Shoppers)

@@ -1,6 +1,7 @@
 """KPIs: the daily series and the run summary (definitions and units: docs/kpis.md).
 
-Money KPIs are read from the ledger's flows; customer KPIs from the shopper columns; supply
+Money KPIs are read from the ledger's flows (merchant_profit is accrual: the
+ledger's merchant cash flow plus the change in stock value, checked in tests); customer KPIs from the shopper columns; supply
 KPIs from the unit counters. Nothing is computed twice in two ways.
 """
 

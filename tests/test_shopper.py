@@ -47,3 +47,16 @@ def test_gamma_gamma_spend_has_the_model_mean():
     spend = sh.order_spend(np.arange(sh.n), rng.random(sh.n, dtype=np.float32)) / sh.spend_multiplier
     gg = cfg.spend
     assert abs(spend.mean() / (gg.p * gg.gamma / (gg.q - 1)) - 1) < 0.03
+
+
+def test_a_joiner_whose_first_order_is_lost_still_ages_into_dormant_and_churned():
+    """Recency counts from joining, so a failed first order does not keep a customer 'active'."""
+    model = MarketModel(small_scenario("simulation.days=60", "shoppers.stockout_behaviour=lost",
+                                       "merchants.initial_stock_days=0",
+                                       "merchants.replenishment.lead_time_days=30"))
+    model.run()
+    sh = model.shoppers
+    never_served = sh.is_customer & (sh.orders_in_run == 0) & (sh.first_day >= 0)
+    assert never_served.sum() > 10
+    assert (sh.last_day[sh.is_customer] != NEVER).all()
+    assert (sh.last_day[never_served] == sh.first_day[never_served]).all()

@@ -1,0 +1,57 @@
+"""The documentation names every scenario field and every summary KPI the code has."""
+
+from __future__ import annotations
+
+import typing
+
+from pydantic import BaseModel
+
+from sim.config import Scenario
+from sim.metrics import SUMMARY_KEYS
+
+from conftest import ROOT
+
+
+def field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
+    paths = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        annotation = field.annotation
+        args = typing.get_args(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            sub = field_paths(annotation, path + ".")
+            paths += sub if sub else [path]
+        elif typing.get_origin(annotation) is list and args and isinstance(args[0], type) \
+                and issubclass(args[0], BaseModel):
+            paths.append(path)
+            paths += field_paths(args[0], path + ".<i>.")
+        else:
+            paths.append(path)
+    return paths
+
+
+def test_parameters_md_lists_every_scenario_field():
+    text = (ROOT / "docs" / "parameters.md").read_text(encoding="utf-8")
+    missing = [p for p in field_paths(Scenario) if f"`{p}`" not in text]
+    assert not missing, f"docs/parameters.md lacks {missing}"
+
+
+def test_kpis_md_defines_every_summary_key():
+    text = (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
+    missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in text]
+    assert not missing, f"docs/kpis.md lacks {missing}"
+
+
+def test_every_scenario_field_has_a_description():
+    def undocumented(model: type[BaseModel], prefix: str = "") -> list[str]:
+        out = []
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            args = typing.get_args(annotation)
+            inner = args[0] if typing.get_origin(annotation) is list and args else annotation
+            if isinstance(inner, type) and issubclass(inner, BaseModel):
+                out += undocumented(inner, f"{prefix}{name}.")
+            elif not field.description:
+                out.append(prefix + name)
+        return out
+    assert undocumented(Scenario) == []
