@@ -38,6 +38,7 @@ class MerchantTable:
     on_order: np.ndarray          # (m, c) units ordered, not yet received
     demand_history: np.ndarray    # (p, m, c) units demanded on each of the last p days
     sigma0: np.ndarray            # (m, c) initial daily demand sd (fixed safety stock)
+    mu0: np.ndarray               # (m, c) expected daily demand at opening (base stock)
     created_day: np.ndarray       # (m,) day the merchant joined
     profit_month: np.ndarray      # (m,) running month's profit (accrual, as merchant_profit)
     profit_days: np.ndarray       # (90, m) daily profit ring: the trailing quarter
@@ -93,6 +94,7 @@ def build_merchants(cfg: Merchants, n_categories: int, demand_share: np.ndarray,
         on_order=np.zeros((n, n_categories), dtype=np.int64),
         demand_history=np.zeros((p, n, n_categories)),
         sigma0=np.zeros((n, n_categories)),
+        mu0=np.zeros((n, n_categories)),
         created_day=np.full(n, day, dtype=np.int32),
         profit_month=np.zeros(n),
         profit_days=np.zeros((QUARTER_DAYS, n)),
@@ -108,6 +110,7 @@ def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_da
     exp_d = expected_daily[rows]
     table.demand_history[:, rows, :] = exp_d[None, :, :]
     table.sigma0[rows] = np.sqrt(exp_d)  # Poisson demand: sd = sqrt(mean)
+    table.mu0[rows] = exp_d
     table.on_hand[rows] = np.ceil(exp_d * cfg.initial_stock_days).astype(np.int64)
 
 
@@ -144,6 +147,9 @@ def replenishment_orders(table: MerchantTable, cfg: Merchants) -> np.ndarray:
     position = table.on_hand + table.on_order
     if rp.policy == "order_up_to":
         target = L * mean + rp.safety_z * sigma * np.sqrt(L)
+        due = np.ones_like(position, dtype=bool)
+    elif rp.policy == "base_stock":
+        target = L * table.mu0 + rp.safety_z * table.sigma0 * np.sqrt(L)
         due = np.ones_like(position, dtype=bool)
     else:  # (s, S)
         target = rp.order_up_to_days * mean

@@ -25,6 +25,20 @@ class Platform(mesa.Agent):
         self.policies = policies
         self.ledger = ledger
 
+    def setup(self) -> None:
+        """Policies adjust the market once, after it is built and before day 0."""
+        for policy in self.policies:
+            policy.setup(self.model)
+
+    def merchants_created(self, table) -> None:
+        """Policies see new merchants (day 0 and entry) before they are stocked."""
+        for policy in self.policies:
+            policy.merchants_created(self.model, table)
+
+    def day_end(self, day: int) -> None:
+        for policy in self.policies:
+            policy.day_end(self.model, day)
+
     def day_start(self, day: int) -> float:
         """Book the day's marketing and fixed costs, run policies' day start; returns marketing spend."""
         spend = self.cfg.marketing_spend_per_day

@@ -32,6 +32,7 @@ class DailyDraws:
     fallback: np.ndarray
     spend: np.ndarray
     priority: np.ndarray
+    ret: np.ndarray  # return decision of the day's order
 
 
 class ShopperPopulation:
@@ -106,7 +107,7 @@ class ShopperPopulation:
 
     def draws(self, rng: np.random.Generator) -> DailyDraws:
         """One block of per-shopper uniforms for the day (the same block in every scenario)."""
-        u = rng.random((8, self.n), dtype=np.float32)
+        u = rng.random((len(DailyDraws.__dataclass_fields__), self.n), dtype=np.float32)
         return DailyDraws(*u)
 
     def repeat_buyers(self, day: int, u_buy: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:

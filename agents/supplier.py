@@ -1,20 +1,29 @@
-"""Suppliers: Mesa agents whose shipments are SimPy processes.
+"""Suppliers: Mesa agents whose production line and shipments are SimPy processes.
 
-A merchant's replenishment orders of a day are batched per supplier into one lot; the lot
-ships and arrives after the lead time (an order placed at the end of day t is on the
-merchant's shelf at the start of day t+L). In this engine the supplier has no capacity limit
-and a fixed lead time; the supply-chain issue adds capacity queues and random lead times.
-One SimPy event per supplier per day, never one per unit or per shopper order.
+A merchant's replenishment orders of a day are batched per supplier into one lot (never one
+event per unit or per shopper order). Lots queue FIFO at the supplier (a SimPy Store) and
+are produced at `capacity` units/day; then they ship. Timing, in whole days:
+
+    arrival day = placed day + L + extra production days + delay
+
+where L is the planned lead time (it includes the first day of production), extra production
+days = ceil(time the lot waited for the line + its units / capacity) - 1 (0 with unlimited
+capacity), and delay is drawn per lot from the scenario's lead-time delay distribution. An
+order placed at the end of day t with no queue and no delay is on the shelf at the start of
+day t + L. Units and carbon are counted when production ends; goods are paid when ordered.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
 import simpy
+
+from sim.config import LeadTimeDelay
 
 
 @dataclass
@@ -25,18 +34,35 @@ class Lot:
     category: np.ndarray
     units: np.ndarray
     placed_day: int
+    produced_at: float | None = None
+    arrival_day: int | None = None
+    extra: dict = field(default_factory=dict)
 
     @property
     def total_units(self) -> int:
         return int(self.units.sum())
 
 
+def delay_sampler(cfg: LeadTimeDelay, rng: np.random.Generator) -> Callable[[], int]:
+    """A function drawing one lot's extra delay in whole days (rounded to the nearest day)."""
+    d = cfg.distribution
+    if d == "none":
+        return lambda: 0
+    if d == "exponential":
+        return lambda: int(round(rng.exponential(cfg.mean_days)))
+    if d == "gamma":
+        shape = (cfg.mean_days / cfg.sd_days) ** 2
+        scale = cfg.sd_days**2 / cfg.mean_days
+        return lambda: int(round(rng.gamma(shape, scale)))
+    return lambda: int(round(rng.uniform(cfg.low_days, cfg.high_days)))
+
+
 class Supplier(mesa.Agent):
-    """Categories supplied, unit cost factor, quality, carbon intensity, distance, mode, green."""
+    """Categories supplied, capacity, cost factor, quality, carbon intensity, distance, mode, green."""
 
     def __init__(self, model: mesa.Model, row: int, categories: np.ndarray, cost_factor: float,
                  quality: float, carbon_kg_per_unit: float, distance_km: float,
-                 transport_mode: str, green_certified: bool) -> None:
+                 transport_mode: str, green_certified: bool, capacity_per_day: float | None) -> None:
         super().__init__(model)
         self.row = row
         self.categories = categories
@@ -46,23 +72,52 @@ class Supplier(mesa.Agent):
         self.distance_km = distance_km
         self.transport_mode = transport_mode
         self.green_certified = green_certified
-        self.units_shipped = 0
+        self.capacity_per_day = capacity_per_day
+        self.units_queued = 0       # ordered, not yet produced
+        self.units_shipped = 0      # produced (left the line)
         self.in_transit: list[Lot] = []
+        self.queue: simpy.Store | None = None
 
-    def ship(self, env: simpy.Environment, lot: Lot, lead_time_days: float,
-             receive: Callable[[Lot], None]) -> None:
-        """Start the lot's journey; `receive` puts it on the merchants' shelves on arrival."""
-        self.units_shipped += lot.total_units
-        self.in_transit.append(lot)
-        env.process(self._deliver(env, lot, lead_time_days, receive))
+    def start(self, env: simpy.Environment, lead_time_days: int, delay: Callable[[], int],
+              on_produced: Callable[[Supplier, Lot], None], receive: Callable[[Lot], None]) -> None:
+        """Open the production line (one SimPy process per supplier)."""
+        self.queue = simpy.Store(env)
+        self._lead = lead_time_days
+        self._delay = delay
+        self._on_produced = on_produced
+        self._receive = receive
+        env.process(self._line(env))
 
-    def _deliver(self, env: simpy.Environment, lot: Lot, lead_time_days: float,
-                 receive: Callable[[Lot], None]):
-        # Placed at env time t+1 (end of day t); due at the start of day t+L = time t+L.
-        yield env.timeout(lead_time_days - 1)
+    def order(self, lot: Lot) -> None:
+        """A lot joins the queue at the end of its day (env time placed_day + 1)."""
+        self.units_queued += lot.total_units
+        self.queue.put(lot)
+
+    def _line(self, env: simpy.Environment):
+        while True:
+            lot = yield self.queue.get()
+            if self.capacity_per_day:
+                yield env.timeout(lot.total_units / self.capacity_per_day)
+            busy_days = env.now - (lot.placed_day + 1)  # waiting + producing
+            extra = max(0, math.ceil(busy_days - 1e-9) - 1)
+            lot.produced_at = env.now
+            lot.arrival_day = lot.placed_day + self._lead + extra + self._delay()
+            self.units_queued -= lot.total_units
+            self.units_shipped += lot.total_units
+            self.in_transit.append(lot)
+            self._on_produced(self, lot)
+            env.process(self._ship(env, lot))
+
+    def _ship(self, env: simpy.Environment, lot: Lot):
+        yield env.timeout(max(0.0, lot.arrival_day - env.now))
         self.in_transit.remove(lot)
-        receive(lot)
+        self._receive(lot)
 
     @property
     def units_in_transit(self) -> int:
         return sum(lot.total_units for lot in self.in_transit)
+
+    def open_lots(self) -> list[Lot]:
+        """Lots paid for and not yet received: queued and in transit."""
+        queued = list(self.queue.items) if self.queue is not None else []
+        return queued + self.in_transit

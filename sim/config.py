@@ -104,6 +104,8 @@ class Experience(Section):
     dropout_sensitivity: NonNegative = Field(
         1.0, description="Dropout multiplier is 1 + this x (1 - satisfaction)"
     )
+    late_outcome: Probability = Field(0.6, description="Order outcome when delivered later than promised")
+    return_outcome: Probability = Field(0.5, description="Order outcome when the item is returned")
 
 
 class Shoppers(Section):
@@ -147,6 +149,7 @@ class Category(Section):
     name: str = Field(min_length=1, description="Category name (unique)")
     demand_share: Positive = Field(description="Relative share of orders (normalised)")
     price_level: Positive = Field(1.0, description="Multiplies spend per order in this category")
+    unit_weight_kg: Positive = Field(1.0, description="Shipping weight of one unit [kg]")
 
 
 def _default_categories() -> list[Category]:
@@ -179,8 +182,10 @@ class Catalog(Section):
 
 
 class Replenishment(Section):
-    policy: Literal["order_up_to", "s_S"] = Field(
-        "order_up_to", description="Order-up-to with moving-average forecast (Chen et al. 2000) or (s, S)"
+    policy: Literal["order_up_to", "s_S", "base_stock"] = Field(
+        "order_up_to",
+        description="Order-up-to with moving-average forecast (Chen et al. 2000), (s, S), or base stock "
+        "(a fixed level from the expected demand at opening: L x mean + z x sd x sqrt(L))",
     )
     lead_time_days: int = Field(
         5, ge=1, le=365, description="L: an order placed at the end of day t arrives at the start of day t+L"
@@ -191,6 +196,9 @@ class Replenishment(Section):
         False, description="Use the initial demand sd for safety stock instead of re-estimating it"
     )
     reorder_point_days: Positive = Field(7.0, description="(s, S): s in days of forecast demand")
+    order_cost: NonNegative = Field(
+        0.25, description="Fixed cost of one replenishment order line (merchant, category) [currency]"
+    )
     order_up_to_days: Positive = Field(21.0, description="(s, S): S in days of forecast demand")
 
     @model_validator(mode="after")
@@ -238,12 +246,49 @@ class Merchants(Section):
     entry: MerchantEntry = Field(default_factory=MerchantEntry)
 
 
+class LeadTimeDelay(Section):
+    """Random extra days on top of the planned lead time L (whole days, drawn per lot)."""
+
+    distribution: Literal["none", "exponential", "gamma", "uniform"] = Field(
+        "none", description="Shape of the delay: none, exponential(mean), gamma(mean, sd), uniform(low, high)"
+    )
+    mean_days: NonNegative = Field(0.0, description="Mean delay (exponential, gamma) [days]")
+    sd_days: NonNegative = Field(0.0, description="Sd of the delay (gamma) [days]")
+    low_days: NonNegative = Field(0.0, description="Smallest delay (uniform) [days]")
+    high_days: NonNegative = Field(0.0, description="Largest delay (uniform) [days]")
+
+    @model_validator(mode="after")
+    def _possible(self) -> LeadTimeDelay:
+        d = self.distribution
+        if d in ("exponential", "gamma") and self.mean_days <= 0:
+            raise ValueError(f"a {d} delay needs mean_days > 0 (got {self.mean_days})")
+        if d == "gamma" and self.sd_days <= 0:
+            raise ValueError(f"a gamma delay needs sd_days > 0 (got {self.sd_days})")
+        if d == "uniform" and self.low_days > self.high_days:
+            raise ValueError(f"a uniform delay needs low_days <= high_days (got {self.low_days} > {self.high_days})")
+        return self
+
+
 class Suppliers(Section):
     count: int = Field(50, ge=1, le=10_000, description="Suppliers")
     unit_cost_sd: NonNegative = Field(0.05, description="Log-sd of suppliers' unit cost factor")
     quality_mean: Probability = Field(0.85, description="Mean supplier quality [0-1]")
+    quality_sd: NonNegative = Field(0.05, description="Sd of supplier quality")
+    capacity_units_per_day: NonNegative | None = Field(
+        None, description="Production capacity of each supplier [units/day]; none: unlimited"
+    )
+    lead_time_delay: LeadTimeDelay = Field(default_factory=LeadTimeDelay)
     carbon_kg_per_unit: NonNegative = Field(2.0, description="Production carbon intensity [kg CO2e/unit]")
-    distance_km_mean: Positive = Field(500.0, description="Mean distance to merchants [km]")
+    green_carbon_factor: Probability = Field(
+        0.7, description="Production carbon of a green-certified supplier relative to others"
+    )
+    green_cost_premium: NonNegative = Field(
+        0.05, description="Unit cost premium of a green-certified supplier (share of unit cost)"
+    )
+    freight_cost_per_tonne_km: NonNegative = Field(
+        0.10, description="Line-haul cost paid by the merchant [currency/tonne-km]"
+    )
+    distance_km_mean: Positive = Field(500.0, description="Mean distance to merchants (exponential) [km]")
     transport_mode: Literal["road", "rail", "sea", "air"] = Field(
         "road", description="Line-haul mode from suppliers to merchants")
     green_certified_share: Probability = Field(0.2, description="Share of suppliers with a green certification")
@@ -253,6 +298,105 @@ class Platform(Section):
     take_rate: float = Field(0.12, ge=0.0, lt=1.0, description="Commission on GMV")
     marketing_spend_per_day: NonNegative = Field(1000.0, description="Paid acquisition [currency/day]")
     fixed_cost_per_day: NonNegative = Field(0.0, description="Platform operating cost [currency/day]")
+
+
+class Region(Section):
+    name: str = Field(min_length=1, description="Region name (unique)")
+    share: float = Field(gt=0.0, le=1.0, description="Share of shoppers living in the region")
+    km_per_parcel: Positive = Field(description="Last-mile distance driven per parcel delivered [km]")
+
+
+class VehicleType(Section):
+    parcels_per_day: Positive = Field(description="Parcels one vehicle delivers in a day")
+    cost_per_day: NonNegative = Field(description="Vehicle and driver cost per vehicle-day [currency]")
+    cost_per_km: NonNegative = Field(description="Energy and wear per km [currency/km]")
+
+
+class PackagingType(Section):
+    cost_per_parcel: NonNegative = Field(description="Packaging cost of one parcel [currency]")
+
+
+def _default_regions() -> list[Region]:
+    return [Region(name="urban", share=0.55, km_per_parcel=1.2),
+            Region(name="suburban", share=0.30, km_per_parcel=2.5),
+            Region(name="rural", share=0.15, km_per_parcel=6.0)]
+
+
+def _default_vehicles() -> dict[str, VehicleType]:
+    return {"diesel_van": VehicleType(parcels_per_day=120, cost_per_day=160.0, cost_per_km=0.20),
+            "ev_van": VehicleType(parcels_per_day=110, cost_per_day=180.0, cost_per_km=0.06),
+            "cargo_bike": VehicleType(parcels_per_day=50, cost_per_day=110.0, cost_per_km=0.01)}
+
+
+def _default_packaging() -> dict[str, PackagingType]:
+    return {"cardboard_box": PackagingType(cost_per_parcel=0.30),
+            "recycled_mailer": PackagingType(cost_per_parcel=0.25),
+            "reusable_bag": PackagingType(cost_per_parcel=0.60)}
+
+
+class Logistics(Section):
+    """Last mile: the platform's fleet per region for platform-fulfilled parcels; a carrier
+    without capacity limit for merchant-fulfilled ones."""
+
+    regions: list[Region] = Field(default_factory=_default_regions, min_length=1)
+    vehicles: dict[str, VehicleType] = Field(
+        default_factory=_default_vehicles, description="Vehicle types the fleet may use"
+    )
+    fleet: dict[str, Probability] = Field(
+        default_factory=lambda: {"diesel_van": 1.0},
+        description="Share of the fleet's parcel capacity by vehicle type (adds up to 1)",
+    )
+    capacity_headroom: Positive = Field(
+        1.5, description="Fleet capacity per region as a multiple of its expected daily parcels at opening"
+    )
+    packaging_types: dict[str, PackagingType] = Field(default_factory=_default_packaging,
+                                                      description="Packaging types and their cost")
+    packaging: str = Field("cardboard_box", description="Packaging used for every parcel")
+    carrier_vehicle: str = Field("diesel_van", description="Vehicle type of the carrier of merchant-fulfilled parcels")
+    carrier_cost_per_parcel: NonNegative = Field(
+        1.5, description="Carrier fee a merchant-fulfilling merchant pays per parcel [currency]"
+    )
+    fulfilment_fee_per_parcel: NonNegative = Field(
+        2.0, description="Fee a platform-fulfilled merchant pays the platform per parcel [currency]"
+    )
+    reverse_cost_per_parcel: NonNegative = Field(
+        2.5, description="Cost of collecting one returned parcel, paid by the platform [currency]"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Logistics:
+        total = sum(r.share for r in self.regions)
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"region shares must add up to 1 (they add up to {total:.6g})")
+        names = [r.name for r in self.regions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"region names must be unique (got {names})")
+        allowed = sorted(self.vehicles)
+        for name in [*self.fleet, self.carrier_vehicle]:
+            if name not in self.vehicles:
+                raise ValueError(f"unknown vehicle type {name!r}; allowed: {', '.join(allowed)}")
+        share = sum(self.fleet.values())
+        if abs(share - 1.0) > 1e-6:
+            raise ValueError(f"fleet shares must add up to 1 (they add up to {share:.6g})")
+        if self.packaging not in self.packaging_types:
+            raise ValueError(f"unknown packaging {self.packaging!r}; allowed: {', '.join(sorted(self.packaging_types))}")
+        return self
+
+
+class Returns(Section):
+    """Returns: probability base_rate + quality_slope x (1 - merchant quality x supplier quality)."""
+
+    base_rate: Probability = Field(0.03, description="Return probability of a perfect-quality item")
+    quality_slope: NonNegative = Field(0.3, description="Extra return probability per unit of quality shortfall")
+    delay_days: int = Field(14, ge=1, le=120, description="Days from order to refund and restock")
+    restock_share: Probability = Field(0.7, description="Share of returned units fit to sell again")
+
+
+class Carbon(Section):
+    factors_file: str | None = Field(
+        None, description="CSV of emission factors (columns stage,key,factor,unit,source,year); "
+        "none: the table shipped with ecomsim (sim/data/carbon_factors.csv)"
+    )
 
 
 class Acquisition(Section):
@@ -289,8 +433,34 @@ class Choice(Section):
     ad_weight: NonNegative = Field(0.3, description="Utility per log(1 + ad spend / 100) (ranking boost)")
 
 
+class GreenLogistics(Section):
+    """The green-logistics policy: fleet, consolidation, packaging, suppliers, carbon price."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    ev_share: Probability | None = Field(
+        None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged)"
+    )
+    consolidation: bool = Field(False, description="Consolidate platform deliveries: slower, fewer km")
+    consolidation_extra_days: int = Field(1, ge=0, le=14, description="Days consolidation adds to delivery")
+    consolidation_km_saving: Probability = Field(
+        0.25, description="Share of last-mile km saved per parcel by consolidation"
+    )
+    consolidation_capacity_gain: NonNegative = Field(
+        0.2, description="Extra parcels per vehicle-day from consolidated rounds (share)"
+    )
+    packaging: str | None = Field(None, description="Packaging type used instead (none: unchanged)")
+    prefer_green_suppliers: bool = Field(
+        False, description="Merchants buy each category from the cheapest green-certified supplier, if any"
+    )
+    carbon_price_per_tonne: NonNegative = Field(
+        0.0, description="Internal carbon price charged on the market's emissions [currency/tonne CO2e]"
+    )
+
+
 class Policies(Section):
     """Policy plug-ins by name; each is configured by its own section (sim/policies/)."""
+
+    green_logistics: GreenLogistics | None = Field(None, description="Green logistics (off when absent)")
 
 
 # --- the scenario ------------------------------------------------------------------------------
@@ -310,6 +480,9 @@ class Scenario(Section):
     acquisition: Acquisition = Field(default_factory=Acquisition)
     choice: Choice = Field(default_factory=Choice)
     seasonality: Seasonality = Field(default_factory=Seasonality)
+    logistics: Logistics = Field(default_factory=Logistics)
+    returns: Returns = Field(default_factory=Returns)
+    carbon: Carbon = Field(default_factory=Carbon)
     policies: Policies = Field(default_factory=Policies)
 
     @model_validator(mode="after")
@@ -322,6 +495,12 @@ class Scenario(Section):
                     f"shoppers.segments.{i}.category_preferences: unknown categories {unknown}; "
                     f"allowed: {sorted(names)}"
                 )
+        green = self.policies.green_logistics
+        if green is not None and green.packaging is not None and green.packaging not in self.logistics.packaging_types:
+            raise ValueError(f"policies.green_logistics.packaging: unknown packaging {green.packaging!r}; "
+                             f"allowed: {', '.join(sorted(self.logistics.packaging_types))}")
+        if green is not None and green.ev_share is not None and "ev_van" not in self.logistics.vehicles:
+            raise ValueError("policies.green_logistics.ev_share needs an ev_van in logistics.vehicles")
         if self.merchants.categories_per_merchant > len(names):
             raise ValueError(
                 f"merchants.categories_per_merchant ({self.merchants.categories_per_merchant}) "

@@ -1,7 +1,8 @@
 """Conservation checks run at the end of every run: money and units must balance.
 
 DESIGN.md section 2: the ledger's accounts sum to zero; units satisfy
-produced = in transit + received and initial + received = sold + on hand + written off.
+ordered = queued + produced, produced = in transit + received, and
+initial + received + restocked returns = sold + on hand + written off.
 A violation is a model bug, never bad input, so it raises instead of being reported.
 """
 
@@ -27,11 +28,13 @@ def violations(model: MarketModel) -> list[str]:
     if abs(imbalance) > MONEY_TOLERANCE * scale:
         found.append(f"ledger accounts sum to {imbalance:.6g}, not 0")
     u = model.unit_balance()
+    if u["ordered"] != u["queued"] + u["produced"]:
+        found.append(f"units ordered {u['ordered']} != queued {u['queued']} + produced {u['produced']}")
     if u["produced"] != u["in_transit"] + u["received"]:
         found.append(f"units produced {u['produced']} != in transit {u['in_transit']} + received {u['received']}")
-    if u["initial"] + u["received"] != u["sold"] + u["on_hand"] + u["written_off"]:
-        found.append(f"units initial {u['initial']} + received {u['received']} != sold {u['sold']} + "
-                     f"on hand {u['on_hand']} + written off {u['written_off']}")
+    if u["initial"] + u["received"] + u["restocked"] != u["sold"] + u["on_hand"] + u["written_off"]:
+        found.append(f"units initial {u['initial']} + received {u['received']} + restocked returns "
+                     f"{u['restocked']} != sold {u['sold']} + on hand {u['on_hand']} + written off {u['written_off']}")
     return found
 
 

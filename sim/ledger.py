@@ -21,7 +21,14 @@ FLOWS: dict[str, tuple[str, str]] = {
     "merchant_fixed": ("merchants", "external"),  # merchants' fixed operating cost
     "marketing": ("platform", "external"),        # paid acquisition
     "platform_fixed": ("platform", "external"),   # platform operating cost
-    "logistics": ("platform", "external"),        # delivery fleet (supply-chain issue)
+    "logistics": ("platform", "external"),        # platform fleet, its packaging, reverse logistics
+    "shipping": ("merchants", "external"),        # carrier fees and packaging of merchant-fulfilled parcels
+    "freight": ("merchants", "external"),         # line-haul from suppliers
+    "ordering": ("merchants", "external"),        # fixed cost per replenishment order line
+    "fulfilment_fee": ("merchants", "platform"),  # platform fulfilment, per parcel
+    "refund": ("merchants", "shoppers"),          # returned orders' value
+    "commission_refund": ("platform", "merchants"),  # commission on returned orders
+    "carbon_levy": ("platform", "external"),      # internal carbon price (green-logistics policy)
     "subsidy": ("platform", "shoppers"),          # coupons (policy)
     "referral": ("platform", "shoppers"),         # referral rewards (policy)
     "loyalty": ("platform", "shoppers"),          # points redeemed (policy)

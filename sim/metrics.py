@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from sim.acquisition import CHANNELS
+from sim.carbon import STAGES
 from sim.ledger import FLOWS
 
 if TYPE_CHECKING:
@@ -31,12 +32,6 @@ SUMMARY_KEYS = (
     "repeat_transactions_per_customer",
 )
 
-# KPIs that stay at 0 until the issue that builds their mechanism lands (docs/kpis.md).
-PENDING = {
-    "carbon_kg": "supply-chain issue (#3)", "carbon_per_order_kg": "supply-chain issue (#3)",
-    "late_delivery_rate": "supply-chain issue (#3)", "return_rate": "supply-chain issue (#3)",
-    "logistics_cost": "supply-chain issue (#3)",
-}
 
 
 class DailyRecorder:
@@ -45,7 +40,6 @@ class DailyRecorder:
     def __init__(self, model: MarketModel) -> None:
         self.model = model
         self.rows: list[dict[str, Any]] = []
-        self.units_ordered_today = 0
         self.merchants_joined = 0
         self.written_off_value_today = 0.0
         self.non_churned_start = self._non_churned(-1)
@@ -55,14 +49,15 @@ class DailyRecorder:
         return counts["new"] + counts["active"] + counts["dormant"]
 
     def record(self, day: int, orders: OrderBatch, demand: np.ndarray, merchant_profit: np.ndarray,
-               channel: np.ndarray) -> None:
+               channel: np.ndarray, delivery: dict[str, Any]) -> None:
         m = self.model
         flows = m.ledger.close_day()
+        carbon = m.carbon.close_day()
         served = orders.fulfilled
         sh, lc = m.shoppers, m.scenario.shoppers.lifecycle
         counts = sh.lifecycle_counts(day)
         t = m.merchant_table
-        delivery = t.delivery_days[orders.merchant[served]]
+        returns_due, refunds = m.recorder_returns
         row: dict[str, Any] = {
             "day": day,
             "date": m.scenario.simulation.start_date + dt.timedelta(days=day),
@@ -88,23 +83,37 @@ class DailyRecorder:
             "churned_customers": counts["churned"],
             "churn_entries": int(np.count_nonzero(sh.last_day == day - lc.churned_after_days)),
             "alive_latent": int(sh.alive.sum()),
-            "platform_revenue": m.ledger.inflow("platform", flows),
-            "platform_cost": m.ledger.outflow("platform", flows),
+            "platform_revenue": m.ledger.inflow("platform", flows) - flows["commission_refund"],
+            "platform_cost": m.ledger.outflow("platform", flows) - flows["commission_refund"],
             "merchant_profit": float(merchant_profit.sum()) - self.written_off_value_today,
             "marketing_cost": flows["marketing"],
             "subsidy_cost": flows["subsidy"],
             "referral_cost": flows["referral"],
             "loyalty_cost": flows["loyalty"],
-            "logistics_cost": flows["logistics"],
+            "logistics_cost": flows["logistics"] + flows["shipping"] + flows["freight"],
+            "platform_logistics_cost": flows["logistics"],
             "goods_cost": flows["goods"],
-            "carbon_kg": 0.0,
+            "refunds": flows["refund"],
+            "carbon_levy": flows["carbon_levy"],
+            "returns": returns_due,
+            "returns_decided": delivery["returns_decided"],
+            "carbon_kg": sum(carbon.values()),
+        })
+        for stage, kg in carbon.items():
+            row[f"carbon_{stage}_kg"] = kg
+        row.update({
             "units_demanded": int(demand.sum()),
             "units_sold": int(served.sum()),
-            "units_ordered": self.units_ordered_today,
+            "units_ordered": m.supply.ordered_today,
             "on_hand_units": int(t.on_hand.sum()),
-            "delivery_days_sum": float(delivery.sum()),
+            "delivery_days_sum": delivery["delivery_days"],
+            "late_deliveries": delivery["late"],
+            "platform_parcels": delivery["platform_parcels"],
+            "parcels_delivered_by_fleet": int(m.last_mile.delivered_today.sum()),
+            "fleet_backlog": int(m.last_mile.backlog.sum()),
             "merchants_active": int(t.active.sum()),
         })
+        m.last_mile.delivered_today[:] = 0
         row["platform_profit"] = row["platform_revenue"] - row["platform_cost"]
         self.written_off_value_today = 0.0
         self.rows.append(row)
@@ -166,25 +175,25 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
         "churn_rate_monthly": float(np.mean(rates)) if rates else 0.0,
         "retention_90d": _ratio(retained.sum(), cohort.sum()),
         "repeat_purchase_rate": _ratio(np.count_nonzero(sh.repeats_in_run), customers_total),
-        "platform_revenue": ledger.inflow("platform"),
+        "platform_revenue": ledger.inflow("platform") - float(totals.get("commission_refund", 0.0)),
         "platform_profit": ledger.balances["platform"],
         "merchant_profit": float(daily["merchant_profit"].sum()),
         "subsidy_cost": float(totals.get("subsidy", 0.0)),
         "referral_cost": float(totals.get("referral", 0.0)),
         "loyalty_cost": float(totals.get("loyalty", 0.0)),
         "marketing_cost": marketing,
-        "logistics_cost": float(totals.get("logistics", 0.0)),
+        "logistics_cost": float(daily["logistics_cost"].sum()),
         "carbon_kg": float(daily["carbon_kg"].sum()),
         "carbon_per_order_kg": _ratio(daily["carbon_kg"].sum(), orders),
         "fill_rate": _ratio(orders, attempts),
         "stockout_rate": _ratio(daily["stockout_events"].sum(), attempts),
         "avg_delivery_days": _ratio(daily["delivery_days_sum"].sum(), orders),
-        "late_delivery_rate": 0.0,
+        "late_delivery_rate": _ratio(daily["late_deliveries"].sum(), orders),
         "bullwhip_ratio": _ratio(var_o, var_d),
         "inventory_turnover": _ratio(daily["units_sold"].sum(), mean_on_hand) * 365.0 / days,
         "merchants_active_end": int(active.size),
         "merchant_satisfaction": _ratio(np.count_nonzero(trailing > 0), active.size),
-        "return_rate": 0.0,
+        "return_rate": _ratio(daily["returns_decided"].sum(), orders),
         "cac": _ratio(marketing, new_customers),
         "repeat_transactions_per_customer": _ratio(repeat_orders, customers_total),
     }
@@ -198,8 +207,15 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
         "merchants_joined": model.recorder.merchants_joined,
         "merchants_left": int((~t.active).sum()),
         "days": days,
-        "pending_kpis": PENDING,
+        "refunds": float(daily["refunds"].sum()),
+        "net_gmv": gmv - float(daily["refunds"].sum()),
+        "returns_outstanding_end": model.returns.outstanding(),
+        "carbon_levy": float(daily["carbon_levy"].sum()),
+        "platform_logistics_cost": float(daily["platform_logistics_cost"].sum()),
+        "parcels_late": int(daily["late_deliveries"].sum()),
     })
+    for stage in STAGES:
+        summary[f"carbon_{stage}_kg"] = float(daily[f"carbon_{stage}_kg"].sum())
     for name in CHANNELS:
         if name != "initial":
             summary[f"new_customers_{name}"] = int(daily[f"new_customers_{name}"].sum())

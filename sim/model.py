@@ -2,12 +2,11 @@
 
 `MarketModel.step` is the ODD process overview: the order of a day is written out there
 once, and every rule it calls lives in the module named for it (shopper behaviour in
-agents/shopper.py, choice in sim/choice.py, orders in sim/orders.py, ...).
+agents/shopper.py, choice in sim/choice.py, orders in sim/orders.py, the upstream chain in
+sim/supply_chain.py, the last mile in sim/logistics.py, returns in sim/returns.py, ...).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import mesa
 import numpy as np
@@ -20,38 +19,28 @@ from agents.merchant import (
     append_rows,
     build_merchants,
     record_demand,
-    replenishment_orders,
     stock_to_expected_demand,
 )
 from agents.platform import Platform
-from agents.shopper import ShopperPopulation
-from agents.supplier import Lot, Supplier
+from agents.shopper import DailyDraws, ShopperPopulation
 from sim.acquisition import joiners, paid_join_probability
 from sim.bgnbd import expected_spend
+from sim.carbon import CarbonTally, load_factors
 from sim.choice import cumulative_table, logit_weights
 from sim.config import Scenario
 from sim.ledger import Ledger
+from sim.logistics import LastMile, build_fleet
 from sim.metrics import DailyRecorder
-from sim.orders import Market, place_orders
+from sim.orders import Market, OrderBatch, place_orders
 from sim.policies import build_policies
+from sim.returns import ReturnBatch, ReturnsBook, return_probability
 from sim.rng import Streams
 from sim.seasonality import daily_multipliers, month_ends
-
-
-@dataclass
-class UnitCounters:
-    """Units through the chain: produced = in transit + received; initial + received = sold + on hand + written off."""
-
-    initial: int = 0
-    produced: int = 0
-    received: int = 0
-    sold: int = 0
-    written_off: int = 0
-    extra: dict[str, int] = field(default_factory=dict)
+from sim.supply_chain import SupplyChain
 
 
 class MarketModel(mesa.Model):
-    """The marketplace: shoppers (columns), merchants, suppliers and the platform."""
+    """The marketplace: shoppers (columns), merchants, suppliers, the last mile and the platform."""
 
     def __init__(self, scenario: Scenario) -> None:
         self.streams = Streams(scenario.seed)
@@ -62,7 +51,8 @@ class MarketModel(mesa.Model):
         self.day = 0
         self.env = simpy.Environment()
         self.ledger = Ledger()
-        self.units = UnitCounters()
+        self.factors = load_factors(cfg.carbon.factors_file)
+        self.carbon = CarbonTally()
 
         cats = cfg.catalog.categories
         self.n_categories = len(cats)
@@ -75,6 +65,9 @@ class MarketModel(mesa.Model):
             cfg.shoppers, self.streams.generator("shoppers"), self.streams.generator("shopper_history")
         )
         self._daily_draws = self.streams.generator("shopper_days")
+        regions = cfg.logistics.regions
+        self.shopper_region = self.streams.generator("regions").choice(
+            len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
         segs = cfg.shoppers.segments
         cat_names = [c.name for c in cats]
         prefs = np.array([[s.category_preferences.get(n, 1.0) for n in cat_names] for s in segs])
@@ -89,57 +82,46 @@ class MarketModel(mesa.Model):
         self.mean_order_value = expected_spend(gg.p, gg.q, gg.gamma) * mean_mult
         self.base_unit_cost = cfg.catalog.cogs_share * self.mean_order_value * self.price_level
 
-        self._build_suppliers()
+        self.supply = SupplyChain(self)
+        self.platform = Platform(self, cfg.platform, build_policies(cfg.policies), self.ledger)
+        self._profit_adjust = np.zeros(cfg.merchants.count)
         self.merchant_table = self._new_merchants(cfg.merchants.count, day=0)
         self.merchant_agents: list[Merchant] = [Merchant(self, row) for row in range(cfg.merchants.count)]
+        self.platform_delay = 0.0  # extra days platform-fulfilled delivery takes now (seen in choice)
         self._refresh_choice()
         expected = self._expected_cell_demand()
         stock_to_expected_demand(self.merchant_table, np.arange(cfg.merchants.count), expected, cfg.merchants)
-        self.units.initial = int(self.merchant_table.on_hand.sum())
+        self.supply.units.initial = int(self.merchant_table.on_hand.sum())
         self.opening_inventory_value = float((self.merchant_table.on_hand * self.merchant_table.unit_cost).sum())
 
-        self.platform = Platform(self, cfg.platform, build_policies(cfg.policies), self.ledger)
+        platform_parcels = float(expected[self.merchant_table.platform_fulfilled].sum())
+        fleet = build_fleet(cfg.logistics, self.factors, platform_parcels * np.array([r.share for r in regions]),
+                            cfg.logistics.fleet)
+        self.last_mile = LastMile(self.env, cfg.logistics, self.factors, fleet, self.ledger, self.carbon)
+        self.returns = ReturnsBook(cfg.returns)
         self.season = daily_multipliers(cfg.seasonality, cfg.simulation.start_date, self.days)
         self.is_month_end = month_ends(cfg.simulation.start_date, self.days)
-        self.recorder = DailyRecorder(self)
         self._entry_rng = self.streams.generator("merchant_entry")
+        self.platform.setup()  # policies adjust fleet, packaging, ... before day 0
+        self._set_platform_delay()
+        self.recorder = DailyRecorder(self)
 
     # --- set-up helpers ---------------------------------------------------------------------
 
-    def _build_suppliers(self) -> None:
-        cfg = self.scenario.suppliers
-        rng = self.streams.generator("suppliers")
-        n, n_cat = cfg.count, self.n_categories
-        cost = np.exp(rng.normal(0.0, cfg.unit_cost_sd, n))
-        quality = np.clip(rng.normal(cfg.quality_mean, 0.05, n), 0.0, 1.0)
-        distance = rng.exponential(cfg.distance_km_mean, n)
-        green = rng.random(n) < cfg.green_certified_share
-        supplies = np.zeros((n, n_cat), dtype=bool)
-        supplies[np.arange(n), np.arange(n) % n_cat] = True
-        second = rng.integers(0, n_cat, n)
-        supplies[np.arange(n), second] |= rng.random(n) < 0.5
-        for c in range(n_cat):  # every category has at least one supplier
-            if not supplies[:, c].any():
-                supplies[c % n, c] = True
-        self.supplier_cost_factor = cost
-        self.suppliers_by_category = [np.flatnonzero(supplies[:, c]) for c in range(n_cat)]
-        self.suppliers: list[Supplier] = [
-            Supplier(self, i, np.flatnonzero(supplies[i]), float(cost[i]), float(quality[i]),
-                     cfg.carbon_kg_per_unit, float(distance[i]), cfg.transport_mode, bool(green[i]))
-            for i in range(n)
-        ]
-
     def _new_merchants(self, n: int, day: int) -> MerchantTable:
-        return build_merchants(
+        table = build_merchants(
             self.scenario.merchants, self.n_categories, self.demand_share, self.base_unit_cost,
-            self.suppliers_by_category, self.supplier_cost_factor,
+            self.supply.by_category, self.supply.cost_factor,
             self.streams.generator(f"merchants/{day}"), n, day,
         )
+        self.platform.merchants_created(table)  # before stocking: policies may change suppliers
+        return table
 
     def _refresh_choice(self) -> None:
-        """Multinomial-logit weights per (segment x category, merchant); after rating/entry/exit changes."""
+        """Multinomial-logit weights per (segment x category, merchant); after rating/entry/exit/delay changes."""
         t, w = self.merchant_table, self.scenario.choice
-        base = (w.rating_weight * t.rating - w.delivery_weight * t.delivery_days
+        delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
+        base = (w.rating_weight * t.rating - w.delivery_weight * delivery_seen
                 + w.ad_weight * np.log1p(t.ad_spend_month / 100.0))
         utility = (base[None, :]
                    - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
@@ -148,6 +130,13 @@ class MarketModel(mesa.Model):
         avail = (t.carries & t.active[:, None]).T  # (categories, merchants)
         util = np.repeat(utility, self.n_categories, axis=0)  # row s*C + c
         self.merchant_weights = logit_weights(util, np.tile(avail, (n_seg, 1)))
+
+    def _set_platform_delay(self) -> None:
+        """Platform-fulfilled delivery as shoppers see it now: consolidation days + the fleet's backlog."""
+        delay = self.last_mile.extra_days + self.last_mile.expected_wait()
+        if delay != self.platform_delay:
+            self.platform_delay = delay
+            self._refresh_choice()
 
     def _expected_cell_demand(self) -> np.ndarray:
         """Expected daily orders per (merchant, category) at the start (for opening stock)."""
@@ -171,7 +160,9 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """One day, in the order of the ODD process overview (docs/model.md)."""
         d, sh, cfg = self.day, self.shoppers, self.scenario
-        self._receive_due(d)  # lots due at the start of the day reach the shelves
+        self._profit_adjust = np.zeros(self.merchant_table.size)  # costs and credits booked outside orders
+        self.supply.receive_due(d)  # lots due at the start of the day reach the shelves
+        self._process_returns(d)
 
         # 1. policies' day start, marketing and fixed costs; the day's seasonal multiplier
         marketing = self.platform.day_start(d)
@@ -197,38 +188,43 @@ class MarketModel(mesa.Model):
         commission = self.platform.settle_orders(d, orders)
         served = orders.fulfilled
         sh.record_orders(d, buyers[served])
-        self.units.sold += int(served.sum())
-        if cfg.merchants.unlimited_stock:
-            self._make_to_order(orders)
+        self.supply.units.sold += int(served.sum())
         t = self.merchant_table
-        m_served = orders.merchant[served]
-        cogs = t.unit_cost[m_served, orders.category[served]]
+        m_served, c_served = orders.merchant[served], orders.category[served]
+        if cfg.merchants.unlimited_stock:
+            self.supply.make_to_order(m_served, c_served)
+        cogs = t.unit_cost[m_served, c_served]
         # Accrual profit: net sales less the cost of the units sold (stock is an asset until sold).
         profit_today = np.bincount(m_served, weights=orders.value[served] - commission[served] - cogs,
                                    minlength=t.size).astype(np.float64)  # int64 on a day without sales
+
+        # 5. logistics: parcels to the last mile (waits known now: FIFO), returns decided
+        delivery = self._ship_orders(d, orders, commission, draws)
+
+        # 6. SimPy runs to t+1: production, shipments, delivery waves
+        self.env.run(until=d + 1)
+
+        # 7. experience: satisfaction, ratings' inputs, dropout after repeat purchases
+        sh.update_satisfaction(orders.shopper, orders.outcome)
         chosen = np.maximum(orders.first_choice, 0)
         t.outcome_sum += np.bincount(chosen, weights=orders.outcome * (orders.first_choice >= 0), minlength=t.size)
         t.outcome_n += np.bincount(chosen, weights=(orders.first_choice >= 0).astype(float), minlength=t.size)
-
-        # 5. logistics: parcels to the last mile (supply-chain issue); promised days for now
-        # 6. SimPy runs to t+1: shipments in continuous time
-        self.env.run(until=d + 1)
-
-        # 7. experience: satisfaction, dropout after repeat purchases (lifecycle follows recency)
-        sh.update_satisfaction(orders.shopper, orders.outcome)
         sh.dropouts(d, repeaters, draws.drop, self.platform.dropout_multiplier(d))
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
         profit_today -= self._merchant_costs()
         record_demand(t, demand)
-        self._replenish(d)
+        profit_today -= self.supply.replenish(d)
+        profit_today += self._profit_adjust
         t.profit_month += profit_today
         t.profit_days[d % QUARTER_DAYS] = profit_today
 
-        # 9. month end (policies, ratings, merchant exit and entry), then the day's row of KPIs
+        # 9. policies' day end, month end (ratings, exit and entry), then the day's row of KPIs
+        self.platform.day_end(d)
         if self.is_month_end[d]:
             self._month_end(d)
-        self.recorder.record(d, orders, demand, profit_today, channel)
+        self.recorder.record(d, orders, demand, profit_today, channel, delivery)
+        self._set_platform_delay()
         self.day += 1
 
     def run(self, progress: bool = False) -> None:
@@ -252,14 +248,71 @@ class MarketModel(mesa.Model):
             stockout_outcome=sc.shoppers.experience.stockout_outcome,
         )
 
-    def _make_to_order(self, orders) -> None:
-        """Unlimited stock: each unit sold is produced and received the moment it is sold."""
-        served = orders.fulfilled
+    def _ship_orders(self, d: int, orders: OrderBatch, commission: np.ndarray, draws: DailyDraws) -> dict:
+        """Hand served orders to the last mile; decide late deliveries and returns; book carbon and fees."""
+        t, cfg, lm = self.merchant_table, self.scenario, self.last_mile
+        served = np.flatnonzero(orders.fulfilled)
+        m, c = orders.merchant[served], orders.category[served]
+        shopper = orders.shopper[served]
+        region = self.shopper_region[shopper]
+        by_platform = t.platform_fulfilled[m]
+        wait = np.zeros(served.size, dtype=np.int64)
+        wait[by_platform] = lm.hand_over(region[by_platform], draws.priority[shopper[by_platform]])
+        days = t.delivery_days[m] + np.where(by_platform, lm.extra_days + wait, 0)
+        late = wait > 0
+        # carbon and costs of the parcels: warehousing per order, packaging per parcel, carrier km
+        self.carbon.add("warehousing", served.size * self.factors("warehousing", "default"))
+        own = ~by_platform
+        self.ledger.post("logistics", lm.package(int(by_platform.sum())))
+        fee = cfg.logistics.fulfilment_fee_per_parcel
+        self.ledger.post("fulfilment_fee", fee * int(by_platform.sum()))
+        self.charge_merchants(m[by_platform], np.full(int(by_platform.sum()), fee))
+        carrier_fees = lm.carrier_parcels(region[own])
+        packaging_own = lm.package(int(own.sum()))
+        self.ledger.post("shipping", carrier_fees + packaging_own)
+        per_parcel = (carrier_fees + packaging_own) / max(int(own.sum()), 1)
+        self.charge_merchants(m[own], np.full(int(own.sum()), per_parcel))
+        # returns: decided now from the shopper's uniform of the day, refunded later
+        supplier_quality = self.supply.quality[t.supplier[m, c]]
+        p_return = return_probability(cfg.returns, t.quality[m], supplier_quality)
+        returned, restock = self.returns.decide(draws.ret[shopper], p_return)
+        self.returns.schedule(d, ReturnBatch(m[returned], c[returned], region[returned],
+                                             orders.value[served][returned], commission[served][returned],
+                                             restock[returned]))
+        exp = cfg.shoppers.experience
+        outcome = orders.outcome[served]
+        outcome = np.where(late, np.minimum(outcome, exp.late_outcome), outcome)
+        orders.outcome[served] = np.where(returned, np.minimum(outcome, exp.return_outcome), outcome)
+        return {"delivery_days": float(days.sum()), "late": int(late.sum()), "returns_decided": int(returned.sum()),
+                "platform_parcels": int(by_platform.sum())}
+
+    def _process_returns(self, d: int) -> None:
+        """Returns due today: refund, commission back, restock or scrap, reverse logistics."""
+        batch = self.returns.due(d)
+        self.recorder_returns = (0, 0.0)
+        if batch is None:
+            return
         t = self.merchant_table
-        n = int(served.sum())
-        self.units.produced += n
-        self.units.received += n
-        self.ledger.post("goods", float(t.unit_cost[orders.merchant[served], orders.category[served]].sum()))
+        self.ledger.post("refund", float(batch.value.sum()))
+        self.ledger.post("commission_refund", float(batch.commission.sum()))
+        self.ledger.post("logistics", self.last_mile.reverse(batch.region))
+        self.charge_merchants(batch.merchant, batch.value - batch.commission)
+        rows, cats = batch.merchant[batch.restock], batch.category[batch.restock]
+        self.supply.units.restocked += int(rows.size)
+        active = t.active[rows]
+        np.add.at(t.on_hand, (rows[active], cats[active]), 1)
+        # a restocked unit is inventory again: its cost comes back out of cost of goods sold
+        self.charge_merchants(rows[active], -t.unit_cost[rows[active], cats[active]])
+        self.supply.units.written_off += int((~active).sum())  # the merchant has left: scrapped
+        self.recorder_returns = (batch.size, float(batch.value.sum()))
+
+    def charge_merchants(self, merchants: np.ndarray, amounts: np.ndarray) -> None:
+        """Costs (or, negative, credits) of merchants booked outside the order flow; enter today's profit."""
+        if merchants.size:
+            adjust = np.bincount(merchants, weights=amounts, minlength=self.merchant_table.size)
+            if adjust.size > self._profit_adjust.size:  # merchants joined since the day began
+                self._profit_adjust = np.r_[self._profit_adjust, np.zeros(adjust.size - self._profit_adjust.size)]
+            self._profit_adjust[: adjust.size] -= adjust
 
     def _merchant_costs(self) -> np.ndarray:
         """Holding, fixed and ad costs of the day per merchant, booked to the ledger."""
@@ -272,46 +325,10 @@ class MarketModel(mesa.Model):
         self.ledger.post("ad_fees", float(ads.sum()))
         return holding + fixed + ads
 
-    def _replenish(self, d: int) -> None:
-        """Place the day's replenishment orders, one lot per supplier; goods are paid on dispatch."""
-        t, mc = self.merchant_table, self.scenario.merchants
-        if mc.unlimited_stock:
-            self.recorder.units_ordered_today = 0
-            return
-        qty = replenishment_orders(t, mc)
-        m, c = np.nonzero(qty)
-        units = qty[m, c]
-        t.on_order[m, c] += units
-        self.ledger.post("goods", float((units * t.unit_cost[m, c]).sum()))
-        self.units.produced += int(units.sum())
-        self.recorder.units_ordered_today = int(units.sum())
-        sup = t.supplier[m, c]
-        order = np.argsort(sup, kind="stable")
-        m, c, units, sup = m[order], c[order], units[order], sup[order]
-        bounds = np.flatnonzero(np.diff(sup)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, sup.size]):  # one lot per supplier
-            if hi > lo:
-                lot = Lot(m[lo:hi], c[lo:hi], units[lo:hi], d)
-                self.suppliers[sup[lo]].ship(self.env, lot, mc.replenishment.lead_time_days, self._receive)
-
-    def _receive(self, lot: Lot) -> None:
-        t = self.merchant_table
-        np.add.at(t.on_hand, (lot.merchant, lot.category), lot.units)
-        np.subtract.at(t.on_order, (lot.merchant, lot.category), lot.units)
-        self.units.received += lot.total_units
-        gone = ~t.active[lot.merchant]
-        if gone.any():  # arrived for a merchant who has left: written off
-            self.write_off_stock(np.unique(lot.merchant[gone]))
-
-    def _receive_due(self, d: int) -> None:
-        """Process SimPy events at exactly the day boundary d (start of day d)."""
-        while self.env.peek() <= d:
-            self.env.step()
-
     def write_off_stock(self, rows: int | np.ndarray) -> None:
         """A departed merchant's stock is lost to the market: a loss in merchant profit."""
         t = self.merchant_table
-        self.units.written_off += int(t.on_hand[rows].sum())
+        self.supply.units.written_off += int(t.on_hand[rows].sum())
         self.recorder.written_off_value_today += float((t.on_hand[rows] * t.unit_cost[rows]).sum())
         t.on_hand[rows] = 0
 
@@ -353,7 +370,7 @@ class MarketModel(mesa.Model):
         per_cat = (recent * carriers).sum(axis=0) / np.maximum(carriers.sum(axis=0), 1)
         rows = np.arange(n_new)
         stock_to_expected_demand(extra, rows, extra.carries * per_cat[None, :], self.scenario.merchants)
-        self.units.initial += int(extra.on_hand.sum())
+        self.supply.units.initial += int(extra.on_hand.sum())
         self.opening_inventory_value += float((extra.on_hand * extra.unit_cost).sum())
         extra.history_pos, extra.days_of_history = t.history_pos, t.days_of_history
         first = t.size
@@ -361,23 +378,12 @@ class MarketModel(mesa.Model):
         self.merchant_agents += [Merchant(self, first + i) for i in range(n_new)]
         self.recorder.merchants_joined += n_new
 
-    def inventory_value(self) -> float:
-        """Merchants' stock at unit cost: on hand plus paid-for lots in transit [currency]."""
-        t = self.merchant_table
-        value = float((t.on_hand * t.unit_cost).sum())
-        for s in self.suppliers:
-            for lot in s.in_transit:
-                value += float((lot.units * t.unit_cost[lot.merchant, lot.category]).sum())
-        return value
+    # --- stock and checks ---------------------------------------------------------------------------
 
-    # --- checks -------------------------------------------------------------------------------------
+    def inventory_value(self) -> float:
+        """Merchants' stock at unit cost: on hand plus paid-for lots not yet received [currency]."""
+        return self.supply.inventory_value(self.merchant_table)
 
     def unit_balance(self) -> dict[str, int]:
         """The unit identities of DESIGN.md section 2, with both sides."""
-        in_transit = sum(s.units_in_transit for s in self.suppliers)  # counted from the lots
-        on_hand = int(self.merchant_table.on_hand.sum())
-        u = self.units
-        return {
-            "produced": u.produced, "in_transit": in_transit, "received": u.received,
-            "initial": u.initial, "sold": u.sold, "on_hand": on_hand, "written_off": u.written_off,
-        }
+        return self.supply.unit_balance(self.merchant_table)

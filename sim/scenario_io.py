@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.config import Scenario
+from sim.carbon import check_factor_coverage
 from sim.errors import ScenarioError
 
 
@@ -34,9 +35,11 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
 def validate(data: dict[str, Any], source: str) -> Scenario:
     """Validate a merged scenario dict, turning pydantic's report into one clear message."""
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _to_scenario_error(exc, source) from None
+    check_factor_coverage(scenario, source)
+    return scenario
 
 
 def parse_override(item: str) -> tuple[str, Any]:

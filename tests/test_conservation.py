@@ -31,7 +31,7 @@ def model() -> MarketModel:
 def test_every_flow_balances(model):
     assert violations(model) == []
     assert abs(model.ledger.imbalance()) < 1e-6
-    assert model.units.written_off > 0, "scenario should exercise merchant exit with stock"
+    assert model.supply.units.written_off > 0, "scenario should exercise merchant exit with stock"
     assert model.recorder.merchants_joined > 0
 
 
@@ -56,12 +56,12 @@ def test_platform_profit_is_revenue_minus_costs(model):
 
 
 def test_a_broken_balance_is_detected(model):
-    model.units.sold += 1  # a unit sold that never left a shelf
+    model.supply.units.sold += 1  # a unit sold that never left a shelf
     try:
         with pytest.raises(ConservationError, match="sold"):
             check(model)
     finally:
-        model.units.sold -= 1
+        model.supply.units.sold -= 1
     model.ledger.balances["merchants"] += 5.0
     try:
         assert any("ledger" in v for v in violations(model))
@@ -84,7 +84,7 @@ def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead,
                       f"merchants.unlimited_stock={str(unlimited).lower()}")
     assert violations(model) == []
     daily = model.recorder.frame()
-    assert int(daily["units_sold"].sum()) == model.units.sold == int(daily["orders"].sum())
+    assert int(daily["units_sold"].sum()) == model.supply.units.sold == int(daily["orders"].sum())
     assert (daily["orders"] + daily["lost_sales"] == daily["order_attempts"]).all()
     assert np.all(model.merchant_table.on_hand >= 0)
     cash, stock_change = model.ledger.balances["merchants"], model.inventory_value() - model.opening_inventory_value

@@ -14,13 +14,15 @@ from conftest import small_scenario
 def test_lots_arrive_at_the_start_of_day_t_plus_lead_time(lead):
     model = MarketModel(small_scenario("simulation.days=30", f"merchants.replenishment.lead_time_days={lead}"))
     arrivals: list[tuple[int, int]] = []  # (placed_day, day whose start processed it)
-    receive = model._receive
 
-    def spy(lot):
-        arrivals.append((lot.placed_day, model.day))
-        receive(lot)
+    def spy(receive):
+        def wrapped(lot):
+            arrivals.append((lot.placed_day, model.day))
+            receive(lot)
+        return wrapped
 
-    model._receive = spy
+    for supplier in model.supply.suppliers:
+        supplier._receive = spy(supplier._receive)
     model.run()
     assert arrivals, "no replenishment lot arrived"
     assert {arrived - placed for placed, arrived in arrivals} == {lead}

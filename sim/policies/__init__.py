@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from agents.merchant import MerchantTable
     from sim.model import MarketModel
     from sim.orders import OrderBatch
 
@@ -27,6 +28,12 @@ class Policy:
     def __init__(self, config: Any) -> None:
         self.config = config
 
+    def setup(self, model: MarketModel) -> None:
+        """Once, after the market is built and before day 0 (fleet, packaging, ...)."""
+
+    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
+        """New merchants (day 0 and each entry), before their opening stock is bought."""
+
     def day_start(self, model: MarketModel, day: int) -> None:
         """Budgets, campaign windows."""
 
@@ -40,6 +47,9 @@ class Policy:
 
     def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
         """Price, coupon and points effects of the day's orders; book costs to model.ledger."""
+
+    def day_end(self, model: MarketModel, day: int) -> None:
+        """After the day's orders, deliveries and replenishment (e.g. charges on the day's carbon)."""
 
     def month_end(self, model: MarketModel, day: int) -> None:
         """Monthly settlement: budgets, tiers, fees."""
@@ -58,3 +68,7 @@ def build_policies(policies_config: Any) -> list[Policy]:
         if section is not None and getattr(section, "enabled", True):
             active.append(REGISTRY[name](section))
     return active
+
+
+# Importing the policy modules registers them (keep this list sorted).
+from sim.policies import green_logistics  # noqa: E402,F401

@@ -1,0 +1,134 @@
+"""Carbon accounting per stage from a factor table shipped as data (sim/data/carbon_factors.csv).
+
+Stages: production (per unit), line-haul (per tonne-km, by transport mode), last mile (per km,
+by vehicle), packaging (per parcel, by type) and warehousing (per order). Each factor carries
+its source and year in the table; docs/parameters.md lists them. A scenario may point to its
+own table (`carbon.factors_file`) with the same columns.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from sim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    from sim.config import Scenario
+
+DEFAULT_FACTORS = Path(__file__).resolve().parent / "data" / "carbon_factors.csv"
+STAGES = ("production", "line_haul", "last_mile", "packaging", "warehousing")
+COLUMNS = ("stage", "key", "factor", "unit", "source", "year")
+
+
+@dataclass(frozen=True)
+class Factor:
+    stage: str
+    key: str
+    value: float
+    unit: str
+    source: str
+    year: str
+
+
+class FactorTable:
+    """Emission factors by (stage, key)."""
+
+    def __init__(self, factors: dict[tuple[str, str], Factor], path: Path) -> None:
+        self.factors = factors
+        self.path = path
+
+    def keys(self, stage: str) -> list[str]:
+        return sorted(k for s, k in self.factors if s == stage)
+
+    def has(self, stage: str, key: str) -> bool:
+        return (stage, key) in self.factors
+
+    def __call__(self, stage: str, key: str) -> float:
+        return self.factors[(stage, key)].value
+
+
+@lru_cache(maxsize=8)
+def load_factors(path: str | None = None) -> FactorTable:
+    """Read and check a factor table; bad files raise ScenarioError naming the row and column."""
+    file = Path(path) if path else DEFAULT_FACTORS
+    source = str(file)
+    if not file.is_file():
+        raise ScenarioError(source, "carbon.factors_file", "file not found")
+    try:
+        with file.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ScenarioError(source, None, f"cannot read the factor table: {exc}") from None
+    if not rows or set(COLUMNS) - set(rows[0]):
+        raise ScenarioError(source, None, f"a factor table needs the columns {', '.join(COLUMNS)}")
+    factors: dict[tuple[str, str], Factor] = {}
+    for i, row in enumerate(rows, start=2):  # line 1 is the header
+        where = f"line {i}"
+        if row["stage"] not in STAGES:
+            raise ScenarioError(source, f"{where}.stage", f"unknown stage {row['stage']!r}; allowed: {', '.join(STAGES)}")
+        try:
+            value = float(row["factor"])
+        except (TypeError, ValueError):
+            raise ScenarioError(source, f"{where}.factor", f"not a number: {row['factor']!r}") from None
+        if not value >= 0.0:
+            raise ScenarioError(source, f"{where}.factor", f"must be >= 0 (got {value})")
+        if not (row.get("source") or "").strip():
+            raise ScenarioError(source, f"{where}.source", "every factor needs its source")
+        key = (row["stage"], row["key"])
+        if key in factors:
+            raise ScenarioError(source, where, f"duplicate factor {key[0]}/{key[1]}")
+        factors[key] = Factor(row["stage"], row["key"], value, row["unit"], row["source"], row["year"] or "")
+    return FactorTable(factors, file)
+
+
+class CarbonTally:
+    """kg CO2e per stage: today's and the run's totals."""
+
+    def __init__(self) -> None:
+        self.today: dict[str, float] = defaultdict(float)
+        self.totals: dict[str, float] = defaultdict(float)
+
+    def add(self, stage: str, kg: float) -> None:
+        if stage not in STAGES:
+            raise KeyError(f"unknown carbon stage {stage!r}")
+        self.today[stage] += float(kg)
+        self.totals[stage] += float(kg)
+
+    def today_total(self) -> float:
+        return sum(self.today.values())
+
+    def close_day(self) -> dict[str, float]:
+        day = {stage: self.today.get(stage, 0.0) for stage in STAGES}
+        self.today = defaultdict(float)
+        return day
+
+
+def check_factor_coverage(scenario: Scenario, source: str) -> None:
+    """Every mode, vehicle and packaging the scenario can use has a factor in its table."""
+    try:
+        table = load_factors(scenario.carbon.factors_file)
+    except ScenarioError as exc:
+        if exc.field == "carbon.factors_file":  # the scenario named a file that is not there
+            raise ScenarioError(source, "carbon.factors_file", f"{exc.source}: file not found") from None
+        raise
+    lg, green = scenario.logistics, scenario.policies.green_logistics
+    needed = [("line_haul", scenario.suppliers.transport_mode, "suppliers.transport_mode"),
+              ("production", "default", "suppliers.carbon_kg_per_unit"),
+              ("warehousing", "default", "carbon.factors_file"),
+              ("last_mile", lg.carrier_vehicle, "logistics.carrier_vehicle"),
+              ("packaging", lg.packaging, "logistics.packaging")]
+    needed += [("last_mile", v, f"logistics.fleet.{v}") for v in lg.fleet]
+    if green is not None and green.ev_share is not None:
+        needed.append(("last_mile", "ev_van", "policies.green_logistics.ev_share"))
+    if green is not None and green.packaging is not None:
+        needed.append(("packaging", green.packaging, "policies.green_logistics.packaging"))
+    for stage, key, field in needed:
+        if not table.has(stage, key):
+            raise ScenarioError(source, field, f"no {stage} emission factor for {key!r} in {table.path}; "
+                                f"factors there: {', '.join(table.keys(stage)) or 'none'}")

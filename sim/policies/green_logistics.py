@@ -1,0 +1,74 @@
+"""Green logistics: EV share, consolidated delivery, green packaging, green suppliers, carbon price.
+
+Each lever has its cost and side effect as well as its emission effect:
+- ev_share moves that share of the fleet's parcel capacity to ev_van (higher cost per day,
+  lower cost and carbon per km; cleanest vehicles are dispatched first);
+- consolidation delivers platform parcels in fuller rounds: fewer km per parcel and more
+  parcels per vehicle-day, but `consolidation_extra_days` longer delivery, which shoppers
+  see in merchant choice (platform-fulfilled merchants lose share);
+- packaging switches every parcel to another packaging type (its cost and factor);
+- prefer_green_suppliers makes merchants buy each category from the green-certified
+  supplier with the lowest cost including the carbon price (green suppliers cost more and
+  emit less in production);
+- carbon_price_per_tonne charges the market's daily emissions to the platform (flow
+  `carbon_levy`, e.g. an offsetting or abatement fund) and prices carbon into the supplier choice.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.config import GreenLogistics as GreenLogisticsConfig
+from sim.logistics import build_fleet
+from sim.policies import Policy, register
+
+if TYPE_CHECKING:
+    from agents.merchant import MerchantTable
+    from sim.model import MarketModel
+
+
+@register
+class GreenLogistics(Policy):
+    name = "green_logistics"
+    config: GreenLogisticsConfig
+
+    def setup(self, model: MarketModel) -> None:
+        cfg, lm = self.config, model.last_mile
+        shares = dict(model.scenario.logistics.fleet)
+        if cfg.ev_share is not None:
+            shares = {v: s * (1.0 - cfg.ev_share) for v, s in shares.items() if v != "ev_van"}
+            if sum(shares.values()) == 0:  # the fleet was all EV already
+                shares = {}
+            shares["ev_van"] = cfg.ev_share + (1.0 - cfg.ev_share) * float(
+                model.scenario.logistics.fleet.get("ev_van", 0.0))
+        gain = cfg.consolidation_capacity_gain if cfg.consolidation else 0.0
+        # keep the parcel capacity per region; a consolidated vehicle carries more per day
+        capacity = lm.fleet.capacity / model.scenario.logistics.capacity_headroom
+        lm.fleet = build_fleet(model.scenario.logistics, model.factors, capacity, shares, gain)
+        if cfg.consolidation:
+            lm.km_factor = 1.0 - cfg.consolidation_km_saving
+            lm.extra_days = cfg.consolidation_extra_days
+        if cfg.packaging is not None:
+            lm.packaging = cfg.packaging
+
+    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
+        if not self.config.prefer_green_suppliers:
+            return
+        supply = model.supply
+        carbon_cost = supply.carbon_per_unit * self.config.carbon_price_per_tonne / 1000.0
+        for c, candidates in enumerate(supply.by_category):  # loop over categories, not merchants
+            green = candidates[supply.green[candidates]]
+            if green.size == 0:
+                continue
+            cost = model.base_unit_cost[c] * supply.cost_factor[green] + carbon_cost[green]
+            best = green[np.argmin(cost)]
+            rows = table.carries[:, c]
+            table.supplier[rows, c] = best
+            table.unit_cost[rows, c] = model.base_unit_cost[c] * supply.cost_factor[best]
+
+    def day_end(self, model: MarketModel, day: int) -> None:
+        price = self.config.carbon_price_per_tonne
+        if price > 0:
+            model.ledger.post("carbon_levy", model.carbon.today_total() / 1000.0 * price)

@@ -1,0 +1,65 @@
+"""Returns: decided when an order is placed, refunded and restocked `delay_days` later.
+
+The probability of a return rises as quality falls: p = base_rate + quality_slope x
+(1 - merchant quality x supplier quality). A returned unit is fit to sell again with
+probability restock_share (it goes back on the merchant's shelf), otherwise it is scrapped.
+The shopper gets the order value back; the platform refunds its commission.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.config import Returns
+
+
+@dataclass
+class ReturnBatch:
+    """Returns falling due on one day (one row per returned order)."""
+
+    merchant: np.ndarray
+    category: np.ndarray
+    region: np.ndarray
+    value: np.ndarray
+    commission: np.ndarray
+    restock: np.ndarray  # bool: fit to sell again
+
+    @property
+    def size(self) -> int:
+        return int(self.merchant.size)
+
+
+def return_probability(cfg: Returns, merchant_quality: np.ndarray, supplier_quality: np.ndarray) -> np.ndarray:
+    return np.clip(cfg.base_rate + cfg.quality_slope * (1.0 - merchant_quality * supplier_quality), 0.0, 1.0)
+
+
+class ReturnsBook:
+    """Pending returns by due day."""
+
+    def __init__(self, cfg: Returns) -> None:
+        self.cfg = cfg
+        self._pending: dict[int, list[ReturnBatch]] = {}
+        self.decided = 0  # orders flagged for return so far
+
+    def decide(self, u: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(returned, restock) masks from one uniform per order (restock is a subset of returned)."""
+        returned = u < probability
+        restock = u < probability * self.cfg.restock_share
+        self.decided += int(returned.sum())
+        return returned, restock
+
+    def schedule(self, day: int, batch: ReturnBatch) -> None:
+        if batch.size:
+            self._pending.setdefault(day + self.cfg.delay_days, []).append(batch)
+
+    def due(self, day: int) -> ReturnBatch | None:
+        batches = self._pending.pop(day, [])
+        if not batches:
+            return None
+        return ReturnBatch(*(np.concatenate([getattr(b, f) for b in batches])
+                             for f in ("merchant", "category", "region", "value", "commission", "restock")))
+
+    def outstanding(self) -> int:
+        return sum(b.size for batches in self._pending.values() for b in batches)
