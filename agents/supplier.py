@@ -26,7 +26,7 @@ import simpy
 from sim.config import LeadTimeDelay
 
 
-@dataclass
+@dataclass(eq=False)  # lots are compared by identity (list.remove), never by their arrays
 class Lot:
     """A day's batch of units from one supplier to many (merchant, category) cells."""
 
@@ -76,6 +76,7 @@ class Supplier(mesa.Agent):
         self.units_queued = 0       # ordered, not yet produced
         self.units_shipped = 0      # produced (left the line)
         self.in_transit: list[Lot] = []
+        self.in_production: Lot | None = None
         self.queue: simpy.Store | None = None
 
     def start(self, env: simpy.Environment, lead_time_days: int, delay: Callable[[], int],
@@ -96,8 +97,10 @@ class Supplier(mesa.Agent):
     def _line(self, env: simpy.Environment):
         while True:
             lot = yield self.queue.get()
-            if self.capacity_per_day:
+            self.in_production = lot
+            if self.capacity_per_day is not None:
                 yield env.timeout(lot.total_units / self.capacity_per_day)
+            self.in_production = None
             busy_days = env.now - (lot.placed_day + 1)  # waiting + producing
             extra = max(0, math.ceil(busy_days - 1e-9) - 1)
             lot.produced_at = env.now
@@ -118,6 +121,7 @@ class Supplier(mesa.Agent):
         return sum(lot.total_units for lot in self.in_transit)
 
     def open_lots(self) -> list[Lot]:
-        """Lots paid for and not yet received: queued and in transit."""
+        """Lots paid for and not yet received: queued, on the line and in transit."""
         queued = list(self.queue.items) if self.queue is not None else []
-        return queued + self.in_transit
+        making = [self.in_production] if self.in_production is not None else []
+        return queued + making + self.in_transit

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Positive = Annotated[float, Field(gt=0.0)]
@@ -274,7 +274,7 @@ class Suppliers(Section):
     unit_cost_sd: NonNegative = Field(0.05, description="Log-sd of suppliers' unit cost factor")
     quality_mean: Probability = Field(0.85, description="Mean supplier quality [0-1]")
     quality_sd: NonNegative = Field(0.05, description="Sd of supplier quality")
-    capacity_units_per_day: NonNegative | None = Field(
+    capacity_units_per_day: Positive | None = Field(
         None, description="Production capacity of each supplier [units/day]; none: unlimited"
     )
     lead_time_delay: LeadTimeDelay = Field(default_factory=LeadTimeDelay)
@@ -371,16 +371,34 @@ class Logistics(Section):
         names = [r.name for r in self.regions]
         if len(set(names)) != len(names):
             raise ValueError(f"region names must be unique (got {names})")
-        allowed = sorted(self.vehicles)
-        for name in [*self.fleet, self.carrier_vehicle]:
-            if name not in self.vehicles:
-                raise ValueError(f"unknown vehicle type {name!r}; allowed: {', '.join(allowed)}")
-        share = sum(self.fleet.values())
-        if abs(share - 1.0) > 1e-6:
-            raise ValueError(f"fleet shares must add up to 1 (they add up to {share:.6g})")
-        if self.packaging not in self.packaging_types:
-            raise ValueError(f"unknown packaging {self.packaging!r}; allowed: {', '.join(sorted(self.packaging_types))}")
         return self
+
+    @field_validator("fleet")
+    @classmethod
+    def _fleet_known(cls, fleet: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        vehicles = info.data.get("vehicles", {})
+        for name in fleet:
+            if name not in vehicles:
+                raise ValueError(f"unknown vehicle type {name!r}; allowed: {', '.join(sorted(vehicles))}")
+        if abs(sum(fleet.values()) - 1.0) > 1e-6:
+            raise ValueError(f"fleet shares must add up to 1 (they add up to {sum(fleet.values()):.6g})")
+        return fleet
+
+    @field_validator("carrier_vehicle")
+    @classmethod
+    def _carrier_known(cls, name: str, info: ValidationInfo) -> str:
+        vehicles = info.data.get("vehicles", {})
+        if name not in vehicles:
+            raise ValueError(f"unknown vehicle type {name!r}; allowed: {', '.join(sorted(vehicles))}")
+        return name
+
+    @field_validator("packaging")
+    @classmethod
+    def _packaging_known(cls, name: str, info: ValidationInfo) -> str:
+        types = info.data.get("packaging_types", {})
+        if name not in types:
+            raise ValueError(f"unknown packaging {name!r}; allowed: {', '.join(sorted(types))}")
+        return name
 
 
 class Returns(Section):

@@ -1,9 +1,10 @@
 """Last-mile delivery: the platform's fleet per region, delivery waves as SimPy events.
 
 Platform-fulfilled parcels join their region's FIFO backlog; once a day, a delivery wave (one
-SimPy event per region, at mid-day) delivers up to the region's capacity. Because the queue
-is FIFO and capacity is known, each parcel's wait is known when it is handed over:
-wait = (parcels ahead of it) // capacity days, so delays, lateness and their effect on the
+SimPy event per region, at mid-day) delivers up to the region's capacity (a fractional
+capacity is honoured by carrying the fraction to the next wave: over w waves the fleet
+delivers floor(credit + w x capacity)). Because the queue is FIFO and capacity is known,
+each parcel's wait is known when it is handed over, so delays, lateness and their effect on the
 shopper are decided at order time, and the waves book the km, cost and carbon of the
 parcels they actually deliver. Merchant-fulfilled parcels go with a carrier that has no
 capacity limit. Vehicles are counted in vehicle-equivalents (capacity bought from a
@@ -46,7 +47,7 @@ def build_fleet(cfg: Logistics, factors: FactorTable, expected_parcels: np.ndarr
     """Size each region's fleet to headroom x its expected daily parcels, split by capacity share."""
     names = sorted((v for v in shares if shares[v] > 0), key=lambda v: (factors("last_mile", v), v))
     per_day = np.array([cfg.vehicles[v].parcels_per_day for v in names]) * (1.0 + capacity_gain)
-    capacity = np.maximum(cfg.capacity_headroom * expected_parcels, 1.0)
+    capacity = np.maximum(cfg.capacity_headroom * expected_parcels, 0.05)
     share = np.array([shares[v] for v in names])
     share = share / share.sum()
     vehicles = capacity[:, None] * share[None, :] / per_day[None, :]
@@ -72,6 +73,7 @@ class LastMile:
         self.extra_days = 0             # consolidation raises it
         self.packaging = cfg.packaging
         self.backlog = np.zeros(n, dtype=np.int64)   # parcels waiting for a wave
+        self.credit = np.zeros(n)                     # fraction of a parcel carried to the next wave
         self.delivered_today = np.zeros(n, dtype=np.int64)
         self.delivered_total = 0
         self.handed_over_total = 0
@@ -90,17 +92,18 @@ class LastMile:
         counts = np.bincount(region, minlength=self.backlog.size)
         starts = np.r_[0, np.cumsum(counts)[:-1]]
         rank = np.arange(region.size) - starts[sorted_region]
-        position = self.backlog[sorted_region] + rank
-        capacity = np.floor(self.fleet.capacity).astype(np.int64)[sorted_region]
-        wait[order] = position // np.maximum(capacity, 1)
+        position = self.backlog[sorted_region] + rank  # parcels ahead of this one
+        capacity = self.fleet.capacity[sorted_region]
+        # first wave w (0 = today's) with floor(credit + (w + 1) capacity) >= position + 1
+        waves = np.ceil((position + 1 - self.credit[sorted_region]) / capacity - 1e-9) - 1
+        wait[order] = np.maximum(waves, 0).astype(np.int64)
         self.backlog += counts
         self.handed_over_total += int(region.size)
         return wait
 
     def expected_wait(self) -> float:
         """Wait a parcel handed over now would see, averaged over regions [days]."""
-        capacity = np.maximum(np.floor(self.fleet.capacity), 1)
-        return float(np.mean(self.backlog // capacity))
+        return float(np.mean(np.floor(self.backlog / self.fleet.capacity)))
 
     def carrier_parcels(self, region: np.ndarray) -> float:
         """Merchant-fulfilled parcels: carbon of the carrier's km; returns the carrier fees."""
@@ -130,8 +133,9 @@ class LastMile:
 
     def _deliver(self, r: int) -> None:
         f = self.fleet
-        capacity = int(np.floor(f.capacity[r]))
-        n = int(min(self.backlog[r], capacity))
+        allowance = self.credit[r] + f.capacity[r]
+        self.credit[r] = allowance - np.floor(allowance)
+        n = int(min(self.backlog[r], np.floor(allowance)))
         self.backlog[r] -= n
         self.delivered_today[r] += n
         self.delivered_total += n

@@ -91,6 +91,24 @@ BAD_INPUTS = [
     ("malformed", "shoppers: [\n", [], "", "malformed YAML"),
     ("unknown --set", "", ["--set", "platform.tak_rate=0.1"], "platform.tak_rate", "did you mean 'take_rate'"),
     ("bad --set value", "", ["--set", "merchants.count=0"], "merchants.count", "greater than or equal to 1"),
+    # supply chain
+    ("negative capacity", "suppliers: {capacity_units_per_day: -3}\n", [], "suppliers.capacity_units_per_day",
+     "greater than 0"),
+    ("gamma delay without sd", "suppliers:\n  lead_time_delay: {distribution: gamma, mean_days: 2}\n", [],
+     "suppliers.lead_time_delay", "needs sd_days > 0"),
+    ("uniform delay upside down", "suppliers:\n  lead_time_delay: {distribution: uniform, low_days: 5, high_days: 1}\n",
+     [], "suppliers.lead_time_delay", "low_days <= high_days"),
+    ("unknown delay shape", "suppliers:\n  lead_time_delay: {distribution: weibull}\n", [],
+     "suppliers.lead_time_delay.distribution", "'none', 'exponential', 'gamma' or 'uniform'"),
+    ("unknown vehicle type", "logistics: {fleet: {truck: 1.0}}\n", [], "logistics.fleet",
+     "unknown vehicle type 'truck'; allowed: cargo_bike, diesel_van, ev_van"),
+    ("vehicle without a factor", "logistics:\n  vehicles: {hover: {parcels_per_day: 90, cost_per_day: 100, "
+     "cost_per_km: 0.1}}\n  fleet: {hover: 1.0}\n  carrier_vehicle: hover\n", [], "logistics.carrier_vehicle",
+     "no last_mile emission factor for 'hover'"),
+    ("missing factor file", "carbon: {factors_file: nowhere/factors.csv}\n", [], "carbon.factors_file",
+     "file not found"),
+    ("unknown packaging in policy", "policies:\n  green_logistics: {packaging: foam}\n", [],
+     "policies.green_logistics.packaging", "unknown packaging 'foam'"),
 ]
 
 
@@ -122,3 +140,19 @@ def test_missing_file_and_extends_cycle_exit_2(tmp_path):
 def test_usage_errors_exit_2():
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "fly"], capture_output=True, text=True)
     assert proc.returncode == 2 and "invalid choice" in proc.stderr
+
+
+def test_a_factor_table_missing_a_factor_is_bad_input(tmp_path):
+    from sim.carbon import DEFAULT_FACTORS
+    rows = DEFAULT_FACTORS.read_text().splitlines()
+    (tmp_path / "factors.csv").write_text("\n".join(r for r in rows if not r.startswith("line_haul,road")) + "\n")
+    (tmp_path / "s.yaml").write_text(f"extends: {BASE}\ncarbon: {{factors_file: {tmp_path / 'factors.csv'}}}\n")
+    proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "suppliers.transport_mode: no line_haul emission factor for 'road'" in proc.stderr
+    assert not (tmp_path / "o").exists()
+    bad = rows[:]
+    bad[3] = bad[3].replace("0.03159", "lots")
+    (tmp_path / "factors.csv").write_text("\n".join(bad) + "\n")
+    proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "line 4.factor: not a number: 'lots'" in proc.stderr

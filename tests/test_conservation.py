@@ -75,16 +75,25 @@ def test_a_broken_balance_is_detected(model):
        behaviour=st.sampled_from(["fallback", "lost"]),
        lead=st.integers(1, 9),
        stock_days=st.floats(0.0, 20.0),
-       unlimited=st.booleans())
-def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead, stock_days, unlimited):
+       unlimited=st.booleans(),
+       capacity=st.sampled_from(["null", "0.3", "5"]),
+       delay=st.sampled_from(["{distribution: none}", "{distribution: gamma, mean_days: 2, sd_days: 2}"]),
+       green=st.booleans())
+def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead, stock_days, unlimited,
+                                                  capacity, delay, green):
     model = run_model(*TINY, f"seed={seed}", f"merchants.replenishment.policy={policy}",
                       f"shoppers.stockout_behaviour={behaviour}",
                       f"merchants.replenishment.lead_time_days={lead}",
                       f"merchants.initial_stock_days={stock_days}", "merchants.exit_after_loss_months=1",
-                      f"merchants.unlimited_stock={str(unlimited).lower()}")
+                      f"merchants.unlimited_stock={str(unlimited).lower()}",
+                      f"suppliers.capacity_units_per_day={capacity}", f"suppliers.lead_time_delay={delay}",
+                      "returns.delay_days=5", "logistics.capacity_headroom=0.7",
+                      *(["policies.green_logistics={ev_share: 0.5, consolidation: true, carbon_price_per_tonne: 50, "
+                         "prefer_green_suppliers: true}"] if green else []))
     assert violations(model) == []
     daily = model.recorder.frame()
     assert int(daily["units_sold"].sum()) == model.supply.units.sold == int(daily["orders"].sum())
+    assert daily["carbon_kg"].sum() == pytest.approx(sum(model.carbon.totals.values()), rel=1e-9, abs=1e-9)
     assert (daily["orders"] + daily["lost_sales"] == daily["order_attempts"]).all()
     assert np.all(model.merchant_table.on_hand >= 0)
     cash, stock_change = model.ledger.balances["merchants"], model.inventory_value() - model.opening_inventory_value

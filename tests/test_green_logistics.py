@@ -1,0 +1,82 @@
+"""The green-logistics policy: each lever cuts the emissions it targets and costs what it should."""
+
+from __future__ import annotations
+
+import pytest
+
+from sim.runner import run_scenario
+
+from conftest import ROOT, small_scenario
+
+GREEN = "policies.green_logistics"
+
+
+@pytest.fixture(scope="module")
+def base():
+    return run_scenario(small_scenario())
+
+
+def run_with(**levers):
+    sets = [f"{GREEN}.{k}={v}" for k, v in levers.items()]
+    return run_scenario(small_scenario(f"{GREEN}={{}}", *sets))
+
+
+def test_policy_present_but_idle_reproduces_the_baseline(base):
+    idle = run_with()
+    assert idle.summary == base.summary
+
+
+def test_ev_share_cuts_last_mile_carbon_and_costs_more(base):
+    ev = run_with(ev_share=1.0)
+    assert ev.summary["carbon_last_mile_kg"] < 0.8 * base.summary["carbon_last_mile_kg"]
+    assert ev.summary["platform_logistics_cost"] > base.summary["platform_logistics_cost"]
+    assert ev.summary["carbon_production_kg"] == base.summary["carbon_production_kg"]
+
+
+def test_consolidation_saves_km_but_slows_delivery_and_shifts_choice(base):
+    slow = run_with(consolidation="true", consolidation_extra_days=2)
+    assert slow.summary["avg_delivery_days"] > base.summary["avg_delivery_days"] + 0.5
+    assert slow.summary["carbon_last_mile_kg"] < base.summary["carbon_last_mile_kg"]
+    share = lambda r: r.daily["platform_parcels"].sum() / r.daily["orders"].sum()  # noqa: E731
+    assert share(slow) < share(base) - 0.02  # shoppers see the slower delivery and choose others
+
+
+def test_green_packaging_cuts_packaging_carbon_at_a_price(base):
+    bag = run_with(packaging="reusable_bag")
+    assert bag.summary["carbon_packaging_kg"] < 0.5 * base.summary["carbon_packaging_kg"]
+    assert bag.summary["logistics_cost"] > base.summary["logistics_cost"]
+
+
+def test_green_suppliers_cut_production_carbon_and_raise_unit_costs():
+    base = run_scenario(small_scenario("suppliers.count=50"))  # enough suppliers for green ones in every category
+    green = run_scenario(small_scenario("suppliers.count=50", f"{GREEN}.prefer_green_suppliers=true"))
+    per_unit = lambda r: r.summary["carbon_production_kg"] / r.daily["units_ordered"].sum()  # noqa: E731
+    assert per_unit(green) < 0.9 * per_unit(base)
+    goods = lambda r: r.daily["goods_cost"].sum() / r.daily["units_ordered"].sum()  # noqa: E731
+    assert goods(green) > goods(base)
+
+
+def test_carbon_price_is_charged_on_the_days_emissions(base):
+    priced = run_with(carbon_price_per_tonne=100)
+    s = priced.summary
+    assert s["carbon_levy"] == pytest.approx(s["carbon_kg"] / 1000 * 100, rel=1e-9)
+    assert s["platform_profit"] < base.summary["platform_profit"]
+
+
+def test_green_logistics_scenario_beats_baseline_on_carbon_per_order():
+    from sim.scenario_io import load_scenario
+    from conftest import SMALL
+    sets = [*SMALL, "suppliers.count=50"]
+    green = run_scenario(load_scenario(ROOT / "scenarios" / "green_logistics.yaml", sets))
+    base = run_scenario(load_scenario(ROOT / "scenarios" / "baseline.yaml", sets))
+    assert green.summary["carbon_per_order_kg"] < 0.85 * base.summary["carbon_per_order_kg"]
+
+
+def test_green_suppliers_are_chosen_wherever_a_category_has_one():
+    from sim.model import MarketModel
+    model = MarketModel(small_scenario("suppliers.count=50", f"{GREEN}.prefer_green_suppliers=true"))
+    t, supply = model.merchant_table, model.supply
+    for c, candidates in enumerate(supply.by_category):
+        rows = t.carries[:, c]
+        if supply.green[candidates].any():
+            assert supply.green[t.supplier[rows, c]].all()
