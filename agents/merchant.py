@@ -109,6 +109,7 @@ def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_da
     """Open `rows` in steady state: forecast history at the expected demand, stock for it."""
     exp_d = expected_daily[rows]
     table.demand_history[:, rows, :] = exp_d[None, :, :]
+    table.days_of_history = table.demand_history.shape[0]  # the pre-filled window is the forecast's history
     table.sigma0[rows] = np.sqrt(exp_d)  # Poisson demand: sd = sqrt(mean)
     table.mu0[rows] = exp_d
     table.on_hand[rows] = np.ceil(exp_d * cfg.initial_stock_days).astype(np.int64)

@@ -36,11 +36,10 @@ class Lot:
     placed_day: int
     produced_at: float | None = None
     arrival_day: int | None = None
-    extra: dict = field(default_factory=dict)
+    total_units: int = field(init=False)
 
-    @property
-    def total_units(self) -> int:
-        return int(self.units.sum())
+    def __post_init__(self) -> None:
+        self.total_units = int(self.units.sum())
 
 
 def delay_sampler(cfg: LeadTimeDelay, rng: np.random.Generator) -> Callable[[], int]:

@@ -60,3 +60,58 @@ def kpi_timeseries(daily: pd.DataFrame, title: str, currency: str, path: Path) -
     fig.suptitle(title, fontsize=14)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> None:
+    """Four panels: carbon by stage, delivery, returns, logistics cost; one PNG."""
+    dates = pd.to_datetime(daily["date"])
+    week = lambda s: s.rolling(7, min_periods=1).mean()  # noqa: E731
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex=True, constrained_layout=True)
+
+    ax = axes[0, 0]
+    stages = [("production", "#6b4c9a"), ("line_haul", "#1f5f99"), ("last_mile", "#d9822b"),
+              ("packaging", "#8c6d31"), ("warehousing", "#999999")]
+    ax.stackplot(dates, *[week(daily[f"carbon_{s}_kg"]) for s, _ in stages],
+                 labels=[s.replace("_", " ") for s, _ in stages], colors=[c for _, c in stages], alpha=0.85)
+    ax.set_title("Carbon by stage (7-day mean)")
+    ax.set_ylabel("kg CO2e per day")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+
+    ax = axes[0, 1]
+    orders = daily["orders"].where(daily["orders"] > 0)
+    ax.plot(dates, week(daily["delivery_days_sum"] / orders), color="#1f5f99", lw=1.8, label="mean delivery days")
+    ax.set_ylabel("days")
+    ax.set_ylim(bottom=0)
+    twin = ax.twinx()
+    twin.plot(dates, week(daily["late_deliveries"] / orders) * 100, color="#c0392b", lw=1.4, label="late (%)")
+    twin.set_ylabel("% of orders late")
+    twin.set_ylim(bottom=0)
+    ax.set_title("Delivery (7-day mean)")
+    lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
+    ax.legend(lines, [ln.get_label() for ln in lines], frameon=False, loc="lower left")
+
+    ax = axes[1, 0]
+    ax.plot(dates, week(daily["returns_decided"] / orders) * 100, color="#1f5f99", lw=1.8,
+            label="orders to be returned")
+    ax.set_title("Returns (7-day mean, by order day)")
+    ax.set_ylabel("% of orders")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+
+    ax = axes[1, 1]
+    ax.plot(dates, week(daily["platform_logistics_cost"]), color="#1f5f99", lw=1.8, label="platform (fleet, packaging, returns)")
+    ax.plot(dates, week(daily["logistics_cost"] - daily["platform_logistics_cost"]), color="#2b9a5a", lw=1.8,
+            label="merchants (carrier, freight)")
+    ax.set_title("Logistics cost (7-day mean)")
+    ax.set_ylabel(f"{currency} per day")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+
+    for a in axes.ravel():
+        a.grid(alpha=0.3)
+        a.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    fig.suptitle(title, fontsize=14)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.charts import kpi_timeseries
+from sim.charts import kpi_timeseries, supply_chain
 from sim.config import Scenario
 from sim.invariants import check as check_conservation
 from sim.metrics import summarize
@@ -84,5 +84,6 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         })
         charts = tmp / "charts"
         charts.mkdir()
-        kpi_timeseries(result.daily, f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days, "
-                       f"seed {sc.seed}", sc.simulation.currency, charts / "kpis.png")
+        title = f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days, seed {sc.seed}"
+        kpi_timeseries(result.daily, title, sc.simulation.currency, charts / "kpis.png")
+        supply_chain(result.daily, title, sc.simulation.currency, charts / "supply_chain.png")
