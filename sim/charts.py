@@ -11,6 +11,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 
+def _finish(fig, axes, title: str, path: Path) -> None:
+    """Light grid, no top/right spines, dated x axis, the run's title; save and close."""
+    for a in axes.ravel():
+        a.grid(alpha=0.3)
+        a.spines[["top", "right"]].set_visible(False)
+    fig.autofmt_xdate()
+    fig.suptitle(title, fontsize=14)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def kpi_timeseries(daily: pd.DataFrame, title: str, currency: str, path: Path) -> None:
     """Four panels: GMV, customers, cumulative profit, supply; one PNG."""
     dates = pd.to_datetime(daily["date"])
@@ -53,13 +64,7 @@ def kpi_timeseries(daily: pd.DataFrame, title: str, currency: str, path: Path) -
     ax.set_ylim(0, 105)
     ax.legend(frameon=False)
 
-    for a in axes.ravel():
-        a.grid(alpha=0.3)
-        a.spines[["top", "right"]].set_visible(False)
-    fig.autofmt_xdate()
-    fig.suptitle(title, fontsize=14)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, title, path)
 
 
 def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> None:
@@ -108,10 +113,4 @@ def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> 
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
 
-    for a in axes.ravel():
-        a.grid(alpha=0.3)
-        a.spines[["top", "right"]].set_visible(False)
-    fig.autofmt_xdate()
-    fig.suptitle(title, fontsize=14)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(fig, axes, title, path)
