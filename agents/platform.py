@@ -39,6 +39,17 @@ class Platform(mesa.Agent):
         for policy in self.policies:
             policy.day_end(self.model, day)
 
+    def join_probability(self, day: int) -> np.ndarray | float:
+        """Extra daily join probability per shopper that policies create (channel: referral)."""
+        extra: np.ndarray | float = 0.0
+        for policy in self.policies:
+            extra = extra + policy.join_probability(self.model, day)
+        return extra
+
+    def on_joins(self, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
+        for policy in self.policies:
+            policy.on_joins(self.model, day, joiners, channel)
+
     def day_start(self, day: int) -> float:
         """Book the day's marketing and fixed costs, run policies' day start; returns marketing spend."""
         spend = self.cfg.marketing_spend_per_day

@@ -417,6 +417,32 @@ class Carbon(Section):
     )
 
 
+class Network(Section):
+    """The shoppers' social network, on which word of mouth and referrals spread."""
+
+    kind: Literal["complete", "erdos_renyi", "watts_strogatz", "barabasi_albert", "stochastic_block",
+                  "edgelist"] = Field("complete", description="Graph model (complete: mean field, no ties stored)")
+    mean_degree: float = Field(10.0, gt=0.0, description="Mean number of ties per shopper")
+    rewiring_p: Probability = Field(0.1, description="watts_strogatz: probability a lattice tie is rewired")
+    homophily: Probability = Field(0.8, description="stochastic_block: share of ties within the shopper's segment")
+    edgelist_file: str | None = Field(
+        None, description="edgelist: CSV or TSV of shopper index pairs (0-based), one tie per line"
+    )
+    clustering_sample: int = Field(2000, ge=10, le=1_000_000,
+                                   description="Shoppers sampled to estimate average clustering (manifest)")
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> Network:
+        k = self.mean_degree
+        if self.kind in ("watts_strogatz", "barabasi_albert") and (k != int(k) or int(k) % 2 or k < 2):
+            raise ValueError(f"{self.kind} needs an even whole mean_degree >= 2 (got {k:g})")
+        if self.kind == "edgelist" and not self.edgelist_file:
+            raise ValueError("kind edgelist needs edgelist_file")
+        if self.kind != "edgelist" and self.edgelist_file:
+            raise ValueError(f"edgelist_file is only read with kind edgelist (kind is {self.kind})")
+        return self
+
+
 class Acquisition(Section):
     """Bass (1969) adoption, per day: innovation (marketing) + imitation x customer share."""
 
@@ -475,8 +501,33 @@ class GreenLogistics(Section):
     )
 
 
+class Referral(Section):
+    """The referral ("social fission") policy: rewards for referrer and referee, spread on the network."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    reward_referrer: NonNegative = Field(10.0, description="Reward to the referrer per referred new customer [currency]")
+    reward_referee: NonNegative = Field(10.0, description="Reward to the new customer [currency]")
+    reward_type: Literal["cash", "coupon"] = Field(
+        "coupon", description="cash: the referee is paid at sign-up; coupon: only when its first order is served"
+    )
+    referral_q: NonNegative = Field(
+        0.004, description="Daily join probability of a prospect per unit share of neighbours who can refer"
+    )
+    eligibility: Literal["active", "customers"] = Field(
+        "active", description="Who can refer: active customers (bought within the dormancy window) or any customer"
+    )
+    cap_per_referrer: int | None = Field(
+        5, ge=0, description="Most rewards one referrer can earn in the run (none: no cap)"
+    )
+    fraud_share: float = Field(
+        0.05, ge=0.0, lt=1.0, description="Share of rewarded referrals that are fake sign-ups that never buy"
+    )
+
+
 class Policies(Section):
     """Policy plug-ins by name; each is configured by its own section (sim/policies/)."""
+
+    referral: Referral | None = Field(None, description="Referral programme (off when absent)")
 
     green_logistics: GreenLogistics | None = Field(None, description="Green logistics (off when absent)")
 
@@ -498,6 +549,7 @@ class Scenario(Section):
     acquisition: Acquisition = Field(default_factory=Acquisition)
     choice: Choice = Field(default_factory=Choice)
     seasonality: Seasonality = Field(default_factory=Seasonality)
+    network: Network = Field(default_factory=Network)
     logistics: Logistics = Field(default_factory=Logistics)
     returns: Returns = Field(default_factory=Returns)
     carbon: Carbon = Field(default_factory=Carbon)
@@ -513,6 +565,9 @@ class Scenario(Section):
                     f"shoppers.segments.{i}.category_preferences: unknown categories {unknown}; "
                     f"allowed: {sorted(names)}"
                 )
+        if self.network.kind not in ("complete", "edgelist") and self.network.mean_degree >= self.shoppers.count:
+            raise ValueError(f"network.mean_degree ({self.network.mean_degree:g}) must be below shoppers.count "
+                             f"({self.shoppers.count})")
         green = self.policies.green_logistics
         if green is not None and green.packaging is not None and green.packaging not in self.logistics.packaging_types:
             raise ValueError(f"policies.green_logistics.packaging: unknown packaging {green.packaging!r}; "

@@ -194,7 +194,7 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
         "merchants_active_end": int(active.size),
         "merchant_satisfaction": _ratio(np.count_nonzero(trailing > 0), active.size),
         "return_rate": _ratio(daily["returns_decided"].sum(), orders),
-        "cac": _ratio(marketing, new_customers),
+        "cac": _ratio(marketing + float(totals.get("referral", 0.0)), new_customers),
         "repeat_transactions_per_customer": _ratio(repeat_orders, customers_total),
     }
     missing = [k for k in SUMMARY_KEYS if k not in summary]
@@ -219,5 +219,11 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
     for name in CHANNELS:
         if name != "initial":
             summary[f"new_customers_{name}"] = int(daily[f"new_customers_{name}"].sum())
+    summary["cac_paid"] = _ratio(marketing, summary["new_customers_paid"])
+    summary["cac_referral"] = _ratio(float(totals.get("referral", 0.0)), summary["new_customers_referral"])
+    # viral coefficient: new customers brought in by referral per customer of the average day
+    summary["k_factor"] = _ratio(summary["new_customers_referral"], float(daily["customers_total"].mean()))
+    for policy in model.platform.policies:
+        summary.update(policy.summary(model))
     assert set(FLOWS) >= set(totals)
     return summary

@@ -8,6 +8,8 @@ sim/supply_chain.py, the last mile in sim/logistics.py, returns in sim/returns.p
 
 from __future__ import annotations
 
+import time
+
 import mesa
 import numpy as np
 import simpy
@@ -31,6 +33,7 @@ from sim.config import Scenario
 from sim.ledger import Ledger
 from sim.logistics import LastMile, build_fleet
 from sim.metrics import DailyRecorder
+from sim.network import build_network
 from sim.orders import Market, OrderBatch, place_orders
 from sim.policies import build_policies
 from sim.returns import ReturnBatch, ReturnsBook, return_probability
@@ -65,6 +68,10 @@ class MarketModel(mesa.Model):
             cfg.shoppers, self.streams.generator("shoppers"), self.streams.generator("shopper_history")
         )
         self._daily_draws = self.streams.generator("shopper_days")
+        started = time.perf_counter()
+        self.network = build_network(cfg.network, cfg.shoppers.count, self.shoppers.segment,
+                                     self.streams.generator("network"))
+        self.network_build_seconds = time.perf_counter() - started
         regions = cfg.logistics.regions
         self.shopper_region = self.streams.generator("regions").choice(
             len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
@@ -171,8 +178,10 @@ class MarketModel(mesa.Model):
         # 2. acquisition: prospects join (paid + organic + word of mouth); joining is the first order
         prospects = ~sh.is_customer
         p_paid = paid_join_probability(marketing, cfg.acquisition.paid_cac, int(prospects.sum()))
-        adopted = float(sh.is_customer.mean())
-        new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted)
+        adopted = self.network.share(sh.is_customer)
+        new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
+                               self.platform.join_probability(d))
+        self.platform.on_joins(d, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x policies
         rate_mult = self.season[d] * sh.experience_rate_multiplier() * self.platform.purchase_multiplier(d)

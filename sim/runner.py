@@ -19,6 +19,7 @@ from sim.config import Scenario
 from sim.invariants import check as check_conservation
 from sim.metrics import summarize
 from sim.model import MarketModel
+from sim.network import describe
 from sim.outputs import atomic_folder, git_commit, write_json
 from sim.scenario_io import dump_resolved
 
@@ -33,6 +34,7 @@ class RunResult:
     unit_balance: dict[str, int]
     ledger_imbalance: float
     wall_seconds: float
+    network: dict[str, Any]
 
 
 def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
@@ -43,8 +45,10 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     check_conservation(model)
     daily = model.recorder.frame()
     summary = summarize(model, daily)
+    network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
+               **describe(model.network, model.streams.generator("network_stats"), scenario.network.clustering_sample)}
     return RunResult(scenario, daily, summary, model.unit_balance(), model.ledger.imbalance(),
-                     time.perf_counter() - start)
+                     time.perf_counter() - start, network)
 
 
 def _versions() -> dict[str, str]:
@@ -81,6 +85,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
             "versions": _versions(),
             "unit_balance": result.unit_balance,
             "ledger_imbalance": result.ledger_imbalance,
+            "network": result.network,
         })
         charts = tmp / "charts"
         charts.mkdir()

@@ -37,6 +37,13 @@ class Policy:
     def day_start(self, model: MarketModel, day: int) -> None:
         """Budgets, campaign windows."""
 
+    def join_probability(self, model: MarketModel, day: int) -> np.ndarray | float:
+        """Extra daily join probability per shopper (array over shoppers, or a scalar); channel referral."""
+        return 0.0
+
+    def on_joins(self, model: MarketModel, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
+        """Today's new customers and their channels (e.g. to pay referral rewards)."""
+
     def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
         """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""
         return 1.0
@@ -53,6 +60,10 @@ class Policy:
 
     def month_end(self, model: MarketModel, day: int) -> None:
         """Monthly settlement: budgets, tiers, fees."""
+
+    def summary(self, model: MarketModel) -> dict[str, float]:
+        """Extra summary.json keys the policy reports (e.g. fake sign-ups)."""
+        return {}
 
 
 def register(cls: type[Policy]) -> type[Policy]:
@@ -71,4 +82,4 @@ def build_policies(policies_config: Any) -> list[Policy]:
 
 
 # Importing the policy modules registers them (keep this list sorted).
-from sim.policies import green_logistics  # noqa: E402,F401
+from sim.policies import green_logistics, referral  # noqa: E402,F401

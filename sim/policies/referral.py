@@ -1,0 +1,103 @@
+"""Referral ("social fission"): customers bring their contacts in for a reward.
+
+Mechanism. Each day every eligible referrer (an active customer, or any customer, who has
+not reached the cap) invites its network neighbours: a prospect joins through the referral
+channel with probability referral_q x (share of its neighbours who can refer), on top of
+the Bass channels (sim/acquisition.py). The referrer is one of the joiner's eligible
+neighbours, chosen at random.
+
+Money. The referrer earns `reward_referrer` per referred customer; the referee earns
+`reward_referee` in cash at sign-up or as a coupon on its first served order. A share
+`fraud_share` of rewarded referrals are fake sign-ups: the referrer is paid (and it counts
+towards the cap), a cash referee reward is paid too, a coupon is never used; fakes never
+buy and are not customers. Every reward is the ledger flow `referral` (platform -> shoppers).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.acquisition import CHANNELS
+from sim.config import Referral as ReferralConfig
+from sim.policies import Policy, register
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+    from sim.orders import OrderBatch
+
+
+@register
+class Referral(Policy):
+    name = "referral"
+    config: ReferralConfig
+
+    def __init__(self, config: ReferralConfig) -> None:
+        super().__init__(config)
+        self.rewards_earned: np.ndarray | None = None  # per shopper, as referrer
+        self.referred_by: np.ndarray | None = None
+        self.today: dict[str, float] = {}
+        self.totals = {"referral_joins": 0, "fake_signups": 0, "referrer_rewards": 0, "referee_rewards": 0,
+                       "distinct_referrers": 0}
+        self._rng: np.random.Generator | None = None
+
+    def setup(self, model: MarketModel) -> None:
+        n = model.shoppers.n
+        self.rewards_earned = np.zeros(n, dtype=np.int64)
+        self.referred_by = np.full(n, -1, dtype=np.int64)
+        self._rng = model.streams.generator("policy/referral")
+
+    def _eligible(self, model: MarketModel, day: int) -> np.ndarray:
+        sh = model.shoppers
+        ok = sh.is_customer.copy()
+        if self.config.eligibility == "active":
+            ok &= (day - sh.last_day) < model.scenario.shoppers.lifecycle.dormant_after_days
+        if self.config.cap_per_referrer is not None:
+            ok &= self.rewards_earned < self.config.cap_per_referrer
+        return ok
+
+    def join_probability(self, model: MarketModel, day: int) -> np.ndarray | float:
+        self._can_refer = self._eligible(model, day)
+        return self.config.referral_q * model.network.share(self._can_refer)
+
+    def on_joins(self, model: MarketModel, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
+        cfg = self.config
+        referred = joiners[channel == CHANNELS["referral"]]
+        self.today = {"referral_cost": 0.0, "fake_signups": 0}
+        if referred.size == 0:
+            return
+        referrer = model.network.neighbours(referred, self._can_refer, self._rng.random(referred.size))
+        self.referred_by[referred] = referrer
+        # fake sign-ups ride on the same referrers: expected fraud_share of all rewarded referrals
+        fakes = self._rng.binomial(referred.size, cfg.fraud_share / (1.0 - cfg.fraud_share))
+        fake_referrer = referrer[self._rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
+        paid_to = np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]])
+        np.add.at(self.rewards_earned, paid_to, 1)
+        cost = paid_to.size * cfg.reward_referrer
+        if cfg.reward_type == "cash":
+            cost += (referred.size + fakes) * cfg.reward_referee
+            self.totals["referee_rewards"] += referred.size + fakes
+        model.ledger.post("referral", cost)
+        self.totals["referral_joins"] += int(referred.size)
+        self.totals["fake_signups"] += int(fakes)
+        self.totals["referrer_rewards"] += int(paid_to.size)
+        self.today = {"referral_cost": cost, "fake_signups": int(fakes)}
+
+    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+        if self.config.reward_type != "coupon":
+            return
+        first = orders.is_first & orders.fulfilled
+        coupons = int((self.referred_by[orders.shopper[first]] >= 0).sum())
+        if coupons:
+            model.ledger.post("referral", coupons * self.config.reward_referee)
+            self.totals["referee_rewards"] += coupons
+
+    def summary(self, model: MarketModel) -> dict[str, float]:
+        t = self.totals
+        return {
+            "referral_fake_signups": t["fake_signups"],
+            "referral_rewards_to_referrers": t["referrer_rewards"],
+            "referral_rewards_to_referees": t["referee_rewards"],
+            "distinct_referrers": int((self.rewards_earned > 0).sum()),
+        }
