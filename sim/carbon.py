@@ -9,6 +9,7 @@ own table (`carbon.factors_file`) with the same columns.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
 
 DEFAULT_FACTORS = Path(__file__).resolve().parent / "data" / "carbon_factors.csv"
 STAGES = ("production", "line_haul", "last_mile", "packaging", "warehousing")
+UNITS = {  # the unit each stage's factors must be given in (checked when a table is read)
+    "production": "multiplier on suppliers.carbon_kg_per_unit",
+    "line_haul": "kg CO2e per tonne-km",
+    "last_mile": "kg CO2e per km",
+    "packaging": "kg CO2e per parcel",
+    "warehousing": "kg CO2e per order",
+}
 COLUMNS = ("stage", "key", "factor", "unit", "source", "year")
 
 
@@ -39,9 +47,10 @@ class Factor:
 class FactorTable:
     """Emission factors by (stage, key)."""
 
-    def __init__(self, factors: dict[tuple[str, str], Factor], path: Path) -> None:
+    def __init__(self, factors: dict[tuple[str, str], Factor], path: Path, sha256: str) -> None:
         self.factors = factors
         self.path = path
+        self.sha256 = sha256
 
     def keys(self, stage: str) -> list[str]:
         return sorted(k for s, k in self.factors if s == stage)
@@ -78,13 +87,16 @@ def load_factors(path: str | None = None) -> FactorTable:
             raise ScenarioError(source, f"{where}.factor", f"not a number: {row['factor']!r}") from None
         if not value >= 0.0:
             raise ScenarioError(source, f"{where}.factor", f"must be >= 0 (got {value})")
+        if (row.get("unit") or "").strip() != UNITS[row["stage"]]:
+            raise ScenarioError(source, f"{where}.unit", f"{row['stage']} factors must be in "
+                                f"'{UNITS[row['stage']]}' (got {row.get('unit')!r})")
         if not (row.get("source") or "").strip():
             raise ScenarioError(source, f"{where}.source", "every factor needs its source")
         key = (row["stage"], row["key"])
         if key in factors:
             raise ScenarioError(source, where, f"duplicate factor {key[0]}/{key[1]}")
         factors[key] = Factor(row["stage"], row["key"], value, row["unit"], row["source"], row["year"] or "")
-    return FactorTable(factors, file)
+    return FactorTable(factors, file, hashlib.sha256(file.read_bytes()).hexdigest())
 
 
 class CarbonTally:

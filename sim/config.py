@@ -278,7 +278,8 @@ class Suppliers(Section):
         None, description="Production capacity of each supplier [units/day]; none: unlimited"
     )
     lead_time_delay: LeadTimeDelay = Field(default_factory=LeadTimeDelay)
-    carbon_kg_per_unit: NonNegative = Field(2.0, description="Production carbon intensity [kg CO2e/unit]")
+    carbon_kg_per_unit: NonNegative = Field(2.0, description="Mean production carbon intensity [kg CO2e/unit]")
+    carbon_unit_sd: NonNegative = Field(0.3, description="Log-sd of production carbon intensity across suppliers")
     green_carbon_factor: Probability = Field(
         0.7, description="Production carbon of a green-certified supplier relative to others"
     )
@@ -348,6 +349,10 @@ class Logistics(Section):
     )
     capacity_headroom: Positive = Field(
         1.5, description="Fleet capacity per region as a multiple of its expected daily parcels at opening"
+    )
+    resize_monthly: bool = Field(
+        True, description="At each month end, resize each region's fleet to headroom x its mean daily parcels "
+        "of the last 28 days (peaks inside a month still meet the old fleet)"
     )
     packaging_types: dict[str, PackagingType] = Field(default_factory=_default_packaging,
                                                       description="Packaging types and their cost")

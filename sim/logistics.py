@@ -3,7 +3,7 @@
 Platform-fulfilled parcels join their region's FIFO backlog; once a day, a delivery wave (one
 SimPy event per region, at mid-day) delivers up to the region's capacity (a fractional
 capacity is honoured by carrying the fraction to the next wave: over w waves the fleet
-delivers floor(credit + w x capacity)). Because the queue is FIFO and capacity is known,
+delivers floor(credit + w x capacity), kept in integer thousandths of a parcel). Because the queue is FIFO and capacity is known,
 each parcel's wait is known when it is handed over, so delays, lateness and their effect on the
 shopper are decided at order time, and the waves book the km, cost and carbon of the
 parcels they actually deliver. Merchant-fulfilled parcels go with a carrier that has no
@@ -23,6 +23,7 @@ from sim.config import Logistics
 from sim.ledger import Ledger
 
 WAVE_TIME = 0.5  # a region's wave runs at mid-day, after the day's orders are handed over
+RESIZE_WINDOW = 28  # days of parcels a monthly fleet review looks back on
 
 
 @dataclass
@@ -73,10 +74,15 @@ class LastMile:
         self.extra_days = 0             # consolidation raises it
         self.packaging = cfg.packaging
         self.backlog = np.zeros(n, dtype=np.int64)   # parcels waiting for a wave
-        self.credit = np.zeros(n)                     # fraction of a parcel carried to the next wave
+        self.credit = np.zeros(n, dtype=np.int64)     # thousandths of a parcel carried to the next wave
         self.delivered_today = np.zeros(n, dtype=np.int64)
         self.delivered_total = 0
         self.handed_over_total = 0
+        self.region_share = np.array([r.share for r in cfg.regions])
+        self._recent = np.zeros((RESIZE_WINDOW, n))  # parcels handed over per region, last 28 days
+        self._resized: np.ndarray | None = None
+        self._resize_due = np.zeros(n, dtype=bool)
+        self._days = 0
         for r in range(n):
             env.process(self._waves(env, r))
 
@@ -93,17 +99,40 @@ class LastMile:
         starts = np.r_[0, np.cumsum(counts)[:-1]]
         rank = np.arange(region.size) - starts[sorted_region]
         position = self.backlog[sorted_region] + rank  # parcels ahead of this one
-        capacity = self.fleet.capacity[sorted_region]
-        # first wave w (0 = today's) with floor(credit + (w + 1) capacity) >= position + 1
-        waves = np.ceil((position + 1 - self.credit[sorted_region]) / capacity - 1e-9) - 1
-        wait[order] = np.maximum(waves, 0).astype(np.int64)
+        capacity = self._capacity_milli()[sorted_region]
+        # first wave w (0 = today's) with (credit + (w + 1) capacity) // 1000 >= position + 1,
+        # in integer thousandths of a parcel so that the waves agree exactly
+        need = 1000 * (position + 1) - self.credit[sorted_region]
+        waves = -(-need // capacity) - 1
+        wait[order] = np.maximum(waves, 0)
         self.backlog += counts
         self.handed_over_total += int(region.size)
+        self._recent[self._days % RESIZE_WINDOW] += counts
         return wait
 
+    def end_day(self) -> None:
+        self._days += 1
+        self._recent[self._days % RESIZE_WINDOW] = 0.0
+
+    def resize(self) -> None:
+        """Monthly fleet review: capacity = headroom x mean daily parcels of the last 28 days."""
+        days = min(self._days, RESIZE_WINDOW)
+        if days < 7:
+            return
+        mean = self._recent.sum(axis=0) / days
+        target = np.maximum(self.cfg.capacity_headroom * mean, 0.05)
+        # takes effect in each region once its backlog is cleared, so every wait promised at
+        # hand-over stays true
+        self._resized = self.fleet.vehicles * (target / self.fleet.capacity)[:, None]
+        self._resize_due = np.ones(self.backlog.size, dtype=bool)
+
+    def _capacity_milli(self) -> np.ndarray:
+        """Capacity per region in thousandths of a parcel per day (integer arithmetic for the queue)."""
+        return np.maximum(np.round(self.fleet.capacity * 1000.0), 1).astype(np.int64)
+
     def expected_wait(self) -> float:
-        """Wait a parcel handed over now would see, averaged over regions [days]."""
-        return float(np.mean(np.floor(self.backlog / self.fleet.capacity)))
+        """Wait a parcel handed over now would see, averaged over regions by shoppers [days]."""
+        return float(self.region_share @ np.floor(self.backlog / self.fleet.capacity))
 
     def carrier_parcels(self, region: np.ndarray) -> float:
         """Merchant-fulfilled parcels: carbon of the carrier's km; returns the carrier fees."""
@@ -133,9 +162,9 @@ class LastMile:
 
     def _deliver(self, r: int) -> None:
         f = self.fleet
-        allowance = self.credit[r] + f.capacity[r]
-        self.credit[r] = allowance - np.floor(allowance)
-        n = int(min(self.backlog[r], np.floor(allowance)))
+        allowance = int(self.credit[r] + self._capacity_milli()[r])
+        self.credit[r] = allowance % 1000
+        n = int(min(self.backlog[r], allowance // 1000))
         self.backlog[r] -= n
         self.delivered_today[r] += n
         self.delivered_total += n
@@ -146,3 +175,7 @@ class LastMile:
         self.carbon.add("last_mile", float(km @ f.kg_per_km))
         cost = float(f.vehicles[r] @ f.cost_per_day + km @ f.cost_per_km)
         self.ledger.post("logistics", cost)
+        if self._resize_due[r] and self.backlog[r] == 0:
+            f.vehicles[r] = self._resized[r]
+            self.credit[r] = 0
+            self._resize_due[r] = False

@@ -215,9 +215,12 @@ class MarketModel(mesa.Model):
 
         # 7. experience: satisfaction, ratings' inputs, dropout after repeat purchases
         sh.update_satisfaction(orders.shopper, orders.outcome)
-        chosen = np.maximum(orders.first_choice, 0)
-        t.outcome_sum += np.bincount(chosen, weights=orders.outcome * (orders.first_choice >= 0), minlength=t.size)
-        t.outcome_n += np.bincount(chosen, weights=(orders.first_choice >= 0).astype(float), minlength=t.size)
+        # the outcome counts for the shopper's first choice: its stock-out caused any fallback
+        # (a fell-back order that is also late or returned is rare; it too counts there)
+        rated = orders.first_choice
+        seen = rated >= 0
+        t.outcome_sum += np.bincount(rated[seen], weights=orders.outcome[seen], minlength=t.size)
+        t.outcome_n += np.bincount(rated[seen], minlength=t.size).astype(float)
         sh.dropouts(d, repeaters, draws.drop, self.platform.dropout_multiplier(d))
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
@@ -233,6 +236,7 @@ class MarketModel(mesa.Model):
         if self.is_month_end[d]:
             self._month_end(d)
         self.recorder.record(d, orders, demand, profit_today, channel, delivery)
+        self.last_mile.end_day()
         self._set_platform_delay()
         self.day += 1
 
@@ -344,6 +348,8 @@ class MarketModel(mesa.Model):
     def _month_end(self, d: int) -> None:
         t, mc = self.merchant_table, self.scenario.merchants
         self.platform.month_end(d)
+        if self.scenario.logistics.resize_monthly:
+            self.last_mile.resize()
         seen = t.outcome_n > 0
         month_outcome = np.where(seen, t.outcome_sum / np.maximum(t.outcome_n, 1), 1.0)
         target = 1.0 + 4.0 * t.quality * month_outcome

@@ -35,6 +35,7 @@ class RunResult:
     ledger_imbalance: float
     wall_seconds: float
     network: dict[str, Any]
+    carbon_factors: dict[str, str]
 
 
 def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
@@ -47,8 +48,9 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     summary = summarize(model, daily)
     network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
                **describe(model.network, model.streams.generator("network_stats"), scenario.network.clustering_sample)}
+    factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
     return RunResult(scenario, daily, summary, model.unit_balance(), model.ledger.imbalance(),
-                     time.perf_counter() - start, network)
+                     time.perf_counter() - start, network, factors)
 
 
 def _versions() -> dict[str, str]:
@@ -86,6 +88,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
             "unit_balance": result.unit_balance,
             "ledger_imbalance": result.ledger_imbalance,
             "network": result.network,
+            "carbon_factors": result.carbon_factors,
         })
         charts = tmp / "charts"
         charts.mkdir()

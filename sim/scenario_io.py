@@ -83,12 +83,25 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# Fields naming a file: a relative path is relative to the scenario file that sets it (as
+# `extends:` is); on the command line (--set) it is relative to the working directory.
+FILE_FIELDS = (("carbon", "factors_file"), ("network", "edgelist_file"))
+
+
+def _anchor_file_fields(data: dict[str, Any], folder: Path) -> None:
+    for section, key in FILE_FIELDS:
+        block = data.get(section)
+        if isinstance(block, dict) and isinstance(block.get(key), str) and not Path(block[key]).is_absolute():
+            block[key] = str((folder / block[key]).resolve())
+
+
 def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     resolved = path.resolve()
     if resolved in chain:
         cycle = " -> ".join(str(p) for p in (*chain, resolved))
         raise ScenarioError(str(path), "extends", f"inheritance cycle: {cycle}")
     data = _read_yaml(path)
+    _anchor_file_fields(data, path.parent)
     parent = data.pop("extends", None)
     if parent is None:
         return data

@@ -57,10 +57,12 @@ class SupplyChain:
             if not supplies[:, c].any():
                 supplies[c % n, c] = True
         self.cost_factor = cost
+        self.distance = distance
         self.quality = quality
         self.green = green
         self.by_category = [np.flatnonzero(supplies[:, c]) for c in range(n_cat)]
-        carbon_unit = cfg.carbon_kg_per_unit * model.factors("production", "default")
+        carbon_unit = cfg.carbon_kg_per_unit * model.factors("production", "default") * np.exp(
+            rng.normal(-cfg.carbon_unit_sd**2 / 2, cfg.carbon_unit_sd, n))  # mean kept at carbon_kg_per_unit
         self.carbon_per_unit = np.where(green, carbon_unit * cfg.green_carbon_factor, carbon_unit)
         self.suppliers = [
             Supplier(model, i, np.flatnonzero(supplies[i]), float(cost[i]), float(quality[i]),
@@ -115,21 +117,28 @@ class SupplyChain:
         self.units.ordered += n
         self.units.produced += n
         self.units.received += n
-        m_.ledger.post("goods", float(m_.merchant_table.unit_cost[merchant, category].sum()))
+        t = m_.merchant_table
+        m_.ledger.post("goods", float(t.unit_cost[merchant, category].sum()))
+        supplier = t.supplier[merchant, category]
+        self._book_production(supplier, merchant, category, np.ones(n))
+
+    def _book_production(self, supplier: np.ndarray, merchant: np.ndarray, category: np.ndarray,
+                         units: np.ndarray) -> None:
+        """Production and line-haul carbon of units leaving suppliers; merchants pay the freight."""
+        m_ = self.model
+        m_.carbon.add("production", float((units * self.carbon_per_unit[supplier]).sum()))
+        tonne_km = units * self.unit_weight_t[category] * self.distance[supplier]
+        m_.carbon.add("line_haul", float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
+        freight = tonne_km * m_.scenario.suppliers.freight_cost_per_tonne_km
+        m_.ledger.post("freight", float(freight.sum()))
+        m_.charge_merchants(merchant, freight)
 
     # --- SimPy callbacks -----------------------------------------------------------------------
 
     def _produced(self, supplier: Supplier, lot: Lot) -> None:
         """Production ends: units count as produced; production and line-haul carbon; freight paid."""
-        m_ = self.model
-        units = lot.units
-        self.units.produced += int(units.sum())
-        m_.carbon.add("production", float(units.sum()) * supplier.carbon_kg_per_unit)
-        tonne_km = units * self.unit_weight_t[lot.category] * supplier.distance_km
-        m_.carbon.add("line_haul", float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
-        freight = tonne_km * m_.scenario.suppliers.freight_cost_per_tonne_km
-        m_.ledger.post("freight", float(freight.sum()))
-        m_.charge_merchants(lot.merchant, freight)
+        self.units.produced += lot.total_units
+        self._book_production(np.full(lot.merchant.size, supplier.row), lot.merchant, lot.category, lot.units)
 
     def _receive(self, lot: Lot) -> None:
         m_ = self.model

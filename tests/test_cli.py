@@ -156,3 +156,17 @@ def test_a_factor_table_missing_a_factor_is_bad_input(tmp_path):
     (tmp_path / "factors.csv").write_text("\n".join(bad) + "\n")
     proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "line 4.factor: not a number: 'lots'" in proc.stderr
+
+
+def test_factor_table_units_are_checked_and_paths_are_relative_to_the_scenario(tmp_path):
+    from sim.carbon import DEFAULT_FACTORS
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    rows = DEFAULT_FACTORS.read_text().splitlines()
+    rows = [r.replace("kg CO2e per km", "g CO2e per km") if r.startswith("last_mile,diesel_van") else r for r in rows]
+    (folder / "factors.csv").write_text("\n".join(rows) + "\n")
+    (folder / "s.yaml").write_text(f"extends: {BASE}\ncarbon: {{factors_file: factors.csv}}\n")  # next to s.yaml
+    proc = run_cli(str(folder / "s.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2, proc.stderr
+    assert "last_mile factors must be in 'kg CO2e per km' (got 'g CO2e per km')" in proc.stderr
+    assert not (tmp_path / "o").exists()

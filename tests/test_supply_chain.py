@@ -132,3 +132,17 @@ def test_waits_promised_at_hand_over_are_the_waves_that_deliver():
     delivered = model.recorder.frame()["parcels_delivered_by_fleet"].to_numpy()
     np.testing.assert_array_equal(delivered, due)
     assert due.sum() > 0 and (np.concatenate(promised) - np.repeat(np.arange(len(promised)), [p.size for p in promised])).max() > 0
+
+
+def test_monthly_fleet_review_follows_a_growing_customer_base():
+    growth = ["simulation.days=150", "acquisition.innovation_p=0.002", "seasonality.peaks=[]"]
+    fixed = run_scenario(small_scenario(*growth, "logistics.resize_monthly=false"))
+    review = run_scenario(small_scenario(*growth))
+    assert fixed.summary["late_delivery_rate"] > 2 * review.summary["late_delivery_rate"]
+    assert review.summary["platform_logistics_cost"] > fixed.summary["platform_logistics_cost"]
+
+
+def test_make_to_order_still_books_production_carbon_and_freight():
+    r = run_scenario(small_scenario("merchants.unlimited_stock=true", "simulation.days=30"))
+    assert r.summary["carbon_production_kg"] > 0 and r.summary["carbon_line_haul_kg"] > 0
+    assert r.daily["units_ordered"].sum() == 0  # nothing is replenished: units are made as sold

@@ -8,9 +8,11 @@ neighbours, chosen at random.
 
 Money. The referrer earns `reward_referrer` per referred customer; the referee earns
 `reward_referee` in cash at sign-up or as a coupon on its first served order. A share
-`fraud_share` of rewarded referrals are fake sign-ups: the referrer is paid (and it counts
-towards the cap), a cash referee reward is paid too, a coupon is never used; fakes never
-buy and are not customers. Every reward is the ledger flow `referral` (platform -> shoppers).
+`fraud_share` of rewarded referrals are fake sign-ups (Poisson, mean genuine referrals x
+fraud_share / (1 - fraud_share)): the referrer is paid (and it counts towards the cap), a
+cash referee reward is paid too, a coupon is never used; fakes never buy and are not
+customers. The cap is checked at the start of the day, so a referrer can pass it by the
+referrals of that one day. Every reward is the ledger flow `referral` (platform -> shoppers).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ class Referral(Policy):
         referrer = model.network.neighbours(referred, self._can_refer, self._rng.random(referred.size))
         self.referred_by[referred] = referrer
         # fake sign-ups ride on the same referrers: expected fraud_share of all rewarded referrals
-        fakes = self._rng.binomial(referred.size, cfg.fraud_share / (1.0 - cfg.fraud_share))
+        fakes = int(self._rng.poisson(referred.size * cfg.fraud_share / (1.0 - cfg.fraud_share)))
         fake_referrer = referrer[self._rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
         paid_to = np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]])
         np.add.at(self.rewards_earned, paid_to, 1)
