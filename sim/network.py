@@ -21,6 +21,7 @@ The daily step needs one thing: for each shopper, the share of its neighbours in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -169,10 +170,21 @@ def _stochastic_block(n: int, k: float, homophily: float, segment: np.ndarray,
 
 
 def read_edgelist(path: str | None, n: int, source: str) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs from a CSV or TSV file (two integer columns, optional header, '#' comments)."""
+    """Index pairs from a CSV or TSV file (two integer columns, optional header, '#' comments).
+
+    Read once per (file, version, shoppers): the scenario loader checks the file and the model
+    then gets the same arrays.
+    """
     field = "network.edgelist_file"
     if not path or not Path(path).is_file():
         raise ScenarioError(source, field, f"{path}: file not found")
+    stat = Path(path).stat()
+    return _read_edgelist_cached(str(Path(path).resolve()), stat.st_mtime_ns, stat.st_size, n, source)
+
+
+@lru_cache(maxsize=2)
+def _read_edgelist_cached(path: str, mtime: int, size: int, n: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    field = "network.edgelist_file"
     try:
         frame = pd.read_csv(path, sep=None, engine="python", header=None, comment="#", dtype=str)
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 from sim.config import Scenario
 from sim.carbon import check_factor_coverage
 from sim.errors import ScenarioError
+from sim.network import read_edgelist
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
@@ -39,6 +40,8 @@ def validate(data: dict[str, Any], source: str) -> Scenario:
     except ValidationError as exc:
         raise _to_scenario_error(exc, source) from None
     check_factor_coverage(scenario, source)
+    if scenario.network.kind == "edgelist":  # read now, so that a bad file is bad input of this scenario
+        read_edgelist(scenario.network.edgelist_file, scenario.shoppers.count, source)
     return scenario
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -107,6 +108,15 @@ BAD_INPUTS = [
      "no last_mile emission factor for 'hover'"),
     ("missing factor file", "carbon: {factors_file: nowhere/factors.csv}\n", [], "carbon.factors_file",
      "file not found"),
+    # network
+    ("unknown network kind", "network: {kind: scale_free}\n", [], "network.kind",
+     "'complete', 'erdos_renyi', 'watts_strogatz', 'barabasi_albert', 'stochastic_block' or 'edgelist'"),
+    ("mean degree >= shoppers", "shoppers: {count: 50}\nnetwork: {kind: erdos_renyi, mean_degree: 50}\n", [],
+     "network.mean_degree", "must be below shoppers.count (50)"),
+    ("odd lattice degree", "network: {kind: watts_strogatz, mean_degree: 7}\n", [], "network",
+     "needs an even whole mean_degree >= 2"),
+    ("edge list missing", "network: {kind: edgelist, edgelist_file: ties.csv}\n", [], "network.edgelist_file",
+     "ties.csv: file not found"),
     ("unknown packaging in policy", "policies:\n  green_logistics: {packaging: foam}\n", [],
      "policies.green_logistics.packaging", "unknown packaging 'foam'"),
 ]
@@ -170,3 +180,30 @@ def test_factor_table_units_are_checked_and_paths_are_relative_to_the_scenario(t
     assert proc.returncode == 2, proc.stderr
     assert "last_mile factors must be in 'kg CO2e per km' (got 'g CO2e per km')" in proc.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_an_edge_list_out_of_range_or_unreadable_is_bad_input(tmp_path):
+    (tmp_path / "ties.csv").write_text("a,b\n0,1\n1,100000\n")
+    (tmp_path / "s.yaml").write_text(f"extends: {BASE}\nnetwork: {{kind: edgelist, edgelist_file: ties.csv}}\n")
+    proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "network.edgelist_file" in proc.stderr
+    assert "line 3: shopper index 100000 is out of range; allowed 0 to 99999" in proc.stderr
+    (tmp_path / "ties.csv").write_bytes(b"\xff\xfe\x00garbage")
+    proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and "network.edgelist_file" in proc.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_edge_list_network_runs_and_is_described_in_the_manifest(tmp_path):
+    rng = np.random.default_rng(0)
+    pairs = rng.integers(0, 5000, size=(20000, 2))
+    (tmp_path / "ties.tsv").write_text("\n".join(f"{a}\t{b}" for a, b in pairs) + "\n")
+    (tmp_path / "s.yaml").write_text(f"extends: {BASE}\nnetwork: {{kind: edgelist, edgelist_file: ties.tsv}}\n")
+    out = tmp_path / "o"
+    proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(out), *SETS, "--days", "20")
+    assert proc.returncode == 0, proc.stderr
+    net = json.loads((out / "manifest.json").read_text())["network"]
+    assert net["kind"] == "edgelist" and net["nodes"] == 5000
+    assert 7.5 < net["mean_degree"] < 8.0  # 20,000 pairs, minus self-loops and duplicates
+    assert 0 <= net["average_clustering"] < 0.05 and sum(net["degree_histogram"].values()) == 5000

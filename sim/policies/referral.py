@@ -11,8 +11,8 @@ Money. The referrer earns `reward_referrer` per referred customer; the referee e
 `fraud_share` of rewarded referrals are fake sign-ups (Poisson, mean genuine referrals x
 fraud_share / (1 - fraud_share)): the referrer is paid (and it counts towards the cap), a
 cash referee reward is paid too, a coupon is never used; fakes never buy and are not
-customers. The cap is checked at the start of the day, so a referrer can pass it by the
-referrals of that one day. Every reward is the ledger flow `referral` (platform -> shoppers).
+customers. A referrer at its cap stops inviting; referrals of one day beyond the cap still
+bring the customer in but earn the referrer nothing. Every reward is the ledger flow `referral` (platform -> shoppers).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ class Referral(Policy):
         # fake sign-ups ride on the same referrers: expected fraud_share of all rewarded referrals
         fakes = int(self._rng.poisson(referred.size * cfg.fraud_share / (1.0 - cfg.fraud_share)))
         fake_referrer = referrer[self._rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
-        paid_to = np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]])
+        paid_to = self._within_cap(np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]]))
         np.add.at(self.rewards_earned, paid_to, 1)
         cost = paid_to.size * cfg.reward_referrer
         if cfg.reward_type == "cash":
@@ -85,6 +85,19 @@ class Referral(Policy):
         self.totals["fake_signups"] += int(fakes)
         self.totals["referrer_rewards"] += int(paid_to.size)
         self.today = {"referral_cost": cost, "fake_signups": int(fakes)}
+
+    def _within_cap(self, referrers: np.ndarray) -> np.ndarray:
+        """The referrals that still earn a reward: at most the referrer's remaining cap today."""
+        cap = self.config.cap_per_referrer
+        if cap is None or referrers.size == 0:
+            return referrers
+        order = np.argsort(referrers, kind="stable")
+        ranked = referrers[order]
+        starts = np.r_[0, np.flatnonzero(np.diff(ranked)) + 1]
+        rank = np.arange(ranked.size) - np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
+        keep = np.zeros(referrers.size, dtype=bool)
+        keep[order] = rank < cap - self.rewards_earned[ranked]
+        return referrers[keep]
 
     def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
         if self.config.reward_type != "coupon":

@@ -1,0 +1,51 @@
+"""Bass diffusion on the network (DESIGN.md section 5; Bass 1969; Rahmandad & Sterman 2008).
+
+On a dense random graph each prospect's share of customer neighbours is close to the
+population share, so adoption follows the Bass curve; tolerance 0.03 absolute adoption share
+at every tenth day. Joins decided on day d are counted at the end of day d, so the model's
+day d is compared with F(d + 1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.runner import run_scenario
+from sim.scenario_io import load_scenario
+
+from conftest import ROOT
+
+BASS = ROOT / "scenarios" / "validation" / "bass_diffusion.yaml"
+
+
+def bass_curve(t: np.ndarray, p: float, q: float) -> np.ndarray:
+    e = np.exp(-(p + q) * t)
+    return (1 - e) / (1 + q / p * e)
+
+
+def adoption(*sets: str) -> tuple[np.ndarray, float, float]:
+    scenario = load_scenario(BASS, list(sets))
+    result = run_scenario(scenario)
+    share = result.daily["customers_total"].to_numpy() / scenario.shoppers.count
+    return share, scenario.acquisition.innovation_p, scenario.acquisition.imitation_q
+
+
+@pytest.mark.parametrize("sets", [[], ["acquisition.innovation_p=0.003", "acquisition.imitation_q=0.015"],
+                                  ["network.kind=complete"]], ids=["default", "slower", "complete"])
+def test_dense_random_graph_follows_the_bass_curve(sets):
+    share, p, q = adoption(*sets)
+    days = np.arange(0, share.size, 10)
+    expected = bass_curve(days + 1.0, p, q)
+    assert np.abs(share[days] - expected).max() < 0.03
+    assert share[-1] > 0.5  # the comparison covers the take-off, not just the start
+
+
+def test_clustered_small_world_diffuses_more_slowly_than_a_random_graph():
+    """Rahmandad & Sterman (2008): clustering slows word of mouth at the same mean degree."""
+    common = ["network.mean_degree=6", "acquisition.innovation_p=0.0005", "acquisition.imitation_q=0.15"]
+    random_graph, _, _ = adoption(*common, "network.kind=erdos_renyi")
+    lattice, _, _ = adoption(*common, "network.kind=watts_strogatz", "network.rewiring_p=0.01")
+    half = lambda s: int(np.argmax(s >= 0.5)) if (s >= 0.5).any() else s.size  # noqa: E731
+    assert half(lattice) > half(random_graph) + 10
+    assert lattice[60] < random_graph[60] - 0.1
