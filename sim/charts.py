@@ -114,3 +114,60 @@ def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> 
     ax.legend(frameon=False)
 
     _finish(fig, axes, title, path)
+
+
+KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("retention_90d", "90-day retention"),
+            ("churn_rate_monthly", "monthly churn"), ("platform_profit", "platform profit"),
+            ("merchant_profit", "merchant profit"), ("merchant_satisfaction", "merchant satisfaction"),
+            ("carbon_kg", "carbon"))
+
+
+def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: int, path: Path) -> None:
+    """Change vs baseline of the key KPIs with 95% paired confidence intervals, one panel per KPI."""
+    others = names[1:]
+    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), constrained_layout=True)
+    colours = plt.get_cmap("tab10")
+    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS):
+        rows = comparison[(comparison["kpi"] == kpi)].set_index("scenario")
+        base = float(rows.loc[names[0], "mean"])
+        scale = abs(base) if base else 1.0
+        unit = "% of baseline" if base else "absolute"
+        for i, name in enumerate(others):
+            r = rows.loc[name]
+            mid = r["delta_vs_baseline"] / scale * (100 if base else 1)
+            lo = r["ci_low"] / scale * (100 if base else 1)
+            hi = r["ci_high"] / scale * (100 if base else 1)
+            ax.barh(i, mid, color=colours(i % 10), alpha=0.8)
+            ax.errorbar(mid, i, xerr=[[mid - lo], [hi - mid]], color="black", capsize=3, lw=1)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(others)), others)
+        ax.invert_yaxis()
+        ax.set_title(label)
+        ax.set_xlabel(f"change, {unit}")
+        ax.grid(axis="x", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"Change vs {names[0]}: mean of {replications} paired replications, 95% confidence interval",
+                 fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def comparison_series(series: dict[str, dict], replications: int, path: Path) -> None:
+    """GMV (7-day mean) and customers over time, replication means per scenario."""
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+    for name, s in series.items():
+        days = range(len(s["gmv"]))
+        axes[0].plot(days, pd.Series(s["gmv"]).rolling(7, min_periods=1).mean(), lw=1.6, label=name)
+        axes[1].plot(days, s["customers_total"], lw=1.6, label=name)
+    axes[0].set_title("GMV per day (7-day mean)")
+    axes[1].set_title("Customers (cumulative)")
+    for ax, unit in zip(axes, ("currency per day", "shoppers")):
+        ax.set_xlabel("day")
+        ax.set_ylabel(unit)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+        ax.legend(frameon=False)
+    fig.suptitle(f"Mean of {replications} replications per scenario", fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

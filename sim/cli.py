@@ -45,6 +45,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results folder (default: results/<name>-<timestamp>)")
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
+    cmp.add_argument("baseline", help="the baseline scenario YAML")
+    cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
+    cmp.add_argument("--replications", type=int, default=5, help="runs per scenario (default 5)")
+    cmp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>)")
+    _add_overrides(cmp)
+    cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return parser
 
 
@@ -90,6 +98,67 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    import time
+
+    from sim import compare
+    from sim.scenario_io import load_scenario
+
+    if args.replications < 1 or args.replications > 1000:
+        raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {args.replications})")
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError("--workers", None, f"must be at least 1 (got {args.workers})")
+    files = [args.baseline, *args.scenarios]
+    scenarios = [load_scenario(f, overrides_from(args)) for f in files]  # all checked before any run
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ScenarioError(", ".join(files), "name", f"scenario names must differ to be compared (repeated: {dup})")
+    out = _out_dir(args, "compare")
+    workers = args.workers or compare.default_workers()
+    specs = compare.plan(scenarios, args.replications)
+    show = not args.quiet and sys.stderr.isatty()
+    start = time.perf_counter()
+    results = compare.execute(scenarios, specs, min(workers, len(specs)), show)
+    table, targets = compare.write_outputs(out, scenarios, files, specs, results, args.replications, workers,
+                                           time.perf_counter() - start)
+    if not args.quiet:
+        print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency))
+        if len(targets):
+            print("\ntargets")
+            for _, t in targets.iterrows():
+                print(f"  {t['scenario']}: {t['kpi']} {t['measure']} {t['goal']}: {t['estimate']:+.4g} "
+                      f"[{t['ci_low']:+.4g}, {t['ci_high']:+.4g}] -> {t['status'].upper()}")
+        print(f"\nwrote {out}/ ({len(specs)} runs, {workers} workers, {time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def format_comparison(table, names: list[str], replications: int, currency: str) -> str:
+    """Mean per scenario; for the others, change vs baseline with its 95% paired interval."""
+    keys = [(k, label) for k, label, _ in TABLE if k != "carbon_kg"] + [("carbon_kg", "carbon [kg CO2e]")]
+    width = max(len(label) for _, label in keys)
+    lines = [f"{names[0]} vs {', '.join(names[1:])}: mean of {replications} replications; "
+             f"change vs baseline [95% paired CI]", "-" * 100]
+    for key, label in keys:
+        rows = table[table["kpi"] == key].set_index("scenario")
+        cells = [_num(rows.loc[names[0], "mean"])]
+        for name in names[1:]:
+            r = rows.loc[name]
+            cells.append(f"{_num(r['delta_vs_baseline'], '+')} [{_num(r['ci_low'], '+')}, {_num(r['ci_high'], '+')}]")
+        lines.append(f"{label:<{width}}  {cells[0]:>12}   " + "   ".join(f"{c:<34}" for c in cells[1:]))
+    return "\n".join(lines)
+
+
+def _num(value: float, sign: str = "") -> str:
+    """Readable at any scale: thousands separators for large values, 4 decimals for shares."""
+    v = float(value)
+    if abs(v) >= 100:
+        return f"{v:{sign},.0f}"
+    if abs(v) >= 1:
+        return f"{v:{sign},.2f}"
+    return f"{v:{sign}.4f}"
+
+
 def format_table(summary: dict, currency: str, title: str) -> str:
     width = max(len(label) for _, label, _ in TABLE)
     lines = [title, "-" * (width + 24)]
@@ -103,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "compare":
+            return cmd_compare(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

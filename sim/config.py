@@ -537,6 +537,32 @@ class Policies(Section):
     green_logistics: GreenLogistics | None = Field(None, description="Green logistics (off when absent)")
 
 
+class Target(Section):
+    """A goal on one summary KPI: a change relative to the baseline, or a level."""
+
+    kpi: str = Field(min_length=1, description="A summary.json key, e.g. gmv, retention_90d, merchant_satisfaction")
+    relative_change_min: float | None = Field(
+        None, description="Met when (scenario - baseline) / baseline is at least this (e.g. 0.20 for +20%)"
+    )
+    relative_change_max: float | None = Field(None, description="Met when the relative change is at most this")
+    min: float | None = Field(None, description="Met when the scenario's value is at least this")
+    max: float | None = Field(None, description="Met when the scenario's value is at most this")
+
+    @model_validator(mode="after")
+    def _one_goal(self) -> Target:
+        from sim.metrics import SUMMARY_KEYS  # the KPI names of DESIGN.md section 3
+
+        if self.kpi not in SUMMARY_KEYS:
+            import difflib
+            close = difflib.get_close_matches(self.kpi, SUMMARY_KEYS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"unknown KPI {self.kpi!r}{hint} Allowed: {', '.join(SUMMARY_KEYS)}")
+        goals = [g for g in (self.relative_change_min, self.relative_change_max, self.min, self.max) if g is not None]
+        if len(goals) != 1:
+            raise ValueError("a target needs exactly one of relative_change_min, relative_change_max, min, max")
+        return self
+
+
 # --- the scenario ------------------------------------------------------------------------------
 
 
@@ -559,6 +585,7 @@ class Scenario(Section):
     returns: Returns = Field(default_factory=Returns)
     carbon: Carbon = Field(default_factory=Carbon)
     policies: Policies = Field(default_factory=Policies)
+    targets: list[Target] = Field(default_factory=list, description="Goals reported by `compare` (met or not)")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
