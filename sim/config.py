@@ -480,6 +480,16 @@ class Choice(Section):
     delivery_weight: NonNegative = Field(0.25, description="Utility lost per promised delivery day")
     green_weight: NonNegative = Field(1.5, description="Utility of a green label at green_preference 1")
     ad_weight: NonNegative = Field(0.3, description="Utility per log(1 + ad spend / 100) (ranking boost)")
+    personalisation: Probability = Field(
+        0.5, description="How far ranking follows each shopper's own category preferences (1) rather than plain "
+        "popularity (0), today"
+    )
+    popularity_weight: NonNegative = Field(
+        0.5, description="Utility per log sales share of a merchant, scaled by (1 - personalisation)"
+    )
+    match_loss: Probability = Field(
+        0.3, description="Purchase rate lost by a fully niche shopper when ranking ignores its preferences"
+    )
 
 
 class GreenLogistics(Section):
@@ -529,8 +539,121 @@ class Referral(Section):
     )
 
 
+class Campaign(Section):
+    """One coupon campaign of the subsidy policy."""
+
+    name: str = Field(min_length=1, description="Campaign name (unique), e.g. welcome or winback")
+    target: Literal["new", "active", "dormant", "segment", "everyone"] = Field(
+        description="Who receives coupons: customers in lifecycle state new, active or dormant, one segment, "
+        "or every customer"
+    )
+    segment: str | None = Field(None, description="With target segment: the segment's name")
+    coupon_type: Literal["fixed", "percent"] = Field("fixed", description="A fixed amount or a percent of the order")
+    value: Positive = Field(description="Coupon value [currency, or percent of the order value]")
+    min_basket: NonNegative = Field(0.0, description="Smallest order value the coupon applies to [currency]")
+    validity_days: int = Field(30, ge=1, le=365, description="Days a coupon can be used from issue")
+    reissue_after_days: int = Field(90, ge=1, le=3650, description="Days before a shopper can get another coupon")
+    monthly_budget: NonNegative | None = Field(
+        None, description="Most the campaign may pay out in a calendar month [currency]; none: no cap"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.coupon_type == "percent" and self.value > 100:
+            raise ValueError(f"a percent coupon is at most 100 (got {self.value:g})")
+        if (self.target == "segment") != (self.segment is not None):
+            raise ValueError("segment is needed with target segment, and only then")
+        return self
+
+
+class Subsidy(Section):
+    """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    campaigns: list[Campaign] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
+    purchase_elasticity: NonNegative = Field(
+        0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
+    )
+
+
+class LoyaltyTier(Section):
+    name: str = Field(min_length=1, description="Tier name (unique)")
+    min_spend_90d: NonNegative = Field(description="Trailing 90-day spend to reach the tier [currency]")
+    points_multiplier: Positive = Field(1.0, description="Multiplies points earned")
+    purchase_uplift: NonNegative = Field(0.0, description="Extra purchase rate of the tier's members (share)")
+    dropout_factor: Probability = Field(1.0, description="Multiplies the dropout probability of the tier's members")
+
+
+def _default_tiers() -> list[LoyaltyTier]:
+    return [LoyaltyTier(name="member", min_spend_90d=0.0),
+            LoyaltyTier(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
+                        dropout_factor=0.95),
+            LoyaltyTier(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
+                        dropout_factor=0.9)]
+
+
+class Membership(Section):
+    enabled: bool = Field(False, description="Offer a paid membership")
+    fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
+    uptake: Probability = Field(0.05, description="Share of active non-members who join at each month end")
+    purchase_uplift: NonNegative = Field(0.2, description="Extra purchase rate of members (share)")
+    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability")
+    free_shipping_cost_per_order: NonNegative = Field(
+        1.0, description="Shipping the platform pays on each member order [currency]"
+    )
+
+
+class Loyalty(Section):
+    """Points, tiers by trailing spend, and a paid membership."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
+    point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
+    redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
+    uplift_light: NonNegative = Field(0.10, description="Purchase-rate uplift of light buyers (lowest third of rates)")
+    uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
+    uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
+    dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
+    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1)
+    membership: Membership = Field(default_factory=Membership)
+
+    @model_validator(mode="after")
+    def _tiers_ordered(self) -> Loyalty:
+        spends = [t.min_spend_90d for t in self.tiers]
+        if spends != sorted(spends) or spends[0] != 0:
+            raise ValueError("tiers must start at min_spend_90d 0 and rise")
+        return self
+
+
+class Assortment(Section):
+    """Assortment: wider ranges, long-tail merchants, delisting slow movers."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    extra_categories_per_merchant: int = Field(0, ge=0, description="Categories every merchant adds to its range")
+    onboard_longtail_merchants: int = Field(
+        0, ge=0, le=100_000, description="Merchants onboarded on day 0 with categories drawn uniformly (the long tail)"
+    )
+    delist_turnover_below: NonNegative | None = Field(
+        None, description="At month end, a merchant stops carrying a category whose annualised turnover "
+        "(demand / stock on hand) is below this; none: never"
+    )
+
+
+class Recommendation(Section):
+    """Personalisation of ranking: own category preferences versus plain popularity."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    personalisation: Probability = Field(description="New personalisation level (choice.personalisation is today's)")
+    cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
+
+
 class Policies(Section):
     """Policy plug-ins by name; each is configured by its own section (sim/policies/)."""
+
+    subsidy: Subsidy | None = Field(None, description="Coupons (off when absent)")
+    loyalty: Loyalty | None = Field(None, description="Loyalty programme (off when absent)")
+    assortment: Assortment | None = Field(None, description="Assortment changes (off when absent)")
+    recommendation: Recommendation | None = Field(None, description="Personalisation lever (off when absent)")
 
     referral: Referral | None = Field(None, description="Referral programme (off when absent)")
 
@@ -600,6 +723,15 @@ class Scenario(Section):
         if self.network.kind not in ("complete", "edgelist") and self.network.mean_degree >= self.shoppers.count:
             raise ValueError(f"network.mean_degree ({self.network.mean_degree:g}) must be below shoppers.count "
                              f"({self.shoppers.count})")
+        segment_names = {s.name for s in self.shoppers.segments}
+        if self.policies.subsidy is not None:
+            for i, c in enumerate(self.policies.subsidy.campaigns):
+                if c.segment is not None and c.segment not in segment_names:
+                    raise ValueError(f"policies.subsidy.campaigns.{i}.segment: unknown segment {c.segment!r}; "
+                                     f"allowed: {', '.join(sorted(segment_names))}")
+            campaigns = [c.name for c in self.policies.subsidy.campaigns]
+            if len(set(campaigns)) != len(campaigns):
+                raise ValueError(f"policies.subsidy.campaigns: names must be unique (got {campaigns})")
         green = self.policies.green_logistics
         if green is not None and green.packaging is not None and green.packaging not in self.logistics.packaging_types:
             raise ValueError(f"policies.green_logistics.packaging: unknown packaging {green.packaging!r}; "

@@ -29,6 +29,7 @@ FLOWS: dict[str, tuple[str, str]] = {
     "refund": ("merchants", "shoppers"),          # returned orders' value
     "commission_refund": ("platform", "merchants"),  # commission on returned orders
     "carbon_levy": ("platform", "external"),      # internal carbon price (green-logistics policy)
+    "technology": ("platform", "external"),       # recommender running cost (recommendation policy)
     "subsidy": ("platform", "shoppers"),          # coupons (policy)
     "referral": ("platform", "shoppers"),         # referral rewards (policy)
     "loyalty": ("platform", "shoppers"),          # points redeemed (policy)

@@ -41,6 +41,7 @@ class DailyRecorder:
         self.model = model
         self.rows: list[dict[str, Any]] = []
         self.merchants_joined = 0
+        self.gmv_by_merchant = np.zeros(model.merchant_table.size)
         self.written_off_value_today = 0.0
         self.non_churned_start = self._non_churned(-1)
 
@@ -108,6 +109,7 @@ class DailyRecorder:
             "on_hand_units": int(t.on_hand.sum()),
             "delivery_days_sum": delivery["delivery_days"],
             "late_deliveries": delivery["late"],
+            "reactivated_customers": delivery["reactivated"],
             "platform_parcels": delivery["platform_parcels"],
             "parcels_delivered_by_fleet": int(m.last_mile.delivered_today.sum()),
             "fleet_backlog": int(m.last_mile.backlog.sum()),
@@ -116,10 +118,20 @@ class DailyRecorder:
         m.last_mile.delivered_today[:] = 0
         row["platform_profit"] = row["platform_revenue"] - row["platform_cost"]
         self.written_off_value_today = 0.0
+        if self.gmv_by_merchant.size < t.size:
+            self.gmv_by_merchant = np.r_[self.gmv_by_merchant, np.zeros(t.size - self.gmv_by_merchant.size)]
+        self.gmv_by_merchant += np.bincount(orders.merchant[served], weights=orders.value[served], minlength=t.size)
         self.rows.append(row)
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
+
+
+def _top_decile_share(gmv_by_merchant: np.ndarray) -> float:
+    """Share of the run's GMV won by the top 10% of merchants ever active (concentration of sales)."""
+    sales = np.sort(gmv_by_merchant)[::-1]
+    top = max(1, int(np.ceil(0.1 * sales.size)))
+    return _ratio(sales[:top].sum(), sales.sum())
 
 
 def _ratio(num: float, den: float) -> float:
@@ -213,6 +225,10 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
         "carbon_levy": float(daily["carbon_levy"].sum()),
         "platform_logistics_cost": float(daily["platform_logistics_cost"].sum()),
         "parcels_late": int(daily["late_deliveries"].sum()),
+        "reactivated_customers": int(daily["reactivated_customers"].sum()),
+        "top_decile_merchant_share": _top_decile_share(model.recorder.gmv_by_merchant),
+        "orders_by_segment": {seg.name: int(sh.orders_in_run[sh.segment == i].sum())
+                              for i, seg in enumerate(cfg.shoppers.segments)},
     })
     for stage in STAGES:
         summary[f"carbon_{stage}_kg"] = float(daily[f"carbon_{stage}_kg"].sum())

@@ -77,9 +77,13 @@ class MarketModel(mesa.Model):
             len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
         segs = cfg.shoppers.segments
         cat_names = [c.name for c in cats]
-        prefs = np.array([[s.category_preferences.get(n, 1.0) for n in cat_names] for s in segs])
-        self.category_cum, self.category_support = cumulative_table(self.demand_share[None, :] * prefs)
-        self._category_probs = np.diff(np.c_[np.zeros(len(segs)), self.category_cum], axis=1)
+        prefs = self.demand_share[None, :] * np.array([[s.category_preferences.get(n, 1.0) for n in cat_names]
+                                                       for s in segs])
+        self.segment_prefs = prefs / prefs.sum(axis=1, keepdims=True)
+        # how far a segment's own category preferences are from plain popularity (total variation)
+        self.niche = 0.5 * np.abs(self.segment_prefs - self.demand_share[None, :]).sum(axis=1)
+        self.personalisation = cfg.choice.personalisation
+        self._set_category_table()
         self.price_sensitivity = np.array([s.price_sensitivity for s in segs])
         self.green_preference = np.array([s.green_preference for s in segs])
 
@@ -109,20 +113,36 @@ class MarketModel(mesa.Model):
         self.season = daily_multipliers(cfg.seasonality, cfg.simulation.start_date, self.days)
         self.is_month_end = month_ends(cfg.simulation.start_date, self.days)
         self._entry_rng = self.streams.generator("merchant_entry")
-        self.platform.setup()  # policies adjust fleet, packaging, ... before day 0
-        self._set_platform_delay()
         self.recorder = DailyRecorder(self)
+        self.platform.setup()  # policies adjust fleet, packaging, assortment, ... before day 0
+        self._set_platform_delay()
 
     # --- set-up helpers ---------------------------------------------------------------------
 
-    def _new_merchants(self, n: int, day: int) -> MerchantTable:
+    def _new_merchants(self, n: int, day: int, uniform_categories: bool = False) -> MerchantTable:
+        weights = np.full(self.n_categories, 1.0 / self.n_categories) if uniform_categories else self.demand_share
+        stream = f"merchants/{day}" + ("/longtail" if uniform_categories else "")
         table = build_merchants(
-            self.scenario.merchants, self.n_categories, self.demand_share, self.base_unit_cost,
-            self.supply.by_category, self.supply.cost_factor,
-            self.streams.generator(f"merchants/{day}"), n, day,
+            self.scenario.merchants, self.n_categories, weights, self.base_unit_cost,
+            self.supply.by_category, self.supply.cost_factor, self.streams.generator(stream), n, day,
         )
         self.platform.merchants_created(table)  # before stocking: policies may change suppliers
         return table
+
+    def _set_category_table(self) -> None:
+        """Category choice per segment: personalisation x own preferences + the rest x popularity."""
+        p = self.personalisation
+        mix = p * self.segment_prefs + (1.0 - p) * self.demand_share[None, :]
+        self.category_cum, self.category_support = cumulative_table(mix)
+        self._category_probs = np.diff(np.c_[np.zeros(mix.shape[0]), self.category_cum], axis=1)
+        loss = self.scenario.choice.match_loss * (1.0 - p) * self.niche  # per segment
+        self.match_multiplier = (1.0 - loss)[self.shoppers.segment]
+
+    def set_personalisation(self, level: float) -> None:
+        """A new personalisation level (the recommendation policy): category choice, conversion, ranking."""
+        self.personalisation = float(level)
+        self._set_category_table()
+        self._refresh_choice()
 
     def _refresh_choice(self) -> None:
         """Multinomial-logit weights per (segment x category, merchant); after rating/entry/exit/delay changes."""
@@ -130,6 +150,10 @@ class MarketModel(mesa.Model):
         delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
         base = (w.rating_weight * t.rating - w.delivery_weight * delivery_seen
                 + w.ad_weight * np.log1p(t.ad_spend_month / 100.0))
+        if w.popularity_weight > 0 and self.personalisation < 1:  # popularity ranking: the rich get richer
+            sales = t.demand_history.sum(axis=(0, 2))
+            share = sales / max(float(sales.sum()), 1e-12)
+            base = base + w.popularity_weight * (1.0 - self.personalisation) * np.log(share + 1e-3)
         utility = (base[None, :]
                    - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
                    + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])
@@ -184,7 +208,9 @@ class MarketModel(mesa.Model):
         self.platform.on_joins(d, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x policies
-        rate_mult = self.season[d] * sh.experience_rate_multiplier() * self.platform.purchase_multiplier(d)
+        rate_mult = (self.season[d] * sh.experience_rate_multiplier() * self.match_multiplier
+                     * self.platform.purchase_multiplier(d))
+        self.draws_today, self.rate_multiplier_today = draws, rate_mult  # read by policies (counterfactuals)
         repeaters = sh.repeat_buyers(d, draws.buy, rate_mult)
         sh.join(d, new, channel)
 
@@ -196,6 +222,9 @@ class MarketModel(mesa.Model):
                               draws.category, draws.merchant, draws.fallback, draws.priority, demand)
         commission = self.platform.settle_orders(d, orders)
         served = orders.fulfilled
+        repeat_served = buyers[served & ~is_first]
+        reactivated = int(np.count_nonzero(d - sh.last_day[repeat_served]
+                                           >= cfg.shoppers.lifecycle.dormant_after_days))
         sh.record_orders(d, buyers[served])
         self.supply.units.sold += int(served.sum())
         t = self.merchant_table
@@ -209,6 +238,7 @@ class MarketModel(mesa.Model):
 
         # 5. logistics: parcels to the last mile (waits known now: FIFO), returns decided
         delivery = self._ship_orders(d, orders, commission, draws)
+        delivery["reactivated"] = reactivated
 
         # 6. SimPy runs to t+1: production, shipments, delivery waves
         self.env.run(until=d + 1)
@@ -338,6 +368,13 @@ class MarketModel(mesa.Model):
         self.ledger.post("ad_fees", float(ads.sum()))
         return holding + fixed + ads
 
+    def write_off_cells(self, rows: np.ndarray, cats: np.ndarray) -> None:
+        """Stock of single (merchant, category) cells is written off (e.g. a delisted range)."""
+        t = self.merchant_table
+        self.supply.units.written_off += int(t.on_hand[rows, cats].sum())
+        self.recorder.written_off_value_today += float((t.on_hand[rows, cats] * t.unit_cost[rows, cats]).sum())
+        t.on_hand[rows, cats] = 0
+
     def write_off_stock(self, rows: int | np.ndarray) -> None:
         """A departed merchant's stock is lost to the market: a loss in merchant profit."""
         t = self.merchant_table
@@ -378,7 +415,16 @@ class MarketModel(mesa.Model):
         n_new = min(n_new, entry.max_count - t.size)
         if n_new <= 0:
             return
-        extra = self._new_merchants(n_new, day=d + 1)
+        self._add_merchants(self._new_merchants(n_new, day=d + 1))
+
+    def onboard_merchants(self, n: int, uniform_categories: bool = False) -> None:
+        """Merchants brought on board by a policy (e.g. the long tail), stocked like entrants."""
+        self._add_merchants(self._new_merchants(n, day=self.day, uniform_categories=uniform_categories))
+        self._refresh_choice()
+
+    def _add_merchants(self, extra: MerchantTable) -> None:
+        """Append new merchants, stocked for the recent demand of their categories."""
+        t, n_new = self.merchant_table, extra.size
         # Opening stock: the recent average demand of a merchant carrying the same category.
         carriers = t.carries & t.active[:, None]
         recent = t.demand_history.mean(axis=0)

@@ -82,4 +82,4 @@ def build_policies(policies_config: Any) -> list[Policy]:
 
 
 # Importing the policy modules registers them (keep this list sorted).
-from sim.policies import green_logistics, referral  # noqa: E402,F401
+from sim.policies import assortment, green_logistics, loyalty, recommendation, referral, subsidy  # noqa: E402,F401

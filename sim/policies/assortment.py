@@ -1,0 +1,90 @@
+"""Assortment: wider merchant ranges, long-tail merchants, delisting slow movers.
+
+- extra_categories_per_merchant: every merchant (day 0 and later entrants) adds that many
+  categories it did not carry, drawn uniformly (long-tail categories as likely as popular
+  ones), each from a random supplier of the category. Shoppers find more merchants per
+  category (fewer stock-outs without a fallback), merchants hold more stock.
+- onboard_longtail_merchants: that many extra merchants join on day 0 with categories drawn
+  uniformly rather than by popularity, stocked like entrants.
+- delist_turnover_below: at each month end a merchant stops carrying a category whose
+  annualised turnover (recent daily demand x 365 / units on hand) is below the threshold,
+  when nothing is on order and it carries other categories; the stock is written off.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.config import Assortment as AssortmentConfig
+from sim.policies import Policy, register
+
+if TYPE_CHECKING:
+    from agents.merchant import MerchantTable
+    from sim.model import MarketModel
+
+
+@register
+class Assortment(Policy):
+    name = "assortment"
+    config: AssortmentConfig
+
+    def __init__(self, config: AssortmentConfig) -> None:
+        super().__init__(config)
+        self.delisted = 0
+        self.onboarded = 0
+        self._rng: np.random.Generator | None = None
+
+    def _generator(self, model: MarketModel) -> np.random.Generator:
+        if self._rng is None:
+            self._rng = model.streams.generator("policy/assortment")
+        return self._rng
+
+    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
+        extra = self.config.extra_categories_per_merchant
+        if extra == 0:
+            return
+        rng = self._generator(model)
+        n, n_cat = table.carries.shape
+        keys = rng.random((n, n_cat)) + table.carries  # carried categories sort last
+        add = np.argsort(keys, axis=1)[:, :min(extra, n_cat)]
+        rows = np.repeat(np.arange(n), add.shape[1])
+        cats = add.ravel()
+        new = ~table.carries[rows, cats]
+        rows, cats = rows[new], cats[new]
+        supply = model.supply
+        for c in np.unique(cats):  # loop over categories, not merchants
+            here = rows[cats == c]
+            pick = supply.by_category[c][rng.integers(0, supply.by_category[c].size, here.size)]
+            table.supplier[here, c] = pick
+            table.unit_cost[here, c] = model.base_unit_cost[c] * supply.cost_factor[pick]
+        table.carries[rows, cats] = True
+
+    def setup(self, model: MarketModel) -> None:
+        if self.config.onboard_longtail_merchants:
+            model.onboard_merchants(self.config.onboard_longtail_merchants, uniform_categories=True)
+            self.onboarded = self.config.onboard_longtail_merchants
+
+    def month_end(self, model: MarketModel, day: int) -> None:
+        threshold = self.config.delist_turnover_below
+        if threshold is None:
+            return
+        t = model.merchant_table
+        daily = t.demand_history.mean(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            turnover = np.where(t.on_hand > 0, daily * 365.0 / t.on_hand, np.inf)
+        slow = t.carries & t.active[:, None] & (turnover < threshold) & (t.on_order == 0)
+        slow &= t.carries.sum(axis=1, keepdims=True) > 1  # never the last category
+        # at most one category per merchant a month: the slowest
+        worst = np.argmin(np.where(slow, turnover, np.inf), axis=1)
+        rows = np.flatnonzero(slow.any(axis=1))
+        cats = worst[rows]
+        if rows.size:
+            model.write_off_cells(rows, cats)
+            t.carries[rows, cats] = False
+            t.supplier[rows, cats] = -1
+            self.delisted += int(rows.size)
+
+    def summary(self, model: MarketModel) -> dict[str, float]:
+        return {"assortment_delisted_cells": self.delisted, "assortment_onboarded_merchants": self.onboarded}

@@ -1,0 +1,33 @@
+"""Recommendation: how far ranking follows each shopper's own category preferences.
+
+The personalisation level p (choice.personalisation is today's; this policy sets a new one)
+acts in three places (sim/model.py): category choice mixes the segment's own preferences
+(weight p) with plain popularity (1 - p); the purchase rate of a segment falls by
+match_loss x (1 - p) x its niche score (how far its preferences are from popularity), since
+less relevant recommendations convert worse; and merchant ranking adds a popularity term
+popularity_weight x (1 - p) x log(sales share), which concentrates sales on top merchants and
+starves the long tail. The recommender's running cost is the ledger flow `technology`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sim.config import Recommendation as RecommendationConfig
+from sim.policies import Policy, register
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+
+
+@register
+class Recommendation(Policy):
+    name = "recommendation"
+    config: RecommendationConfig
+
+    def setup(self, model: MarketModel) -> None:
+        model.set_personalisation(self.config.personalisation)
+
+    def month_end(self, model: MarketModel, day: int) -> None:
+        if self.config.cost_per_month:
+            model.ledger.post("technology", self.config.cost_per_month)

@@ -1,0 +1,141 @@
+"""Subsidy: coupon campaigns, targeted and budgeted, with their uplift and their cannibalisation.
+
+Issue. At each day's start every campaign hands a coupon to the shoppers it targets (lifecycle
+state new, active or dormant, a segment, or every customer) who hold none of its coupons and
+got their last one at least `reissue_after_days` ago. A coupon is valid for `validity_days`.
+
+Uplift. A holder's purchase rate is multiplied by (1 - d)^(-e), d the coupon's discount as a
+share of the shopper's expected order value (its Gamma-Gamma mean), e = purchase_elasticity x
+the segment's price_sensitivity: price-hunting segments respond more.
+
+Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
+(the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
+A campaign stops paying (and issuing) for the rest of the month once its monthly budget is
+spent. Cannibalisation: with common random numbers the model knows whether the shopper
+would have bought that day without the coupon (its purchase uniform against the rate without
+this policy's multiplier); those redemptions are money paid for orders that came anyway.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.config import Subsidy as SubsidyConfig
+from sim.policies import Policy, register
+
+if TYPE_CHECKING:
+    from sim.model import MarketModel
+    from sim.orders import OrderBatch
+
+
+@register
+class Subsidy(Policy):
+    name = "subsidy"
+    config: SubsidyConfig
+
+    def setup(self, model: MarketModel) -> None:
+        n, k = model.shoppers.n, len(self.config.campaigns)
+        self.expiry = np.full((k, n), -1, dtype=np.int32)       # last valid day of the held coupon
+        self.last_issue = np.full((k, n), -10**6, dtype=np.int32)
+        self.spent_month = np.zeros(k)
+        self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0}
+        sh = model.shoppers
+        gg = model.scenario.shoppers.spend
+        self.expected_spend = gg.p / sh.spend_rate * sh.spend_multiplier  # Gamma-Gamma mean per shopper
+        sens = np.array([s.price_sensitivity for s in model.scenario.shoppers.segments])
+        self.elasticity = self.config.purchase_elasticity * sens[sh.segment]
+        names = [s.name for s in model.scenario.shoppers.segments]
+        self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
+
+    def _budget_left(self, i: int) -> float:
+        budget = self.config.campaigns[i].monthly_budget
+        return np.inf if budget is None else budget - self.spent_month[i]
+
+    def _targets(self, model: MarketModel, i: int, day: int) -> np.ndarray:
+        c, sh = self.config.campaigns[i], model.shoppers
+        lc = model.scenario.shoppers.lifecycle
+        customer = sh.is_customer
+        recency = day - sh.last_day
+        if c.target == "new":
+            return customer & (day - sh.first_day < lc.new_days)
+        if c.target == "active":
+            return customer & (recency < lc.dormant_after_days)
+        if c.target == "dormant":
+            return customer & (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
+        if c.target == "segment":
+            return customer & (sh.segment == self.segment_code[i])
+        return customer.copy()
+
+    def day_start(self, model: MarketModel, day: int) -> None:
+        for i, c in enumerate(self.config.campaigns):
+            if self._budget_left(i) <= 0:
+                continue
+            give = self._targets(model, i, day) & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days)
+            self.expiry[i, give] = day + c.validity_days - 1
+            self.last_issue[i, give] = day
+            self.totals["issued"] += int(give.sum())
+
+    def _discount_share(self, i: int) -> np.ndarray | float:
+        c = self.config.campaigns[i]
+        if c.coupon_type == "percent":
+            return c.value / 100.0
+        return np.minimum(c.value / self.expected_spend, 0.9)
+
+    def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
+        mult = np.ones(model.shoppers.n)
+        for i in range(len(self.config.campaigns)):
+            if self._budget_left(i) <= 0:
+                continue
+            holds = self.expiry[i] >= day
+            d = self._discount_share(i)
+            d = d[holds] if np.ndim(d) else d
+            mult[holds] *= (1.0 - d) ** (-self.elasticity[holds])
+        self.multiplier_today = mult
+        return mult
+
+    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+        served = orders.fulfilled & ~orders.is_first
+        rows = np.flatnonzero(served)
+        shopper, value = orders.shopper[rows], orders.value[rows]
+        used = np.zeros(rows.size, dtype=bool)
+        for i, c in enumerate(self.config.campaigns):
+            can = ~used & (self.expiry[i, shopper] >= day) & (value >= c.min_basket)
+            if not can.any():
+                continue
+            idx = np.flatnonzero(can)
+            discount = np.minimum(value[idx], c.value) if c.coupon_type == "fixed" else value[idx] * c.value / 100.0
+            within = np.cumsum(discount) <= self._budget_left(i)  # the budget runs out in order
+            idx, discount = idx[within], discount[within]
+            if idx.size == 0:
+                continue
+            used[idx] = True
+            self.expiry[i, shopper[idx]] = -1
+            cost = float(discount.sum())
+            self.spent_month[i] += cost
+            model.ledger.post("subsidy", cost)
+            self.totals["redeemed"] += int(idx.size)
+            anyway = self._would_have_bought(model, shopper[idx])
+            self.totals["cannibalised"] += int(anyway.sum())
+            self.totals["cannibalised_cost"] += float(discount[anyway].sum())
+
+    def _would_have_bought(self, model: MarketModel, shoppers: np.ndarray) -> np.ndarray:
+        """Common random numbers: the same purchase uniform against the rate without this policy."""
+        total = model.rate_multiplier_today
+        total = total[shoppers] if np.ndim(total) else total
+        without = total / self.multiplier_today[shoppers]
+        p = -np.expm1(-model.shoppers.rate_weekly[shoppers] * without / 7.0)
+        return model.draws_today.buy[shoppers] < p
+
+    def month_end(self, model: MarketModel, day: int) -> None:
+        self.spent_month[:] = 0.0
+
+    def summary(self, model: MarketModel) -> dict[str, float]:
+        t = self.totals
+        return {
+            "coupons_issued": t["issued"], "coupons_redeemed": t["redeemed"],
+            "subsidy_cannibalised_orders": t["cannibalised"],
+            "subsidy_cannibalised_cost": t["cannibalised_cost"],
+            "subsidy_cannibalisation_share": t["cannibalised"] / t["redeemed"] if t["redeemed"] else 0.0,
+        }
