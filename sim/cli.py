@@ -11,6 +11,8 @@ import datetime as dt
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
@@ -134,19 +136,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def format_comparison(table, names: list[str], replications: int, currency: str) -> str:
-    """Mean per scenario; for the others, change vs baseline with its 95% paired interval."""
+    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval."""
     keys = [(k, label) for k, label, _ in TABLE if k != "carbon_kg"] + [("carbon_kg", "carbon [kg CO2e]")]
     width = max(len(label) for _, label in keys)
-    lines = [f"{names[0]} vs {', '.join(names[1:])}: mean of {replications} replications; "
-             f"change vs baseline [95% paired CI]", "-" * 100]
-    for key, label in keys:
-        rows = table[table["kpi"] == key].set_index("scenario")
-        cells = [_num(rows.loc[names[0], "mean"])]
-        for name in names[1:]:
+    lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI",
+             f"{'':<{width}}  {names[0]:>14}"]
+    for name in names[1:]:
+        lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<26} {'relative':>9}"]
+        for key, label in keys:
+            rows = table[table["kpi"] == key].set_index("scenario")
             r = rows.loc[name]
-            cells.append(f"{_num(r['delta_vs_baseline'], '+')} [{_num(r['ci_low'], '+')}, {_num(r['ci_high'], '+')}]")
-        lines.append(f"{label:<{width}}  {cells[0]:>12}   " + "   ".join(f"{c:<34}" for c in cells[1:]))
-    return "\n".join(lines)
+            rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
+            ci = f"[{_num(r['ci_low'], '+')}, {_num(r['ci_high'], '+')}]"
+            lines.append(f"{label:<{width}}  {_num(r['mean']):>14}  {_num(r['delta_vs_baseline'], '+'):>12}  "
+                         f"{ci:<26} {rel:>9}")
+    base = table[table["scenario"] == names[0]].set_index("kpi")
+    header = [f"{label:<{width}}  {_num(base.loc[key, 'mean']):>14}" for key, label in keys]
+    return "\n".join(lines[:2] + header + lines[2:])
 
 
 def _num(value: float, sign: str = "") -> str:

@@ -82,8 +82,18 @@ def runs_table(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -
         summary = results[(spec.scenario_index, spec.replication)][0]
         row = {"scenario": scenarios[spec.scenario_index].name, "replication": spec.replication, "seed": spec.seed}
         row.update({k: summary[k] for k in SUMMARY_KEYS})
+        # policy and supply KPIs too; a KPI a scenario lacks (e.g. coupons without the subsidy) is 0 there
+        row.update({k: v for k, v in summary.items()
+                    if k not in row and isinstance(v, (int, float)) and not isinstance(v, bool)})
         rows.append(row)
-    return pd.DataFrame(rows).sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
+    frame = pd.DataFrame(rows).sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
+    return frame.fillna(0.0)
+
+
+def kpi_columns(runs: pd.DataFrame) -> list[str]:
+    """DESIGN.md's KPIs first, then every other numeric summary key, alphabetically."""
+    extra = sorted(c for c in runs.columns if c not in (*SUMMARY_KEYS, "scenario", "replication", "seed"))
+    return [*SUMMARY_KEYS, *extra]
 
 
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:
@@ -115,7 +125,7 @@ def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     rows = []
     for name in names:
         runs_s = runs[runs["scenario"] == name].set_index("replication")
-        for kpi in SUMMARY_KEYS:
+        for kpi in kpi_columns(runs):
             values = runs_s[kpi].to_numpy(dtype=float)
             delta = runs_s[kpi].to_numpy(dtype=float) - base.loc[runs_s.index, kpi].to_numpy(dtype=float)
             mean_delta, low, high = t_interval(delta)
@@ -126,9 +136,9 @@ def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                 u_low = u_high = mean_delta
             rows.append({
                 "scenario": name, "kpi": kpi, "mean": float(values.mean()),
-                "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
                 "delta_vs_baseline": mean_delta, "ci_low": low, "ci_high": high,
-                "relative_delta": mean_delta / base_mean if base_mean else float("nan"),
+                "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+                "relative_delta": mean_delta / abs(base_mean) if base_mean else float("nan"),
                 "unpaired_ci_low": u_low, "unpaired_ci_high": u_high, "replications": int(values.size),
             })
     return pd.DataFrame(rows)

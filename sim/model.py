@@ -102,6 +102,7 @@ class MarketModel(mesa.Model):
         self._refresh_choice()
         expected = self._expected_cell_demand()
         stock_to_expected_demand(self.merchant_table, np.arange(cfg.merchants.count), expected, cfg.merchants)
+        self._refresh_choice()  # the popularity term of ranking now sees the opening demand
         self.supply.units.initial = int(self.merchant_table.on_hand.sum())
         self.opening_inventory_value = float((self.merchant_table.on_hand * self.merchant_table.unit_cost).sum())
 
@@ -140,6 +141,8 @@ class MarketModel(mesa.Model):
 
     def set_personalisation(self, level: float) -> None:
         """A new personalisation level (the recommendation policy): category choice, conversion, ranking."""
+        if float(level) == self.personalisation:
+            return
         self.personalisation = float(level)
         self._set_category_table()
         self._refresh_choice()

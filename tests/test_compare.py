@@ -1,0 +1,128 @@
+"""`run.py compare`: replications with common random numbers, paired intervals, targets, outputs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.compare import assess_targets, comparison_table
+from sim.config import Target
+
+from conftest import ROOT, SMALL
+
+SCEN = ROOT / "scenarios"
+SETS = [arg for s in [*SMALL, "simulation.days=90"] for arg in ("--set", s)]
+
+
+def compare_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), "compare", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cmp") / "out"
+    proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "subsidy_newcomers.yaml"),
+                       str(SCEN / "growth_bundle.yaml"), "--replications", "4", "--workers", "2",
+                       "--out", str(out), *SETS)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc.stdout
+
+
+def test_outputs_and_columns(compared):
+    out, stdout = compared
+    assert {p.name for p in out.iterdir()} >= {"comparison.csv", "runs.csv", "targets.csv", "manifest.json",
+                                                "charts", "scenarios"}
+    assert (out / "charts" / "deltas.png").stat().st_size > 10_000
+    table = pd.read_csv(out / "comparison.csv")
+    assert list(table.columns[:6]) == ["scenario", "kpi", "mean", "delta_vs_baseline", "ci_low", "ci_high"]
+    base = table[table["scenario"] == "baseline"]
+    assert (base["delta_vs_baseline"] == 0).all()
+    assert "change vs baseline with 95% paired CI" in stdout and "targets" in stdout
+
+
+def test_replication_i_uses_the_same_seed_in_every_scenario(compared):
+    runs = pd.read_csv(compared[0] / "runs.csv")
+    assert len(runs) == 3 * 4
+    seeds = runs.pivot(index="replication", columns="scenario", values="seed")
+    assert (seeds.nunique(axis=1) == 1).all() and seeds.iloc[:, 0].nunique() == 4
+
+
+def test_paired_intervals_are_narrower_than_unpaired_ones(compared):
+    table = pd.read_csv(compared[0] / "comparison.csv")
+    t = table[(table["scenario"] == "subsidy_newcomers") & table["kpi"].isin(["gmv", "orders", "platform_profit"])]
+    paired = t["ci_high"] - t["ci_low"]
+    unpaired = t["unpaired_ci_high"] - t["unpaired_ci_low"]
+    assert (paired < 0.5 * unpaired).all()
+
+
+def test_targets_are_reported_with_their_interval(compared):
+    targets = pd.read_csv(compared[0] / "targets.csv")
+    assert set(targets["scenario"]) == {"growth_bundle"}
+    assert set(targets["kpi"]) == {"gmv", "retention_90d", "merchant_satisfaction"}
+    assert set(targets["status"]) <= {"met", "not met", "inconclusive"}
+    assert (targets["ci_low"] <= targets["estimate"]).all() and (targets["estimate"] <= targets["ci_high"]).all()
+
+
+def test_workers_do_not_change_results(compared, tmp_path):
+    out = tmp_path / "one"
+    proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "subsidy_newcomers.yaml"),
+                       str(SCEN / "growth_bundle.yaml"), "--replications", "4", "--workers", "1",
+                       "--out", str(out), "--quiet", *SETS)
+    assert proc.returncode == 0, proc.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(out / "comparison.csv"), pd.read_csv(compared[0] / "comparison.csv"))
+
+
+def test_target_assessment_rules():
+    runs = pd.DataFrame({
+        "scenario": ["b"] * 4 + ["s"] * 4, "replication": [0, 1, 2, 3] * 2,
+        "gmv": [100, 102, 98, 100, 130, 131, 129, 130], "merchant_satisfaction": [0.8] * 4 + [0.85, 0.95, 0.9, 0.8],
+    })
+    targets = [Target(kpi="gmv", relative_change_min=0.2), Target(kpi="gmv", relative_change_min=0.4),
+               Target(kpi="merchant_satisfaction", min=0.9)]
+    got = assess_targets(runs, ["b", "s"], [[], targets])
+    assert list(got["status"]) == ["met", "not met", "inconclusive"]
+
+
+def test_paired_interval_on_known_numbers():
+    runs = pd.DataFrame({"scenario": ["b"] * 3 + ["s"] * 3, "replication": [0, 1, 2] * 2,
+                         **{k: [1.0, 2.0, 3.0, 2.0, 3.0, 4.5] for k in __import__("sim.metrics", fromlist=["x"]).SUMMARY_KEYS}})
+    row = comparison_table(runs, ["b", "s"]).query("scenario == 's' and kpi == 'gmv'").iloc[0]
+    deltas = np.array([1.0, 1.0, 1.5])
+    half = 4.302652729911275 * deltas.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
+    assert row["delta_vs_baseline"] == pytest.approx(deltas.mean())
+    assert row["ci_low"] == pytest.approx(deltas.mean() - half) and row["ci_high"] == pytest.approx(deltas.mean() + half)
+
+
+@pytest.mark.parametrize("text,field,phrase", [
+    ("policies:\n  subsidy: {campaigns: [{name: a, target: everyone, value: 5, monthly_budget: -10}]}\n",
+     "policies.subsidy.campaigns.0.monthly_budget", "greater than or equal to 0"),
+    ("policies:\n  subsidy: {campaigns: [{name: a, target: everyone, coupon_type: percent, value: 120}]}\n",
+     "policies.subsidy.campaigns.0", "a percent coupon is at most 100"),
+    ("policies:\n  subsidy: {campaigns: [{name: a, target: segment, segment: students, value: 5}]}\n",
+     "policies.subsidy.campaigns.0.segment", "unknown segment 'students'"),
+    ("policies:\n  loyalty: {point_value: -1}\n", "policies.loyalty.point_value", "greater than or equal to 0"),
+    ("targets: [{kpi: gmvv, relative_change_min: 0.2}]\n", "targets.0", "did you mean 'gmv'"),
+])
+def test_impossible_policy_settings_exit_2_before_any_run(tmp_path, text, field, phrase):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {SCEN / 'baseline.yaml'}\nname: bad\n{text}")
+    proc = compare_cli(str(SCEN / "baseline.yaml"), str(bad), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    line = proc.stderr.strip().splitlines()
+    assert len(line) == 1 and field in line[0] and phrase in line[0], proc.stderr
+    assert not (tmp_path / "o").exists()
+    run = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(bad), "--out", str(tmp_path / "r")],
+                         capture_output=True, text=True)
+    assert run.returncode == 2 and not (tmp_path / "r").exists()
+
+
+def test_same_names_and_bad_options_are_refused(tmp_path):
+    proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "baseline.yaml"), "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and "scenario names must differ" in proc.stderr
+    proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--replications", "0")
+    assert proc.returncode == 2 and "--replications" in proc.stderr

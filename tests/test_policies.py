@@ -1,0 +1,124 @@
+"""Each policy moves the KPIs it should, in the direction it should, and books its cost."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.metrics import summarize
+from sim.model import MarketModel
+from sim.runner import run_scenario
+
+from conftest import small_scenario
+
+WELCOME = "{name: welcome, target: new, coupon_type: fixed, value: 5, validity_days: 30, reissue_after_days: 365}"
+
+
+@pytest.fixture(scope="module")
+def base():
+    return run_scenario(small_scenario())
+
+
+def run(*sets: str):
+    return run_scenario(small_scenario(*sets))
+
+
+def model_run(*sets: str) -> tuple[MarketModel, dict]:
+    model = MarketModel(small_scenario(*sets))
+    model.run()
+    return model, summarize(model, model.recorder.frame())
+
+
+@pytest.mark.parametrize("section", [
+    f"policies.subsidy={{enabled: false, campaigns: [{WELCOME}]}}",
+    "policies.loyalty={enabled: false}",
+    "policies.assortment={enabled: false, extra_categories_per_merchant: 3}",
+    "policies.recommendation={enabled: false, personalisation: 1.0}",
+    "policies.referral={enabled: false}",
+    "policies.green_logistics={enabled: false, ev_share: 1.0}",
+])
+def test_policies_switched_off_reproduce_the_baseline_exactly(base, section):
+    assert run(section).summary == base.summary
+
+
+def test_a_recommendation_at_todays_level_changes_nothing(base):
+    assert run("policies.recommendation={personalisation: 0.5}").summary == base.summary
+
+
+def test_subsidy_raises_orders_and_costs_and_reports_cannibalisation(base):
+    s = run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, value: 20}]}").summary
+    assert s["orders"] > base.summary["orders"] and s["subsidy_cost"] > 0
+    assert s["coupons_redeemed"] > 0 and 0 < s["subsidy_cannibalisation_share"] < 1
+    assert s["subsidy_cannibalised_cost"] < s["subsidy_cost"]
+    # subsidy cost can exceed the GMV it adds: most coupons go to orders that came anyway
+    assert s["subsidy_cost"] > 0.5 * (s["gmv"] - base.summary["gmv"])
+
+
+def test_price_hunters_respond_more_to_the_same_coupon():
+    model, _ = model_run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, value: 20}]}")
+    p = next(p for p in model.platform.policies if p.name == "subsidy")
+    seg = {s.name: i for i, s in enumerate(model.scenario.shoppers.segments)}
+    mult = (0.8) ** (-p.elasticity)
+    assert mult[model.shoppers.segment == seg["price_hunters"]].mean() > mult[model.shoppers.segment == seg["premium"]].mean()
+
+
+def test_monthly_budget_caps_the_payout():
+    model, s = model_run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, "
+                         "value: 30, monthly_budget: 100}]}")
+    daily = model.recorder.frame()
+    by_month = daily.groupby(daily["date"].map(lambda d: (d.year, d.month)))["subsidy_cost"].sum()
+    assert (by_month <= 100 + 1e-9).all() and by_month.max() > 90
+
+
+def test_winback_raises_reactivations(base):
+    s = run("policies.subsidy={campaigns: [{name: wb, target: dormant, coupon_type: percent, value: 50}]}").summary
+    assert s["reactivated_customers"] > 1.1 * base.summary["reactivated_customers"]
+    assert s["coupons_issued"] > 0
+
+
+def test_loyalty_lowers_churn_and_books_points_and_fees():
+    quick = ["simulation.days=240", "shoppers.lifecycle={new_days: 14, dormant_after_days: 30, churned_after_days: 60}"]
+    plain = run(*quick).summary
+    loyal = run(*quick, "policies.loyalty={dropout_factor: 0.5, membership: {enabled: true, uptake: 0.2}}").summary
+    assert loyal["churn_rate_monthly"] < plain["churn_rate_monthly"]
+    assert loyal["loyalty_cost"] > 0 and loyal["membership_revenue"] > 0 and loyal["members_end"] > 0
+    assert loyal["platform_revenue"] >= plain["platform_revenue"] + loyal["membership_revenue"] * 0.5
+
+
+def test_loyalty_lifts_light_buyers_more_than_heavy_ones():
+    model = MarketModel(small_scenario("policies.loyalty={}"))
+    p = next(p for p in model.platform.policies if p.name == "loyalty")
+    model.shoppers.is_customer[:] = True
+    mult = p.purchase_multiplier(model, 0)
+    rate = model.shoppers.rate_weekly
+    light, heavy = rate < np.quantile(rate, 1 / 3), rate > np.quantile(rate, 2 / 3)
+    assert mult[light].mean() > mult[heavy].mean()
+
+
+def test_assortment_changes_turnover_and_onboards_the_long_tail(base):
+    model, s = model_run("policies.assortment={extra_categories_per_merchant: 2, onboard_longtail_merchants: 20}")
+    assert s["inventory_turnover"] < 0.9 * base.summary["inventory_turnover"]  # more ranges, more stock
+    assert model.merchant_table.size >= 40 + 20
+    delist = run("policies.assortment={delist_turnover_below: 6}").summary
+    assert delist["assortment_delisted_cells"] > 0
+    assert delist["inventory_turnover"] > base.summary["inventory_turnover"]
+
+
+NICHE = ("shoppers.segments=[{name: niche, share: 0.3, category_preferences: {books_media: 8.0, toys: 4.0}}, "
+         "{name: mainstream, share: 0.7}]")
+
+
+def test_stronger_personalisation_raises_orders_of_niche_shoppers_and_spreads_sales():
+    low = run(NICHE, "simulation.days=200", "policies.recommendation={personalisation: 0.1}").summary
+    high = run(NICHE, "simulation.days=200", "policies.recommendation={personalisation: 0.9}").summary
+    niche_share = lambda s: s["orders_by_segment"]["niche"] / s["orders"]  # noqa: E731
+    assert high["orders_by_segment"]["niche"] > 1.02 * low["orders_by_segment"]["niche"]
+    assert niche_share(high) > niche_share(low)
+    assert high["top_decile_merchant_share"] < low["top_decile_merchant_share"]
+    assert high["merchants_active_end"] >= low["merchants_active_end"]
+
+
+def test_several_policies_combine_and_every_cost_is_booked():
+    s = run(f"policies.subsidy={{campaigns: [{WELCOME}]}}", "policies.loyalty={}", "policies.referral={}",
+            "policies.recommendation={personalisation: 0.8, cost_per_month: 100}").summary
+    assert s["subsidy_cost"] > 0 and s["loyalty_cost"] > 0 and s["referral_cost"] > 0
