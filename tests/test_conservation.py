@@ -78,9 +78,10 @@ def test_a_broken_balance_is_detected(model):
        unlimited=st.booleans(),
        capacity=st.sampled_from(["null", "0.3", "5"]),
        delay=st.sampled_from(["{distribution: none}", "{distribution: gamma, mean_days: 2, sd_days: 2}"]),
-       green=st.booleans())
+       green=st.booleans(),
+       policies=st.booleans())
 def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead, stock_days, unlimited,
-                                                  capacity, delay, green):
+                                                  capacity, delay, green, policies):
     model = run_model(*TINY, f"seed={seed}", f"merchants.replenishment.policy={policy}",
                       f"shoppers.stockout_behaviour={behaviour}",
                       f"merchants.replenishment.lead_time_days={lead}",
@@ -89,7 +90,12 @@ def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead,
                       f"suppliers.capacity_units_per_day={capacity}", f"suppliers.lead_time_delay={delay}",
                       "returns.delay_days=5", "logistics.capacity_headroom=0.7",
                       *(["policies.green_logistics={ev_share: 0.5, consolidation: true, carbon_price_per_tonne: 50, "
-                         "prefer_green_suppliers: true}"] if green else []))
+                         "prefer_green_suppliers: true}"] if green else []),
+                      *(["policies.subsidy={campaigns: [{name: a, target: everyone, coupon_type: percent, value: 10, "
+                         "monthly_budget: 200}]}", "policies.loyalty={membership: {enabled: true, uptake: 0.3}}",
+                         "policies.assortment={extra_categories_per_merchant: 1, onboard_longtail_merchants: 5, "
+                         "delist_turnover_below: 5}", "policies.referral={}",
+                         "policies.recommendation={personalisation: 0.9, cost_per_month: 10}"] if policies else []))
     assert violations(model) == []
     daily = model.recorder.frame()
     assert int(daily["units_sold"].sum()) == model.supply.units.sold == int(daily["orders"].sum())
