@@ -12,15 +12,24 @@ from sim.metrics import SUMMARY_KEYS
 from conftest import ROOT
 
 
+def _unwrap_optional(annotation):
+    """M | None -> M (the optional policy sections)."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, __import__("types").UnionType) and len(args) == 1:
+        return args[0]
+    return annotation
+
+
 def field_paths(model: type[BaseModel], prefix: str = "") -> list[str]:
     paths = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        annotation = field.annotation
+        annotation = _unwrap_optional(field.annotation)
         args = typing.get_args(annotation)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            sub = field_paths(annotation, path + ".")
-            paths += sub if sub else [path]
+            if annotation is not field.annotation:  # an optional section (a policy) is a field itself
+                paths.append(path)
+            paths += field_paths(annotation, path + ".")
         elif typing.get_origin(annotation) is list and args and isinstance(args[0], type) \
                 and issubclass(args[0], BaseModel):
             paths.append(path)
@@ -46,7 +55,7 @@ def test_every_scenario_field_has_a_description():
     def undocumented(model: type[BaseModel], prefix: str = "") -> list[str]:
         out = []
         for name, field in model.model_fields.items():
-            annotation = field.annotation
+            annotation = _unwrap_optional(field.annotation)
             args = typing.get_args(annotation)
             inner = args[0] if typing.get_origin(annotation) is list and args else annotation
             if isinstance(inner, type) and issubclass(inner, BaseModel):
