@@ -31,7 +31,7 @@ TABLE = (
     ("platform_revenue", "platform revenue", "{:,.0f} {cur}"),
     ("platform_profit", "platform profit", "{:,.0f} {cur}"),
     ("merchant_profit", "merchant profit", "{:,.0f} {cur}"),
-    ("cac", "CAC (marketing / new customer)", "{:,.2f} {cur}"),
+    ("cac", "CAC (acquisition spend / new customer)", "{:,.2f} {cur}"),
     ("fill_rate", "fill rate", "{:.2%}"),
     ("merchants_active_end", "merchants active (end)", "{:,}"),
     ("merchant_satisfaction", "merchant satisfaction", "{:.1%}"),
@@ -121,7 +121,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     specs = compare.plan(scenarios, args.replications)
     show = not args.quiet and sys.stderr.isatty()
     start = time.perf_counter()
-    results = compare.execute(scenarios, specs, min(workers, len(specs)), show)
+    results = compare.execute(scenarios, specs, min(workers, len(specs)), show)  # results never depend on workers
+    workers = min(workers, len(specs))
     table, targets = compare.write_outputs(out, scenarios, files, specs, results, args.replications, workers,
                                            time.perf_counter() - start)
     if not args.quiet:

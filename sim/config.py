@@ -487,8 +487,9 @@ class Choice(Section):
     popularity_weight: NonNegative = Field(
         0.5, description="Utility per log sales share of a merchant, scaled by (1 - personalisation)"
     )
-    match_loss: Probability = Field(
-        0.3, description="Purchase rate lost by a fully niche shopper when ranking ignores its preferences"
+    match_sensitivity: Probability = Field(
+        0.3, description="Change in a fully niche shopper's purchase rate per unit change of personalisation "
+        "from today's level (exactly no change when no policy moves it)"
     )
 
 
@@ -559,8 +560,8 @@ class Campaign(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Campaign:
-        if self.coupon_type == "percent" and self.value > 100:
-            raise ValueError(f"a percent coupon is at most 100 (got {self.value:g})")
+        if self.coupon_type == "percent" and self.value >= 100:
+            raise ValueError(f"a percent coupon must be below 100 (got {self.value:g})")
         if (self.target == "segment") != (self.segment is not None):
             raise ValueError("segment is needed with target segment, and only then")
         return self
@@ -614,14 +615,18 @@ class Loyalty(Section):
     uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
     uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
     dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
-    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1)
-    membership: Membership = Field(default_factory=Membership)
+    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1,
+                                     description="Tiers by trailing 90-day spend, lowest first")
+    membership: Membership = Field(default_factory=Membership, description="The paid membership")
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> Loyalty:
         spends = [t.min_spend_90d for t in self.tiers]
         if spends != sorted(spends) or spends[0] != 0:
             raise ValueError("tiers must start at min_spend_90d 0 and rise")
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be unique (got {names})")
         return self
 
 

@@ -239,6 +239,8 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
     summary["cac_referral"] = _ratio(float(totals.get("referral", 0.0)), summary["new_customers_referral"])
     # viral coefficient: new customers brought in by referral per customer of the average day
     summary["k_factor"] = _ratio(summary["new_customers_referral"], float(daily["customers_total"].mean()))
+    for name, count in summary["orders_by_segment"].items():
+        summary[f"orders_segment_{name}"] = count  # flat, so that compare can compare them
     for policy in model.platform.policies:
         summary.update(policy.summary(model))
     assert set(FLOWS) >= set(totals)

@@ -82,7 +82,7 @@ class MarketModel(mesa.Model):
         self.segment_prefs = prefs / prefs.sum(axis=1, keepdims=True)
         # how far a segment's own category preferences are from plain popularity (total variation)
         self.niche = 0.5 * np.abs(self.segment_prefs - self.demand_share[None, :]).sum(axis=1)
-        self.personalisation = cfg.choice.personalisation
+        self.personalisation = cfg.choice.personalisation  # today's level; the recommendation policy moves it
         self._set_category_table()
         self.price_sensitivity = np.array([s.price_sensitivity for s in segs])
         self.green_preference = np.array([s.green_preference for s in segs])
@@ -136,8 +136,9 @@ class MarketModel(mesa.Model):
         mix = p * self.segment_prefs + (1.0 - p) * self.demand_share[None, :]
         self.category_cum, self.category_support = cumulative_table(mix)
         self._category_probs = np.diff(np.c_[np.zeros(mix.shape[0]), self.category_cum], axis=1)
-        loss = self.scenario.choice.match_loss * (1.0 - p) * self.niche  # per segment
-        self.match_multiplier = (1.0 - loss)[self.shoppers.segment]
+        # conversion of niche segments follows the change of personalisation from today's level
+        change = self.scenario.choice.match_sensitivity * (p - self.scenario.choice.personalisation) * self.niche
+        self.match_multiplier = (1.0 + change)[self.shoppers.segment]
 
     def set_personalisation(self, level: float) -> None:
         """A new personalisation level (the recommendation policy): category choice, conversion, ranking."""

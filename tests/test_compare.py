@@ -102,7 +102,7 @@ def test_paired_interval_on_known_numbers():
     ("policies:\n  subsidy: {campaigns: [{name: a, target: everyone, value: 5, monthly_budget: -10}]}\n",
      "policies.subsidy.campaigns.0.monthly_budget", "greater than or equal to 0"),
     ("policies:\n  subsidy: {campaigns: [{name: a, target: everyone, coupon_type: percent, value: 120}]}\n",
-     "policies.subsidy.campaigns.0", "a percent coupon is at most 100"),
+     "policies.subsidy.campaigns.0", "a percent coupon must be below 100"),
     ("policies:\n  subsidy: {campaigns: [{name: a, target: segment, segment: students, value: 5}]}\n",
      "policies.subsidy.campaigns.0.segment", "unknown segment 'students'"),
     ("policies:\n  loyalty: {point_value: -1}\n", "policies.loyalty.point_value", "greater than or equal to 0"),

@@ -2,9 +2,10 @@
 
 The personalisation level p (choice.personalisation is today's; this policy sets a new one)
 acts in three places (sim/model.py): category choice mixes the segment's own preferences
-(weight p) with plain popularity (1 - p); the purchase rate of a segment falls by
-match_loss x (1 - p) x its niche score (how far its preferences are from popularity), since
-less relevant recommendations convert worse; and merchant ranking adds a popularity term
+(weight p) with plain popularity (1 - p); the purchase rate of a segment changes by
+match_sensitivity x (p - today's level) x its niche score (how far its preferences are from
+popularity), since more relevant recommendations convert better; and merchant ranking adds a
+popularity term
 popularity_weight x (1 - p) x log(sales share), which concentrates sales on top merchants and
 starves the long tail. The recommender's running cost is the ledger flow `technology`.
 """

@@ -10,8 +10,8 @@ the segment's price_sensitivity: price-hunting segments respond more.
 
 Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
 (the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
-A campaign stops paying (and issuing) for the rest of the month once its monthly budget is
-spent. Cannibalisation: with common random numbers the model knows whether the shopper
+A campaign stops paying, issuing and lifting purchase rates for the rest of the month once a
+redemption is refused for lack of budget. The discount share in the uplift is capped at 0.9. Cannibalisation: with common random numbers the model knows whether the shopper
 would have bought that day without the coupon (its purchase uniform against the rate without
 this policy's multiplier); those redemptions are money paid for orders that came anyway.
 """
@@ -40,6 +40,7 @@ class Subsidy(Policy):
         self.expiry = np.full((k, n), -1, dtype=np.int32)       # last valid day of the held coupon
         self.last_issue = np.full((k, n), -10**6, dtype=np.int32)
         self.spent_month = np.zeros(k)
+        self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
         self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0}
         sh = model.shoppers
         gg = model.scenario.shoppers.spend
@@ -51,7 +52,9 @@ class Subsidy(Policy):
 
     def _budget_left(self, i: int) -> float:
         budget = self.config.campaigns[i].monthly_budget
-        return np.inf if budget is None else budget - self.spent_month[i]
+        if budget is None:
+            return np.inf
+        return 0.0 if self.exhausted[i] else budget - self.spent_month[i]
 
     def _targets(self, model: MarketModel, i: int, day: int) -> np.ndarray:
         c, sh = self.config.campaigns[i], model.shoppers
@@ -80,7 +83,7 @@ class Subsidy(Policy):
     def _discount_share(self, i: int) -> np.ndarray | float:
         c = self.config.campaigns[i]
         if c.coupon_type == "percent":
-            return c.value / 100.0
+            return min(c.value / 100.0, 0.9)
         return np.minimum(c.value / self.expected_spend, 0.9)
 
     def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
@@ -107,6 +110,8 @@ class Subsidy(Policy):
             idx = np.flatnonzero(can)
             discount = np.minimum(value[idx], c.value) if c.coupon_type == "fixed" else value[idx] * c.value / 100.0
             within = np.cumsum(discount) <= self._budget_left(i)  # the budget runs out in order
+            if not within.all():
+                self.exhausted[i] = True  # no more coupons honoured, issued or anticipated this month
             idx, discount = idx[within], discount[within]
             if idx.size == 0:
                 continue
@@ -130,6 +135,7 @@ class Subsidy(Policy):
 
     def month_end(self, model: MarketModel, day: int) -> None:
         self.spent_month[:] = 0.0
+        self.exhausted[:] = False
 
     def summary(self, model: MarketModel) -> dict[str, float]:
         t = self.totals
