@@ -129,17 +129,19 @@ def check_factor_coverage(scenario: Scenario, source: str) -> None:
         if exc.field == "carbon.factors_file":  # the scenario named a file that is not there
             raise ScenarioError(source, "carbon.factors_file", f"{exc.source}: file not found") from None
         raise
-    lg, green = scenario.logistics, scenario.policies.green_logistics
+    from sim.policies import REGISTRY
+
+    lg = scenario.logistics
     needed = [("line_haul", scenario.suppliers.transport_mode, "suppliers.transport_mode"),
               ("production", "default", "suppliers.carbon_kg_per_unit"),
               ("warehousing", "default", "carbon.factors_file"),
               ("last_mile", lg.carrier_vehicle, "logistics.carrier_vehicle"),
               ("packaging", lg.packaging, "logistics.packaging")]
     needed += [("last_mile", v, f"logistics.fleet.{v}") for v in lg.fleet]
-    if green is not None and green.ev_share is not None:
-        needed.append(("last_mile", "ev_van", "policies.green_logistics.ev_share"))
-    if green is not None and green.packaging is not None:
-        needed.append(("packaging", green.packaging, "policies.green_logistics.packaging"))
+    for name, policy in sorted(REGISTRY.items()):
+        section = getattr(scenario.policies, name)
+        if section is not None:
+            needed += policy.carbon_factors(section, scenario)
     for stage, key, field in needed:
         if not table.has(stage, key):
             raise ScenarioError(source, field, f"no {stage} emission factor for {key!r} in {table.path}; "

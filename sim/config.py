@@ -7,20 +7,11 @@ Defaults and their sources are listed in docs/parameters.md. Loading (YAML, `ext
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Positive = Annotated[float, Field(gt=0.0)]
-NonNegative = Annotated[float, Field(ge=0.0)]
-
-
-class Section(BaseModel):
-    """Base of every scenario section: unknown keys are errors, values are checked on assignment."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
+from sim.schema import NonNegative, Positive, Probability, Section
 
 # --- simulation --------------------------------------------------------------------------
 
@@ -493,176 +484,21 @@ class Choice(Section):
     )
 
 
-class GreenLogistics(Section):
-    """The green-logistics policy: fleet, consolidation, packaging, suppliers, carbon price."""
-
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    ev_share: Probability | None = Field(
-        None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged)"
-    )
-    consolidation: bool = Field(False, description="Consolidate platform deliveries: slower, fewer km")
-    consolidation_extra_days: int = Field(1, ge=0, le=14, description="Days consolidation adds to delivery")
-    consolidation_km_saving: Probability = Field(
-        0.25, description="Share of last-mile km saved per parcel by consolidation"
-    )
-    consolidation_capacity_gain: NonNegative = Field(
-        0.2, description="Extra parcels per vehicle-day from consolidated rounds (share)"
-    )
-    packaging: str | None = Field(None, description="Packaging type used instead (none: unchanged)")
-    prefer_green_suppliers: bool = Field(
-        False, description="Merchants buy each category from the cheapest green-certified supplier, if any"
-    )
-    carbon_price_per_tonne: NonNegative = Field(
-        0.0, description="Internal carbon price charged on the market's emissions [currency/tonne CO2e]"
-    )
+class PolicySections(Section):
+    """Base of `policies`: its fields are made from the policy registry (sim/policies/)."""
 
 
-class Referral(Section):
-    """The referral ("social fission") policy: rewards for referrer and referee, spread on the network."""
+def _policies_section() -> type[Section]:
+    """`policies:` has one optional section per registered policy, declared by the policy itself."""
+    from sim.policies import REGISTRY
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    reward_referrer: NonNegative = Field(10.0, description="Reward to the referrer per referred new customer [currency]")
-    reward_referee: NonNegative = Field(10.0, description="Reward to the new customer [currency]")
-    reward_type: Literal["cash", "coupon"] = Field(
-        "coupon", description="cash: the referee is paid at sign-up; coupon: only when its first order is served"
-    )
-    referral_q: NonNegative = Field(
-        0.004, description="Daily join probability of a prospect per unit share of neighbours who can refer"
-    )
-    eligibility: Literal["active", "customers"] = Field(
-        "active", description="Who can refer: active customers (bought within the dormancy window) or any customer"
-    )
-    cap_per_referrer: int | None = Field(
-        5, ge=0, description="Most rewards one referrer can earn in the run (none: no cap)"
-    )
-    fraud_share: float = Field(
-        0.05, ge=0.0, lt=1.0, description="Share of rewarded referrals that are fake sign-ups that never buy"
-    )
+    fields = {name: (cls.Config | None, Field(None, description=f"{cls.title} (off when absent)"))
+              for name, cls in sorted(REGISTRY.items())}
+    return create_model("Policies", __base__=PolicySections, __doc__="Policy plug-ins by name (sim/policies/)",
+                        **fields)
 
 
-class Campaign(Section):
-    """One coupon campaign of the subsidy policy."""
-
-    name: str = Field(min_length=1, description="Campaign name (unique), e.g. welcome or winback")
-    target: Literal["new", "active", "dormant", "segment", "everyone"] = Field(
-        description="Who receives coupons: customers in lifecycle state new, active or dormant, one segment, "
-        "or every customer"
-    )
-    segment: str | None = Field(None, description="With target segment: the segment's name")
-    coupon_type: Literal["fixed", "percent"] = Field("fixed", description="A fixed amount or a percent of the order")
-    value: Positive = Field(description="Coupon value [currency, or percent of the order value]")
-    min_basket: NonNegative = Field(0.0, description="Smallest order value the coupon applies to [currency]")
-    validity_days: int = Field(30, ge=1, le=365, description="Days a coupon can be used from issue")
-    reissue_after_days: int = Field(90, ge=1, le=3650, description="Days before a shopper can get another coupon")
-    monthly_budget: NonNegative | None = Field(
-        None, description="Most the campaign may pay out in a calendar month [currency]; none: no cap"
-    )
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Campaign:
-        if self.coupon_type == "percent" and self.value >= 100:
-            raise ValueError(f"a percent coupon must be below 100 (got {self.value:g})")
-        if (self.target == "segment") != (self.segment is not None):
-            raise ValueError("segment is needed with target segment, and only then")
-        return self
-
-
-class Subsidy(Section):
-    """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
-
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    campaigns: list[Campaign] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
-    purchase_elasticity: NonNegative = Field(
-        0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
-    )
-
-
-class LoyaltyTier(Section):
-    name: str = Field(min_length=1, description="Tier name (unique)")
-    min_spend_90d: NonNegative = Field(description="Trailing 90-day spend to reach the tier [currency]")
-    points_multiplier: Positive = Field(1.0, description="Multiplies points earned")
-    purchase_uplift: NonNegative = Field(0.0, description="Extra purchase rate of the tier's members (share)")
-    dropout_factor: Probability = Field(1.0, description="Multiplies the dropout probability of the tier's members")
-
-
-def _default_tiers() -> list[LoyaltyTier]:
-    return [LoyaltyTier(name="member", min_spend_90d=0.0),
-            LoyaltyTier(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
-                        dropout_factor=0.95),
-            LoyaltyTier(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
-                        dropout_factor=0.9)]
-
-
-class Membership(Section):
-    enabled: bool = Field(False, description="Offer a paid membership")
-    fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
-    uptake: Probability = Field(0.05, description="Share of active non-members who join at each month end")
-    purchase_uplift: NonNegative = Field(0.2, description="Extra purchase rate of members (share)")
-    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability")
-    free_shipping_cost_per_order: NonNegative = Field(
-        1.0, description="Shipping the platform pays on each member order [currency]"
-    )
-
-
-class Loyalty(Section):
-    """Points, tiers by trailing spend, and a paid membership."""
-
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
-    point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
-    redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
-    uplift_light: NonNegative = Field(0.10, description="Purchase-rate uplift of light buyers (lowest third of rates)")
-    uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
-    uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
-    dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
-    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1,
-                                     description="Tiers by trailing 90-day spend, lowest first")
-    membership: Membership = Field(default_factory=Membership, description="The paid membership")
-
-    @model_validator(mode="after")
-    def _tiers_ordered(self) -> Loyalty:
-        spends = [t.min_spend_90d for t in self.tiers]
-        if spends != sorted(spends) or spends[0] != 0:
-            raise ValueError("tiers must start at min_spend_90d 0 and rise")
-        names = [t.name for t in self.tiers]
-        if len(set(names)) != len(names):
-            raise ValueError(f"tier names must be unique (got {names})")
-        return self
-
-
-class Assortment(Section):
-    """Assortment: wider ranges, long-tail merchants, delisting slow movers."""
-
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    extra_categories_per_merchant: int = Field(0, ge=0, description="Categories every merchant adds to its range")
-    onboard_longtail_merchants: int = Field(
-        0, ge=0, le=100_000, description="Merchants onboarded on day 0 with categories drawn uniformly (the long tail)"
-    )
-    delist_turnover_below: NonNegative | None = Field(
-        None, description="At month end, a merchant stops carrying a category whose annualised turnover "
-        "(demand / stock on hand) is below this; none: never"
-    )
-
-
-class Recommendation(Section):
-    """Personalisation of ranking: own category preferences versus plain popularity."""
-
-    enabled: bool = Field(True, description="Switch the policy on or off")
-    personalisation: Probability = Field(description="New personalisation level (choice.personalisation is today's)")
-    cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
-
-
-class Policies(Section):
-    """Policy plug-ins by name; each is configured by its own section (sim/policies/)."""
-
-    subsidy: Subsidy | None = Field(None, description="Coupons (off when absent)")
-    loyalty: Loyalty | None = Field(None, description="Loyalty programme (off when absent)")
-    assortment: Assortment | None = Field(None, description="Assortment changes (off when absent)")
-    recommendation: Recommendation | None = Field(None, description="Personalisation lever (off when absent)")
-
-    referral: Referral | None = Field(None, description="Referral programme (off when absent)")
-
-    green_logistics: GreenLogistics | None = Field(None, description="Green logistics (off when absent)")
+Policies = _policies_section()
 
 
 class Target(Section):
@@ -728,21 +564,12 @@ class Scenario(Section):
         if self.network.kind not in ("complete", "edgelist") and self.network.mean_degree >= self.shoppers.count:
             raise ValueError(f"network.mean_degree ({self.network.mean_degree:g}) must be below shoppers.count "
                              f"({self.shoppers.count})")
-        segment_names = {s.name for s in self.shoppers.segments}
-        if self.policies.subsidy is not None:
-            for i, c in enumerate(self.policies.subsidy.campaigns):
-                if c.segment is not None and c.segment not in segment_names:
-                    raise ValueError(f"policies.subsidy.campaigns.{i}.segment: unknown segment {c.segment!r}; "
-                                     f"allowed: {', '.join(sorted(segment_names))}")
-            campaigns = [c.name for c in self.policies.subsidy.campaigns]
-            if len(set(campaigns)) != len(campaigns):
-                raise ValueError(f"policies.subsidy.campaigns: names must be unique (got {campaigns})")
-        green = self.policies.green_logistics
-        if green is not None and green.packaging is not None and green.packaging not in self.logistics.packaging_types:
-            raise ValueError(f"policies.green_logistics.packaging: unknown packaging {green.packaging!r}; "
-                             f"allowed: {', '.join(sorted(self.logistics.packaging_types))}")
-        if green is not None and green.ev_share is not None and "ev_van" not in self.logistics.vehicles:
-            raise ValueError("policies.green_logistics.ev_share needs an ev_van in logistics.vehicles")
+        from sim.policies import REGISTRY
+
+        for name, policy in sorted(REGISTRY.items()):  # each policy checks its section against the rest
+            section = getattr(self.policies, name)
+            if section is not None:
+                policy.check(section, self)
         if self.merchants.categories_per_merchant > len(names):
             raise ValueError(
                 f"merchants.categories_per_merchant ({self.merchants.categories_per_merchant}) "

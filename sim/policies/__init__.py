@@ -2,7 +2,9 @@
 
 A policy is a class with a config section under `policies:` in the scenario and the hooks
 below; the model calls every enabled policy at each hook and never names a policy itself.
-To add one: subclass Policy, give it a `name`, and decorate it with @register. Hooks that
+To add one: write a module here with its config section (a sim.schema.Section) and a Policy
+subclass with `name`, `title` and `Config`, decorate it with @register, and import the module
+at the bottom of this file; `policies.<name>` then exists in the scenario schema. Hooks that
 change behaviour return multipliers that are exactly 1 when the policy does nothing.
 """
 
@@ -14,6 +16,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from agents.merchant import MerchantTable
+    from sim.config import Scenario
     from sim.model import MarketModel
     from sim.orders import OrderBatch
 
@@ -24,9 +27,20 @@ class Policy:
     """Base class: every hook is a no-op, so a policy overrides only what it changes."""
 
     name: ClassVar[str] = "policy"
+    title: ClassVar[str] = "Policy"
+    Config: ClassVar[type]  # the policy's config section (a sim.schema.Section), under policies.<name>
 
     def __init__(self, config: Any) -> None:
         self.config = config
+
+    @classmethod
+    def check(cls, config: Any, scenario: Scenario) -> None:
+        """Checks of the section against the rest of the scenario; raise ValueError naming the field."""
+
+    @classmethod
+    def carbon_factors(cls, config: Any, scenario: Scenario) -> list[tuple[str, str, str]]:
+        """(stage, key, field) of every emission factor the policy may use (checked at load)."""
+        return []
 
     def setup(self, model: MarketModel) -> None:
         """Once, after the market is built and before day 0 (fleet, packaging, ...)."""

@@ -16,18 +16,35 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-from sim.config import Assortment as AssortmentConfig
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Section
 
 if TYPE_CHECKING:
     from agents.merchant import MerchantTable
     from sim.model import MarketModel
 
 
+class AssortmentConfig(Section):
+    """Assortment: wider ranges, long-tail merchants, delisting slow movers."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    extra_categories_per_merchant: int = Field(0, ge=0, description="Categories every merchant adds to its range")
+    onboard_longtail_merchants: int = Field(
+        0, ge=0, le=100_000, description="Merchants onboarded on day 0 with categories drawn uniformly (the long tail)"
+    )
+    delist_turnover_below: NonNegative | None = Field(
+        None, description="At month end, a merchant stops carrying a category whose annualised turnover "
+        "(demand / stock on hand) is below this; none: never"
+    )
+
+
 @register
 class Assortment(Policy):
     name = "assortment"
+    title = "Assortment changes"
+    Config = AssortmentConfig
     config: AssortmentConfig
 
     def __init__(self, config: AssortmentConfig) -> None:

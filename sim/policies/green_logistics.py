@@ -19,22 +19,69 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field
 
-from sim.config import GreenLogistics as GreenLogisticsConfig
-from sim.logistics import build_fleet
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Probability, Section
 
 if TYPE_CHECKING:
     from agents.merchant import MerchantTable
+    from sim.config import Scenario
     from sim.model import MarketModel
+
+
+class GreenLogisticsConfig(Section):
+    """The green-logistics policy: fleet, consolidation, packaging, suppliers, carbon price."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    ev_share: Probability | None = Field(
+        None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged)"
+    )
+    consolidation: bool = Field(False, description="Consolidate platform deliveries: slower, fewer km")
+    consolidation_extra_days: int = Field(1, ge=0, le=14, description="Days consolidation adds to delivery")
+    consolidation_km_saving: Probability = Field(
+        0.25, description="Share of last-mile km saved per parcel by consolidation"
+    )
+    consolidation_capacity_gain: NonNegative = Field(
+        0.2, description="Extra parcels per vehicle-day from consolidated rounds (share)"
+    )
+    packaging: str | None = Field(None, description="Packaging type used instead (none: unchanged)")
+    prefer_green_suppliers: bool = Field(
+        False, description="Merchants buy each category from the cheapest green-certified supplier, if any"
+    )
+    carbon_price_per_tonne: NonNegative = Field(
+        0.0, description="Internal carbon price charged on the market's emissions [currency/tonne CO2e]"
+    )
 
 
 @register
 class GreenLogistics(Policy):
     name = "green_logistics"
+    title = "Green logistics"
+    Config = GreenLogisticsConfig
     config: GreenLogisticsConfig
 
+    @classmethod
+    def check(cls, config: GreenLogisticsConfig, scenario: Scenario) -> None:
+        lg = scenario.logistics
+        if config.packaging is not None and config.packaging not in lg.packaging_types:
+            raise ValueError(f"policies.green_logistics.packaging: unknown packaging {config.packaging!r}; "
+                             f"allowed: {', '.join(sorted(lg.packaging_types))}")
+        if config.ev_share is not None and "ev_van" not in lg.vehicles:
+            raise ValueError("policies.green_logistics.ev_share needs an ev_van in logistics.vehicles")
+
+    @classmethod
+    def carbon_factors(cls, config: GreenLogisticsConfig, scenario: Scenario) -> list[tuple[str, str, str]]:
+        needed = []
+        if config.ev_share is not None:
+            needed.append(("last_mile", "ev_van", "policies.green_logistics.ev_share"))
+        if config.packaging is not None:
+            needed.append(("packaging", config.packaging, "policies.green_logistics.packaging"))
+        return needed
+
     def setup(self, model: MarketModel) -> None:
+        from sim.logistics import build_fleet
+
         cfg, lm = self.config, model.last_mile
         shares = dict(model.scenario.logistics.fleet)
         if cfg.ev_share is not None:

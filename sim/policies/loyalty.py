@@ -23,9 +23,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from sim.config import Loyalty as LoyaltyConfig
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Positive, Probability, Section
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -34,9 +35,64 @@ if TYPE_CHECKING:
 DECAY_90D = float(np.exp(-1.0 / 90.0))
 
 
+class LoyaltyTier(Section):
+    name: str = Field(min_length=1, description="Tier name (unique)")
+    min_spend_90d: NonNegative = Field(description="Trailing 90-day spend to reach the tier [currency]")
+    points_multiplier: Positive = Field(1.0, description="Multiplies points earned")
+    purchase_uplift: NonNegative = Field(0.0, description="Extra purchase rate of the tier's members (share)")
+    dropout_factor: Probability = Field(1.0, description="Multiplies the dropout probability of the tier's members")
+
+
+def _default_tiers() -> list[LoyaltyTier]:
+    return [LoyaltyTier(name="member", min_spend_90d=0.0),
+            LoyaltyTier(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
+                        dropout_factor=0.95),
+            LoyaltyTier(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
+                        dropout_factor=0.9)]
+
+
+class Membership(Section):
+    enabled: bool = Field(False, description="Offer a paid membership")
+    fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
+    uptake: Probability = Field(0.05, description="Share of active non-members who join at each month end")
+    purchase_uplift: NonNegative = Field(0.2, description="Extra purchase rate of members (share)")
+    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability")
+    free_shipping_cost_per_order: NonNegative = Field(
+        1.0, description="Shipping the platform pays on each member order [currency]"
+    )
+
+
+class LoyaltyConfig(Section):
+    """Points, tiers by trailing spend, and a paid membership."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
+    point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
+    redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
+    uplift_light: NonNegative = Field(0.10, description="Purchase-rate uplift of light buyers (lowest third of rates)")
+    uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
+    uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
+    dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
+    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1,
+                                     description="Tiers by trailing 90-day spend, lowest first")
+    membership: Membership = Field(default_factory=Membership, description="The paid membership")
+
+    @model_validator(mode="after")
+    def _tiers_ordered(self) -> LoyaltyConfig:
+        spends = [t.min_spend_90d for t in self.tiers]
+        if spends != sorted(spends) or spends[0] != 0:
+            raise ValueError("tiers must start at min_spend_90d 0 and rise")
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be unique (got {names})")
+        return self
+
+
 @register
 class Loyalty(Policy):
     name = "loyalty"
+    title = "Loyalty programme"
+    Config = LoyaltyConfig
     config: LoyaltyConfig
 
     def setup(self, model: MarketModel) -> None:

@@ -14,16 +14,28 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sim.config import Recommendation as RecommendationConfig
+from pydantic import Field
+
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Probability, Section
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
 
 
+class RecommendationConfig(Section):
+    """Personalisation of ranking: own category preferences versus plain popularity."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    personalisation: Probability = Field(description="New personalisation level (choice.personalisation is today's)")
+    cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
+
+
 @register
 class Recommendation(Policy):
     name = "recommendation"
+    title = "Personalisation lever"
+    Config = RecommendationConfig
     config: RecommendationConfig
 
     def setup(self, model: MarketModel) -> None:

@@ -17,22 +17,47 @@ bring the customer in but earn the referrer nothing. Every reward is the ledger 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field
 
-from sim.acquisition import CHANNELS
-from sim.config import Referral as ReferralConfig
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Section
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
     from sim.orders import OrderBatch
 
 
+class ReferralConfig(Section):
+    """The referral ("social fission") policy: rewards for referrer and referee, spread on the network."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    reward_referrer: NonNegative = Field(10.0, description="Reward to the referrer per referred new customer [currency]")
+    reward_referee: NonNegative = Field(10.0, description="Reward to the new customer [currency]")
+    reward_type: Literal["cash", "coupon"] = Field(
+        "coupon", description="cash: the referee is paid at sign-up; coupon: only when its first order is served"
+    )
+    referral_q: NonNegative = Field(
+        0.004, description="Daily join probability of a prospect per unit share of neighbours who can refer"
+    )
+    eligibility: Literal["active", "customers"] = Field(
+        "active", description="Who can refer: active customers (bought within the dormancy window) or any customer"
+    )
+    cap_per_referrer: int | None = Field(
+        5, ge=0, description="Most rewards one referrer can earn in the run (none: no cap)"
+    )
+    fraud_share: float = Field(
+        0.05, ge=0.0, lt=1.0, description="Share of rewarded referrals that are fake sign-ups that never buy"
+    )
+
+
 @register
 class Referral(Policy):
     name = "referral"
+    title = "Referral programme"
+    Config = ReferralConfig
     config: ReferralConfig
 
     def __init__(self, config: ReferralConfig) -> None:
@@ -64,6 +89,8 @@ class Referral(Policy):
         return self.config.referral_q * model.network.share(self._can_refer)
 
     def on_joins(self, model: MarketModel, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
+        from sim.acquisition import CHANNELS
+
         cfg = self.config
         referred = joiners[channel == CHANNELS["referral"]]
         self.today = {"referral_cost": 0.0, "fake_signups": 0}

@@ -18,22 +18,74 @@ this policy's multiplier); those redemptions are money paid for orders that came
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from sim.config import Subsidy as SubsidyConfig
 from sim.policies import Policy, register
+from sim.schema import NonNegative, Positive, Section
 
 if TYPE_CHECKING:
+    from sim.config import Scenario
     from sim.model import MarketModel
     from sim.orders import OrderBatch
+
+
+class Campaign(Section):
+    """One coupon campaign of the subsidy policy."""
+
+    name: str = Field(min_length=1, description="Campaign name (unique), e.g. welcome or winback")
+    target: Literal["new", "active", "dormant", "segment", "everyone"] = Field(
+        description="Who receives coupons: customers in lifecycle state new, active or dormant, one segment, "
+        "or every customer"
+    )
+    segment: str | None = Field(None, description="With target segment: the segment's name")
+    coupon_type: Literal["fixed", "percent"] = Field("fixed", description="A fixed amount or a percent of the order")
+    value: Positive = Field(description="Coupon value [currency, or percent of the order value]")
+    min_basket: NonNegative = Field(0.0, description="Smallest order value the coupon applies to [currency]")
+    validity_days: int = Field(30, ge=1, le=365, description="Days a coupon can be used from issue")
+    reissue_after_days: int = Field(90, ge=1, le=3650, description="Days before a shopper can get another coupon")
+    monthly_budget: NonNegative | None = Field(
+        None, description="Most the campaign may pay out in a calendar month [currency]; none: no cap"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Campaign:
+        if self.coupon_type == "percent" and self.value >= 100:
+            raise ValueError(f"a percent coupon must be below 100 (got {self.value:g})")
+        if (self.target == "segment") != (self.segment is not None):
+            raise ValueError("segment is needed with target segment, and only then")
+        return self
+
+
+class SubsidyConfig(Section):
+    """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")
+    campaigns: list[Campaign] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
+    purchase_elasticity: NonNegative = Field(
+        0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
+    )
 
 
 @register
 class Subsidy(Policy):
     name = "subsidy"
+    title = "Coupons"
+    Config = SubsidyConfig
     config: SubsidyConfig
+
+    @classmethod
+    def check(cls, config: SubsidyConfig, scenario: Scenario) -> None:
+        segments = {s.name for s in scenario.shoppers.segments}
+        for i, c in enumerate(config.campaigns):
+            if c.segment is not None and c.segment not in segments:
+                raise ValueError(f"policies.subsidy.campaigns.{i}.segment: unknown segment {c.segment!r}; "
+                                 f"allowed: {', '.join(sorted(segments))}")
+        names = [c.name for c in config.campaigns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"policies.subsidy.campaigns: names must be unique (got {names})")
 
     def setup(self, model: MarketModel) -> None:
         n, k = model.shoppers.n, len(self.config.campaigns)

@@ -1,0 +1,21 @@
+"""Building blocks of the scenario schema: the strict section base and bounded number types.
+
+Kept apart from sim/config.py so that policy modules can declare their own config sections
+(sim/policies/*) without importing the whole schema.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Positive = Annotated[float, Field(gt=0.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+class Section(BaseModel):
+    """Base of every scenario section: unknown keys are errors, values are checked on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
