@@ -36,9 +36,9 @@ class Campaign(Section):
     """One coupon campaign of the subsidy policy."""
 
     name: str = Field(min_length=1, description="Campaign name (unique), e.g. welcome or winback")
-    target: Literal["new", "active", "dormant", "segment", "everyone"] = Field(
+    target: Literal["new", "active", "dormant", "segment", "everyone", "all"] = Field(
         description="Who receives coupons: customers in lifecycle state new, active or dormant, one segment, "
-        "or every customer"
+        "or every customer (everyone, or all as DESIGN.md writes it)"
     )
     segment: str | None = Field(None, description="With target segment: the segment's name")
     coupon_type: Literal["fixed", "percent"] = Field("fixed", description="A fixed amount or a percent of the order")
