@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="results folder (default: results/<name>-<timestamp>)")
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
+    bench.add_argument("scenario", nargs="?", default=None,
+                       help="scenario to time (default: scenarios/bench.yaml of this project)")
+    _add_overrides(bench)
     cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
@@ -97,6 +101,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_table(result.summary, scenario.simulation.currency,
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})"))
         print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from sim.bench import format_bench, run_bench
+    from sim.scenario_io import load_scenario
+
+    path = args.scenario or str(Path(__file__).resolve().parent.parent / "scenarios" / "bench.yaml")
+    scenario = load_scenario(path, overrides_from(args))
+    print(format_bench(scenario.name, run_bench(scenario)))
     return 0
 
 
@@ -181,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(args)
         if args.command == "compare":
             return cmd_compare(args)
+        if args.command == "bench":
+            return cmd_bench(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -207,3 +207,11 @@ def test_an_edge_list_network_runs_and_is_described_in_the_manifest(tmp_path):
     assert net["kind"] == "edgelist" and net["nodes"] == 5000
     assert 7.5 < net["mean_degree"] < 8.0  # 20,000 pairs, minus self-loops and duplicates
     assert 0 <= net["average_clustering"] < 0.05 and sum(net["degree_histogram"].values()) == 5000
+
+
+def test_bench_times_the_standard_scenario_by_phase():
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "bench", *SETS, "--days", "30"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "bench: build" in proc.stdout and "ns per shopper-day (150,000 shopper-days)" in proc.stdout
+    assert "SimPy events" in proc.stdout and "word of mouth (network)" in proc.stdout and "peak RSS" in proc.stdout

@@ -1,0 +1,90 @@
+"""`run.py bench`: the standard benchmark of DESIGN.md section 6, timed by phase.
+
+Runs scenarios/bench.yaml (or another scenario) and prints the wall time, nanoseconds per
+shopper-day, the time split by phase of the day and the peak memory. Phases are timed by
+wrapping the model's phase functions for this run only; normal runs are not instrumented.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+import simpy
+
+from sim.config import Scenario
+
+def _phases() -> list[tuple[str, object, str]]:
+    """(label, owner, attribute) of the functions a day spends its time in."""
+    import sim.model as model_module
+    from agents.platform import Platform
+    from agents.shopper import ShopperPopulation
+    from sim.metrics import DailyRecorder
+    from sim.network import SocialNetwork
+    from sim.supply_chain import SupplyChain
+
+    return [
+        ("shopper draws", ShopperPopulation, "draws"),
+        ("word of mouth (network)", SocialNetwork, "share"),
+        ("purchases", ShopperPopulation, "repeat_buyers"),
+        ("orders (choice, stock)", model_module, "place_orders"),
+        ("last mile, returns", model_module.MarketModel, "_ship_orders"),
+        ("SimPy events", simpy.Environment, "step"),
+        ("replenishment", SupplyChain, "replenish"),
+        ("policy multipliers", Platform, "purchase_multiplier"),
+        ("KPI row", DailyRecorder, "record"),
+    ]
+
+
+@contextmanager
+def timed_phases() -> Iterator[dict[str, float]]:
+    """Wrap the phase functions with timers for one run; restore them afterwards."""
+    spent: dict[str, float] = defaultdict(float)
+    saved = []
+    for label, owner, attr in _phases():
+        original = getattr(owner, attr)
+
+        def wrapper(*args, _original: Callable = original, _label: str = label, **kwargs):
+            start = time.perf_counter()
+            try:
+                return _original(*args, **kwargs)
+            finally:
+                spent[_label] += time.perf_counter() - start
+
+        setattr(owner, attr, wrapper)
+        saved.append((owner, attr, original))
+    try:
+        yield spent
+    finally:
+        for owner, attr, original in reversed(saved):
+            setattr(owner, attr, original)
+
+
+def run_bench(scenario: Scenario) -> dict:
+    """Build and run the model once with phase timers; the figures of docs/performance.md."""
+    from sim.model import MarketModel
+
+    with timed_phases() as spent:
+        start = time.perf_counter()
+        model = MarketModel(scenario)
+        build = time.perf_counter() - start
+        start = time.perf_counter()
+        model.run()
+        days = time.perf_counter() - start
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    shopper_days = scenario.shoppers.count * scenario.simulation.days
+    return {"build_s": build, "days_s": days, "ns_per_shopper_day": (build + days) / shopper_days * 1e9,
+            "phases": dict(spent), "peak_mib": peak_mib, "shopper_days": shopper_days}
+
+
+def format_bench(name: str, r: dict) -> str:
+    total = r["build_s"] + r["days_s"]
+    lines = [f"{name}: build {r['build_s']:.2f} s + days {r['days_s']:.2f} s = {total:.2f} s; "
+             f"{r['ns_per_shopper_day']:.0f} ns per shopper-day ({r['shopper_days']:,} shopper-days); "
+             f"peak RSS {r['peak_mib']:.0f} MiB", "time by phase (nested phases overlap: SimPy callbacks, policies):"]
+    for label, seconds in sorted(r["phases"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {label:<26} {seconds:7.2f} s  {seconds / r['days_s']:6.1%} of the days")
+    return "\n".join(lines)
