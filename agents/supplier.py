@@ -103,7 +103,8 @@ class Supplier(mesa.Agent):
             busy_days = env.now - (lot.placed_day + 1)  # waiting + producing
             extra = max(0, math.ceil(busy_days - 1e-9) - 1)
             lot.produced_at = env.now
-            lot.arrival_day = lot.placed_day + self._lead + extra + self._delay()
+            # never before the lot is made (lead time 1 with a busy line): the first day boundary after
+            lot.arrival_day = max(lot.placed_day + self._lead + extra + self._delay(), math.ceil(env.now - 1e-9))
             self.units_queued -= lot.total_units
             self.units_shipped += lot.total_units
             self.in_transit.append(lot)

@@ -130,6 +130,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         dup = sorted({n for n in names if names.count(n) > 1})
         raise ScenarioError(", ".join(files), "name", f"scenario names must differ to be compared (repeated: {dup})")
+    base = scenarios[0]
+    for sc in scenarios[1:]:
+        if (sc.simulation.days, sc.shoppers.count) != (base.simulation.days, base.shoppers.count):
+            print(f"note: {sc.name} runs {sc.simulation.days} days with {sc.shoppers.count:,} shoppers, the baseline "
+                  f"{base.simulation.days} days with {base.shoppers.count:,}: its deltas mix the policy with the "
+                  f"difference in size", file=sys.stderr)
     out = _out_dir(args, "compare")
     workers = args.workers or compare.default_workers()
     specs = compare.plan(scenarios, args.replications)

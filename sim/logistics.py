@@ -116,15 +116,19 @@ class LastMile:
 
     def resize(self) -> None:
         """Monthly fleet review: capacity = headroom x mean daily parcels of the last 28 days."""
-        days = min(self._days, RESIZE_WINDOW)
+        days = min(self._days + 1, RESIZE_WINDOW)  # today's parcels are in the window already
         if days < 7:
             return
         mean = self._recent.sum(axis=0) / days
         target = np.maximum(self.cfg.capacity_headroom * mean, 0.05)
-        # takes effect in each region once its backlog is cleared, so every wait promised at
-        # hand-over stays true
-        self._resized = self.fleet.vehicles * (target / self.fleet.capacity)[:, None]
-        self._resize_due = np.ones(self.backlog.size, dtype=bool)
+        resized = self.fleet.vehicles * (target / self.fleet.capacity)[:, None]
+        # A larger fleet starts at once (parcels already waiting may arrive earlier than the
+        # wait they were promised); a smaller one only once the region's backlog is cleared,
+        # so no parcel arrives later than promised.
+        grow = target >= self.fleet.capacity
+        self.fleet.vehicles[grow] = resized[grow]
+        self._resized = resized
+        self._resize_due = ~grow
 
     def _capacity_milli(self) -> np.ndarray:
         """Capacity per region in thousandths of a parcel per day (integer arithmetic for the queue)."""

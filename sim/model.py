@@ -346,11 +346,11 @@ class MarketModel(mesa.Model):
         self.charge_merchants(batch.merchant, batch.value - batch.commission)
         rows, cats = batch.merchant[batch.restock], batch.category[batch.restock]
         self.supply.units.restocked += int(rows.size)
-        active = t.active[rows]
+        active = t.active[rows] & t.carries[rows, cats]  # a left merchant or a delisted range: scrapped
         np.add.at(t.on_hand, (rows[active], cats[active]), 1)
         # a restocked unit is inventory again: its cost comes back out of cost of goods sold
         self.charge_merchants(rows[active], -t.unit_cost[rows[active], cats[active]])
-        self.supply.units.written_off += int((~active).sum())  # the merchant has left: scrapped
+        self.supply.units.written_off += int((~active).sum())
         self.recorder_returns = (batch.size, float(batch.value.sum()))
 
     def charge_merchants(self, merchants: np.ndarray, amounts: np.ndarray) -> None:
@@ -375,8 +375,13 @@ class MarketModel(mesa.Model):
     def write_off_cells(self, rows: np.ndarray, cats: np.ndarray) -> None:
         """Stock of single (merchant, category) cells is written off (e.g. a delisted range)."""
         t = self.merchant_table
+        value = t.on_hand[rows, cats] * t.unit_cost[rows, cats]
         self.supply.units.written_off += int(t.on_hand[rows, cats].sum())
-        self.recorder.written_off_value_today += float((t.on_hand[rows, cats] * t.unit_cost[rows, cats]).sum())
+        self.recorder.written_off_value_today += float(value.sum())
+        # the loss is the merchant's own: it counts towards its month, its quarter and its exit
+        loss = np.bincount(rows, weights=value, minlength=t.size)
+        t.profit_month -= loss
+        t.profit_days[self.day % QUARTER_DAYS] -= loss
         t.on_hand[rows, cats] = 0
 
     def write_off_stock(self, rows: int | np.ndarray) -> None:

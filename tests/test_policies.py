@@ -122,3 +122,16 @@ def test_several_policies_combine_and_every_cost_is_booked():
     s = run(f"policies.subsidy={{campaigns: [{WELCOME}]}}", "policies.loyalty={}", "policies.referral={}",
             "policies.recommendation={personalisation: 0.8, cost_per_month: 100}").summary
     assert s["subsidy_cost"] > 0 and s["loyalty_cost"] > 0 and s["referral_cost"] > 0
+
+
+def test_a_coupon_the_shopper_cannot_use_does_not_lift_purchases(base):
+    s = run("policies.subsidy={campaigns: [{name: a, target: everyone, value: 5, min_basket: 1000000000}]}").summary
+    assert s["coupons_redeemed"] == 0 and s["subsidy_cost"] == 0
+    assert s["orders"] == base.summary["orders"]
+
+
+def test_delisting_losses_are_the_merchants_own_and_returns_never_restock_a_delisted_range():
+    model, s = model_run("policies.assortment={delist_turnover_below: 8}", "simulation.days=150")
+    t = model.merchant_table
+    assert s["assortment_delisted_cells"] > 0
+    assert (t.on_hand[~t.carries] == 0).all()

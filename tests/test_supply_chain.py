@@ -117,6 +117,7 @@ def test_defaults_run_with_every_supply_kpi_real(small_run):
 def test_waits_promised_at_hand_over_are_the_waves_that_deliver():
     """FIFO waits computed at order time agree, parcel for parcel, with the SimPy waves."""
     model = MarketModel(small_scenario("simulation.days=80", "logistics.capacity_headroom=0.8",
+                                       "logistics.resize_monthly=false",
                                        "seasonality.peaks=[{name: sale, date: '02-10', multiplier: 5.0}]"))
     promised = []
     hand_over = model.last_mile.hand_over
@@ -146,3 +147,38 @@ def test_make_to_order_still_books_production_carbon_and_freight():
     r = run_scenario(small_scenario("merchants.unlimited_stock=true", "simulation.days=30"))
     assert r.summary["carbon_production_kg"] > 0 and r.summary["carbon_line_haul_kg"] > 0
     assert r.daily["units_ordered"].sum() == 0  # nothing is replenished: units are made as sold
+
+
+def test_fleet_review_grows_at_once_even_with_a_backlog_and_shrinks_only_when_clear():
+    model = MarketModel(small_scenario())
+    lm = model.last_mile
+    start = lm.fleet.capacity.copy()
+    lm.backlog[:] = 500
+    lm._days = 40
+    lm._recent[:] = 10 * start / model.scenario.logistics.capacity_headroom  # ten times the parcels
+    lm.resize()
+    np.testing.assert_allclose(lm.fleet.capacity, 10 * start)  # a backlog does not hold growth back
+    lm._recent[:] = 0.1 * start / model.scenario.logistics.capacity_headroom
+    lm.resize()
+    np.testing.assert_allclose(lm.fleet.capacity, 10 * start)  # shrinking waits for an empty queue
+    lm.backlog[:] = 0
+    for r in range(start.size):
+        lm._deliver(r)
+    np.testing.assert_allclose(lm.fleet.capacity, 0.1 * start)
+
+
+def test_a_lot_never_arrives_before_it_is_made():
+    model = MarketModel(small_scenario("merchants.replenishment.lead_time_days=1",
+                                       "suppliers.capacity_units_per_day=1", "simulation.days=60"))
+    lots = lots_of(model)
+    seen = []
+    for s in model.supply.suppliers:
+        receive = s._receive
+
+        def spy(lot, receive=receive):
+            seen.append((lot.arrival_day, model.env.now))
+            receive(lot)
+        s._receive = spy
+    model.run()
+    assert seen and all(abs(arrival - now) < 1e-9 for arrival, now in seen)
+    assert all(lot.arrival_day >= lot.produced_at - 1e-9 for lot in lots)

@@ -5,14 +5,17 @@ state new, active or dormant, a segment, or every customer) who hold none of its
 got their last one at least `reissue_after_days` ago. A coupon is valid for `validity_days`.
 
 Uplift. A holder's purchase rate is multiplied by (1 - d)^(-e), d the coupon's discount as a
-share of the shopper's expected order value (its Gamma-Gamma mean), e = purchase_elasticity x
-the segment's price_sensitivity: price-hunting segments respond more.
+share of the shopper's expected order value (its Gamma-Gamma mean; capped at 0.9), e =
+purchase_elasticity x the segment's price_sensitivity: price-hunting segments respond more.
+Shoppers whose usual order (that mean at average prices) is below min_basket do not respond.
 
 Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
 (the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
 A campaign stops paying, issuing and lifting purchase rates for the rest of the month once a
-redemption is refused for lack of budget. The discount share in the uplift is capped at 0.9. Cannibalisation: with common random numbers the model knows whether the shopper
-would have bought that day without the coupon (its purchase uniform against the rate without
+redemption is refused for lack of budget.
+
+Cannibalisation. With common random numbers the model knows whether the shopper would have
+bought that day without the coupon (its purchase uniform against the rate without
 this policy's multiplier); those redemptions are money paid for orders that came anyway.
 """
 
@@ -97,6 +100,8 @@ class Subsidy(Policy):
         sh = model.shoppers
         gg = model.scenario.shoppers.spend
         self.expected_spend = gg.p / sh.spend_rate * sh.spend_multiplier  # Gamma-Gamma mean per shopper
+        mean_price = float(model.demand_share @ model.price_level)
+        self.expected_order = self.expected_spend * mean_price  # its usual order value, at average prices
         sens = np.array([s.price_sensitivity for s in model.scenario.shoppers.segments])
         self.elasticity = self.config.purchase_elasticity * sens[sh.segment]
         names = [s.name for s in model.scenario.shoppers.segments]
@@ -143,7 +148,8 @@ class Subsidy(Policy):
         for i in range(len(self.config.campaigns)):
             if self._budget_left(i) <= 0:
                 continue
-            holds = self.expiry[i] >= day
+            # a shopper whose usual order is below the minimum basket does not count on the coupon
+            holds = (self.expiry[i] >= day) & (self.expected_order >= self.config.campaigns[i].min_basket)
             d = self._discount_share(i)
             d = d[holds] if np.ndim(d) else d
             mult[holds] *= (1.0 - d) ** (-self.elasticity[holds])
