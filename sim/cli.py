@@ -34,6 +34,7 @@ TABLE = (
     ("cac", "CAC (acquisition spend / new customer)", "{:,.2f} {cur}"),
     ("fill_rate", "fill rate", "{:.2%}"),
     ("merchants_active_end", "merchants active (end)", "{:,}"),
+    ("merchants_left", "merchants left (during the run)", "{:,}"),
     ("merchant_satisfaction", "merchant satisfaction", "{:.1%}"),
     ("carbon_kg", "carbon", "{:,.0f} kg CO2e"),
 )
@@ -44,7 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = sub.add_parser("run", help="run one scenario and write its results folder")
     run.add_argument("scenario", help="scenario YAML file, e.g. scenarios/baseline.yaml")
-    run.add_argument("--out", help="results folder (default: results/<name>-<timestamp>)")
+    run.add_argument("--out", help="results folder (default: results/<name>-<timestamp>); must be new or empty")
+    run.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
@@ -56,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
     cmp.add_argument("--replications", type=int, default=5, help="runs per scenario (default 5)")
     cmp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
-    cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>)")
+    cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>); must be new or empty")
+    cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(cmp)
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     return parser
@@ -79,10 +82,18 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
 
 
 def _out_dir(args: argparse.Namespace, name: str) -> Path:
+    """The results folder; an existing folder is replaced only if it is an earlier result and --overwrite."""
     if args.out:
         out = Path(args.out)
         if out.exists() and not out.is_dir():
             raise ScenarioError(f"--out {args.out}", None, "exists and is not a folder")
+        if out.is_dir() and any(out.iterdir()):
+            earlier = (out / "manifest.json").is_file()
+            if not (earlier and args.overwrite):
+                hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
+                        else "it is not an ecomsim result folder and would be replaced")
+                raise ScenarioError(f"--out {args.out}", None, f"folder exists and is not empty ({hint}); "
+                                    "choose a new folder")
         return out
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path("results") / f"{name}-{stamp}"
@@ -140,11 +151,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
     workers = args.workers or compare.default_workers()
     specs = compare.plan(scenarios, args.replications)
     show = not args.quiet and sys.stderr.isatty()
+    if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
+        print(f"running {len(specs)} runs on {min(workers, len(specs))} workers ...", file=sys.stderr)
     start = time.perf_counter()
     results = compare.execute(scenarios, specs, min(workers, len(specs)), show)  # results never depend on workers
     workers = min(workers, len(specs))
     table, targets = compare.write_outputs(out, scenarios, files, specs, results, args.replications, workers,
-                                           time.perf_counter() - start)
+                                           time.perf_counter() - start, overrides_from(args))
     if not args.quiet:
         print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency))
         if len(targets):
@@ -157,23 +170,43 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def format_comparison(table, names: list[str], replications: int, currency: str) -> str:
-    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval."""
-    keys = [(k, label) for k, label, _ in TABLE if k != "carbon_kg"] + [("carbon_kg", "carbon [kg CO2e]")]
-    width = max(len(label) for _, label in keys)
-    lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI",
+    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval.
+
+    Shares are shown in % and their changes in percentage points (pp); counts without decimals.
+    """
+    keys = [(k, label, fmt) for k, label, fmt in TABLE]
+    width = max(len(label) for _, label, _ in keys)
+    lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI "
+             f"(money in {currency}, shares in %, their changes in percentage points)",
              f"{'':<{width}}  {names[0]:>14}"]
-    for name in names[1:]:
-        lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<26} {'relative':>9}"]
-        for key, label in keys:
-            rows = table[table["kpi"] == key].set_index("scenario")
-            r = rows.loc[name]
-            rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
-            ci = f"[{_num(r['ci_low'], '+')}, {_num(r['ci_high'], '+')}]"
-            lines.append(f"{label:<{width}}  {_num(r['mean']):>14}  {_num(r['delta_vs_baseline'], '+'):>12}  "
-                         f"{ci:<26} {rel:>9}")
     base = table[table["scenario"] == names[0]].set_index("kpi")
-    header = [f"{label:<{width}}  {_num(base.loc[key, 'mean']):>14}" for key, label in keys]
-    return "\n".join(lines[:2] + header + lines[2:])
+    lines += [f"{label:<{width}}  {_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
+    for name in names[1:]:
+        lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<28} {'relative':>9}"]
+        rows = table[table["scenario"] == name].set_index("kpi")
+        for key, label, fmt in keys:
+            r = rows.loc[key]
+            rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
+            ci = f"[{_change(r['ci_low'], fmt)}, {_change(r['ci_high'], fmt)}]"
+            lines.append(f"{label:<{width}}  {_value(r['mean'], fmt):>14}  {_change(r['delta_vs_baseline'], fmt):>12}  "
+                         f"{ci:<28} {rel:>9}")
+    return "\n".join(lines)
+
+
+def _value(v: float, fmt: str) -> str:
+    if "%" in fmt:
+        return f"{v:.2%}"
+    if fmt == "{:,}":
+        return f"{v:,.0f}"
+    return _num(v)
+
+
+def _change(v: float, fmt: str) -> str:
+    if "%" in fmt:
+        return f"{100 * v:+.2f} pp"
+    if fmt == "{:,}":
+        return f"{v:+,.0f}" if abs(v) >= 10 or v == 0 else f"{v:+,.1f}"
+    return _num(v, "+")
 
 
 def _num(value: float, sign: str = "") -> str:

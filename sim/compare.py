@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ def execute(scenarios: list[Scenario], specs: list[RunSpec], workers: int, progr
     from tqdm import tqdm
 
     results = {}
-    bar = tqdm(total=len(specs), disable=not progress, desc="runs", unit="run")
+    bar = tqdm(total=len(specs), disable=not progress, desc="runs", unit="run", mininterval=0.5)
     if workers <= 1:
         for spec in specs:
             results[(spec.scenario_index, spec.replication)] = run_one(scenarios[spec.scenario_index], spec.seed)
@@ -182,7 +183,8 @@ def mean_series(scenarios: list[Scenario], specs: list[RunSpec], results: dict) 
 
 
 def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], specs: list[RunSpec], results: dict,
-                  replications: int, workers: int, wall: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  replications: int, workers: int, wall: float, overrides: list[str] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """comparison.csv, runs.csv, targets.csv, manifest.json and charts/, written atomically."""
     from sim.charts import comparison_deltas, comparison_series
     from sim.outputs import atomic_folder, write_json
@@ -203,6 +205,7 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
             "baseline": names[0], "scenarios": names, "files": sources, "replications": replications,
             "seeds": sorted({s.seed for s in specs}), "workers": workers, "wall_seconds": round(wall, 2),
             "confidence": CONFIDENCE, "method": "common random numbers; paired Student-t intervals",
+            "command": sys.argv, "overrides": overrides,
         })
         (tmp / "charts").mkdir()
         comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import re
 import types
 import typing
 from pathlib import Path
@@ -26,11 +27,28 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     """Read a scenario file, resolve `extends:`, apply `--set a.b=v` overrides, validate."""
     path = Path(path)
     data = _read_with_extends(path, chain=())
+    if "name" not in _read_yaml(path):
+        # a file without a name of its own (e.g. one that extends the baseline) is named after
+        # itself, so that its results are never mistaken for its parent's
+        data["name"] = _name_from(path)
+    applied = []
     for item in overrides or []:
         dotted, value = parse_override(item)
         _check_path(dotted, source=f"--set {item}")
         _assign(data, dotted, value, source=f"--set {item}")
-    return validate(data, source=str(path))
+        applied.append((dotted, item))
+    try:
+        return validate(data, source=str(path))
+    except ScenarioError as exc:
+        for dotted, item in reversed(applied):  # a bad value given on the command line: say so
+            if exc.field and (exc.field == dotted or exc.field.startswith(dotted + ".")):
+                raise ScenarioError(f"--set {item}", exc.field, exc.message) from None
+        raise
+
+
+def _name_from(path: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", path.stem)
+    return name or "scenario"
 
 
 def validate(data: dict[str, Any], source: str) -> Scenario:

@@ -215,3 +215,26 @@ def test_bench_times_the_standard_scenario_by_phase():
     assert proc.returncode == 0, proc.stderr
     assert "bench: build" in proc.stdout and "ns per shopper-day (150,000 shopper-days)" in proc.stdout
     assert "SimPy events" in proc.stdout and "word of mouth (network)" in proc.stdout and "peak RSS" in proc.stdout
+
+
+def test_out_never_replaces_a_folder_that_is_not_an_earlier_result(tmp_path):
+    keep = tmp_path / "mine"
+    keep.mkdir()
+    (keep / "notes.txt").write_text("precious")
+    proc = run_cli(BASE, "--out", str(keep), "--days", "5", *SETS, "--quiet")
+    assert proc.returncode == 2 and "folder exists and is not empty" in proc.stderr
+    assert (keep / "notes.txt").read_text() == "precious"
+    out = tmp_path / "r"
+    assert run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet").returncode == 0
+    again = run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet")
+    assert again.returncode == 2 and "--overwrite" in again.stderr
+    assert run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet", "--overwrite").returncode == 0
+
+
+def test_a_bad_set_value_is_blamed_on_the_set_and_unnamed_files_are_named_after_themselves(tmp_path):
+    proc = run_cli(BASE, "--set", "shoppers.count=20k", "--out", str(tmp_path / "o"))
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --set shoppers.count=20k: shoppers.count:")
+    child = tmp_path / "cheaper_commission.yaml"
+    child.write_text(f"extends: {BASE}\nplatform: {{take_rate: 0.08}}\n")
+    proc = run_cli(str(child), "--out", str(tmp_path / "c"), "--days", "5", *SETS)
+    assert proc.returncode == 0 and "cheaper_commission (5 days" in proc.stdout
