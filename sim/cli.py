@@ -49,6 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    val = sub.add_parser("validate", help="reproduce the published results of DESIGN.md section 5; exit 1 on failure")
+    val.add_argument("--quick", action="store_true", help="one case of each kind (about 10 s)")
     bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
     bench.add_argument("scenario", nargs="?", default=None,
                        help="scenario to time (default: scenarios/bench.yaml of this project)")
@@ -113,6 +115,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})"))
         print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
     return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from sim.validate import format_results, run_all
+
+    results = run_all(args.quick, progress=sys.stderr.isatty())
+    print(format_results(results))
+    return 0 if all(r.passed for r in results) else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -236,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_compare(args)
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "validate":
+            return cmd_validate(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

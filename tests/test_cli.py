@@ -238,3 +238,12 @@ def test_a_bad_set_value_is_blamed_on_the_set_and_unnamed_files_are_named_after_
     child.write_text(f"extends: {BASE}\nplatform: {{take_rate: 0.08}}\n")
     proc = run_cli(str(child), "--out", str(tmp_path / "c"), "--days", "5", *SETS)
     assert proc.returncode == 0 and "cheaper_commission (5 days" in proc.stdout
+
+
+def test_validate_quick_reproduces_every_kind_of_published_result():
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--quick"], capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for case in ("BG/NBD E[X(t)]", "bullwhip ratio", "base stock type-1 service", "Bass curve"):
+        assert case in proc.stdout
+    assert "5 of 5 passed" in proc.stdout

@@ -4,7 +4,7 @@ The cohort scenario is run as a user would run it; its repeat_transactions_per_c
 compared with Fader, Hardie & Lee (2005) eq. 9 at t = days / 7 weeks. Tolerance 3%: the
 model buys at most once a day with probability 1 - exp(-lambda/7), which is the continuous
 process seen in daily steps (it misses a second purchase on the same day), plus Monte
-Carlo error of about 0.5% at 100,000 shoppers; measured -0.4% to -0.6% (docs/model.md).
+Carlo error of about 0.5% at 100,000 shoppers; measured -0.1% to -0.6% (docs/model.md).
 """
 
 from __future__ import annotations

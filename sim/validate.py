@@ -1,0 +1,136 @@
+"""`run.py validate`: the model reproduces published results from its own runs (DESIGN.md section 5).
+
+Each case runs an ordinary scenario under scenarios/validation/ and compares a KPI of the run
+with its closed form. Every run also checks money and unit conservation (sim/invariants.py).
+`--quick` runs one case of each kind.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from scipy.stats import norm
+
+from sim.bgnbd import expected_repeat_transactions
+
+VALIDATION = Path(__file__).resolve().parent.parent / "scenarios" / "validation"
+CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+
+
+@dataclass
+class Result:
+    case: str
+    model: float
+    reference: float
+    tolerance: str
+    passed: bool
+
+
+def _load(name: str, sets: list[str]):
+    from sim.scenario_io import load_scenario
+    return load_scenario(VALIDATION / name, sets)
+
+
+def bgnbd(params: dict[str, float]) -> Result:
+    from sim.runner import run_scenario
+    scenario = _load("bgnbd_cohort.yaml", [f"shoppers.bgnbd.{k}={v}" for k, v in params.items()])
+    model = run_scenario(scenario).summary["repeat_transactions_per_customer"]
+    reference = float(expected_repeat_transactions(scenario.simulation.days / 7.0, **params))
+    label = ", ".join(f"{k}={v:g}" for k, v in params.items())
+    return Result(f"BG/NBD E[X(t)], {label}", model, reference, "3% relative",
+                  abs(model / reference - 1) <= 0.03)
+
+
+def bullwhip(lead: int, window: int) -> Result:
+    from sim.runner import run_scenario
+    scenario = _load("bullwhip.yaml", [f"merchants.replenishment.lead_time_days={lead}",
+                                       f"merchants.replenishment.forecast_window_days={window}",
+                                       f"merchants.initial_stock_days={lead + 1}"])
+    model = run_scenario(scenario).summary["bullwhip_ratio"]
+    reference = 1 + 2 * lead / window + 2 * lead**2 / window**2
+    return Result(f"bullwhip ratio, L={lead}, p={window}", model, reference, "10% relative",
+                  abs(model / reference - 1) <= 0.10)
+
+
+def base_stock(z: float) -> list[Result]:
+    from sim.invariants import check
+    from sim.model import MarketModel
+    scenario = _load("base_stock.yaml", [f"merchants.replenishment.safety_z={z}"])
+    model = MarketModel(scenario)
+    t = model.merchant_table
+    L = scenario.merchants.replenishment.lead_time_days
+    level = math.ceil(L * float(t.mu0[0, 0]) + z * float(t.sigma0[0, 0]) * math.sqrt(L))
+    model.run()
+    check(model)
+    daily = model.recorder.frame().iloc[30:]
+    demand = daily["units_demanded"].to_numpy(dtype=float)
+    lost = daily["lost_sales"].to_numpy()
+    sd_x = demand.std(ddof=1) * math.sqrt(L)
+    z_eff = (level + 0.5 - L * demand.mean()) / sd_x  # the level held, in sds of demand over L days
+    g = norm.pdf(z_eff) - z_eff * norm.sf(z_eff)
+    type1, fill = float(np.mean(lost == 0)), 1.0 - lost.sum() / demand.sum()
+    return [Result(f"base stock type-1 service, z={z:g}", type1, float(norm.cdf(z_eff)), "2 points",
+                   abs(type1 - norm.cdf(z_eff)) <= 0.02),
+            Result(f"base stock fill rate, z={z:g}", fill, 1.0 - sd_x * g / demand.mean(), "2 points",
+                   abs(fill - (1.0 - sd_x * g / demand.mean())) <= 0.02)]
+
+
+def _adoption(sets: list[str]) -> tuple[np.ndarray, float, float]:
+    from sim.runner import run_scenario
+    scenario = _load("bass_diffusion.yaml", sets)
+    share = run_scenario(scenario).daily["customers_total"].to_numpy() / scenario.shoppers.count
+    return share, scenario.acquisition.innovation_p, scenario.acquisition.imitation_q
+
+
+def bass_curve(t: np.ndarray, p: float, q: float) -> np.ndarray:
+    e = np.exp(-(p + q) * t)
+    return (1 - e) / (1 + q / p * e)
+
+
+def bass() -> Result:
+    share, p, q = _adoption([])
+    days = np.arange(0, share.size, 10)
+    gap = float(np.abs(share[days] - bass_curve(days + 1.0, p, q)).max())
+    return Result("Bass curve on a dense random graph: largest gap", gap, 0.0, "0.03 adoption share", gap <= 0.03)
+
+
+def small_world() -> Result:
+    common = ["network.mean_degree=6", "acquisition.innovation_p=0.0005", "acquisition.imitation_q=0.15"]
+    random_graph, _, _ = _adoption([*common, "network.kind=erdos_renyi"])
+    lattice, _, _ = _adoption([*common, "network.kind=watts_strogatz", "network.rewiring_p=0.01"])
+    half = lambda s: float(np.argmax(s >= 0.5)) if (s >= 0.5).any() else float(s.size)  # noqa: E731
+    return Result("days to 50% adoption: small world vs random graph", half(lattice), half(random_graph),
+                  "small world slower", half(lattice) > half(random_graph))
+
+
+def cases(quick: bool) -> list[Callable[[], Result | list[Result]]]:
+    chosen = [lambda: bgnbd(CDNOW), lambda: bullwhip(2, 8), lambda: base_stock(2.0), bass]
+    if not quick:
+        chosen += [lambda: bgnbd({"r": 0.5, "alpha": 2.0, "a": 1.5, "b": 3.0}), lambda: bullwhip(4, 5),
+                   lambda: base_stock(1.5), small_world]
+    return chosen
+
+
+def run_all(quick: bool, progress: bool = False) -> list[Result]:
+    from tqdm import tqdm
+
+    results: list[Result] = []
+    for case in tqdm(cases(quick), disable=not progress, desc="validation", unit="case"):
+        out = case()
+        results += out if isinstance(out, list) else [out]
+    return results
+
+
+def format_results(results: list[Result]) -> str:
+    width = max(len(r.case) for r in results)
+    lines = [f"{'case':<{width}}  {'model':>10}  {'reference':>10}  {'tolerance':<20}  result", "-" * (width + 56)]
+    for r in results:
+        lines.append(f"{r.case:<{width}}  {r.model:>10.4f}  {r.reference:>10.4f}  {r.tolerance:<20}  "
+                     f"{'pass' if r.passed else 'FAIL'}")
+    failed = sum(not r.passed for r in results)
+    lines.append(f"{len(results) - failed} of {len(results)} passed" + (f"; {failed} FAILED" if failed else ""))
+    return "\n".join(lines)
