@@ -11,24 +11,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.runner import run_scenario
-from sim.scenario_io import load_scenario
-
-from conftest import ROOT
-
-BASS = ROOT / "scenarios" / "validation" / "bass_diffusion.yaml"
+from sim.validate import _adoption as adoption_of
+from sim.validate import bass_curve
 
 
-def bass_curve(t: np.ndarray, p: float, q: float) -> np.ndarray:
-    e = np.exp(-(p + q) * t)
-    return (1 - e) / (1 + q / p * e)
-
-
-def adoption(*sets: str) -> tuple[np.ndarray, float, float]:
-    scenario = load_scenario(BASS, list(sets))
-    result = run_scenario(scenario)
-    share = result.daily["customers_total"].to_numpy() / scenario.shoppers.count
-    return share, scenario.acquisition.innovation_p, scenario.acquisition.imitation_q
+def adoption(*sets: str):
+    return adoption_of(list(sets))
 
 
 @pytest.mark.parametrize("sets", [[], ["acquisition.innovation_p=0.003", "acquisition.imitation_q=0.015"],

@@ -13,16 +13,11 @@ docs/model.md), so the test uses z = 1.5 and 2, where it is about 1 and 0.3 poin
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pytest
-from scipy.stats import norm
 
-from sim.invariants import violations
-from sim.model import MarketModel
 from sim.runner import run_scenario
 from sim.scenario_io import load_scenario
+from sim.validate import base_stock
 
 from conftest import ROOT
 
@@ -51,25 +46,10 @@ def test_without_forecasting_there_is_no_bullwhip():
 
 @pytest.mark.parametrize("z", [1.5, 2.0])
 def test_base_stock_service_levels_match_normal_formulas(z):
-    scenario = load_scenario(VALIDATION / "base_stock.yaml", [f"merchants.replenishment.safety_z={z}"])
-    model = MarketModel(scenario)
-    t = model.merchant_table
-    L = scenario.merchants.replenishment.lead_time_days
-    S = math.ceil(L * float(t.mu0[0, 0]) + z * float(t.sigma0[0, 0]) * math.sqrt(L))
-    model.run()
-    assert violations(model) == []
-    daily = model.recorder.frame().iloc[30:]
-    demand = daily["units_demanded"].to_numpy(dtype=float)
-    lost = daily["lost_sales"].to_numpy()
-    mean, sd = demand.mean(), demand.std(ddof=1)
-    sd_x = sd * math.sqrt(L)
-    z_eff = (S + 0.5 - L * mean) / sd_x  # the level the merchant really holds, in sds of demand over L
-    g = norm.pdf(z_eff) - z_eff * norm.sf(z_eff)
-    type1 = float(np.mean(lost == 0))
-    fill = 1.0 - lost.sum() / demand.sum()
-    assert type1 == pytest.approx(norm.cdf(z_eff), abs=0.02)
-    assert fill == pytest.approx(1.0 - sd_x * g / mean, abs=0.02)
-    assert 0.0 < type1 < 1.0  # stock-outs happen: the comparison is not vacuous
-    # a sharper look at the fill rate: units short per day against sd_X G(z), lost sales
-    # giving somewhat fewer (measured ratio 0.68 at z = 1.5, 0.75 at z = 2)
-    assert 0.5 < (1.0 - fill) / (sd_x * g / mean) < 1.2
+    type1, fill = base_stock(z)  # sim/validate.py: the run, its conservation check and the formulas
+    assert type1.passed, f"type-1 {type1.model:.4f} vs Phi(z) {type1.reference:.4f}"
+    assert fill.passed, f"fill {fill.model:.4f} vs {fill.reference:.4f}"
+    assert 0.0 < type1.model < 1.0  # stock-outs happen: the comparison is not vacuous
+    # a sharper look at the fill rate: units short against sd_X G(z), lost sales giving somewhat
+    # fewer (measured ratio 0.68 at z = 1.5, 0.75 at z = 2)
+    assert 0.5 < (1.0 - fill.model) / (1.0 - fill.reference) < 1.2
