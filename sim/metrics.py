@@ -34,6 +34,28 @@ SUMMARY_KEYS = (
 
 
 
+# Further numeric summary keys (docs/kpis.md); policies list their own in Policy.kpis.
+EXTRA_KPIS = (
+    "units_demanded", "lost_sales", "repeat_orders", "latent_alive_end", "merchants_joined", "merchants_left",
+    "refunds", "net_gmv", "returns_outstanding_end", "carbon_levy", "platform_logistics_cost", "parcels_late",
+    "reactivated_customers", "top_decile_merchant_share", "new_customers_paid", "new_customers_organic",
+    "new_customers_word_of_mouth", "new_customers_referral", "cac_paid", "cac_referral", "k_factor",
+    "carbon_production_kg", "carbon_line_haul_kg", "carbon_last_mile_kg", "carbon_packaging_kg",
+    "carbon_warehousing_kg",
+)
+SEGMENT_ORDERS_PREFIX = "orders_segment_"
+
+
+def known_kpis() -> set[str]:
+    """Every summary key a target may name (segment order counts by their prefix)."""
+    from sim.policies import REGISTRY
+
+    names = set(SUMMARY_KEYS) | set(EXTRA_KPIS)
+    for policy in REGISTRY.values():
+        names |= set(policy.kpis)
+    return names
+
+
 class DailyRecorder:
     """Collects one row of KPIs per day."""
 
@@ -240,7 +262,7 @@ def summarize(model: MarketModel, daily: pd.DataFrame) -> dict[str, Any]:
     # viral coefficient: new customers brought in by referral per customer of the average day
     summary["k_factor"] = _ratio(summary["new_customers_referral"], float(daily["customers_total"].mean()))
     for name, count in summary["orders_by_segment"].items():
-        summary[f"orders_segment_{name}"] = count  # flat, so that compare can compare them
+        summary[f"{SEGMENT_ORDERS_PREFIX}{name}"] = count  # flat, so that compare can compare them
     for policy in model.platform.policies:
         summary.update(policy.summary(model))
     assert set(FLOWS) >= set(totals)

@@ -135,3 +135,23 @@ def test_delisting_losses_are_the_merchants_own_and_returns_never_restock_a_deli
     t = model.merchant_table
     assert s["assortment_delisted_cells"] > 0
     assert (t.on_hand[~t.carries] == 0).all()
+
+
+def test_every_summary_kpi_is_known_to_targets():
+    """The KPI names targets accept stay in step with what summary.json really holds."""
+    from sim.metrics import SEGMENT_ORDERS_PREFIX, known_kpis
+
+    s = run(f"policies.subsidy={{campaigns: [{WELCOME}]}}", "policies.loyalty={}", "policies.referral={}",
+            "policies.assortment={}", "policies.green_logistics={}", "simulation.days=20").summary
+    numeric = {k for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    unknown = {k for k in numeric - known_kpis() if not k.startswith(SEGMENT_ORDERS_PREFIX)} - {"days"}
+    assert unknown == set()
+    assert known_kpis() - numeric - {"days"} == set()
+
+
+def test_a_target_may_name_a_policy_kpi():
+    from sim.config import Target
+    assert Target(kpi="reactivated_customers", relative_change_min=0.1).kpi == "reactivated_customers"
+    assert Target(kpi="subsidy_cannibalisation_share", max=0.5).max == 0.5
+    with pytest.raises(ValueError, match="did you mean 'reactivated_customers'"):
+        Target(kpi="reactivated_customer", min=1)

@@ -29,6 +29,7 @@ class Policy:
     name: ClassVar[str] = "policy"
     title: ClassVar[str] = "Policy"
     Config: ClassVar[type]  # the policy's config section (a sim.schema.Section), under policies.<name>
+    kpis: ClassVar[tuple[str, ...]] = ()  # the keys summary() adds (targets may name them)
 
     def __init__(self, config: Any) -> None:
         self.config = config

@@ -45,6 +45,7 @@ class Assortment(Policy):
     name = "assortment"
     title = "Assortment changes"
     Config = AssortmentConfig
+    kpis = ("assortment_delisted_cells", "assortment_onboarded_merchants")
     config: AssortmentConfig
 
     def __init__(self, config: AssortmentConfig) -> None:

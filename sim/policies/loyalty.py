@@ -93,6 +93,14 @@ class Loyalty(Policy):
     name = "loyalty"
     title = "Loyalty programme"
     Config = LoyaltyConfig
+    kpis = (
+        "loyalty_points_earned",
+        "loyalty_points_redeemed",
+        "loyalty_points_outstanding_value",
+        "membership_revenue",
+        "members_end",
+        "members_joined",
+    )
     config: LoyaltyConfig
 
     def setup(self, model: MarketModel) -> None:

@@ -58,6 +58,12 @@ class Referral(Policy):
     name = "referral"
     title = "Referral programme"
     Config = ReferralConfig
+    kpis = (
+        "referral_fake_signups",
+        "referral_rewards_to_referrers",
+        "referral_rewards_to_referees",
+        "distinct_referrers",
+    )
     config: ReferralConfig
 
     def __init__(self, config: ReferralConfig) -> None:

@@ -77,6 +77,13 @@ class Subsidy(Policy):
     name = "subsidy"
     title = "Coupons"
     Config = SubsidyConfig
+    kpis = (
+        "coupons_issued",
+        "coupons_redeemed",
+        "subsidy_cannibalised_orders",
+        "subsidy_cannibalised_cost",
+        "subsidy_cannibalisation_share",
+    )
     config: SubsidyConfig
 
     @classmethod
