@@ -84,3 +84,25 @@ def test_coupons_are_paid_only_on_served_first_orders():
     cash = run_summary(with_referral(f"{REF}.reward_type=cash", f"{REF}.fraud_share=0.2"))
     coupon = run_summary(with_referral(f"{REF}.reward_type=coupon", f"{REF}.fraud_share=0.2"))
     assert coupon["referral_cost"] < cash["referral_cost"]  # fakes never redeem a coupon
+
+
+def test_a_referee_coupon_waits_for_the_first_served_order():
+    from sim.orders import OrderBatch
+
+    model = MarketModel(small_scenario(f"{REF}={{reward_type: coupon, reward_referee: 7}}"))
+    p = next(p for p in model.platform.policies if p.name == "referral")
+    p.coupon_held[[5, 6]] = True
+
+    def batch(served: bool) -> OrderBatch:
+        one = np.array([5])
+        return OrderBatch(shopper=one, is_first=np.array([False]), category=np.array([0]),
+                          merchant=np.array([0 if served else -1]), first_choice=np.array([0]),
+                          fell_back=np.array([False]), value=np.array([30.0 if served else 0.0]),
+                          outcome=np.array([1.0]))
+
+    p.on_orders(model, 0, batch(served=False))  # a lost order: the coupon stays
+    assert p.coupon_held[5] and model.ledger.totals.get("referral", 0.0) == 0.0
+    p.on_orders(model, 1, batch(served=True))   # the first served order uses it, once
+    p.on_orders(model, 2, batch(served=True))
+    assert not p.coupon_held[5] and p.coupon_held[6]
+    assert model.ledger.totals["referral"] == 7.0

@@ -79,6 +79,7 @@ class Referral(Policy):
         n = model.shoppers.n
         self.rewards_earned = np.zeros(n, dtype=np.int64)
         self.referred_by = np.full(n, -1, dtype=np.int64)
+        self.coupon_held = np.zeros(n, dtype=bool)  # a referee's coupon, until its first served order
         self._rng = model.streams.generator("policy/referral")
 
     def _eligible(self, model: MarketModel, day: int) -> np.ndarray:
@@ -104,6 +105,7 @@ class Referral(Policy):
             return
         referrer = model.network.neighbours(referred, self._can_refer, self._rng.random(referred.size))
         self.referred_by[referred] = referrer
+        self.coupon_held[referred] = cfg.reward_type == "coupon"
         # fake sign-ups ride on the same referrers: expected fraud_share of all rewarded referrals
         fakes = int(self._rng.poisson(referred.size * cfg.fraud_share / (1.0 - cfg.fraud_share)))
         fake_referrer = referrer[self._rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
@@ -135,11 +137,12 @@ class Referral(Policy):
     def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
         if self.config.reward_type != "coupon":
             return
-        first = orders.is_first & orders.fulfilled
-        coupons = int((self.referred_by[orders.shopper[first]] >= 0).sum())
-        if coupons:
-            model.ledger.post("referral", coupons * self.config.reward_referee)
-            self.totals["referee_rewards"] += coupons
+        served = orders.shopper[orders.fulfilled]
+        redeem = served[self.coupon_held[served]]  # the referee's first served order, whenever it comes
+        if redeem.size:
+            self.coupon_held[redeem] = False
+            model.ledger.post("referral", redeem.size * self.config.reward_referee)
+            self.totals["referee_rewards"] += int(redeem.size)
 
     def summary(self, model: MarketModel) -> dict[str, float]:
         t = self.totals
