@@ -155,3 +155,8 @@ def test_a_target_may_name_a_policy_kpi():
     assert Target(kpi="subsidy_cannibalisation_share", max=0.5).max == 0.5
     with pytest.raises(ValueError, match="did you mean 'reactivated_customers'"):
         Target(kpi="reactivated_customer", min=1)
+
+
+def test_the_recommender_cost_accrues_daily():
+    model, _ = model_run("policies.recommendation={personalisation: 0.5, cost_per_month: 365}", "simulation.days=45")
+    assert model.ledger.totals["technology"] == pytest.approx(45 * 12.0)

@@ -41,6 +41,6 @@ class Recommendation(Policy):
     def setup(self, model: MarketModel) -> None:
         model.set_personalisation(self.config.personalisation)
 
-    def month_end(self, model: MarketModel, day: int) -> None:
-        if self.config.cost_per_month:
-            model.ledger.post("technology", self.config.cost_per_month)
+    def day_end(self, model: MarketModel, day: int) -> None:
+        if self.config.cost_per_month:  # accrued daily, so a partial month costs its share
+            model.ledger.post("technology", self.config.cost_per_month * 12.0 / 365.0)
