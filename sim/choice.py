@@ -40,3 +40,20 @@ def logit_weights(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
     top = masked.max(axis=-1, keepdims=True)
     top = np.where(np.isfinite(top), top, 0.0)
     return np.where(available, np.exp(masked - top), 0.0)
+
+
+def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
+    """Each element's 0-based place among the elements of its group, in priority order.
+
+    Ties (and no priority) keep the input order. Used to serve scarce things first come, first
+    served: stock to shoppers, fleet capacity to parcels, reward caps to referrals.
+    """
+    group = np.asarray(group)
+    if group.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(group, kind="stable") if priority is None else np.lexsort((priority, group))
+    ranked = group[order]
+    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
+    rank = np.empty(group.size, dtype=np.int64)
+    rank[order] = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
+    return rank

@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from sim.carbon import CarbonTally, FactorTable
+from sim.choice import rank_within_groups
 from sim.config import Logistics
 from sim.ledger import Ledger
 
@@ -90,21 +91,13 @@ class LastMile:
 
     def hand_over(self, region: np.ndarray, priority: np.ndarray) -> np.ndarray:
         """Queue today's platform parcels (FIFO behind the backlog); returns each parcel's wait [days]."""
-        wait = np.zeros(region.size, dtype=np.int64)
-        if region.size == 0:
-            return wait
-        order = np.lexsort((priority, region))
-        sorted_region = region[order]
         counts = np.bincount(region, minlength=self.backlog.size)
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        rank = np.arange(region.size) - starts[sorted_region]
-        position = self.backlog[sorted_region] + rank  # parcels ahead of this one
-        capacity = self._capacity_milli()[sorted_region]
+        position = self.backlog[region] + rank_within_groups(region, priority)  # parcels ahead of this one
+        capacity = self._capacity_milli()[region]
         # first wave w (0 = today's) with (credit + (w + 1) capacity) // 1000 >= position + 1,
         # in integer thousandths of a parcel so that the waves agree exactly
-        need = 1000 * (position + 1) - self.credit[sorted_region]
-        waves = -(-need // capacity) - 1
-        wait[order] = np.maximum(waves, 0)
+        need = 1000 * (position + 1) - self.credit[region]
+        wait = np.maximum(-(-need // capacity) - 1, 0)
         self.backlog += counts
         self.handed_over_total += int(region.size)
         self._recent[self._days % RESIZE_WINDOW] += counts

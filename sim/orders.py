@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.choice import cumulative_table, grouped_draw
+from sim.choice import cumulative_table, grouped_draw, rank_within_groups
 
 
 @dataclass
@@ -37,16 +37,7 @@ class OrderBatch:
 
 def allocate_stock(cells: np.ndarray, priority: np.ndarray, on_hand_flat: np.ndarray) -> np.ndarray:
     """Serve requests for stock cells in priority order; returns served mask, decrements stock."""
-    served = np.zeros(cells.size, dtype=bool)
-    if cells.size == 0:
-        return served
-    order = np.lexsort((priority, cells))
-    sorted_cells = cells[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_cells)) + 1]
-    run_start = np.repeat(starts, np.diff(np.r_[starts, sorted_cells.size]))
-    rank = np.arange(sorted_cells.size) - run_start
-    ok_sorted = rank < on_hand_flat[sorted_cells]
-    served[order] = ok_sorted
+    served = rank_within_groups(cells, priority) < on_hand_flat[cells]
     np.subtract.at(on_hand_flat, cells[served], 1)
     return served
 

@@ -126,13 +126,9 @@ class Referral(Policy):
         cap = self.config.cap_per_referrer
         if cap is None or referrers.size == 0:
             return referrers
-        order = np.argsort(referrers, kind="stable")
-        ranked = referrers[order]
-        starts = np.r_[0, np.flatnonzero(np.diff(ranked)) + 1]
-        rank = np.arange(ranked.size) - np.repeat(starts, np.diff(np.r_[starts, ranked.size]))
-        keep = np.zeros(referrers.size, dtype=bool)
-        keep[order] = rank < cap - self.rewards_earned[ranked]
-        return referrers[keep]
+        from sim.choice import rank_within_groups
+
+        return referrers[rank_within_groups(referrers) < cap - self.rewards_earned[referrers]]
 
     def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
         if self.config.reward_type != "coupon":
