@@ -73,7 +73,6 @@ class Supplier(mesa.Agent):
         self.green_certified = green_certified
         self.capacity_per_day = capacity_per_day
         self.units_queued = 0       # ordered, not yet produced
-        self.units_shipped = 0      # produced (left the line)
         self.in_transit: list[Lot] = []
         self.in_production: Lot | None = None
         self.queue: simpy.Store | None = None
@@ -106,7 +105,6 @@ class Supplier(mesa.Agent):
             # never before the lot is made (lead time 1 with a busy line): the first day boundary after
             lot.arrival_day = max(lot.placed_day + self._lead + extra + self._delay(), math.ceil(env.now - 1e-9))
             self.units_queued -= lot.total_units
-            self.units_shipped += lot.total_units
             self.in_transit.append(lot)
             self._on_produced(self, lot)
             env.process(self._ship(env, lot))

@@ -77,8 +77,6 @@ class LastMile:
         self.backlog = np.zeros(n, dtype=np.int64)   # parcels waiting for a wave
         self.credit = np.zeros(n, dtype=np.int64)     # thousandths of a parcel carried to the next wave
         self.delivered_today = np.zeros(n, dtype=np.int64)
-        self.delivered_total = 0
-        self.handed_over_total = 0
         self.region_share = np.array([r.share for r in cfg.regions])
         self._recent = np.zeros((RESIZE_WINDOW, n))  # parcels handed over per region, last 28 days
         self._resized: np.ndarray | None = None
@@ -99,7 +97,6 @@ class LastMile:
         need = 1000 * (position + 1) - self.credit[region]
         wait = np.maximum(-(-need // capacity) - 1, 0)
         self.backlog += counts
-        self.handed_over_total += int(region.size)
         self._recent[self._days % RESIZE_WINDOW] += counts
         return wait
 
@@ -164,7 +161,6 @@ class LastMile:
         n = int(min(self.backlog[r], allowance // 1000))
         self.backlog[r] -= n
         self.delivered_today[r] += n
-        self.delivered_total += n
         # cleanest vehicles first, each up to its capacity
         room = f.vehicles[r] * f.parcels_per_day
         carried = np.diff(np.minimum(np.r_[0.0, np.cumsum(room)], n))

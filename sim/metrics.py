@@ -80,7 +80,6 @@ class DailyRecorder:
         sh, lc = m.shoppers, m.scenario.shoppers.lifecycle
         counts = sh.lifecycle_counts(day)
         t = m.merchant_table
-        returns_due, refunds = m.recorder_returns
         row: dict[str, Any] = {
             "day": day,
             "date": m.scenario.simulation.start_date + dt.timedelta(days=day),
@@ -118,7 +117,7 @@ class DailyRecorder:
             "goods_cost": flows["goods"],
             "refunds": flows["refund"],
             "carbon_levy": flows["carbon_levy"],
-            "returns": returns_due,
+            "returns": m.returns_due_today,
             "returns_decided": delivery["returns_decided"],
             "carbon_kg": sum(carbon.values()),
         })

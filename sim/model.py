@@ -336,7 +336,7 @@ class MarketModel(mesa.Model):
     def _process_returns(self, d: int) -> None:
         """Returns due today: refund, commission back, restock or scrap, reverse logistics."""
         batch = self.returns.due(d)
-        self.recorder_returns = (0, 0.0)
+        self.returns_due_today = 0
         if batch is None:
             return
         t = self.merchant_table
@@ -351,7 +351,7 @@ class MarketModel(mesa.Model):
         # a restocked unit is inventory again: its cost comes back out of cost of goods sold
         self.charge_merchants(rows[active], -t.unit_cost[rows[active], cats[active]])
         self.supply.units.written_off += int((~active).sum())
-        self.recorder_returns = (batch.size, float(batch.value.sum()))
+        self.returns_due_today = batch.size
 
     def charge_merchants(self, merchants: np.ndarray, amounts: np.ndarray) -> None:
         """Costs (or, negative, credits) of merchants booked outside the order flow; enter today's profit."""

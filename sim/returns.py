@@ -41,13 +41,11 @@ class ReturnsBook:
     def __init__(self, cfg: Returns) -> None:
         self.cfg = cfg
         self._pending: dict[int, list[ReturnBatch]] = {}
-        self.decided = 0  # orders flagged for return so far
 
     def decide(self, u: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(returned, restock) masks from one uniform per order (restock is a subset of returned)."""
         returned = u < probability
         restock = u < probability * self.cfg.restock_share
-        self.decided += int(returned.sum())
         return returned, restock
 
     def schedule(self, day: int, batch: ReturnBatch) -> None:

@@ -70,9 +70,7 @@ class Referral(Policy):
         super().__init__(config)
         self.rewards_earned: np.ndarray | None = None  # per shopper, as referrer
         self.referred_by: np.ndarray | None = None
-        self.today: dict[str, float] = {}
-        self.totals = {"referral_joins": 0, "fake_signups": 0, "referrer_rewards": 0, "referee_rewards": 0,
-                       "distinct_referrers": 0}
+        self.totals = {"fake_signups": 0, "referrer_rewards": 0, "referee_rewards": 0}
         self._rng: np.random.Generator | None = None
 
     def setup(self, model: MarketModel) -> None:
@@ -100,7 +98,6 @@ class Referral(Policy):
 
         cfg = self.config
         referred = joiners[channel == CHANNELS["referral"]]
-        self.today = {"referral_cost": 0.0, "fake_signups": 0}
         if referred.size == 0:
             return
         referrer = model.network.neighbours(referred, self._can_refer, self._rng.random(referred.size))
@@ -116,10 +113,8 @@ class Referral(Policy):
             cost += (referred.size + fakes) * cfg.reward_referee
             self.totals["referee_rewards"] += referred.size + fakes
         model.ledger.post("referral", cost)
-        self.totals["referral_joins"] += int(referred.size)
         self.totals["fake_signups"] += int(fakes)
         self.totals["referrer_rewards"] += int(paid_to.size)
-        self.today = {"referral_cost": cost, "fake_signups": int(fakes)}
 
     def _within_cap(self, referrers: np.ndarray) -> np.ndarray:
         """The referrals that still earn a reward: at most the referrer's remaining cap today."""
