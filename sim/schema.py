@@ -19,3 +19,9 @@ class Section(BaseModel):
     """Base of every scenario section: unknown keys are errors, values are checked on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PolicySection(Section):
+    """Base of every policy's config section (sim/policies/): present means on, unless enabled is false."""
+
+    enabled: bool = Field(True, description="Switch the policy on or off")

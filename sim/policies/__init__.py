@@ -91,7 +91,7 @@ def build_policies(policies_config: Any) -> list[Policy]:
     active: list[Policy] = []
     for name in sorted(REGISTRY):
         section = getattr(policies_config, name, None)
-        if section is not None and getattr(section, "enabled", True):
+        if section is not None and section.enabled:
             active.append(REGISTRY[name](section))
     return active
 

@@ -19,17 +19,16 @@ import numpy as np
 from pydantic import Field
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Section
+from sim.schema import NonNegative, PolicySection
 
 if TYPE_CHECKING:
     from agents.merchant import MerchantTable
     from sim.model import MarketModel
 
 
-class AssortmentConfig(Section):
+class AssortmentConfig(PolicySection):
     """Assortment: wider ranges, long-tail merchants, delisting slow movers."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     extra_categories_per_merchant: int = Field(0, ge=0, description="Categories every merchant adds to its range")
     onboard_longtail_merchants: int = Field(
         0, ge=0, le=100_000, description="Merchants onboarded on day 0 with categories drawn uniformly (the long tail)"

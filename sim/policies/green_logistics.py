@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Probability, Section
+from sim.schema import NonNegative, PolicySection, Probability
 
 if TYPE_CHECKING:
     from agents.merchant import MerchantTable
@@ -30,10 +30,9 @@ if TYPE_CHECKING:
     from sim.model import MarketModel
 
 
-class GreenLogisticsConfig(Section):
+class GreenLogisticsConfig(PolicySection):
     """The green-logistics policy: fleet, consolidation, packaging, suppliers, carbon price."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     ev_share: Probability | None = Field(
         None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged)"
     )

@@ -26,7 +26,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Positive, Probability, Section
+from sim.schema import NonNegative, PolicySection, Positive, Probability, Section
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
@@ -62,10 +62,9 @@ class Membership(Section):
     )
 
 
-class LoyaltyConfig(Section):
+class LoyaltyConfig(PolicySection):
     """Points, tiers by trailing spend, and a paid membership."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
     point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
     redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")

@@ -17,16 +17,15 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Probability, Section
+from sim.schema import NonNegative, PolicySection, Probability
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
 
 
-class RecommendationConfig(Section):
+class RecommendationConfig(PolicySection):
     """Personalisation of ranking: own category preferences versus plain popularity."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     personalisation: Probability = Field(description="New personalisation level (choice.personalisation is today's)")
     cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
 

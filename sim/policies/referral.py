@@ -23,17 +23,16 @@ import numpy as np
 from pydantic import Field
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Section
+from sim.schema import NonNegative, PolicySection
 
 if TYPE_CHECKING:
     from sim.model import MarketModel
     from sim.orders import OrderBatch
 
 
-class ReferralConfig(Section):
+class ReferralConfig(PolicySection):
     """The referral ("social fission") policy: rewards for referrer and referee, spread on the network."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     reward_referrer: NonNegative = Field(10.0, description="Reward to the referrer per referred new customer [currency]")
     reward_referee: NonNegative = Field(10.0, description="Reward to the new customer [currency]")
     reward_type: Literal["cash", "coupon"] = Field(

@@ -27,7 +27,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from sim.policies import Policy, register
-from sim.schema import NonNegative, Positive, Section
+from sim.schema import NonNegative, PolicySection, Positive, Section
 
 if TYPE_CHECKING:
     from sim.config import Scenario
@@ -62,10 +62,9 @@ class Campaign(Section):
         return self
 
 
-class SubsidyConfig(Section):
+class SubsidyConfig(PolicySection):
     """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
 
-    enabled: bool = Field(True, description="Switch the policy on or off")
     campaigns: list[Campaign] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
     purchase_elasticity: NonNegative = Field(
         0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
