@@ -27,10 +27,6 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     """Read a scenario file, resolve `extends:`, apply `--set a.b=v` overrides, validate."""
     path = Path(path)
     data = _read_with_extends(path, chain=())
-    if "name" not in _read_yaml(path):
-        # a file without a name of its own (e.g. one that extends the baseline) is named after
-        # itself, so that its results are never mistaken for its parent's
-        data["name"] = _name_from(path)
     applied = []
     for item in overrides or []:
         dotted, value = parse_override(item)
@@ -123,6 +119,10 @@ def _read_with_extends(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         raise ScenarioError(str(path), "extends", f"inheritance cycle: {cycle}")
     data = _read_yaml(path)
     _anchor_file_fields(data, path.parent)
+    if not chain and "name" not in data:
+        # the file run without a name of its own (e.g. one that extends the baseline) is named
+        # after itself, so that its results are never mistaken for its parent's
+        data["name"] = _name_from(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
