@@ -1,33 +1,20 @@
-"""How much of a run is spent inside SimPy (events and their callbacks).
+"""How much of a run is spent inside SimPy (events and the model callbacks they run).
 
 Usage: python benchmarks/simpy_share.py [PATH=VALUE ...]   (overrides as with --set)
-Times every simpy.Environment.step of a baseline run; figures go in docs/performance.md.
+Runs the baseline with the phase timers of `run.py bench` (sim/bench.py) and prints the SimPy
+share; figures go in docs/performance.md.
 """
+
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import simpy  # noqa: E402
-
-from sim.model import MarketModel  # noqa: E402
+from sim.bench import run_bench  # noqa: E402
 from sim.scenario_io import load_scenario  # noqa: E402
 
-spent = [0.0]
-count = [0]
-orig_step = simpy.Environment.step
-def timed_step(self):
-    count[0] += 1
-    t = time.perf_counter()
-    try:
-        return orig_step(self)
-    finally:
-        spent[0] += time.perf_counter() - t
-simpy.Environment.step = timed_step
-sets = sys.argv[1:]
-sc = load_scenario(ROOT / 'scenarios' / 'baseline.yaml', sets)
-t0 = time.perf_counter(); m = MarketModel(sc); build = time.perf_counter() - t0
-t1 = time.perf_counter(); m.run(); run = time.perf_counter() - t1
-print(f"build {build:.2f}s, days {run:.2f}s, inside SimPy (events + callbacks) {spent[0]:.2f}s = {spent[0]/run:.1%} of the days, {count[0]:,} events, {count[0]/spent[0]:,.0f} events/s")
+result = run_bench(load_scenario(ROOT / "scenarios" / "baseline.yaml", sys.argv[1:]))
+spent, events = result["phases"]["SimPy events"], result["calls"]["SimPy events"]
+print(f"build {result['build_s']:.2f}s, days {result['days_s']:.2f}s, inside SimPy (events + callbacks) "
+      f"{spent:.2f}s = {spent / result['days_s']:.1%} of the days, {events:,} events, {events / spent:,.0f} events/s")

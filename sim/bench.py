@@ -40,14 +40,16 @@ def _phases() -> list[tuple[str, object, str]]:
 
 
 @contextmanager
-def timed_phases() -> Iterator[dict[str, float]]:
-    """Wrap the phase functions with timers for one run; restore them afterwards."""
+def timed_phases() -> Iterator[tuple[dict[str, float], dict[str, int]]]:
+    """Wrap the phase functions with timers and call counters for one run; restore them afterwards."""
     spent: dict[str, float] = defaultdict(float)
+    calls: dict[str, int] = defaultdict(int)
     saved = []
     for label, owner, attr in _phases():
         original = getattr(owner, attr)
 
         def wrapper(*args, _original: Callable = original, _label: str = label, **kwargs):
+            calls[_label] += 1
             start = time.perf_counter()
             try:
                 return _original(*args, **kwargs)
@@ -57,7 +59,7 @@ def timed_phases() -> Iterator[dict[str, float]]:
         setattr(owner, attr, wrapper)
         saved.append((owner, attr, original))
     try:
-        yield spent
+        yield spent, calls
     finally:
         for owner, attr, original in reversed(saved):
             setattr(owner, attr, original)
@@ -67,7 +69,7 @@ def run_bench(scenario: Scenario) -> dict:
     """Build and run the model once with phase timers; the figures of docs/performance.md."""
     from sim.model import MarketModel
 
-    with timed_phases() as spent:
+    with timed_phases() as (spent, calls):
         start = time.perf_counter()
         model = MarketModel(scenario)
         build = time.perf_counter() - start
@@ -77,7 +79,7 @@ def run_bench(scenario: Scenario) -> dict:
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shopper_days = scenario.shoppers.count * scenario.simulation.days
     return {"build_s": build, "days_s": days, "ns_per_shopper_day": (build + days) / shopper_days * 1e9,
-            "phases": dict(spent), "peak_mib": peak_mib, "shopper_days": shopper_days}
+            "phases": dict(spent), "calls": dict(calls), "peak_mib": peak_mib, "shopper_days": shopper_days}
 
 
 def format_bench(name: str, r: dict) -> str:
