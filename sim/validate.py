@@ -18,7 +18,7 @@ from scipy.stats import norm
 from sim.bgnbd import expected_repeat_transactions
 
 VALIDATION = Path(__file__).resolve().parent.parent / "scenarios" / "validation"
-CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # BG/NBD fit, Fader, Hardie & Lee (2005)
 
 
 @dataclass

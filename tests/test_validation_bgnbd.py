@@ -16,11 +16,11 @@ from scipy import integrate, stats
 from sim.bgnbd import expected_repeat_transactions
 from sim.runner import run_scenario
 from sim.scenario_io import load_scenario
+from sim.validate import CDNOW  # Fader, Hardie & Lee (2005), table 1
 
 from conftest import ROOT
 
 COHORT = ROOT / "scenarios" / "validation" / "bgnbd_cohort.yaml"
-CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # Fader, Hardie & Lee (2005), table 1
 
 
 @pytest.mark.parametrize("params", [
