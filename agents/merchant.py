@@ -1,5 +1,6 @@
-"""Merchants: Mesa agents whose numbers live in one column table, so daily arithmetic
-(stock, forecasts, replenishment, profit) runs across all merchants at once.
+"""Merchants: one row each in a column table, so daily arithmetic (stock, forecasts,
+replenishment, profit) runs across all merchants at once; `Merchants` keeps their books and
+their lifecycle (daily costs, write-offs, ratings, exit and entry).
 
 Replenishment is order-up-to with a p-day moving-average forecast (Chen et al. 2000: order-up-to
 level y_t = L x mean of the last p days' demand + z x sigma x sqrt(L); an order placed at the
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mesa
 import numpy as np
 
-from sim.config import Merchants
+from sim.config import MerchantsConfig
+from sim.ledger import Ledger
 
 QUARTER_DAYS = 90
 MERCHANT_AXIS_1 = ("demand_history", "profit_days")  # arrays whose merchant axis is axis 1
@@ -45,6 +46,7 @@ class MerchantTable:
     loss_streak: np.ndarray       # (m,) consecutive loss-making months
     outcome_sum: np.ndarray       # (m,) sum of order outcomes this month (rating update)
     outcome_n: np.ndarray         # (m,) orders this month
+    gmv_run: np.ndarray           # (m,) value of the merchant's served orders in the run
     history_pos: int = 0
     days_of_history: int = 0
 
@@ -53,7 +55,7 @@ class MerchantTable:
         return self.active.shape[0]
 
 
-def build_merchants(cfg: Merchants, n_categories: int, demand_share: np.ndarray,
+def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.ndarray,
                     base_unit_cost: np.ndarray, n_suppliers_by_cat: list[np.ndarray],
                     supplier_cost_factor: np.ndarray, rng: np.random.Generator, n: int,
                     day: int = 0) -> MerchantTable:
@@ -101,11 +103,12 @@ def build_merchants(cfg: Merchants, n_categories: int, demand_share: np.ndarray,
         loss_streak=np.zeros(n, dtype=np.int32),
         outcome_sum=np.zeros(n),
         outcome_n=np.zeros(n),
+        gmv_run=np.zeros(n),
     )
 
 
 def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_daily: np.ndarray,
-                             cfg: Merchants) -> None:
+                             cfg: MerchantsConfig) -> None:
     """Open `rows` in steady state: forecast history at the expected demand, stock for it."""
     exp_d = expected_daily[rows]
     table.demand_history[:, rows, :] = exp_d[None, :, :]
@@ -129,7 +132,7 @@ def append_rows(table: MerchantTable, extra: MerchantTable) -> MerchantTable:
     return MerchantTable(**merged)
 
 
-def replenishment_orders(table: MerchantTable, cfg: Merchants) -> np.ndarray:
+def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig) -> np.ndarray:
     """Units each (merchant, category) orders at the end of the day (0 where nothing is due)."""
     rp = cfg.replenishment
     L = rp.lead_time_days
@@ -168,31 +171,149 @@ def record_demand(table: MerchantTable, demand: np.ndarray) -> None:
     table.days_of_history += 1
 
 
-class Merchant(mesa.Agent):
-    """A merchant as a Mesa agent: a named view on its row of the MerchantTable."""
+class Merchants:
+    """The merchants of the market: their table, the books kept outside the ledger, entry and exit.
 
-    def __init__(self, model: mesa.Model, row: int) -> None:
-        super().__init__(model)
-        self.row = row
+    Profit is accrual (docs/kpis.md): a day's profit per merchant is its order margin (from the
+    model) plus the charges and credits booked here during the day (`charge`), less the daily
+    costs; stock written off is the merchant's loss too.
+    """
 
-    @property
-    def table(self) -> MerchantTable:
-        return self.model.merchant_table
+    def __init__(self, cfg: MerchantsConfig, table: MerchantTable) -> None:
+        self.cfg = cfg
+        self.table = table
+        self.joined = 0                  # merchants added after the day-0 market
+        self.units_initial = 0           # opening stock of every merchant, day 0 and entrants [units]
+        self.units_restocked = 0         # returned units put back on a shelf
+        self.units_written_off = 0
+        self.opening_inventory_value = 0.0
+        self.written_off_value_today = 0.0
+        self._adjust = np.zeros(table.size)
 
-    @property
-    def categories(self) -> np.ndarray:
-        return np.flatnonzero(self.table.carries[self.row])
+    def open(self, rows: np.ndarray, expected_daily: np.ndarray, table: MerchantTable | None = None) -> None:
+        """Stock `rows` for their expected daily demand (forecast history pre-filled) and count it."""
+        table = self.table if table is None else table
+        stock_to_expected_demand(table, rows, expected_daily, self.cfg)
+        self.units_initial += int(table.on_hand[rows].sum())
+        self.opening_inventory_value += float((table.on_hand[rows] * table.unit_cost[rows]).sum())
 
-    @property
-    def rating(self) -> float:
-        return float(self.table.rating[self.row])
+    # --- the day's books -------------------------------------------------------------------------
 
-    @property
-    def trailing_quarter_profit(self) -> float:
-        return float(self.table.profit_days[:, self.row].sum())
+    def start_day(self) -> None:
+        self._adjust = np.zeros(self.table.size)
+        self.written_off_value_today = 0.0
 
-    def leave(self) -> None:
-        """Exit the platform: stock is written off, the agent removed."""
-        self.model.write_off_stock(self.row)
-        self.table.active[self.row] = False
-        self.remove()
+    def charge(self, rows: np.ndarray, amounts: np.ndarray) -> None:
+        """Costs (or, negative, credits) booked outside the order flow; they enter today's profit."""
+        if rows.size:
+            adjust = np.bincount(rows, weights=amounts, minlength=self.table.size)
+            if adjust.size > self._adjust.size:  # merchants joined since the day began
+                self._adjust = np.r_[self._adjust, np.zeros(adjust.size - self._adjust.size)]
+            self._adjust[: adjust.size] -= adjust
+
+    def daily_costs(self, ledger: Ledger) -> np.ndarray:
+        """Holding, fixed and ad costs of the day per merchant, booked to the ledger."""
+        t, mc = self.table, self.cfg
+        holding = (t.on_hand * t.unit_cost).sum(axis=1) * mc.holding_cost_rate_per_year / 365.0
+        fixed = np.where(t.active, mc.fixed_cost_per_month * 12.0 / 365.0, 0.0)
+        ads = np.where(t.active, t.ad_spend_month * 12.0 / 365.0, 0.0)
+        ledger.post("holding", float(holding.sum()))
+        ledger.post("merchant_fixed", float(fixed.sum()))
+        ledger.post("ad_fees", float(ads.sum()))
+        return holding + fixed + ads
+
+    def close_day(self, day: int, profit: np.ndarray) -> np.ndarray:
+        """Add the day's charges to its profit and book it to the month and the trailing quarter."""
+        profit += self._adjust
+        self.table.profit_month += profit
+        self.table.profit_days[day % QUARTER_DAYS] = profit
+        return profit
+
+    def rate_orders(self, first_choice: np.ndarray, outcome: np.ndarray) -> None:
+        """Order outcomes count for the shopper's first choice (its stock-out caused any fallback)."""
+        t = self.table
+        seen = first_choice >= 0
+        t.outcome_sum += np.bincount(first_choice[seen], weights=outcome[seen], minlength=t.size)
+        t.outcome_n += np.bincount(first_choice[seen], minlength=t.size).astype(float)
+
+    # --- stock leaving the market ------------------------------------------------------------------
+
+    def restock_returns(self, rows: np.ndarray, cats: np.ndarray) -> None:
+        """Returned units fit to sell go back on the shelf; a left merchant's or a delisted range's are scrapped."""
+        t = self.table
+        self.units_restocked += int(rows.size)
+        active = t.active[rows] & t.carries[rows, cats]
+        np.add.at(t.on_hand, (rows[active], cats[active]), 1)
+        # a restocked unit is inventory again: its cost comes back out of cost of goods sold
+        self.charge(rows[active], -t.unit_cost[rows[active], cats[active]])
+        self.units_written_off += int((~active).sum())
+
+    def delist(self, rows: np.ndarray, cats: np.ndarray, day: int) -> None:
+        """Merchants stop carrying single categories: the stock is written off, the loss is theirs."""
+        t = self.table
+        value = t.on_hand[rows, cats] * t.unit_cost[rows, cats]
+        self.units_written_off += int(t.on_hand[rows, cats].sum())
+        self.written_off_value_today += float(value.sum())
+        # the loss counts towards the merchant's month, its quarter and its exit
+        loss = np.bincount(rows, weights=value, minlength=t.size)
+        t.profit_month -= loss
+        t.profit_days[day % QUARTER_DAYS] -= loss
+        t.on_hand[rows, cats] = 0
+        t.carries[rows, cats] = False
+        t.supplier[rows, cats] = -1
+
+    def write_off_stock(self, rows: int | np.ndarray) -> None:
+        """A departed merchant's stock is lost to the market: a loss in merchant profit."""
+        t = self.table
+        self.units_written_off += int(t.on_hand[rows].sum())
+        self.written_off_value_today += float((t.on_hand[rows] * t.unit_cost[rows]).sum())
+        t.on_hand[rows] = 0
+
+    # --- month end: ratings, exit, entry ------------------------------------------------------------
+
+    def update_ratings(self) -> None:
+        """Rating: moving average of 1 + 4 x quality x the month's mean order outcome."""
+        t = self.table
+        seen = t.outcome_n > 0
+        month_outcome = np.where(seen, t.outcome_sum / np.maximum(t.outcome_n, 1), 1.0)
+        target = 1.0 + 4.0 * t.quality * month_outcome
+        t.rating = np.where(seen, 0.7 * t.rating + 0.3 * target, t.rating)
+
+    def exits(self) -> np.ndarray:
+        """Merchants with `exit_after_loss_months` loss-making months in a row leave; stock written off."""
+        t = self.table
+        t.loss_streak = np.where(t.active & (t.profit_month < 0), t.loss_streak + 1, 0)
+        leaving = np.flatnonzero(t.active & (t.loss_streak >= self.cfg.exit_after_loss_months))
+        for row in leaving:  # few a month; one at a time keeps the write-off sums as booked
+            self.write_off_stock(row)
+            t.active[row] = False
+        return leaving
+
+    def entrants_due(self, rng: np.random.Generator) -> int:
+        """Two-sided network effect: merchants join when trailing profit on the platform pays."""
+        t, entry = self.table, self.cfg.entry
+        active = np.flatnonzero(t.active)
+        if active.size == 0 or t.size >= entry.max_count:
+            return 0
+        mean_profit = float(t.profit_days[:, active].sum(axis=0).mean())
+        if mean_profit <= entry.profit_threshold:
+            return 0
+        n_new = int(np.floor(entry.monthly_rate * active.size + rng.random()))
+        return max(0, min(n_new, entry.max_count - t.size))
+
+    def add(self, extra: MerchantTable) -> None:
+        """Append new merchants, stocked for the recent demand of their categories."""
+        t = self.table
+        carriers = t.carries & t.active[:, None]
+        recent = t.demand_history.mean(axis=0)
+        per_cat = (recent * carriers).sum(axis=0) / np.maximum(carriers.sum(axis=0), 1)
+        self.open(np.arange(extra.size), extra.carries * per_cat[None, :], table=extra)
+        extra.history_pos, extra.days_of_history = t.history_pos, t.days_of_history
+        self.table = append_rows(t, extra)
+        self.joined += extra.size
+
+    def end_month(self) -> None:
+        t = self.table
+        t.profit_month[:] = 0.0
+        t.outcome_sum[:] = 0.0
+        t.outcome_n[:] = 0.0

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from sim.config import Shoppers
+from sim.config import ShoppersConfig
 
 NEVER = np.iinfo(np.int32).max // 2  # 'day' of an event that has not happened
 QUANTILE_GRID = 4097  # points of the spend inverse-CDF table
@@ -38,9 +38,7 @@ class DailyDraws:
 class ShopperPopulation:
     """Columns of shopper state plus the vectorised BG/NBD rules that update them."""
 
-    LIFECYCLE = ("prospect", "new", "active", "dormant", "churned")
-
-    def __init__(self, cfg: Shoppers, rng: np.random.Generator, history_rng: np.random.Generator) -> None:
+    def __init__(self, cfg: ShoppersConfig, rng: np.random.Generator, history_rng: np.random.Generator) -> None:
         self.cfg = cfg
         n = cfg.count
         self.n = n

@@ -23,7 +23,7 @@ import mesa
 import numpy as np
 import simpy
 
-from sim.config import LeadTimeDelay
+from sim.config import LeadTimeDelayConfig, SuppliersConfig
 
 
 @dataclass(eq=False)  # lots are compared by identity (list.remove), never by their arrays
@@ -42,7 +42,7 @@ class Lot:
         self.total_units = int(self.units.sum())
 
 
-def delay_sampler(cfg: LeadTimeDelay, rng: np.random.Generator) -> Callable[[], int]:
+def delay_sampler(cfg: LeadTimeDelayConfig, rng: np.random.Generator) -> Callable[[], int]:
     """A function drawing one lot's extra delay in whole days (rounded to the nearest day)."""
     d = cfg.distribution
     if d == "none":
@@ -54,6 +54,47 @@ def delay_sampler(cfg: LeadTimeDelay, rng: np.random.Generator) -> Callable[[], 
         scale = cfg.sd_days**2 / cfg.mean_days
         return lambda: int(round(rng.gamma(shape, scale)))
     return lambda: int(round(rng.uniform(cfg.low_days, cfg.high_days)))
+
+
+@dataclass
+class SupplierTable:
+    """Suppliers as columns (one row per supplier): what merchants and policies choose between."""
+
+    supplies: np.ndarray          # (suppliers, categories) bool
+    cost_factor: np.ndarray       # multiplies a category's base unit cost (green premium included)
+    quality: np.ndarray           # 0-1
+    distance_km: np.ndarray       # to the merchants (line-haul)
+    green: np.ndarray             # bool: green-certified
+    carbon_per_unit: np.ndarray   # kg CO2e per unit produced
+    by_category: list[np.ndarray] = field(init=False)  # supplier rows of each category
+
+    def __post_init__(self) -> None:
+        self.by_category = [np.flatnonzero(self.supplies[:, c]) for c in range(self.supplies.shape[1])]
+
+    @property
+    def size(self) -> int:
+        return self.cost_factor.shape[0]
+
+
+def build_suppliers(cfg: SuppliersConfig, n_categories: int, production_factor: float,
+                    rng: np.random.Generator) -> SupplierTable:
+    """Draw the suppliers: one or two categories each (every category covered), cost, quality, carbon."""
+    n = cfg.count
+    green = rng.random(n) < cfg.green_certified_share
+    cost = np.exp(rng.normal(0.0, cfg.unit_cost_sd, n)) * np.where(green, 1.0 + cfg.green_cost_premium, 1.0)
+    quality = np.clip(rng.normal(cfg.quality_mean, cfg.quality_sd, n), 0.0, 1.0)
+    distance = rng.exponential(cfg.distance_km_mean, n)
+    supplies = np.zeros((n, n_categories), dtype=bool)
+    supplies[np.arange(n), np.arange(n) % n_categories] = True
+    second = rng.integers(0, n_categories, n)
+    supplies[np.arange(n), second] |= rng.random(n) < 0.5
+    for c in range(n_categories):  # every category has at least one supplier
+        if not supplies[:, c].any():
+            supplies[c % n, c] = True
+    carbon_unit = cfg.carbon_kg_per_unit * production_factor * np.exp(
+        rng.normal(-cfg.carbon_unit_sd**2 / 2, cfg.carbon_unit_sd, n))  # mean kept at carbon_kg_per_unit
+    carbon = np.where(green, carbon_unit * cfg.green_carbon_factor, carbon_unit)
+    return SupplierTable(supplies, cost, quality, distance, green, carbon)
 
 
 class Supplier(mesa.Agent):

@@ -16,7 +16,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.config import Network  # noqa: E402
+from sim.config import NetworkConfig as Network  # noqa: E402
 from sim.network import build_network, describe  # noqa: E402
 
 KINDS = ("complete", "erdos_renyi", "watts_strogatz", "barabasi_albert", "stochastic_block")

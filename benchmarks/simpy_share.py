@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sim.bench import run_bench  # noqa: E402
+from experiments.bench import run_bench  # noqa: E402
 from sim.scenario_io import load_scenario  # noqa: E402
 
 result = run_bench(load_scenario(ROOT / "scenarios" / "baseline.yaml", sys.argv[1:]))

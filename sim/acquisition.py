@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.config import Acquisition
+from sim.config import AcquisitionConfig
 
 CHANNELS = {"initial": 0, "paid": 1, "organic": 2, "word_of_mouth": 3, "referral": 4}
 
@@ -31,7 +31,7 @@ def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
     return values[idx] if np.ndim(values) else values
 
 
-def joiners(prospect: np.ndarray, u_join: np.ndarray, cfg: Acquisition, p_paid: float,
+def joiners(prospect: np.ndarray, u_join: np.ndarray, cfg: AcquisitionConfig, p_paid: float,
             adopted_share: np.ndarray | float, p_policy: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """Indices of prospects joining today and their channel codes (CHANNELS)."""
     idx = np.flatnonzero(prospect)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from sim.errors import ScenarioError
 
 if TYPE_CHECKING:
-    from sim.config import Scenario
+    from sim.config import MarketConfig
 
 DEFAULT_FACTORS = Path(__file__).resolve().parent / "data" / "carbon_factors.csv"
 STAGES = ("production", "line_haul", "last_mile", "packaging", "warehousing")
@@ -121,16 +121,15 @@ class CarbonTally:
         return day
 
 
-def check_factor_coverage(scenario: Scenario, source: str) -> None:
-    """Every mode, vehicle and packaging the scenario can use has a factor in its table."""
+def check_factor_coverage(scenario: MarketConfig, source: str,
+                          policy_needs: list[tuple[str, str, str]] | None = None) -> None:
+    """Every mode, vehicle and packaging the scenario can use (its policies' needs too) has a factor."""
     try:
         table = load_factors(scenario.carbon.factors_file)
     except ScenarioError as exc:
         if exc.field == "carbon.factors_file":  # the scenario named a file that is not there
             raise ScenarioError(source, "carbon.factors_file", f"{exc.source}: file not found") from None
         raise
-    from sim.policies import REGISTRY
-
     lg = scenario.logistics
     needed = [("line_haul", scenario.suppliers.transport_mode, "suppliers.transport_mode"),
               ("production", "default", "suppliers.carbon_kg_per_unit"),
@@ -138,10 +137,7 @@ def check_factor_coverage(scenario: Scenario, source: str) -> None:
               ("last_mile", lg.carrier_vehicle, "logistics.carrier_vehicle"),
               ("packaging", lg.packaging, "logistics.packaging")]
     needed += [("last_mile", v, f"logistics.fleet.{v}") for v in lg.fleet]
-    for name, policy in sorted(REGISTRY.items()):
-        section = getattr(scenario.policies, name)
-        if section is not None:
-            needed += policy.carbon_factors(section, scenario)
+    needed += policy_needs or []
     for stage, key, field in needed:
         if not table.has(stage, key):
             raise ScenarioError(source, field, f"no {stage} emission factor for {key!r} in {table.path}; "

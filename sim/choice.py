@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from agents.merchant import MerchantTable
+from sim.config import CategoryConfig, ChoiceConfig, SegmentConfig
+
 
 def cumulative_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row-normalised cumulative probabilities of a (groups, options) weight table.
@@ -57,3 +60,83 @@ def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) ->
     rank = np.empty(group.size, dtype=np.int64)
     rank[order] = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
     return rank
+
+
+class ChoiceModel:
+    """The day's choice tables: category by segment, then merchant by multinomial logit.
+
+    Category choice mixes each segment's own preferences (weight = personalisation) with plain
+    popularity; a segment's conversion follows the change of personalisation from today's level
+    by match_sensitivity x its niche score (how far its preferences are from popularity).
+    Merchant utility: rating, delivery days as shoppers see them, ad spend, a popularity term
+    (1 - personalisation), log price x the segment's price sensitivity, green label x green
+    preference. Tables are rebuilt only when something they depend on changes.
+    """
+
+    def __init__(self, cfg: ChoiceConfig, segments: list[SegmentConfig], categories: list[CategoryConfig],
+                 shopper_segment: np.ndarray) -> None:
+        self.cfg = cfg
+        share = np.array([c.demand_share for c in categories])
+        self.demand_share = share / share.sum()
+        names = [c.name for c in categories]
+        prefs = self.demand_share[None, :] * np.array([[s.category_preferences.get(n, 1.0) for n in names]
+                                                       for s in segments])
+        self.segment_prefs = prefs / prefs.sum(axis=1, keepdims=True)
+        # how far a segment's own category preferences are from plain popularity (total variation)
+        self.niche = 0.5 * np.abs(self.segment_prefs - self.demand_share[None, :]).sum(axis=1)
+        self.price_sensitivity = np.array([s.price_sensitivity for s in segments])
+        self.green_preference = np.array([s.green_preference for s in segments])
+        self.shopper_segment = shopper_segment
+        self.personalisation = cfg.personalisation  # today's level; the recommendation policy moves it
+        self.platform_delay = 0.0  # extra days platform-fulfilled delivery takes now (seen in choice)
+        self.merchant_weights = np.zeros((0, 0))
+        self._set_category_table()
+
+    def _set_category_table(self) -> None:
+        p = self.personalisation
+        mix = p * self.segment_prefs + (1.0 - p) * self.demand_share[None, :]
+        self.category_cum, self.category_support = cumulative_table(mix)
+        self.category_probs = np.diff(np.c_[np.zeros(mix.shape[0]), self.category_cum], axis=1)
+        change = self.cfg.match_sensitivity * (p - self.cfg.personalisation) * self.niche
+        self.match_multiplier = (1.0 + change)[self.shopper_segment]  # exactly 1 at today's level
+
+    def set_personalisation(self, level: float, table: MerchantTable) -> None:
+        """A new personalisation level: category choice, conversion and ranking change."""
+        if float(level) == self.personalisation:
+            return
+        self.personalisation = float(level)
+        self._set_category_table()
+        self.refresh(table)
+
+    def set_platform_delay(self, delay: float, table: MerchantTable) -> None:
+        """Platform-fulfilled delivery as shoppers see it now (consolidation days + fleet backlog)."""
+        if delay != self.platform_delay:
+            self.platform_delay = delay
+            self.refresh(table)
+
+    def refresh(self, table: MerchantTable) -> None:
+        """Logit weights per (segment x category, merchant); after rating, entry, exit or delay changes."""
+        t, w = table, self.cfg
+        delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
+        base = (w.rating_weight * t.rating - w.delivery_weight * delivery_seen
+                + w.ad_weight * np.log1p(t.ad_spend_month / 100.0))
+        if w.popularity_weight > 0 and self.personalisation < 1:  # popularity ranking: the rich get richer
+            sales = t.demand_history.sum(axis=(0, 2))
+            share = sales / max(float(sales.sum()), 1e-12)
+            base = base + w.popularity_weight * (1.0 - self.personalisation) * np.log(share + 1e-3)
+        utility = (base[None, :]
+                   - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
+                   + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])
+        n_seg, n_cat = utility.shape[0], t.carries.shape[1]
+        avail = (t.carries & t.active[:, None]).T  # (categories, merchants)
+        util = np.repeat(utility, n_cat, axis=0)  # row s*C + c
+        self.merchant_weights = logit_weights(util, np.tile(avail, (n_seg, 1)))
+
+    def expected_cell_demand(self, buyers_by_segment: np.ndarray) -> np.ndarray:
+        """Expected daily orders per (merchant, category) from expected buyers per segment."""
+        n_seg, n_cat = self.category_probs.shape
+        w = self.merchant_weights
+        probs = w / np.where(w.sum(axis=1, keepdims=True) > 0, w.sum(axis=1, keepdims=True), 1.0)
+        seg_cat = (buyers_by_segment[:, None] * self.category_probs).reshape(-1)  # row s*C + c
+        cell = (seg_cat[:, None] * probs).reshape(n_seg, n_cat, -1).sum(axis=0)
+        return cell.T  # (merchants, categories)

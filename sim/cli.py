@@ -118,7 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from sim.validate import format_results, run_all
+    from experiments.validation import format_results, run_all
 
     results = run_all(args.quick, progress=sys.stderr.isatty())
     print(format_results(results))
@@ -126,10 +126,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from sim.bench import format_bench, run_bench
+    from experiments.bench import format_bench, run_bench
+    from experiments.library import scenario_file
     from sim.scenario_io import load_scenario
 
-    path = args.scenario or str(Path(__file__).resolve().parent.parent / "scenarios" / "bench.yaml")
+    path = args.scenario or scenario_file("bench.yaml")
     scenario = load_scenario(path, overrides_from(args))
     print(format_bench(scenario.name, run_bench(scenario)))
     return 0
@@ -138,7 +139,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     import time
 
-    from sim import compare
+    from experiments import compare
+    from experiments.executors import default_workers
+    from experiments.runs import plan
     from sim.scenario_io import load_scenario
 
     if args.replications < 1 or args.replications > 1000:
@@ -158,8 +161,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                   f"{base.simulation.days} days with {base.shoppers.count:,}: its deltas mix the policy with the "
                   f"difference in size", file=sys.stderr)
     out = _out_dir(args, "compare")
-    workers = args.workers or compare.default_workers()
-    specs = compare.plan(scenarios, args.replications)
+    workers = args.workers or default_workers()
+    specs = plan(scenarios, args.replications)
     show = not args.quiet and sys.stderr.isatty()
     if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
         print(f"running {len(specs)} runs on {min(workers, len(specs))} workers ...", file=sys.stderr)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from sim.schema import NonNegative, Positive, Probability, Section
 
 # --- simulation --------------------------------------------------------------------------
 
 
-class Simulation(Section):
+class SimulationConfig(Section):
     days: int = Field(365, ge=1, le=3650, description="Length of the run [days]")
     start_date: dt.date = Field(
         dt.date(2025, 1, 1), description="Calendar date of day 0 (places seasonal peaks)"
@@ -27,7 +27,7 @@ class Simulation(Section):
 # --- shoppers ----------------------------------------------------------------------------
 
 
-class BGNBD(Section):
+class BGNBDConfig(Section):
     """BG/NBD purchase and dropout (Fader, Hardie & Lee 2005); weekly time unit, CDNOW fit."""
 
     r: Positive = Field(0.243, description="Gamma shape of the weekly purchase rate")
@@ -36,7 +36,7 @@ class BGNBD(Section):
     b: Positive = Field(2.426, description="Beta b of the dropout probability after a repeat")
 
 
-class GammaGamma(Section):
+class GammaGammaConfig(Section):
     """Gamma-Gamma spend per order (Fader, Hardie & Lee 2005b); CDNOW fit, in currency."""
 
     p: Positive = Field(6.25, description="Gamma shape of spend per order")
@@ -44,7 +44,7 @@ class GammaGamma(Section):
     gamma: Positive = Field(15.44, description="Gamma rate of the shopper's spend scale [currency]")
 
 
-class Segment(Section):
+class SegmentConfig(Section):
     name: str = Field(min_length=1, description="Segment name (unique; used in reports and policy targeting)")
     share: float = Field(gt=0.0, le=1.0, description="Share of shoppers in the segment")
     price_sensitivity: NonNegative = Field(
@@ -60,7 +60,7 @@ class Segment(Section):
     )
 
 
-class Lifecycle(Section):
+class LifecycleConfig(Section):
     """Observable states by days since last purchase (what the platform can see)."""
 
     new_days: int = Field(30, ge=1, description="A first-time buyer is 'new' this long [days]")
@@ -68,7 +68,7 @@ class Lifecycle(Section):
     churned_after_days: int = Field(180, ge=2, description="No purchase this long: churned [days]")
 
     @model_validator(mode="after")
-    def _ordered(self) -> Lifecycle:
+    def _ordered(self) -> LifecycleConfig:
         if not self.new_days <= self.dormant_after_days < self.churned_after_days:
             raise ValueError(
                 "need new_days <= dormant_after_days < churned_after_days "
@@ -77,7 +77,7 @@ class Lifecycle(Section):
         return self
 
 
-class Experience(Section):
+class ExperienceConfig(Section):
     """How service failures feed back into purchase rate and dropout (neutral when none)."""
 
     satisfaction_memory: Probability = Field(
@@ -99,7 +99,7 @@ class Experience(Section):
     return_outcome: Probability = Field(0.5, description="Order outcome when the item is returned")
 
 
-class Shoppers(Section):
+class ShoppersConfig(Section):
     count: int = Field(100_000, ge=10, le=10_000_000, description="Population size [shoppers]")
     initial_customer_share: Probability = Field(
         0.2, description="Share of shoppers who are already customers on day 0"
@@ -111,19 +111,19 @@ class Shoppers(Section):
         description="Initial customers' first purchases are spread over this many days before "
         "day 0 and their history simulated (0: all first purchases just before day 0, a cohort)",
     )
-    bgnbd: BGNBD = Field(default_factory=BGNBD)
-    spend: GammaGamma = Field(default_factory=GammaGamma)
-    segments: list[Segment] = Field(
-        default_factory=lambda: [Segment(name="mainstream", share=1.0)], min_length=1
+    bgnbd: BGNBDConfig = Field(default_factory=BGNBDConfig)
+    spend: GammaGammaConfig = Field(default_factory=GammaGammaConfig)
+    segments: list[SegmentConfig] = Field(
+        default_factory=lambda: [SegmentConfig(name="mainstream", share=1.0)], min_length=1
     )
-    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
-    experience: Experience = Field(default_factory=Experience)
+    lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
+    experience: ExperienceConfig = Field(default_factory=ExperienceConfig)
     stockout_behaviour: Literal["fallback", "lost"] = Field(
         "fallback", description="On a stock-out: try the next-best merchant once, or lose the sale"
     )
 
     @model_validator(mode="after")
-    def _segments_consistent(self) -> Shoppers:
+    def _segments_consistent(self) -> ShoppersConfig:
         total = sum(s.share for s in self.segments)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"segment shares must add up to 1 (they add up to {total:.6g})")
@@ -136,14 +136,14 @@ class Shoppers(Section):
 # --- catalogue -----------------------------------------------------------------------------
 
 
-class Category(Section):
+class CategoryConfig(Section):
     name: str = Field(min_length=1, description="Category name (unique)")
     demand_share: Positive = Field(description="Relative share of orders (normalised)")
     price_level: Positive = Field(1.0, description="Multiplies spend per order in this category")
     unit_weight_kg: Positive = Field(1.0, description="Shipping weight of one unit [kg]")
 
 
-def _default_categories() -> list[Category]:
+def _default_categories() -> list[CategoryConfig]:
     shares = {
         "fashion": 0.23, "electronics": 0.20, "home": 0.14, "beauty": 0.10,
         "grocery": 0.10, "books_media": 0.08, "toys": 0.08, "sports": 0.07,
@@ -152,17 +152,17 @@ def _default_categories() -> list[Category]:
         "fashion": 0.9, "electronics": 2.0, "home": 1.3, "beauty": 0.7,
         "grocery": 0.6, "books_media": 0.5, "toys": 0.8, "sports": 1.1,
     }
-    return [Category(name=n, demand_share=s, price_level=levels[n]) for n, s in shares.items()]
+    return [CategoryConfig(name=n, demand_share=s, price_level=levels[n]) for n, s in shares.items()]
 
 
-class Catalog(Section):
-    categories: list[Category] = Field(default_factory=_default_categories, min_length=1)
+class CatalogConfig(Section):
+    categories: list[CategoryConfig] = Field(default_factory=_default_categories, min_length=1)
     cogs_share: float = Field(
         0.65, gt=0.0, lt=1.0, description="Supplier unit cost as a share of the category's mean order value"
     )
 
     @model_validator(mode="after")
-    def _unique(self) -> Catalog:
+    def _unique(self) -> CatalogConfig:
         names = [c.name for c in self.categories]
         if len(set(names)) != len(names):
             raise ValueError(f"category names must be unique (got {names})")
@@ -172,7 +172,7 @@ class Catalog(Section):
 # --- merchants, suppliers, platform ------------------------------------------------------------
 
 
-class Replenishment(Section):
+class ReplenishmentConfig(Section):
     policy: Literal["order_up_to", "s_S", "base_stock"] = Field(
         "order_up_to",
         description="Order-up-to with moving-average forecast (Chen et al. 2000), (s, S), or base stock "
@@ -193,13 +193,13 @@ class Replenishment(Section):
     order_up_to_days: Positive = Field(21.0, description="(s, S): S in days of forecast demand")
 
     @model_validator(mode="after")
-    def _s_below_S(self) -> Replenishment:
+    def _s_below_S(self) -> ReplenishmentConfig:
         if self.reorder_point_days >= self.order_up_to_days:
             raise ValueError("reorder_point_days (s) must be below order_up_to_days (S)")
         return self
 
 
-class MerchantEntry(Section):
+class MerchantEntryConfig(Section):
     monthly_rate: Probability = Field(
         0.02, description="New merchants per month as a share of active ones, when joining pays"
     )
@@ -209,7 +209,7 @@ class MerchantEntry(Section):
     max_count: int = Field(20_000, ge=1, description="Upper bound on merchants ever created")
 
 
-class Merchants(Section):
+class MerchantsConfig(Section):
     count: int = Field(500, ge=1, le=100_000, description="Merchants on day 0")
     categories_per_merchant: int = Field(3, ge=1, description="Categories each merchant carries")
     price_index_sd: NonNegative = Field(0.10, description="Log-sd of merchants' price index (mean 1)")
@@ -230,14 +230,14 @@ class Merchants(Section):
     )
     initial_stock_days: NonNegative = Field(21.0, description="Opening stock in days of expected demand")
     unlimited_stock: bool = Field(False, description="Never out of stock (validation runs)")
-    replenishment: Replenishment = Field(default_factory=Replenishment)
+    replenishment: ReplenishmentConfig = Field(default_factory=ReplenishmentConfig)
     exit_after_loss_months: int = Field(
         3, ge=1, description="A merchant leaves after this many consecutive loss-making months"
     )
-    entry: MerchantEntry = Field(default_factory=MerchantEntry)
+    entry: MerchantEntryConfig = Field(default_factory=MerchantEntryConfig)
 
 
-class LeadTimeDelay(Section):
+class LeadTimeDelayConfig(Section):
     """Random extra days on top of the planned lead time L (whole days, drawn per lot)."""
 
     distribution: Literal["none", "exponential", "gamma", "uniform"] = Field(
@@ -249,7 +249,7 @@ class LeadTimeDelay(Section):
     high_days: NonNegative = Field(0.0, description="Largest delay (uniform) [days]")
 
     @model_validator(mode="after")
-    def _possible(self) -> LeadTimeDelay:
+    def _possible(self) -> LeadTimeDelayConfig:
         d = self.distribution
         if d in ("exponential", "gamma") and self.mean_days <= 0:
             raise ValueError(f"a {d} delay needs mean_days > 0 (got {self.mean_days})")
@@ -260,7 +260,7 @@ class LeadTimeDelay(Section):
         return self
 
 
-class Suppliers(Section):
+class SuppliersConfig(Section):
     count: int = Field(50, ge=1, le=10_000, description="Suppliers")
     unit_cost_sd: NonNegative = Field(0.05, description="Log-sd of suppliers' unit cost factor")
     quality_mean: Probability = Field(0.85, description="Mean supplier quality [0-1]")
@@ -268,7 +268,7 @@ class Suppliers(Section):
     capacity_units_per_day: Positive | None = Field(
         None, description="Production capacity of each supplier [units/day]; none: unlimited"
     )
-    lead_time_delay: LeadTimeDelay = Field(default_factory=LeadTimeDelay)
+    lead_time_delay: LeadTimeDelayConfig = Field(default_factory=LeadTimeDelayConfig)
     carbon_kg_per_unit: NonNegative = Field(2.0, description="Mean production carbon intensity [kg CO2e/unit]")
     carbon_unit_sd: NonNegative = Field(0.3, description="Log-sd of production carbon intensity across suppliers")
     green_carbon_factor: Probability = Field(
@@ -286,52 +286,52 @@ class Suppliers(Section):
     green_certified_share: Probability = Field(0.2, description="Share of suppliers with a green certification")
 
 
-class Platform(Section):
+class PlatformConfig(Section):
     take_rate: float = Field(0.12, ge=0.0, lt=1.0, description="Commission on GMV")
     marketing_spend_per_day: NonNegative = Field(1000.0, description="Paid acquisition [currency/day]")
     fixed_cost_per_day: NonNegative = Field(0.0, description="Platform operating cost [currency/day]")
 
 
-class Region(Section):
+class RegionConfig(Section):
     name: str = Field(min_length=1, description="Region name (unique)")
     share: float = Field(gt=0.0, le=1.0, description="Share of shoppers living in the region")
     km_per_parcel: Positive = Field(description="Last-mile distance driven per parcel delivered [km]")
 
 
-class VehicleType(Section):
+class VehicleTypeConfig(Section):
     parcels_per_day: Positive = Field(description="Parcels one vehicle delivers in a day")
     cost_per_day: NonNegative = Field(description="Vehicle and driver cost per vehicle-day [currency]")
     cost_per_km: NonNegative = Field(description="Energy and wear per km [currency/km]")
 
 
-class PackagingType(Section):
+class PackagingTypeConfig(Section):
     cost_per_parcel: NonNegative = Field(description="Packaging cost of one parcel [currency]")
 
 
-def _default_regions() -> list[Region]:
-    return [Region(name="urban", share=0.55, km_per_parcel=1.2),
-            Region(name="suburban", share=0.30, km_per_parcel=2.5),
-            Region(name="rural", share=0.15, km_per_parcel=6.0)]
+def _default_regions() -> list[RegionConfig]:
+    return [RegionConfig(name="urban", share=0.55, km_per_parcel=1.2),
+            RegionConfig(name="suburban", share=0.30, km_per_parcel=2.5),
+            RegionConfig(name="rural", share=0.15, km_per_parcel=6.0)]
 
 
-def _default_vehicles() -> dict[str, VehicleType]:
-    return {"diesel_van": VehicleType(parcels_per_day=120, cost_per_day=160.0, cost_per_km=0.20),
-            "ev_van": VehicleType(parcels_per_day=110, cost_per_day=180.0, cost_per_km=0.06),
-            "cargo_bike": VehicleType(parcels_per_day=50, cost_per_day=110.0, cost_per_km=0.01)}
+def _default_vehicles() -> dict[str, VehicleTypeConfig]:
+    return {"diesel_van": VehicleTypeConfig(parcels_per_day=120, cost_per_day=160.0, cost_per_km=0.20),
+            "ev_van": VehicleTypeConfig(parcels_per_day=110, cost_per_day=180.0, cost_per_km=0.06),
+            "cargo_bike": VehicleTypeConfig(parcels_per_day=50, cost_per_day=110.0, cost_per_km=0.01)}
 
 
-def _default_packaging() -> dict[str, PackagingType]:
-    return {"cardboard_box": PackagingType(cost_per_parcel=0.30),
-            "recycled_mailer": PackagingType(cost_per_parcel=0.25),
-            "reusable_bag": PackagingType(cost_per_parcel=0.60)}
+def _default_packaging() -> dict[str, PackagingTypeConfig]:
+    return {"cardboard_box": PackagingTypeConfig(cost_per_parcel=0.30),
+            "recycled_mailer": PackagingTypeConfig(cost_per_parcel=0.25),
+            "reusable_bag": PackagingTypeConfig(cost_per_parcel=0.60)}
 
 
-class Logistics(Section):
+class LogisticsConfig(Section):
     """Last mile: the platform's fleet per region for platform-fulfilled parcels; a carrier
     without capacity limit for merchant-fulfilled ones."""
 
-    regions: list[Region] = Field(default_factory=_default_regions, min_length=1)
-    vehicles: dict[str, VehicleType] = Field(
+    regions: list[RegionConfig] = Field(default_factory=_default_regions, min_length=1)
+    vehicles: dict[str, VehicleTypeConfig] = Field(
         default_factory=_default_vehicles, description="Vehicle types the fleet may use"
     )
     fleet: dict[str, Probability] = Field(
@@ -345,7 +345,7 @@ class Logistics(Section):
         True, description="At each month end, resize each region's fleet to headroom x its mean daily parcels "
         "of the last 28 days (peaks inside a month still meet the old fleet)"
     )
-    packaging_types: dict[str, PackagingType] = Field(default_factory=_default_packaging,
+    packaging_types: dict[str, PackagingTypeConfig] = Field(default_factory=_default_packaging,
                                                       description="Packaging types and their cost")
     packaging: str = Field("cardboard_box", description="Packaging used for every parcel")
     carrier_vehicle: str = Field("diesel_van", description="Vehicle type of the carrier of merchant-fulfilled parcels")
@@ -360,7 +360,7 @@ class Logistics(Section):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> Logistics:
+    def _consistent(self) -> LogisticsConfig:
         total = sum(r.share for r in self.regions)
         if abs(total - 1.0) > 1e-6:
             raise ValueError(f"region shares must add up to 1 (they add up to {total:.6g})")
@@ -397,7 +397,7 @@ class Logistics(Section):
         return name
 
 
-class Returns(Section):
+class ReturnsConfig(Section):
     """Returns: probability base_rate + quality_slope x (1 - merchant quality x supplier quality)."""
 
     base_rate: Probability = Field(0.03, description="Return probability of a perfect-quality item")
@@ -406,14 +406,14 @@ class Returns(Section):
     restock_share: Probability = Field(0.7, description="Share of returned units fit to sell again")
 
 
-class Carbon(Section):
+class CarbonConfig(Section):
     factors_file: str | None = Field(
         None, description="CSV of emission factors (columns stage,key,factor,unit,source,year); "
         "none: the table shipped with ecomsim (sim/data/carbon_factors.csv)"
     )
 
 
-class Network(Section):
+class NetworkConfig(Section):
     """The shoppers' social network, on which word of mouth and referrals spread."""
 
     kind: Literal["complete", "erdos_renyi", "watts_strogatz", "barabasi_albert", "stochastic_block",
@@ -428,7 +428,7 @@ class Network(Section):
                                    description="Shoppers sampled to estimate average clustering (manifest)")
 
     @model_validator(mode="after")
-    def _kind_needs(self) -> Network:
+    def _kind_needs(self) -> NetworkConfig:
         k = self.mean_degree
         if self.kind in ("watts_strogatz", "barabasi_albert") and (k != int(k) or int(k) % 2 or k < 2):
             raise ValueError(f"{self.kind} needs an even whole mean_degree >= 2 (got {k:g})")
@@ -439,7 +439,7 @@ class Network(Section):
         return self
 
 
-class Acquisition(Section):
+class AcquisitionConfig(Section):
     """Bass (1969) adoption, per day: innovation (marketing) + imitation x customer share."""
 
     innovation_p: Probability = Field(
@@ -453,18 +453,18 @@ class Acquisition(Section):
     )
 
 
-class Peak(Section):
+class PeakConfig(Section):
     name: str = Field(min_length=1, description="Name of the peak (e.g. black_friday)")
     date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD")
     duration_days: int = Field(1, ge=1, le=60, description="Consecutive days from the date [days]")
     multiplier: Positive = Field(description="Purchase-rate multiplier on those days")
 
 
-class Seasonality(Section):
-    peaks: list[Peak] = Field(default_factory=list)
+class SeasonalityConfig(Section):
+    peaks: list[PeakConfig] = Field(default_factory=list)
 
 
-class Choice(Section):
+class ChoiceConfig(Section):
     """Multinomial-logit merchant choice: utility weights (price weight is per segment)."""
 
     rating_weight: NonNegative = Field(0.8, description="Utility per rating star (1-5)")
@@ -484,77 +484,32 @@ class Choice(Section):
     )
 
 
-class PolicySections(Section):
-    """Base of `policies`: its fields are made from the policy registry (sim/policies/)."""
+# --- the market a scenario describes ------------------------------------------------------
 
 
-def _policies_section() -> type[Section]:
-    """`policies:` has one optional section per registered policy, declared by the policy itself."""
-    from sim.policies import REGISTRY
+class MarketConfig(Section):
+    """Everything a scenario says about the market; sim/scenario.py adds policies and targets."""
 
-    fields = {name: (cls.Config | None, Field(None, description=f"{cls.title} (off when absent)"))
-              for name, cls in sorted(REGISTRY.items())}
-    return create_model("Policies", __base__=PolicySections, __doc__="Policy plug-ins by name (sim/policies/)",
-                        **fields)
-
-
-Policies = _policies_section()
-
-
-class Target(Section):
-    """A goal on one summary KPI: a change relative to the baseline, or a level."""
-
-    kpi: str = Field(min_length=1, description="A summary.json key, e.g. gmv, retention_90d, merchant_satisfaction")
-    relative_change_min: float | None = Field(
-        None, description="Met when (scenario - baseline) / baseline is at least this (e.g. 0.20 for +20%)"
-    )
-    relative_change_max: float | None = Field(None, description="Met when the relative change is at most this")
-    min: float | None = Field(None, description="Met when the scenario's value is at least this")
-    max: float | None = Field(None, description="Met when the scenario's value is at most this")
-
-    @model_validator(mode="after")
-    def _one_goal(self) -> Target:
-        from sim.metrics import SEGMENT_ORDERS_PREFIX, SUMMARY_KEYS, known_kpis
-
-        known = known_kpis()
-        if self.kpi not in known and not self.kpi.startswith(SEGMENT_ORDERS_PREFIX):
-            import difflib
-            close = difflib.get_close_matches(self.kpi, sorted(known), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown KPI {self.kpi!r}{hint} Allowed: the keys of summary.json, e.g. "
-                             f"{', '.join(SUMMARY_KEYS)} (all in docs/kpis.md)")
-        goals = [g for g in (self.relative_change_min, self.relative_change_max, self.min, self.max) if g is not None]
-        if len(goals) != 1:
-            raise ValueError("a target needs exactly one of relative_change_min, relative_change_max, min, max")
-        return self
-
-
-# --- the scenario ------------------------------------------------------------------------------
-
-
-class Scenario(Section):
     name: str = Field("scenario", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$",
                       description="Scenario name: letters, digits, _ . - (names the results folder)")
     description: str = Field("", description="The question this scenario answers (one paragraph)")
     seed: int = Field(42, ge=0, description="Root of every random stream (SeedSequence)")
-    simulation: Simulation = Field(default_factory=Simulation)
-    shoppers: Shoppers = Field(default_factory=Shoppers)
-    catalog: Catalog = Field(default_factory=Catalog)
-    merchants: Merchants = Field(default_factory=Merchants)
-    suppliers: Suppliers = Field(default_factory=Suppliers)
-    platform: Platform = Field(default_factory=Platform)
-    acquisition: Acquisition = Field(default_factory=Acquisition)
-    choice: Choice = Field(default_factory=Choice)
-    seasonality: Seasonality = Field(default_factory=Seasonality)
-    network: Network = Field(default_factory=Network)
-    logistics: Logistics = Field(default_factory=Logistics)
-    returns: Returns = Field(default_factory=Returns)
-    carbon: Carbon = Field(default_factory=Carbon)
-    policies: Policies = Field(default_factory=Policies)
-    targets: list[Target] = Field(default_factory=list, description="Goals reported by `compare` (met or not)")
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    shoppers: ShoppersConfig = Field(default_factory=ShoppersConfig)
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig)
+    merchants: MerchantsConfig = Field(default_factory=MerchantsConfig)
+    suppliers: SuppliersConfig = Field(default_factory=SuppliersConfig)
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
+    acquisition: AcquisitionConfig = Field(default_factory=AcquisitionConfig)
+    choice: ChoiceConfig = Field(default_factory=ChoiceConfig)
+    seasonality: SeasonalityConfig = Field(default_factory=SeasonalityConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    logistics: LogisticsConfig = Field(default_factory=LogisticsConfig)
+    returns: ReturnsConfig = Field(default_factory=ReturnsConfig)
+    carbon: CarbonConfig = Field(default_factory=CarbonConfig)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self) -> MarketConfig:
         names = {c.name for c in self.catalog.categories}
         for i, seg in enumerate(self.shoppers.segments):
             unknown = sorted(set(seg.category_preferences) - names)
@@ -566,12 +521,6 @@ class Scenario(Section):
         if self.network.kind not in ("complete", "edgelist") and self.network.mean_degree >= self.shoppers.count:
             raise ValueError(f"network.mean_degree ({self.network.mean_degree:g}) must be below shoppers.count "
                              f"({self.shoppers.count})")
-        from sim.policies import REGISTRY
-
-        for name, policy in sorted(REGISTRY.items()):  # each policy checks its section against the rest
-            section = getattr(self.policies, name)
-            if section is not None:
-                policy.check(section, self)
         if self.merchants.categories_per_merchant > len(names):
             raise ValueError(
                 f"merchants.categories_per_merchant ({self.merchants.categories_per_merchant}) "

@@ -11,8 +11,10 @@ from collections import defaultdict
 
 ACCOUNTS = ("shoppers", "merchants", "platform", "suppliers", "external")
 
-# flow name -> (payer, payee): the only flows the model may post.
-FLOWS: dict[str, tuple[str, str]] = {
+Flows = dict[str, tuple[str, str]]  # flow name -> (payer, payee)
+
+# The market's own flows; each policy declares its flows in its module (Policy.flows).
+CORE_FLOWS: Flows = {
     "sale": ("shoppers", "merchants"),            # order value paid by the shopper (GMV)
     "commission": ("merchants", "platform"),      # take rate on GMV
     "ad_fees": ("merchants", "platform"),         # merchants' ranking/ad spend
@@ -28,31 +30,29 @@ FLOWS: dict[str, tuple[str, str]] = {
     "fulfilment_fee": ("merchants", "platform"),  # platform fulfilment, per parcel
     "refund": ("merchants", "shoppers"),          # returned orders' value
     "commission_refund": ("platform", "merchants"),  # commission on returned orders
-    "carbon_levy": ("platform", "external"),      # internal carbon price (green-logistics policy)
-    "technology": ("platform", "external"),       # recommender running cost (recommendation policy)
-    "subsidy": ("platform", "shoppers"),          # coupons (policy)
-    "referral": ("platform", "shoppers"),         # referral rewards (policy)
-    "loyalty": ("platform", "shoppers"),          # points redeemed (policy)
-    "membership": ("shoppers", "platform"),       # paid membership fees (policy)
 }
 
 
 class Ledger:
     """Running totals per flow (whole run and current day) and per account."""
 
-    def __init__(self) -> None:
+    def __init__(self, flows: Flows) -> None:
+        unknown = {a for pair in flows.values() for a in pair} - set(ACCOUNTS)
+        if unknown:
+            raise ValueError(f"flows name unknown accounts {sorted(unknown)}")
+        self.flows = dict(flows)
         self.totals: dict[str, float] = defaultdict(float)
         self.today: dict[str, float] = defaultdict(float)
         self.balances: dict[str, float] = {a: 0.0 for a in ACCOUNTS}
 
     def post(self, flow: str, amount: float) -> None:
         """Book `amount` (>= 0) under `flow`; unknown flows and negative amounts are bugs."""
-        if flow not in FLOWS:
+        if flow not in self.flows:
             raise KeyError(f"unknown ledger flow {flow!r}")
         amount = float(amount)
         if amount < 0.0:
             raise ValueError(f"negative amount {amount} for flow {flow!r}")
-        payer, payee = FLOWS[flow]
+        payer, payee = self.flows[flow]
         self.totals[flow] += amount
         self.today[flow] += amount
         self.balances[payer] -= amount
@@ -60,7 +60,7 @@ class Ledger:
 
     def close_day(self) -> dict[str, float]:
         """The day's flows; resets the day."""
-        day = {flow: self.today.get(flow, 0.0) for flow in FLOWS}
+        day = {flow: self.today.get(flow, 0.0) for flow in self.flows}
         self.today = defaultdict(float)
         return day
 
@@ -71,8 +71,8 @@ class Ledger:
     def inflow(self, account: str, flows: dict[str, float] | None = None) -> float:
         """Money received by `account` (from `flows`, default the whole run)."""
         flows = self.totals if flows is None else flows
-        return sum(v for f, v in flows.items() if FLOWS[f][1] == account)
+        return sum(v for f, v in flows.items() if self.flows[f][1] == account)
 
     def outflow(self, account: str, flows: dict[str, float] | None = None) -> float:
         flows = self.totals if flows is None else flows
-        return sum(v for f, v in flows.items() if FLOWS[f][0] == account)
+        return sum(v for f, v in flows.items() if self.flows[f][0] == account)

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from agents.merchant import Merchants
 from sim.carbon import CarbonTally, FactorTable
 from sim.choice import rank_within_groups
-from sim.config import Logistics
+from sim.config import LogisticsConfig
 from sim.ledger import Ledger
 
 WAVE_TIME = 0.5  # a region's wave runs at mid-day, after the day's orders are handed over
@@ -44,7 +45,7 @@ class Fleet:
         return self.vehicles @ self.parcels_per_day
 
 
-def build_fleet(cfg: Logistics, factors: FactorTable, expected_parcels: np.ndarray,
+def build_fleet(cfg: LogisticsConfig, factors: FactorTable, expected_parcels: np.ndarray,
                 shares: dict[str, float], capacity_gain: float = 0.0) -> Fleet:
     """Size each region's fleet to headroom x its expected daily parcels, split by capacity share."""
     names = sorted((v for v in shares if shares[v] > 0), key=lambda v: (factors("last_mile", v), v))
@@ -62,7 +63,7 @@ def build_fleet(cfg: Logistics, factors: FactorTable, expected_parcels: np.ndarr
 class LastMile:
     """Regional backlogs and waves of the platform fleet; the carrier for merchant-fulfilled parcels."""
 
-    def __init__(self, env: simpy.Environment, cfg: Logistics, factors: FactorTable, fleet: Fleet,
+    def __init__(self, env: simpy.Environment, cfg: LogisticsConfig, factors: FactorTable, fleet: Fleet,
                  ledger: Ledger, carbon: CarbonTally) -> None:
         self.cfg = cfg
         self.factors = factors
@@ -100,7 +101,49 @@ class LastMile:
         self._recent[self._days % RESIZE_WINDOW] += counts
         return wait
 
+    def ship(self, merchants: Merchants, rows: np.ndarray, region: np.ndarray,
+             priority: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hand the day's served orders over: platform parcels to the fleet, the rest to the carrier.
+
+        Books warehousing and packaging carbon, packaging costs, fulfilment fees (merchants ->
+        platform) and carrier fees (merchants); returns each parcel's delivery days and fleet wait.
+        """
+        t = merchants.table
+        by_platform = t.platform_fulfilled[rows]
+        n_platform = int(by_platform.sum())
+        wait = np.zeros(rows.size, dtype=np.int64)
+        wait[by_platform] = self.hand_over(region[by_platform], priority[by_platform])
+        days = t.delivery_days[rows] + np.where(by_platform, self.extra_days + wait, 0)
+        self.carbon.add("warehousing", rows.size * self.factors("warehousing", "default"))
+        own = ~by_platform
+        self.ledger.post("logistics", self.package(n_platform))
+        fee = self.cfg.fulfilment_fee_per_parcel
+        self.ledger.post("fulfilment_fee", fee * n_platform)
+        merchants.charge(rows[by_platform], np.full(n_platform, fee))
+        carrier_fees = self.carrier_parcels(region[own])
+        packaging_own = self.package(int(own.sum()))
+        self.ledger.post("shipping", carrier_fees + packaging_own)
+        per_parcel = (carrier_fees + packaging_own) / max(int(own.sum()), 1)
+        merchants.charge(rows[own], np.full(int(own.sum()), per_parcel))
+        return days, wait
+
+    def reconfigure(self, shares: dict[str, float] | None = None, capacity_gain: float = 0.0,
+                    km_factor: float | None = None, extra_days: int | None = None,
+                    packaging: str | None = None) -> None:
+        """A policy's change before day 0: the fleet's vehicle mix (capacity per region kept),
+        km per parcel, extra delivery days, packaging."""
+        if shares is not None:
+            capacity = self.fleet.capacity / self.cfg.capacity_headroom
+            self.fleet = build_fleet(self.cfg, self.factors, capacity, shares, capacity_gain)
+        if km_factor is not None:
+            self.km_factor = km_factor
+        if extra_days is not None:
+            self.extra_days = extra_days
+        if packaging is not None:
+            self.packaging = packaging
+
     def end_day(self) -> None:
+        self.delivered_today[:] = 0
         self._days += 1
         self._recent[self._days % RESIZE_WINDOW] = 0.0
 

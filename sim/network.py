@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from sim.config import Network as NetworkConfig
+from sim.config import NetworkConfig
 from sim.errors import ScenarioError
 
 

@@ -29,6 +29,13 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(_plain(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
+def _umask() -> int:
+    """The process umask (reading it means setting it, so it is put back at once)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_folder(final: Path) -> Iterator[Path]:
     """Yield a temporary folder; on success it replaces `final` in one rename."""
@@ -36,6 +43,7 @@ def atomic_folder(final: Path) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700; the result gets what `mkdir` would
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

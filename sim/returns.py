@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.config import Returns
+from agents.merchant import Merchants
+from sim.config import ReturnsConfig
+from sim.ledger import Ledger
+from sim.logistics import LastMile
 
 
 @dataclass
@@ -31,14 +34,14 @@ class ReturnBatch:
         return int(self.merchant.size)
 
 
-def return_probability(cfg: Returns, merchant_quality: np.ndarray, supplier_quality: np.ndarray) -> np.ndarray:
+def return_probability(cfg: ReturnsConfig, merchant_quality: np.ndarray, supplier_quality: np.ndarray) -> np.ndarray:
     return np.clip(cfg.base_rate + cfg.quality_slope * (1.0 - merchant_quality * supplier_quality), 0.0, 1.0)
 
 
 class ReturnsBook:
     """Pending returns by due day."""
 
-    def __init__(self, cfg: Returns) -> None:
+    def __init__(self, cfg: ReturnsConfig) -> None:
         self.cfg = cfg
         self._pending: dict[int, list[ReturnBatch]] = {}
 
@@ -47,6 +50,27 @@ class ReturnsBook:
         returned = u < probability
         restock = u < probability * self.cfg.restock_share
         return returned, restock
+
+    def take(self, day: int, u: np.ndarray, merchant_quality: np.ndarray, supplier_quality: np.ndarray,
+             merchant: np.ndarray, category: np.ndarray, region: np.ndarray, value: np.ndarray,
+             commission: np.ndarray) -> np.ndarray:
+        """Decide which of the day's served orders come back (one uniform each) and schedule them."""
+        returned, restock = self.decide(u, return_probability(self.cfg, merchant_quality, supplier_quality))
+        self.schedule(day, ReturnBatch(merchant[returned], category[returned], region[returned],
+                                       value[returned], commission[returned], restock[returned]))
+        return returned
+
+    def settle(self, day: int, ledger: Ledger, last_mile: LastMile, merchants: Merchants) -> int:
+        """Returns due today: refund, commission back, collection, restock or scrap; returns how many."""
+        batch = self.due(day)
+        if batch is None:
+            return 0
+        ledger.post("refund", float(batch.value.sum()))
+        ledger.post("commission_refund", float(batch.commission.sum()))
+        ledger.post("logistics", last_mile.reverse(batch.region))
+        merchants.charge(batch.merchant, batch.value - batch.commission)
+        merchants.restock_returns(batch.merchant[batch.restock], batch.category[batch.restock])
+        return batch.size
 
     def schedule(self, day: int, batch: ReturnBatch) -> None:
         if batch.size:

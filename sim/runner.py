@@ -15,12 +15,12 @@ import pandas as pd
 
 from sim import __version__
 from sim.charts import kpi_timeseries, supply_chain
-from sim.config import Scenario
 from sim.invariants import check as check_conservation
 from sim.metrics import summarize
 from sim.model import MarketModel
 from sim.network import describe
 from sim.outputs import atomic_folder, git_commit, write_json
+from sim.scenario import Scenario
 from sim.scenario_io import dump_resolved
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +45,7 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     model.run(progress=progress)
     check_conservation(model)
     daily = model.recorder.frame()
-    summary = summarize(model, daily)
+    summary = summarize(daily, model.run_end(), model.policies.summary())
     network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
                **describe(model.network, model.streams.generator("network_stats"), scenario.network.clustering_sample)}
     factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}

@@ -17,14 +17,14 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.config import Scenario
+from sim.scenario import Scenario
 from sim.carbon import check_factor_coverage
 from sim.errors import ScenarioError
 from sim.network import read_edgelist
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
-    """Read a scenario file, resolve `extends:`, apply `--set a.b=v` overrides, validate."""
+    """Read a scenario file, resolve `extends:`, apply `--set a.b=v` overrides, check it all."""
     path = Path(path)
     data = _read_with_extends(path, chain=())
     applied = []
@@ -34,7 +34,7 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         _assign(data, dotted, value, source=f"--set {item}")
         applied.append((dotted, item))
     try:
-        return validate(data, source=str(path))
+        return parse_scenario(data, source=str(path))
     except ScenarioError as exc:
         for dotted, item in reversed(applied):  # a bad value given on the command line: say so
             if exc.field and (exc.field == dotted or exc.field.startswith(dotted + ".")):
@@ -47,13 +47,14 @@ def _name_from(path: Path) -> str:
     return name or "scenario"
 
 
-def validate(data: dict[str, Any], source: str) -> Scenario:
-    """Validate a merged scenario dict, turning pydantic's report into one clear message."""
+def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
+    """Check a merged scenario dict and build the Scenario, turning pydantic's report into one
+    clear message (input checking; model validation against published results is sim/validate.py)."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise _to_scenario_error(exc, source) from None
-    check_factor_coverage(scenario, source)
+    check_factor_coverage(scenario, source, scenario.policy_carbon_factors())
     if scenario.network.kind == "edgelist":  # read now, so that a bad file is bad input of this scenario
         read_edgelist(scenario.network.edgelist_file, scenario.shoppers.count, source)
     return scenario
@@ -77,7 +78,11 @@ def parse_override(item: str) -> tuple[str, Any]:
 # --- files and inheritance -------------------------------------------------------------------
 
 
+_EMPTY = "{}; start a scenario with 'extends: baseline.yaml' and the fields you change"
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
+    """The mapping of one scenario file; a file that sets nothing is an error, not the defaults."""
     if not path.exists():
         raise ScenarioError(str(path), None, "file not found")
     if not path.is_file():
@@ -86,6 +91,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(str(path), None, f"cannot read file ({exc})") from None
+    lines = (line.replace("\ufeff", "").strip() for line in text.splitlines())
+    if all(not line or line.startswith("#") for line in lines):  # before YAML, which refuses a lone tab
+        raise ScenarioError(str(path), None, _EMPTY.format("the file is empty"))
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -93,8 +101,9 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ScenarioError(str(path), None, f"malformed YAML{where}: {problem}") from None
-    if data is None:
-        return {}
+    if data is None or data == {}:  # e.g. only `---` or `{}`: it would run on built-in defaults
+        raise ScenarioError(str(path), None, _EMPTY.format(
+            "the file is empty" if data is None else "the file sets no fields"))
     if not isinstance(data, dict):
         raise ScenarioError(str(path), None, "a scenario must be a YAML mapping of fields")
     return data
@@ -211,24 +220,75 @@ def _unknown(key: str, model: type[BaseModel]) -> str:
 
 
 def _assign(data: dict[str, Any], dotted: str, value: Any, source: str) -> None:
+    """Set `value` at the dotted path of the merged dict; a list item must already exist."""
     parts = dotted.split(".")
     node: Any = data
     for i, part in enumerate(parts[:-1]):
-        nxt = node[int(part)] if isinstance(node, list) else node.get(part)
-        if nxt is None:
-            if isinstance(node, list):
-                raise ScenarioError(source, ".".join(parts[: i + 1]), "list index out of range")
-            nxt = {}
+        if isinstance(node, list):
+            nxt = node[_list_index(node, parts, i, source)]
+        elif not isinstance(node, dict):
+            raise _not_a_mapping(source, parts[:i], node, part)
+        else:
+            nxt = node.get(part)
+            if nxt is None and parts[i + 1].isdigit():  # a list the files leave at its default
+                nxt = _plain_default(parts[: i + 1])
+            if nxt is None:
+                nxt = {}
             node[part] = nxt
         node = nxt
-    last = parts[-1]
     if isinstance(node, list):
-        index = int(last)
-        if index >= len(node):
-            raise ScenarioError(source, dotted, f"list index out of range (length {len(node)})")
-        node[index] = value
+        node[_list_index(node, parts, len(parts) - 1, source)] = value
+    elif isinstance(node, dict):
+        node[parts[-1]] = value
     else:
-        node[last] = value
+        raise _not_a_mapping(source, parts[:-1], node, parts[-1])
+
+
+def _not_a_mapping(source: str, parts: list[str], node: Any, key: str) -> ScenarioError:
+    shown = "null" if node is None else repr(node)
+    return ScenarioError(source, ".".join(parts), f"is {shown} in the scenario, not a mapping; "
+                         f"cannot set '{key}' in it")
+
+
+def _list_index(items: list[Any], parts: list[str], i: int, source: str) -> int:
+    """parts[i] as an index of `items` (the list at parts[:i]), or a ScenarioError saying its length."""
+    index = int(parts[i])  # _check_path made sure it is a number
+    if index < len(items):
+        return index
+    where = ".".join(parts[:i])
+    if not items:
+        allowed = f"it is empty; set the whole list instead, e.g. --set {where}=[...]"
+    else:
+        count = f"{len(items)} item{'s' if len(items) > 1 else ''}"
+        allowed = f"it has {count}, so the index must be 0 to {len(items) - 1}"
+    raise ScenarioError(source, ".".join(parts[: i + 1]),
+                        f"list index {index} is past the end of '{where}': {allowed}")
+
+
+def _plain_default(parts: list[str]) -> Any:
+    """The schema default of the field at `parts` as plain data (models as dicts), or None."""
+    model: type[BaseModel] | None = Scenario
+    for n, part in enumerate(parts):
+        if model is None or part not in model.model_fields:
+            return None
+        field = model.model_fields[part]
+        if n == len(parts) - 1:
+            default = field.get_default(call_default_factory=True)
+            return _as_data(default)
+        annotation = field.annotation
+        model = _model_of(annotation) if _container_of(annotation) is None else None
+    return None
+
+
+def _as_data(value: Any) -> Any:
+    """Models as dicts, containers copied: what a YAML file would hold."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    if isinstance(value, (list, tuple)):
+        return [_as_data(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_data(v) for k, v in value.items()}
+    return copy.deepcopy(value)
 
 
 def _to_scenario_error(exc: ValidationError, source: str) -> ScenarioError:
@@ -245,6 +305,9 @@ def _to_scenario_error(exc: ValidationError, source: str) -> ScenarioError:
         message = f"{first['msg']}{shown}"
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
+        if first["type"] == "finite_number":
+            message = (f"must be a finite number{shown}; inf, nan and numbers too large for a float "
+                       "(beyond about 1.8e308, e.g. 1e400) are not allowed")
     more = len(errors) - 1
     if more:
         message += f" [and {more} more problem{'s' if more > 1 else ''}]"

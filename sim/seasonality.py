@@ -6,14 +6,14 @@ import datetime as dt
 
 import numpy as np
 
-from sim.config import Seasonality
+from sim.config import SeasonalityConfig
 
 
 def dates(start: dt.date, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=d) for d in range(days)]
 
 
-def daily_multipliers(cfg: Seasonality, start: dt.date, days: int) -> np.ndarray:
+def daily_multipliers(cfg: SeasonalityConfig, start: dt.date, days: int) -> np.ndarray:
     """Purchase-rate multiplier per day: 1 except on configured peaks (which multiply)."""
     mult = np.ones(days)
     cal = dates(start, days)

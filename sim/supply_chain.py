@@ -12,83 +12,69 @@ keeps the unit counters behind the identities of DESIGN.md section 2:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import mesa
 import numpy as np
+import simpy
 
-from agents.merchant import MerchantTable, replenishment_orders
-from agents.supplier import Lot, Supplier, delay_sampler
-
-if TYPE_CHECKING:
-    from sim.model import MarketModel
+from agents.merchant import MerchantTable, Merchants, replenishment_orders
+from agents.supplier import Lot, Supplier, SupplierTable, delay_sampler
+from sim.carbon import CarbonTally
+from sim.config import MerchantsConfig, SuppliersConfig
+from sim.ledger import Ledger
 
 
 @dataclass
 class UnitCounters:
-    initial: int = 0
     ordered: int = 0
     produced: int = 0
     received: int = 0
     sold: int = 0
-    restocked: int = 0      # returned units put back on a shelf
-    written_off: int = 0
 
 
 class SupplyChain:
     """Suppliers and the flow of lots from them to merchants' shelves."""
 
-    def __init__(self, model: MarketModel) -> None:
-        self.model = model
-        cfg = model.scenario.suppliers
+    def __init__(self, cfg: SuppliersConfig, table: SupplierTable, merchants_cfg: MerchantsConfig,
+                 unit_weight_kg: np.ndarray, linehaul_kg_per_tkm: float, env: simpy.Environment,
+                 ledger: Ledger, carbon: CarbonTally, delay_rng: np.random.Generator, model: mesa.Model) -> None:
+        self.cfg = cfg
+        self.table = table
+        self.merchants_cfg = merchants_cfg
+        self.env = env
+        self.ledger = ledger
+        self.carbon = carbon
+        self.merchants: Merchants | None = None  # set by deliver_to, once the merchants exist
         self.units = UnitCounters()
         self.ordered_today = 0
-        self.order_lines_today = 0
-        rng = model.streams.generator("suppliers")
-        n, n_cat = cfg.count, model.n_categories
-        green = rng.random(n) < cfg.green_certified_share
-        cost = np.exp(rng.normal(0.0, cfg.unit_cost_sd, n)) * np.where(green, 1.0 + cfg.green_cost_premium, 1.0)
-        quality = np.clip(rng.normal(cfg.quality_mean, cfg.quality_sd, n), 0.0, 1.0)
-        distance = rng.exponential(cfg.distance_km_mean, n)
-        supplies = np.zeros((n, n_cat), dtype=bool)
-        supplies[np.arange(n), np.arange(n) % n_cat] = True
-        second = rng.integers(0, n_cat, n)
-        supplies[np.arange(n), second] |= rng.random(n) < 0.5
-        for c in range(n_cat):  # every category has at least one supplier
-            if not supplies[:, c].any():
-                supplies[c % n, c] = True
-        self.cost_factor = cost
-        self.distance = distance
-        self.quality = quality
-        self.green = green
-        self.by_category = [np.flatnonzero(supplies[:, c]) for c in range(n_cat)]
-        carbon_unit = cfg.carbon_kg_per_unit * model.factors("production", "default") * np.exp(
-            rng.normal(-cfg.carbon_unit_sd**2 / 2, cfg.carbon_unit_sd, n))  # mean kept at carbon_kg_per_unit
-        self.carbon_per_unit = np.where(green, carbon_unit * cfg.green_carbon_factor, carbon_unit)
         self.suppliers = [
-            Supplier(model, i, np.flatnonzero(supplies[i]), float(cost[i]), float(quality[i]),
-                     float(self.carbon_per_unit[i]), float(distance[i]), cfg.transport_mode, bool(green[i]),
-                     cfg.capacity_units_per_day)
-            for i in range(n)
+            Supplier(model, i, np.flatnonzero(table.supplies[i]), float(table.cost_factor[i]),
+                     float(table.quality[i]), float(table.carbon_per_unit[i]), float(table.distance_km[i]),
+                     cfg.transport_mode, bool(table.green[i]), cfg.capacity_units_per_day)
+            for i in range(table.size)
         ]
-        delay = delay_sampler(cfg.lead_time_delay, model.streams.generator("supplier_delays"))
-        lead = model.scenario.merchants.replenishment.lead_time_days
+        delay = delay_sampler(cfg.lead_time_delay, delay_rng)
+        lead = merchants_cfg.replenishment.lead_time_days
         for s in self.suppliers:
-            s.start(model.env, lead, delay, self._produced, self._receive)
-        self.unit_weight_t = np.array([c.unit_weight_kg for c in model.scenario.catalog.categories]) / 1000.0
-        self.linehaul_kg_per_tkm = model.factors("line_haul", cfg.transport_mode)
+            s.start(env, lead, delay, self._produced, self._receive)
+        self.unit_weight_t = unit_weight_kg / 1000.0
+        self.linehaul_kg_per_tkm = linehaul_kg_per_tkm
+
+    def deliver_to(self, merchants: Merchants) -> None:
+        """The merchants whose lots this chain delivers (and whose freight it charges)."""
+        self.merchants = merchants
 
     # --- daily -------------------------------------------------------------------------------
 
     def receive_due(self, day: int) -> None:
         """Process SimPy events up to the start of `day` (lots due then reach the shelves)."""
-        env = self.model.env
+        env = self.env
         while env.peek() <= day:
             env.step()
 
     def replenish(self, day: int) -> np.ndarray:
         """Place the day's replenishment orders, one lot per supplier; returns ordering cost per merchant."""
-        m_ = self.model
-        t, mc = m_.merchant_table, m_.scenario.merchants
+        t, mc = self.merchants.table, self.merchants_cfg
         if mc.unlimited_stock:
             self.ordered_today = 0
             return np.zeros(t.size)
@@ -96,9 +82,9 @@ class SupplyChain:
         m, c = np.nonzero(qty)
         units = qty[m, c]
         t.on_order[m, c] += units
-        m_.ledger.post("goods", float((units * t.unit_cost[m, c]).sum()))
+        self.ledger.post("goods", float((units * t.unit_cost[m, c]).sum()))
         ordering = np.bincount(m, minlength=t.size) * mc.replenishment.order_cost
-        m_.ledger.post("ordering", float(ordering.sum()))
+        self.ledger.post("ordering", float(ordering.sum()))
         self.units.ordered += int(units.sum())
         self.ordered_today = int(units.sum())
         sup = t.supplier[m, c]
@@ -112,26 +98,24 @@ class SupplyChain:
 
     def make_to_order(self, merchant: np.ndarray, category: np.ndarray) -> None:
         """Unlimited stock: units sold are produced and received at the moment of sale."""
-        m_ = self.model
         n = merchant.size
         self.units.ordered += n
         self.units.produced += n
         self.units.received += n
-        t = m_.merchant_table
-        m_.ledger.post("goods", float(t.unit_cost[merchant, category].sum()))
+        t = self.merchants.table
+        self.ledger.post("goods", float(t.unit_cost[merchant, category].sum()))
         supplier = t.supplier[merchant, category]
         self._book_production(supplier, merchant, category, np.ones(n))
 
     def _book_production(self, supplier: np.ndarray, merchant: np.ndarray, category: np.ndarray,
                          units: np.ndarray) -> None:
         """Production and line-haul carbon of units leaving suppliers; merchants pay the freight."""
-        m_ = self.model
-        m_.carbon.add("production", float((units * self.carbon_per_unit[supplier]).sum()))
-        tonne_km = units * self.unit_weight_t[category] * self.distance[supplier]
-        m_.carbon.add("line_haul", float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
-        freight = tonne_km * m_.scenario.suppliers.freight_cost_per_tonne_km
-        m_.ledger.post("freight", float(freight.sum()))
-        m_.charge_merchants(merchant, freight)
+        self.carbon.add("production", float((units * self.table.carbon_per_unit[supplier]).sum()))
+        tonne_km = units * self.unit_weight_t[category] * self.table.distance_km[supplier]
+        self.carbon.add("line_haul", float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
+        freight = tonne_km * self.cfg.freight_cost_per_tonne_km
+        self.ledger.post("freight", float(freight.sum()))
+        self.merchants.charge(merchant, freight)
 
     # --- SimPy callbacks -----------------------------------------------------------------------
 
@@ -141,14 +125,13 @@ class SupplyChain:
         self._book_production(np.full(lot.merchant.size, supplier.row), lot.merchant, lot.category, lot.units)
 
     def _receive(self, lot: Lot) -> None:
-        m_ = self.model
-        t = m_.merchant_table
+        t = self.merchants.table
         np.add.at(t.on_hand, (lot.merchant, lot.category), lot.units)
         np.subtract.at(t.on_order, (lot.merchant, lot.category), lot.units)
         self.units.received += lot.total_units
         gone = ~t.active[lot.merchant]
         if gone.any():  # arrived for a merchant who has left: written off
-            m_.write_off_stock(np.unique(lot.merchant[gone]))
+            self.merchants.write_off_stock(np.unique(lot.merchant[gone]))
 
     # --- stock and checks ------------------------------------------------------------------------
 
@@ -162,11 +145,12 @@ class SupplyChain:
             value += float((lot.units * table.unit_cost[lot.merchant, lot.category]).sum())
         return value
 
-    def unit_balance(self, table: MerchantTable) -> dict[str, int]:
-        u = self.units
+    def unit_balance(self) -> dict[str, int]:
+        """The unit identities' terms: this chain's counters and the merchants' shelves."""
+        u, m = self.units, self.merchants
         return {
             "ordered": u.ordered, "queued": sum(s.units_queued for s in self.suppliers),
             "produced": u.produced, "in_transit": sum(s.units_in_transit for s in self.suppliers),
-            "received": u.received, "initial": u.initial, "restocked": u.restocked, "sold": u.sold,
-            "on_hand": int(table.on_hand.sum()), "written_off": u.written_off,
+            "received": u.received, "initial": m.units_initial, "restocked": m.units_restocked, "sold": u.sold,
+            "on_hand": int(m.table.on_hand.sum()), "written_off": m.units_written_off,
         }

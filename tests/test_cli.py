@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from sim.metrics import SUMMARY_KEYS
+from sim.kpis import SUMMARY_KEYS
 
 from conftest import ROOT, SMALL
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.compare import assess_targets, comparison_table
-from sim.config import Target
+from experiments.compare import assess_targets, comparison_table
+from sim.scenario import TargetConfig as Target
 
 from conftest import ROOT, SMALL
 
@@ -90,7 +90,7 @@ def test_target_assessment_rules():
 
 def test_paired_interval_on_known_numbers():
     runs = pd.DataFrame({"scenario": ["b"] * 3 + ["s"] * 3, "replication": [0, 1, 2] * 2,
-                         **{k: [1.0, 2.0, 3.0, 2.0, 3.0, 4.5] for k in __import__("sim.metrics", fromlist=["x"]).SUMMARY_KEYS}})
+                         **{k: [1.0, 2.0, 3.0, 2.0, 3.0, 4.5] for k in __import__("sim.kpis", fromlist=["x"]).SUMMARY_KEYS}})
     row = comparison_table(runs, ["b", "s"]).query("scenario == 's' and kpi == 'gmv'").iloc[0]
     deltas = np.array([1.0, 1.0, 1.5])
     half = 4.302652729911275 * deltas.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)

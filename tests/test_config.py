@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.config import Scenario
+from sim.scenario import Scenario
 from sim.errors import ScenarioError
 from sim.scenario_io import load_scenario
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import typing
 
 from pydantic import BaseModel
 
-from sim.config import Scenario
-from sim.metrics import SUMMARY_KEYS
+from sim.scenario import Scenario
+from sim.kpis import CATALOGUE, SUMMARY_KEYS
+from sim.metrics import COLUMNS
+from sim.policies import policy_kpis
 
 from conftest import ROOT
 
@@ -45,10 +48,31 @@ def test_parameters_md_lists_every_scenario_field():
     assert not missing, f"docs/parameters.md lacks {missing}"
 
 
-def test_kpis_md_defines_every_summary_key():
-    text = (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
-    missing = [k for k in SUMMARY_KEYS if f"`{k}`" not in text]
+def _kpi_rows() -> dict[str, set[str]]:
+    """Name -> the second cells of its rows in the tables of docs/kpis.md (a row may name several)."""
+    rows: dict[str, set[str]] = {}
+    for line in (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8").splitlines():
+        cells = line.split("|")
+        if len(cells) > 3:
+            for name in re.findall(r"`([^`]+)`", cells[1]):
+                rows.setdefault(name, set()).add(cells[2].strip())
+    return rows
+
+
+def test_kpis_md_defines_every_kpi_of_the_catalogue_with_its_unit():
+    """docs/kpis.md has a row for every KPI the catalogue (sim/kpis.py) and the policies declare."""
+    rows = _kpi_rows()
+    declared = [*CATALOGUE, *policy_kpis()]
+    missing = [k.name for k in declared if k.name not in rows]
     assert not missing, f"docs/kpis.md lacks {missing}"
+    wrong = {k.name: (k.unit, rows[k.name]) for k in declared if k.unit not in rows[k.name]}
+    assert not wrong, f"units differ (catalogue, docs): {wrong}"
+    assert [k.name for k in CATALOGUE if k.core] == list(SUMMARY_KEYS)
+
+
+def test_kpis_md_defines_every_daily_column():
+    missing = [c for c in COLUMNS if c not in _kpi_rows()]
+    assert not missing, f"docs/kpis.md lacks daily columns {missing}"
 
 
 def test_every_scenario_field_has_a_description():

@@ -75,7 +75,7 @@ def test_green_logistics_scenario_beats_baseline_on_carbon_per_order():
 def test_green_suppliers_are_chosen_wherever_a_category_has_one():
     from sim.model import MarketModel
     model = MarketModel(small_scenario("suppliers.count=50", f"{GREEN}.prefer_green_suppliers=true"))
-    t, supply = model.merchant_table, model.supply
+    t, supply = model.merchant_table, model.supply.table
     for c, candidates in enumerate(supply.by_category):
         rows = t.carries[:, c]
         if supply.green[candidates].any():

@@ -6,7 +6,7 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from sim.config import Network
+from sim.config import NetworkConfig as Network
 from sim.errors import ScenarioError
 from sim.network import build_network, describe, from_edges, local_clustering, read_edgelist
 

@@ -26,7 +26,7 @@ def run(*sets: str):
 def model_run(*sets: str) -> tuple[MarketModel, dict]:
     model = MarketModel(small_scenario(*sets))
     model.run()
-    return model, summarize(model, model.recorder.frame())
+    return model, summarize(model.recorder.frame(), model.run_end(), model.policies.summary())
 
 
 @pytest.mark.parametrize("section", [
@@ -56,7 +56,7 @@ def test_subsidy_raises_orders_and_costs_and_reports_cannibalisation(base):
 
 def test_price_hunters_respond_more_to_the_same_coupon():
     model, _ = model_run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, value: 20}]}")
-    p = next(p for p in model.platform.policies if p.name == "subsidy")
+    p = next(p for p in model.policies if p.name == "subsidy")
     seg = {s.name: i for i, s in enumerate(model.scenario.shoppers.segments)}
     mult = (0.8) ** (-p.elasticity)
     assert mult[model.shoppers.segment == seg["price_hunters"]].mean() > mult[model.shoppers.segment == seg["premium"]].mean()
@@ -87,9 +87,9 @@ def test_loyalty_lowers_churn_and_books_points_and_fees():
 
 def test_loyalty_lifts_light_buyers_more_than_heavy_ones():
     model = MarketModel(small_scenario("policies.loyalty={}"))
-    p = next(p for p in model.platform.policies if p.name == "loyalty")
+    p = next(p for p in model.policies if p.name == "loyalty")
     model.shoppers.is_customer[:] = True
-    mult = p.purchase_multiplier(model, 0)
+    mult = p.purchase_multiplier(model.context)
     rate = model.shoppers.rate_weekly
     light, heavy = rate < np.quantile(rate, 1 / 3), rate > np.quantile(rate, 2 / 3)
     assert mult[light].mean() > mult[heavy].mean()
@@ -139,7 +139,8 @@ def test_delisting_losses_are_the_merchants_own_and_returns_never_restock_a_deli
 
 def test_every_summary_kpi_is_known_to_targets():
     """The KPI names targets accept stay in step with what summary.json really holds."""
-    from sim.metrics import SEGMENT_ORDERS_PREFIX, known_kpis
+    from sim.kpis import SEGMENT_ORDERS_PREFIX
+    from sim.scenario import known_kpis
 
     s = run(f"policies.subsidy={{campaigns: [{WELCOME}]}}", "policies.loyalty={}", "policies.referral={}",
             "policies.assortment={}", "policies.green_logistics={}", "simulation.days=20").summary
@@ -150,7 +151,7 @@ def test_every_summary_kpi_is_known_to_targets():
 
 
 def test_a_target_may_name_a_policy_kpi():
-    from sim.config import Target
+    from sim.scenario import TargetConfig as Target
     assert Target(kpi="reactivated_customers", relative_change_min=0.1).kpi == "reactivated_customers"
     assert Target(kpi="subsidy_cannibalisation_share", max=0.5).max == 0.5
     with pytest.raises(ValueError, match="did you mean 'reactivated_customers'"):

@@ -39,7 +39,7 @@ def test_referral_brings_customers_and_books_every_reward(base):
     s = run_summary(model)
     assert s["new_customers_referral"] > 100
     assert s["new_customers"] > base.summary["new_customers"]
-    p = next(p for p in model.platform.policies if p.name == "referral")
+    p = next(p for p in model.policies if p.name == "referral")
     cfg = p.config
     assert s["referral_cost"] == pytest.approx(p.totals["referrer_rewards"] * cfg.reward_referrer
                                                + p.totals["referee_rewards"] * cfg.reward_referee)
@@ -54,12 +54,12 @@ def test_referral_brings_customers_and_books_every_reward(base):
 
 def run_summary(model: MarketModel) -> dict:
     from sim.metrics import summarize
-    return summarize(model, model.recorder.frame())
+    return summarize(model.recorder.frame(), model.run_end(), model.policies.summary())
 
 
 def test_cap_per_referrer_is_never_exceeded():
     model = with_referral(f"{REF}.cap_per_referrer=1", f"{REF}.referral_q=0.05")
-    p = next(p for p in model.platform.policies if p.name == "referral")
+    p = next(p for p in model.policies if p.name == "referral")
     assert p.rewards_earned.max() == 1
     assert (p.rewards_earned == 1).sum() > 50
 
@@ -90,7 +90,7 @@ def test_a_referee_coupon_waits_for_the_first_served_order():
     from sim.orders import OrderBatch
 
     model = MarketModel(small_scenario(f"{REF}={{reward_type: coupon, reward_referee: 7}}"))
-    p = next(p for p in model.platform.policies if p.name == "referral")
+    p = next(p for p in model.policies if p.name == "referral")
     p.coupon_held[[5, 6]] = True
 
     def batch(served: bool) -> OrderBatch:
@@ -100,9 +100,9 @@ def test_a_referee_coupon_waits_for_the_first_served_order():
                           fell_back=np.array([False]), value=np.array([30.0 if served else 0.0]),
                           outcome=np.array([1.0]))
 
-    p.on_orders(model, 0, batch(served=False))  # a lost order: the coupon stays
+    p.on_orders(model.context, batch(served=False))  # a lost order: the coupon stays
     assert p.coupon_held[5] and model.ledger.totals.get("referral", 0.0) == 0.0
-    p.on_orders(model, 1, batch(served=True))   # the first served order uses it, once
-    p.on_orders(model, 2, batch(served=True))
+    p.on_orders(model.context, batch(served=True))   # the first served order uses it, once
+    p.on_orders(model.context, batch(served=True))
     assert not p.coupon_held[5] and p.coupon_held[6]
     assert model.ledger.totals["referral"] == 7.0

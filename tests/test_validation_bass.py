@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.validate import _adoption as adoption_of
-from sim.validate import bass_curve
+from experiments.validation import _adoption as adoption_of
+from experiments.validation import bass_curve
 
 
 def adoption(*sets: str):

@@ -16,7 +16,7 @@ from scipy import integrate, stats
 from sim.bgnbd import expected_repeat_transactions
 from sim.runner import run_scenario
 from sim.scenario_io import load_scenario
-from sim.validate import CDNOW  # Fader, Hardie & Lee (2005), table 1
+from experiments.validation import CDNOW  # Fader, Hardie & Lee (2005), table 1
 
 from conftest import ROOT
 

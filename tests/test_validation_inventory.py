@@ -17,7 +17,7 @@ import pytest
 
 from sim.runner import run_scenario
 from sim.scenario_io import load_scenario
-from sim.validate import base_stock
+from experiments.validation import base_stock
 
 from conftest import ROOT
 

@@ -1,100 +1,116 @@
-"""Policy plug-ins.
+"""Policy plug-ins (the levers strategists compare) and the PolicySet that runs them.
 
-A policy is a class with a config section under `policies:` in the scenario and the hooks
-below; the model calls every enabled policy at each hook and never names a policy itself.
-To add one: write a module here with its config section (a sim.schema.Section) and a Policy
-subclass with `name`, `title` and `Config`, decorate it with @register, and import the module
-at the bottom of this file; `policies.<name>` then exists in the scenario schema. Hooks that
-change behaviour return multipliers that are exactly 1 when the policy does nothing.
+A policy is a module here with a config section under `policies:` in the scenario (a
+sim.schema.PolicySection), the ledger flows it books, the KPIs it reports, and hooks the model
+calls through the PolicySet (interface: sim/policies/base.py). To add one: write its module
+with a Policy subclass (`name`, `title`, `Config`, `flows`, `kpis`, hooks) and add the class to
+PLUGINS below; `policies.<name>` then exists in the scenario schema, its flows in the ledger
+and its KPIs in summary.json and the KPI catalogue.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, Callable
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from agents.merchant import MerchantTable
-    from sim.config import Scenario
-    from sim.model import MarketModel
-    from sim.orders import OrderBatch
+from agents.merchant import MerchantTable
+from sim.kpis import Kpi
+from sim.ledger import Flows
+from sim.orders import OrderBatch
+from sim.policies.assortment import Assortment
+from sim.policies.base import MarketChanges, MonthEndChanges, Policy, PolicyContext
+from sim.policies.green_logistics import GreenLogistics
+from sim.policies.loyalty import Loyalty
+from sim.policies.recommendation import Recommendation
+from sim.policies.referral import Referral
+from sim.policies.subsidy import Subsidy
 
-REGISTRY: dict[str, type[Policy]] = {}
+PLUGINS: tuple[type[Policy], ...] = (Assortment, GreenLogistics, Loyalty, Recommendation, Referral, Subsidy)
+REGISTRY: dict[str, type[Policy]] = {cls.name: cls for cls in sorted(PLUGINS, key=lambda c: c.name)}
 
-
-class Policy:
-    """Base class: every hook is a no-op, so a policy overrides only what it changes."""
-
-    name: ClassVar[str] = "policy"
-    title: ClassVar[str] = "Policy"
-    Config: ClassVar[type]  # the policy's config section (a sim.schema.Section), under policies.<name>
-    kpis: ClassVar[tuple[str, ...]] = ()  # the keys summary() adds (targets may name them)
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
-
-    @classmethod
-    def check(cls, config: Any, scenario: Scenario) -> None:
-        """Checks of the section against the rest of the scenario; raise ValueError naming the field."""
-
-    @classmethod
-    def carbon_factors(cls, config: Any, scenario: Scenario) -> list[tuple[str, str, str]]:
-        """(stage, key, field) of every emission factor the policy may use (checked at load)."""
-        return []
-
-    def setup(self, model: MarketModel) -> None:
-        """Once, after the market is built and before day 0 (fleet, packaging, ...)."""
-
-    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
-        """New merchants (day 0 and each entry), before their opening stock is bought."""
-
-    def day_start(self, model: MarketModel, day: int) -> None:
-        """Budgets, campaign windows."""
-
-    def join_probability(self, model: MarketModel, day: int) -> np.ndarray | float:
-        """Extra daily join probability per shopper (array over shoppers, or a scalar); channel referral."""
-        return 0.0
-
-    def on_joins(self, model: MarketModel, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
-        """Today's new customers and their channels (e.g. to pay referral rewards)."""
-
-    def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
-        """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""
-        return 1.0
-
-    def dropout_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
-        """Multiplier on each shopper's dropout probability."""
-        return 1.0
-
-    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
-        """Price, coupon and points effects of the day's orders; book costs to model.ledger."""
-
-    def day_end(self, model: MarketModel, day: int) -> None:
-        """After the day's orders, deliveries and replenishment (e.g. charges on the day's carbon)."""
-
-    def month_end(self, model: MarketModel, day: int) -> None:
-        """Monthly settlement: budgets, tiers, fees."""
-
-    def summary(self, model: MarketModel) -> dict[str, float]:
-        """Extra summary.json keys the policy reports (e.g. fake sign-ups)."""
-        return {}
+__all__ = ["REGISTRY", "MarketChanges", "MonthEndChanges", "Policy", "PolicyContext", "PolicySet",
+           "policy_flows", "policy_kpis"]
 
 
-def register(cls: type[Policy]) -> type[Policy]:
-    REGISTRY[cls.name] = cls
-    return cls
-
-
-def build_policies(policies_config: Any) -> list[Policy]:
-    """Instantiate every policy whose section is present and enabled, in a fixed order."""
-    active: list[Policy] = []
+def policy_flows() -> Flows:
+    """Ledger flows of every registered policy (on or off: a flow of a policy that is off stays 0)."""
+    flows: Flows = {}
     for name in sorted(REGISTRY):
-        section = getattr(policies_config, name, None)
-        if section is not None and section.enabled:
-            active.append(REGISTRY[name](section))
-    return active
+        flows.update(REGISTRY[name].flows)
+    return flows
 
 
-# Importing the policy modules registers them (keep this list sorted).
-from sim.policies import assortment, green_logistics, loyalty, recommendation, referral, subsidy  # noqa: E402,F401
+def policy_kpis() -> list[Kpi]:
+    """KPIs of every registered policy (reported only when the policy is on)."""
+    return [k for name in sorted(REGISTRY) for k in REGISTRY[name].kpis]
+
+
+class PolicySet:
+    """The enabled policies, in a fixed order, and the fan-out of every hook to them."""
+
+    def __init__(self, policies_config: Any, generator: Callable[[str], np.random.Generator]) -> None:
+        """`generator(name)` gives a named random stream (sim.rng.Streams.generator)."""
+        self.policies: list[Policy] = []
+        for name in sorted(REGISTRY):
+            section = getattr(policies_config, name, None)
+            if section is not None and section.enabled:
+                self.policies.append(REGISTRY[name](section, generator(f"policy/{name}")))
+
+    def __iter__(self):
+        return iter(self.policies)
+
+    def setup(self, ctx: PolicyContext) -> list[MarketChanges]:
+        return [c for p in self.policies if (c := p.setup(ctx)) is not None]
+
+    def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
+        for p in self.policies:
+            p.merchants_created(ctx, table)
+
+    def day_start(self, ctx: PolicyContext) -> None:
+        for p in self.policies:
+            p.day_start(ctx)
+
+    def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
+        extra: np.ndarray | float = 0.0
+        for p in self.policies:
+            extra = extra + p.join_probability(ctx)
+        return extra
+
+    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> None:
+        for p in self.policies:
+            p.on_joins(ctx, joiners, channel)
+
+    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        mult: np.ndarray | float = 1.0
+        for p in self.policies:
+            mult = mult * p.purchase_multiplier(ctx)
+        return mult
+
+    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        mult: np.ndarray | float = 1.0
+        for p in self.policies:
+            mult = mult * p.dropout_multiplier(ctx)
+        return mult
+
+    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
+        for p in self.policies:
+            p.on_orders(ctx, orders)
+
+    def day_end(self, ctx: PolicyContext) -> None:
+        for p in self.policies:
+            p.day_end(ctx)
+
+    def month_end(self, ctx: PolicyContext) -> list[MonthEndChanges]:
+        return [c for p in self.policies if (c := p.month_end(ctx)) is not None]
+
+    def summary(self) -> dict[str, float]:
+        """Every enabled policy's KPIs; each must report exactly the KPIs it declares."""
+        out: dict[str, float] = {}
+        for p in self.policies:
+            values = p.summary()
+            declared = [k.name for k in p.kpis]
+            if sorted(values) != sorted(declared):
+                raise AssertionError(f"policy {p.name} reports {sorted(values)}, declares {sorted(declared)}")
+            out.update(values)
+        return out

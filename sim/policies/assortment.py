@@ -13,17 +13,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import Field
 
-from sim.policies import Policy, register
+from agents.merchant import MerchantTable
+from sim.kpis import Kpi
+from sim.policies.base import MarketChanges, MonthEndChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection
-
-if TYPE_CHECKING:
-    from agents.merchant import MerchantTable
-    from sim.model import MarketModel
 
 
 class AssortmentConfig(PolicySection):
@@ -39,30 +35,26 @@ class AssortmentConfig(PolicySection):
     )
 
 
-@register
 class Assortment(Policy):
     name = "assortment"
     title = "Assortment changes"
     Config = AssortmentConfig
-    kpis = ("assortment_delisted_cells", "assortment_onboarded_merchants")
+    kpis = (
+        Kpi("assortment_delisted_cells", "(merchant, category) pairs", "categories dropped for slow turnover"),
+        Kpi("assortment_onboarded_merchants", "merchants", "long-tail merchants onboarded before day 0"),
+    )
     config: AssortmentConfig
 
-    def __init__(self, config: AssortmentConfig) -> None:
-        super().__init__(config)
+    def __init__(self, config: AssortmentConfig, rng: np.random.Generator) -> None:
+        super().__init__(config, rng)
         self.delisted = 0
         self.onboarded = 0
-        self._rng: np.random.Generator | None = None
 
-    def _generator(self, model: MarketModel) -> np.random.Generator:
-        if self._rng is None:
-            self._rng = model.streams.generator("policy/assortment")
-        return self._rng
-
-    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
+    def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
         extra = self.config.extra_categories_per_merchant
         if extra == 0:
             return
-        rng = self._generator(model)
+        rng = self.rng
         n, n_cat = table.carries.shape
         keys = rng.random((n, n_cat)) + table.carries  # carried categories sort last
         add = np.argsort(keys, axis=1)[:, :min(extra, n_cat)]
@@ -70,24 +62,23 @@ class Assortment(Policy):
         cats = add.ravel()
         new = ~table.carries[rows, cats]
         rows, cats = rows[new], cats[new]
-        supply = model.supply
+        supply = ctx.suppliers
         for c in np.unique(cats):  # loop over categories, not merchants
             here = rows[cats == c]
             pick = supply.by_category[c][rng.integers(0, supply.by_category[c].size, here.size)]
             table.supplier[here, c] = pick
-            table.unit_cost[here, c] = model.base_unit_cost[c] * supply.cost_factor[pick]
+            table.unit_cost[here, c] = ctx.base_unit_cost[c] * supply.cost_factor[pick]
         table.carries[rows, cats] = True
 
-    def setup(self, model: MarketModel) -> None:
-        if self.config.onboard_longtail_merchants:
-            model.onboard_merchants(self.config.onboard_longtail_merchants, uniform_categories=True)
-            self.onboarded = self.config.onboard_longtail_merchants
+    def setup(self, ctx: PolicyContext) -> MarketChanges:
+        self.onboarded = self.config.onboard_longtail_merchants
+        return MarketChanges(onboard_longtail_merchants=self.onboarded)
 
-    def month_end(self, model: MarketModel, day: int) -> None:
+    def month_end(self, ctx: PolicyContext) -> MonthEndChanges | None:
         threshold = self.config.delist_turnover_below
         if threshold is None:
-            return
-        t = model.merchant_table
+            return None
+        t = ctx.merchants
         daily = t.demand_history.mean(axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             turnover = np.where(t.on_hand > 0, daily * 365.0 / t.on_hand, np.inf)
@@ -97,11 +88,8 @@ class Assortment(Policy):
         worst = np.argmin(np.where(slow, turnover, np.inf), axis=1)
         rows = np.flatnonzero(slow.any(axis=1))
         cats = worst[rows]
-        if rows.size:
-            model.write_off_cells(rows, cats)
-            t.carries[rows, cats] = False
-            t.supplier[rows, cats] = -1
-            self.delisted += int(rows.size)
+        self.delisted += int(rows.size)
+        return MonthEndChanges(rows, cats)  # the model writes their stock off and drops the range
 
-    def summary(self, model: MarketModel) -> dict[str, float]:
+    def summary(self) -> dict[str, float]:
         return {"assortment_delisted_cells": self.delisted, "assortment_onboarded_merchants": self.onboarded}

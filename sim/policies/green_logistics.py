@@ -16,18 +16,13 @@ Each lever has its cost and side effect as well as its emission effect:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import Field
 
-from sim.policies import Policy, register
+from agents.merchant import MerchantTable
+from sim.config import MarketConfig
+from sim.policies.base import MarketChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Probability
-
-if TYPE_CHECKING:
-    from agents.merchant import MerchantTable
-    from sim.config import Scenario
-    from sim.model import MarketModel
 
 
 class GreenLogisticsConfig(PolicySection):
@@ -53,16 +48,16 @@ class GreenLogisticsConfig(PolicySection):
     )
 
 
-@register
 class GreenLogistics(Policy):
     name = "green_logistics"
     title = "Green logistics"
     Config = GreenLogisticsConfig
+    flows = {"carbon_levy": ("platform", "external")}  # internal carbon price
     config: GreenLogisticsConfig
 
     @classmethod
-    def check(cls, config: GreenLogisticsConfig, scenario: Scenario) -> None:
-        lg = scenario.logistics
+    def check(cls, config: GreenLogisticsConfig, market: MarketConfig) -> None:
+        lg = market.logistics
         if config.packaging is not None and config.packaging not in lg.packaging_types:
             raise ValueError(f"policies.green_logistics.packaging: unknown packaging {config.packaging!r}; "
                              f"allowed: {', '.join(sorted(lg.packaging_types))}")
@@ -70,7 +65,7 @@ class GreenLogistics(Policy):
             raise ValueError("policies.green_logistics.ev_share needs an ev_van in logistics.vehicles")
 
     @classmethod
-    def carbon_factors(cls, config: GreenLogisticsConfig, scenario: Scenario) -> list[tuple[str, str, str]]:
+    def carbon_factors(cls, config: GreenLogisticsConfig, market: MarketConfig) -> list[tuple[str, str, str]]:
         needed = []
         if config.ev_share is not None:
             needed.append(("last_mile", "ev_van", "policies.green_logistics.ev_share"))
@@ -78,43 +73,38 @@ class GreenLogistics(Policy):
             needed.append(("packaging", config.packaging, "policies.green_logistics.packaging"))
         return needed
 
-    def setup(self, model: MarketModel) -> None:
-        from sim.logistics import build_fleet
-
-        cfg, lm = self.config, model.last_mile
-        shares = dict(model.scenario.logistics.fleet)
+    def setup(self, ctx: PolicyContext) -> MarketChanges:
+        cfg, fleet = self.config, ctx.market.logistics.fleet
+        shares = dict(fleet)
         if cfg.ev_share is not None:
             shares = {v: s * (1.0 - cfg.ev_share) for v, s in shares.items() if v != "ev_van"}
             if sum(shares.values()) == 0:  # the fleet was all EV already
                 shares = {}
-            shares["ev_van"] = cfg.ev_share + (1.0 - cfg.ev_share) * float(
-                model.scenario.logistics.fleet.get("ev_van", 0.0))
-        gain = cfg.consolidation_capacity_gain if cfg.consolidation else 0.0
-        # keep the parcel capacity per region; a consolidated vehicle carries more per day
-        capacity = lm.fleet.capacity / model.scenario.logistics.capacity_headroom
-        lm.fleet = build_fleet(model.scenario.logistics, model.factors, capacity, shares, gain)
+            shares["ev_van"] = cfg.ev_share + (1.0 - cfg.ev_share) * float(fleet.get("ev_van", 0.0))
+        # the fleet keeps its parcel capacity per region; a consolidated vehicle carries more per day
+        changes = MarketChanges(fleet_shares=shares, packaging=cfg.packaging)
         if cfg.consolidation:
-            lm.km_factor = 1.0 - cfg.consolidation_km_saving
-            lm.extra_days = cfg.consolidation_extra_days
-        if cfg.packaging is not None:
-            lm.packaging = cfg.packaging
+            changes.fleet_capacity_gain = cfg.consolidation_capacity_gain
+            changes.km_factor = 1.0 - cfg.consolidation_km_saving
+            changes.extra_delivery_days = cfg.consolidation_extra_days
+        return changes
 
-    def merchants_created(self, model: MarketModel, table: MerchantTable) -> None:
+    def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
         if not self.config.prefer_green_suppliers:
             return
-        supply = model.supply
+        supply = ctx.suppliers
         carbon_cost = supply.carbon_per_unit * self.config.carbon_price_per_tonne / 1000.0
         for c, candidates in enumerate(supply.by_category):  # loop over categories, not merchants
             green = candidates[supply.green[candidates]]
             if green.size == 0:
                 continue
-            cost = model.base_unit_cost[c] * supply.cost_factor[green] + carbon_cost[green]
+            cost = ctx.base_unit_cost[c] * supply.cost_factor[green] + carbon_cost[green]
             best = green[np.argmin(cost)]
             rows = table.carries[:, c]
             table.supplier[rows, c] = best
-            table.unit_cost[rows, c] = model.base_unit_cost[c] * supply.cost_factor[best]
+            table.unit_cost[rows, c] = ctx.base_unit_cost[c] * supply.cost_factor[best]
 
-    def day_end(self, model: MarketModel, day: int) -> None:
+    def day_end(self, ctx: PolicyContext) -> None:
         price = self.config.carbon_price_per_tonne
         if price > 0:
-            model.ledger.post("carbon_levy", model.carbon.today_total() / 1000.0 * price)
+            ctx.ledger.post("carbon_levy", ctx.carbon_today_kg / 1000.0 * price)

@@ -20,22 +20,18 @@ free_shipping_cost_per_order, booked as loyalty cost).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.policies import Policy, register
+from sim.kpis import Kpi
+from sim.orders import OrderBatch
+from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Probability, Section
-
-if TYPE_CHECKING:
-    from sim.model import MarketModel
-    from sim.orders import OrderBatch
 
 DECAY_90D = float(np.exp(-1.0 / 90.0))
 
 
-class LoyaltyTier(Section):
+class LoyaltyTierConfig(Section):
     name: str = Field(min_length=1, description="Tier name (unique)")
     min_spend_90d: NonNegative = Field(description="Trailing 90-day spend to reach the tier [currency]")
     points_multiplier: Positive = Field(1.0, description="Multiplies points earned")
@@ -43,15 +39,15 @@ class LoyaltyTier(Section):
     dropout_factor: Probability = Field(1.0, description="Multiplies the dropout probability of the tier's members")
 
 
-def _default_tiers() -> list[LoyaltyTier]:
-    return [LoyaltyTier(name="member", min_spend_90d=0.0),
-            LoyaltyTier(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
+def _default_tiers() -> list[LoyaltyTierConfig]:
+    return [LoyaltyTierConfig(name="member", min_spend_90d=0.0),
+            LoyaltyTierConfig(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
                         dropout_factor=0.95),
-            LoyaltyTier(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
+            LoyaltyTierConfig(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
                         dropout_factor=0.9)]
 
 
-class Membership(Section):
+class MembershipConfig(Section):
     enabled: bool = Field(False, description="Offer a paid membership")
     fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
     uptake: Probability = Field(0.05, description="Share of active non-members who join at each month end")
@@ -72,9 +68,9 @@ class LoyaltyConfig(PolicySection):
     uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
     uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
     dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
-    tiers: list[LoyaltyTier] = Field(default_factory=_default_tiers, min_length=1,
+    tiers: list[LoyaltyTierConfig] = Field(default_factory=_default_tiers, min_length=1,
                                      description="Tiers by trailing 90-day spend, lowest first")
-    membership: Membership = Field(default_factory=Membership, description="The paid membership")
+    membership: MembershipConfig = Field(default_factory=MembershipConfig, description="The paid membership")
 
     @model_validator(mode="after")
     def _tiers_ordered(self) -> LoyaltyConfig:
@@ -87,28 +83,30 @@ class LoyaltyConfig(PolicySection):
         return self
 
 
-@register
 class Loyalty(Policy):
     name = "loyalty"
     title = "Loyalty programme"
     Config = LoyaltyConfig
+    flows = {
+        "loyalty": ("platform", "shoppers"),     # points redeemed, members' free shipping
+        "membership": ("shoppers", "platform"),  # paid membership fees
+    }
     kpis = (
-        "loyalty_points_earned",
-        "loyalty_points_redeemed",
-        "loyalty_points_outstanding_value",
-        "membership_revenue",
-        "members_end",
-        "members_joined",
+        Kpi("loyalty_points_earned", "points", "points earned on served orders"),
+        Kpi("loyalty_points_redeemed", "points", "points redeemed"),
+        Kpi("loyalty_points_outstanding_value", "currency", "points balance at the end x point value", "lower"),
+        Kpi("membership_revenue", "currency", "membership fees (ledger flow membership)", "higher"),
+        Kpi("members_end", "shoppers", "paying members at the end", "higher"),
+        Kpi("members_joined", "shoppers", "membership joins during the run", "higher"),
     )
     config: LoyaltyConfig
 
-    def setup(self, model: MarketModel) -> None:
-        cfg, sh = self.config, model.shoppers
+    def setup(self, ctx: PolicyContext) -> None:
+        cfg, sh = self.config, ctx.shoppers
         n = sh.n
         self.points = np.zeros(n)
         self.spend_90d = np.zeros(n)
         self.member = np.zeros(n, dtype=bool)  # paid membership
-        self._rng = model.streams.generator("policy/loyalty")
         cut = np.quantile(sh.rate_weekly, [1 / 3, 2 / 3])
         weight = np.digitize(sh.rate_weekly, cut)  # 0 light, 1 moderate, 2 heavy
         self.base_uplift = np.array([cfg.uplift_light, cfg.uplift_moderate, cfg.uplift_heavy])[weight]
@@ -118,15 +116,15 @@ class Loyalty(Policy):
     def _tier(self) -> np.ndarray:
         return np.searchsorted(self.tier_min, self.spend_90d, side="right") - 1
 
-    def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
+    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         tiers = self.config.tiers
         uplift = self.base_uplift + np.array([t.purchase_uplift for t in tiers])[self._tier()]
         ms = self.config.membership
         if ms.enabled:
             uplift = uplift + self.member * ms.purchase_uplift
-        return np.where(model.shoppers.is_customer, 1.0 + uplift, 1.0)
+        return np.where(ctx.shoppers.is_customer, 1.0 + uplift, 1.0)
 
-    def dropout_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
+    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         tiers = self.config.tiers
         factor = self.config.dropout_factor * np.array([t.dropout_factor for t in tiers])[self._tier()]
         ms = self.config.membership
@@ -134,7 +132,7 @@ class Loyalty(Policy):
             factor = factor * np.where(self.member, ms.dropout_factor, 1.0)
         return factor
 
-    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         cfg = self.config
         self.spend_90d *= DECAY_90D
         rows = np.flatnonzero(orders.fulfilled)
@@ -153,24 +151,23 @@ class Loyalty(Policy):
         if ms.enabled:
             cost += int(self.member[shopper].sum()) * ms.free_shipping_cost_per_order
         if cost:
-            model.ledger.post("loyalty", cost)
+            ctx.ledger.post("loyalty", cost)
 
-    def month_end(self, model: MarketModel, day: int) -> None:
+    def month_end(self, ctx: PolicyContext) -> None:
         ms = self.config.membership
         if not ms.enabled:
             return
-        sh = model.shoppers
-        active = sh.is_customer & (day - sh.last_day < model.scenario.shoppers.lifecycle.dormant_after_days)
+        active = ctx.active()
         self.member &= active  # lapsed members cancel
-        join = active & ~self.member & (self._rng.random(sh.n) < ms.uptake)
+        join = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.uptake)
         self.member |= join
         self.totals["members_joined"] += int(join.sum())
         fees = float(self.member.sum()) * ms.fee_per_month
         if fees:
-            model.ledger.post("membership", fees)
+            ctx.ledger.post("membership", fees)
             self.totals["membership_fees"] += fees
 
-    def summary(self, model: MarketModel) -> dict[str, float]:
+    def summary(self) -> dict[str, float]:
         t = self.totals
         return {
             "loyalty_points_earned": t["points_earned"], "loyalty_points_redeemed": t["points_redeemed"],

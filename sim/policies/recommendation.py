@@ -1,7 +1,7 @@
 """Recommendation: how far ranking follows each shopper's own category preferences.
 
 The personalisation level p (choice.personalisation is today's; this policy sets a new one)
-acts in three places (sim/model.py): category choice mixes the segment's own preferences
+acts in three places (sim/choice.py): category choice mixes the segment's own preferences
 (weight p) with plain popularity (1 - p); the purchase rate of a segment changes by
 match_sensitivity x (p - today's level) x its niche score (how far its preferences are from
 popularity), since more relevant recommendations convert better; and merchant ranking adds a
@@ -12,15 +12,10 @@ starves the long tail. The recommender's running cost is the ledger flow `techno
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import Field
 
-from sim.policies import Policy, register
+from sim.policies.base import MarketChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Probability
-
-if TYPE_CHECKING:
-    from sim.model import MarketModel
 
 
 class RecommendationConfig(PolicySection):
@@ -30,16 +25,16 @@ class RecommendationConfig(PolicySection):
     cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
 
 
-@register
 class Recommendation(Policy):
     name = "recommendation"
     title = "Personalisation lever"
     Config = RecommendationConfig
+    flows = {"technology": ("platform", "external")}  # the recommender's running cost
     config: RecommendationConfig
 
-    def setup(self, model: MarketModel) -> None:
-        model.set_personalisation(self.config.personalisation)
+    def setup(self, ctx: PolicyContext) -> MarketChanges:
+        return MarketChanges(personalisation=self.config.personalisation)
 
-    def day_end(self, model: MarketModel, day: int) -> None:
+    def day_end(self, ctx: PolicyContext) -> None:
         if self.config.cost_per_month:  # accrued daily, so a partial month costs its share
-            model.ledger.post("technology", self.config.cost_per_month * 12.0 / 365.0)
+            ctx.ledger.post("technology", self.config.cost_per_month * 12.0 / 365.0)

@@ -17,17 +17,17 @@ bring the customer in but earn the referrer nothing. Every reward is the ledger 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field
 
-from sim.policies import Policy, register
+from sim.acquisition import CHANNELS
+from sim.choice import rank_within_groups
+from sim.kpis import Kpi
+from sim.orders import OrderBatch
+from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection
-
-if TYPE_CHECKING:
-    from sim.model import MarketModel
-    from sim.orders import OrderBatch
 
 
 class ReferralConfig(PolicySection):
@@ -52,66 +52,57 @@ class ReferralConfig(PolicySection):
     )
 
 
-@register
 class Referral(Policy):
     name = "referral"
     title = "Referral programme"
     Config = ReferralConfig
+    flows = {"referral": ("platform", "shoppers")}  # rewards to referrers and referees
     kpis = (
-        "referral_fake_signups",
-        "referral_rewards_to_referrers",
-        "referral_rewards_to_referees",
-        "distinct_referrers",
+        Kpi("referral_fake_signups", "sign-ups", "fake sign-ups rewarded", "lower"),
+        Kpi("referral_rewards_to_referrers", "rewards", "referrer rewards paid (real and fake referrals)"),
+        Kpi("referral_rewards_to_referees", "rewards", "referee rewards paid"),
+        Kpi("distinct_referrers", "customers", "shoppers who earned at least one referrer reward", "higher"),
     )
     config: ReferralConfig
 
-    def __init__(self, config: ReferralConfig) -> None:
-        super().__init__(config)
-        self.rewards_earned: np.ndarray | None = None  # per shopper, as referrer
-        self.referred_by: np.ndarray | None = None
+    def __init__(self, config: ReferralConfig, rng: np.random.Generator) -> None:
+        super().__init__(config, rng)
         self.totals = {"fake_signups": 0, "referrer_rewards": 0, "referee_rewards": 0}
-        self._rng: np.random.Generator | None = None
 
-    def setup(self, model: MarketModel) -> None:
-        n = model.shoppers.n
-        self.rewards_earned = np.zeros(n, dtype=np.int64)
+    def setup(self, ctx: PolicyContext) -> None:
+        n = ctx.shoppers.n
+        self.rewards_earned = np.zeros(n, dtype=np.int64)  # per shopper, as referrer
         self.referred_by = np.full(n, -1, dtype=np.int64)
         self.coupon_held = np.zeros(n, dtype=bool)  # a referee's coupon, until its first served order
-        self._rng = model.streams.generator("policy/referral")
 
-    def _eligible(self, model: MarketModel, day: int) -> np.ndarray:
-        sh = model.shoppers
-        ok = sh.is_customer.copy()
-        if self.config.eligibility == "active":
-            ok &= (day - sh.last_day) < model.scenario.shoppers.lifecycle.dormant_after_days
+    def _eligible(self, ctx: PolicyContext) -> np.ndarray:
+        ok = ctx.active() if self.config.eligibility == "active" else ctx.shoppers.is_customer.copy()
         if self.config.cap_per_referrer is not None:
             ok &= self.rewards_earned < self.config.cap_per_referrer
         return ok
 
-    def join_probability(self, model: MarketModel, day: int) -> np.ndarray | float:
-        self._can_refer = self._eligible(model, day)
-        return self.config.referral_q * model.network.share(self._can_refer)
+    def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
+        self._can_refer = self._eligible(ctx)
+        return self.config.referral_q * ctx.network.share(self._can_refer)
 
-    def on_joins(self, model: MarketModel, day: int, joiners: np.ndarray, channel: np.ndarray) -> None:
-        from sim.acquisition import CHANNELS
-
+    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> None:
         cfg = self.config
         referred = joiners[channel == CHANNELS["referral"]]
         if referred.size == 0:
             return
-        referrer = model.network.neighbours(referred, self._can_refer, self._rng.random(referred.size))
+        referrer = ctx.network.neighbours(referred, self._can_refer, self.rng.random(referred.size))
         self.referred_by[referred] = referrer
         self.coupon_held[referred] = cfg.reward_type == "coupon"
         # fake sign-ups ride on the same referrers: expected fraud_share of all rewarded referrals
-        fakes = int(self._rng.poisson(referred.size * cfg.fraud_share / (1.0 - cfg.fraud_share)))
-        fake_referrer = referrer[self._rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
+        fakes = int(self.rng.poisson(referred.size * cfg.fraud_share / (1.0 - cfg.fraud_share)))
+        fake_referrer = referrer[self.rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
         paid_to = self._within_cap(np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]]))
         np.add.at(self.rewards_earned, paid_to, 1)
         cost = paid_to.size * cfg.reward_referrer
         if cfg.reward_type == "cash":
             cost += (referred.size + fakes) * cfg.reward_referee
             self.totals["referee_rewards"] += referred.size + fakes
-        model.ledger.post("referral", cost)
+        ctx.ledger.post("referral", cost)
         self.totals["fake_signups"] += int(fakes)
         self.totals["referrer_rewards"] += int(paid_to.size)
 
@@ -120,21 +111,19 @@ class Referral(Policy):
         cap = self.config.cap_per_referrer
         if cap is None or referrers.size == 0:
             return referrers
-        from sim.choice import rank_within_groups
-
         return referrers[rank_within_groups(referrers) < cap - self.rewards_earned[referrers]]
 
-    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         if self.config.reward_type != "coupon":
             return
         served = orders.shopper[orders.fulfilled]
         redeem = served[self.coupon_held[served]]  # the referee's first served order, whenever it comes
         if redeem.size:
             self.coupon_held[redeem] = False
-            model.ledger.post("referral", redeem.size * self.config.reward_referee)
+            ctx.ledger.post("referral", redeem.size * self.config.reward_referee)
             self.totals["referee_rewards"] += int(redeem.size)
 
-    def summary(self, model: MarketModel) -> dict[str, float]:
+    def summary(self) -> dict[str, float]:
         t = self.totals
         return {
             "referral_fake_signups": t["fake_signups"],

@@ -21,21 +21,19 @@ this policy's multiplier); those redemptions are money paid for orders that came
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.policies import Policy, register
+from sim.config import MarketConfig
+from sim.kpis import Kpi
+from sim.orders import OrderBatch
+from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Section
 
-if TYPE_CHECKING:
-    from sim.config import Scenario
-    from sim.model import MarketModel
-    from sim.orders import OrderBatch
 
-
-class Campaign(Section):
+class CampaignConfig(Section):
     """One coupon campaign of the subsidy policy."""
 
     name: str = Field(min_length=1, description="Campaign name (unique), e.g. welcome or winback")
@@ -54,7 +52,7 @@ class Campaign(Section):
     )
 
     @model_validator(mode="after")
-    def _consistent(self) -> Campaign:
+    def _consistent(self) -> CampaignConfig:
         if self.coupon_type == "percent" and self.value >= 100:
             raise ValueError(f"a percent coupon must be below 100 (got {self.value:g})")
         if (self.target == "segment") != (self.segment is not None):
@@ -65,29 +63,30 @@ class Campaign(Section):
 class SubsidyConfig(PolicySection):
     """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
 
-    campaigns: list[Campaign] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
+    campaigns: list[CampaignConfig] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
     purchase_elasticity: NonNegative = Field(
         0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
     )
 
 
-@register
 class Subsidy(Policy):
     name = "subsidy"
     title = "Coupons"
     Config = SubsidyConfig
+    flows = {"subsidy": ("platform", "shoppers")}  # coupon discounts
     kpis = (
-        "coupons_issued",
-        "coupons_redeemed",
-        "subsidy_cannibalised_orders",
-        "subsidy_cannibalised_cost",
-        "subsidy_cannibalisation_share",
+        Kpi("coupons_issued", "coupons", "coupons handed out, all campaigns"),
+        Kpi("coupons_redeemed", "coupons", "coupons used on served repeat orders"),
+        Kpi("subsidy_cannibalised_orders", "coupons", "redemptions by shoppers who would have bought anyway",
+            "lower"),
+        Kpi("subsidy_cannibalised_cost", "currency", "discounts paid on orders that came anyway", "lower"),
+        Kpi("subsidy_cannibalisation_share", "share", "cannibalised / redeemed coupons", "lower"),
     )
     config: SubsidyConfig
 
     @classmethod
-    def check(cls, config: SubsidyConfig, scenario: Scenario) -> None:
-        segments = {s.name for s in scenario.shoppers.segments}
+    def check(cls, config: SubsidyConfig, market: MarketConfig) -> None:
+        segments = {s.name for s in market.shoppers.segments}
         for i, c in enumerate(config.campaigns):
             if c.segment is not None and c.segment not in segments:
                 raise ValueError(f"policies.subsidy.campaigns.{i}.segment: unknown segment {c.segment!r}; "
@@ -96,21 +95,21 @@ class Subsidy(Policy):
         if len(set(names)) != len(names):
             raise ValueError(f"policies.subsidy.campaigns: names must be unique (got {names})")
 
-    def setup(self, model: MarketModel) -> None:
-        n, k = model.shoppers.n, len(self.config.campaigns)
+    def setup(self, ctx: PolicyContext) -> None:
+        n, k = ctx.shoppers.n, len(self.config.campaigns)
         self.expiry = np.full((k, n), -1, dtype=np.int32)       # last valid day of the held coupon
         self.last_issue = np.full((k, n), -10**6, dtype=np.int32)
         self.spent_month = np.zeros(k)
         self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
         self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0}
-        sh = model.shoppers
-        gg = model.scenario.shoppers.spend
+        sh = ctx.shoppers
+        gg = ctx.market.shoppers.spend
         self.expected_spend = gg.p / sh.spend_rate * sh.spend_multiplier  # Gamma-Gamma mean per shopper
-        mean_price = float(model.demand_share @ model.price_level)
+        mean_price = float(ctx.demand_share @ ctx.price_level)
         self.expected_order = self.expected_spend * mean_price  # its usual order value, at average prices
-        sens = np.array([s.price_sensitivity for s in model.scenario.shoppers.segments])
+        sens = np.array([s.price_sensitivity for s in ctx.market.shoppers.segments])
         self.elasticity = self.config.purchase_elasticity * sens[sh.segment]
-        names = [s.name for s in model.scenario.shoppers.segments]
+        names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
 
     def _budget_left(self, i: int) -> float:
@@ -119,9 +118,9 @@ class Subsidy(Policy):
             return np.inf
         return 0.0 if self.exhausted[i] else budget - self.spent_month[i]
 
-    def _targets(self, model: MarketModel, i: int, day: int) -> np.ndarray:
-        c, sh = self.config.campaigns[i], model.shoppers
-        lc = model.scenario.shoppers.lifecycle
+    def _targets(self, ctx: PolicyContext, i: int, day: int) -> np.ndarray:
+        c, sh = self.config.campaigns[i], ctx.shoppers
+        lc = ctx.market.shoppers.lifecycle
         customer = sh.is_customer
         recency = day - sh.last_day
         if c.target == "new":
@@ -134,11 +133,12 @@ class Subsidy(Policy):
             return customer & (sh.segment == self.segment_code[i])
         return customer.copy()
 
-    def day_start(self, model: MarketModel, day: int) -> None:
+    def day_start(self, ctx: PolicyContext) -> None:
+        day = ctx.day
         for i, c in enumerate(self.config.campaigns):
             if self._budget_left(i) <= 0:
                 continue
-            give = self._targets(model, i, day) & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days)
+            give = self._targets(ctx, i, day) & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days)
             self.expiry[i, give] = day + c.validity_days - 1
             self.last_issue[i, give] = day
             self.totals["issued"] += int(give.sum())
@@ -149,8 +149,9 @@ class Subsidy(Policy):
             return min(c.value / 100.0, 0.9)
         return np.minimum(c.value / self.expected_spend, 0.9)
 
-    def purchase_multiplier(self, model: MarketModel, day: int) -> np.ndarray | float:
-        mult = np.ones(model.shoppers.n)
+    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        day = ctx.day
+        mult = np.ones(ctx.shoppers.n)
         for i in range(len(self.config.campaigns)):
             if self._budget_left(i) <= 0:
                 continue
@@ -162,7 +163,8 @@ class Subsidy(Policy):
         self.multiplier_today = mult
         return mult
 
-    def on_orders(self, model: MarketModel, day: int, orders: OrderBatch) -> None:
+    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
+        day = ctx.day
         served = orders.fulfilled & ~orders.is_first
         rows = np.flatnonzero(served)
         shopper, value = orders.shopper[rows], orders.value[rows]
@@ -183,25 +185,25 @@ class Subsidy(Policy):
             self.expiry[i, shopper[idx]] = -1
             cost = float(discount.sum())
             self.spent_month[i] += cost
-            model.ledger.post("subsidy", cost)
+            ctx.ledger.post("subsidy", cost)
             self.totals["redeemed"] += int(idx.size)
-            anyway = self._would_have_bought(model, shopper[idx])
+            anyway = self._would_have_bought(ctx, shopper[idx])
             self.totals["cannibalised"] += int(anyway.sum())
             self.totals["cannibalised_cost"] += float(discount[anyway].sum())
 
-    def _would_have_bought(self, model: MarketModel, shoppers: np.ndarray) -> np.ndarray:
+    def _would_have_bought(self, ctx: PolicyContext, shoppers: np.ndarray) -> np.ndarray:
         """Common random numbers: the same purchase uniform against the rate without this policy."""
-        total = model.rate_multiplier_today
+        total = ctx.rate_multiplier
         total = total[shoppers] if np.ndim(total) else total
         without = total / self.multiplier_today[shoppers]
-        p = -np.expm1(-model.shoppers.rate_weekly[shoppers] * without / 7.0)
-        return model.draws_today.buy[shoppers] < p
+        p = -np.expm1(-ctx.shoppers.rate_weekly[shoppers] * without / 7.0)
+        return ctx.draws.buy[shoppers] < p
 
-    def month_end(self, model: MarketModel, day: int) -> None:
+    def month_end(self, ctx: PolicyContext) -> None:
         self.spent_month[:] = 0.0
         self.exhausted[:] = False
 
-    def summary(self, model: MarketModel) -> dict[str, float]:
+    def summary(self) -> dict[str, float]:
         t = self.totals
         return {
             "coupons_issued": t["issued"], "coupons_redeemed": t["redeemed"],

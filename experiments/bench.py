@@ -15,15 +15,14 @@ from typing import Callable, Iterator
 
 import simpy
 
-from sim.config import Scenario
+from sim.scenario import Scenario
 
 def _phases() -> list[tuple[str, object, str]]:
     """(label, owner, attribute) of the functions a day spends its time in."""
     import sim.model as model_module
-    from agents.platform import Platform
     from agents.shopper import ShopperPopulation
-    from sim.metrics import DailyRecorder
     from sim.network import SocialNetwork
+    from sim.policies import PolicySet
     from sim.supply_chain import SupplyChain
 
     return [
@@ -31,11 +30,11 @@ def _phases() -> list[tuple[str, object, str]]:
         ("word of mouth (network)", SocialNetwork, "share"),
         ("purchases", ShopperPopulation, "repeat_buyers"),
         ("orders (choice, stock)", model_module, "place_orders"),
-        ("last mile, returns", model_module.MarketModel, "_ship_orders"),
+        ("last mile, returns", model_module.MarketModel, "_ship"),
         ("SimPy events", simpy.Environment, "step"),
         ("replenishment", SupplyChain, "replenish"),
-        ("policy multipliers", Platform, "purchase_multiplier"),
-        ("KPI row", DailyRecorder, "record"),
+        ("policy multipliers", PolicySet, "purchase_multiplier"),
+        ("KPI row", model_module.MarketModel, "_record"),
     ]
 
 

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from scipy.stats import norm
 
+from experiments.library import scenario_file
 from sim.bgnbd import expected_repeat_transactions
 
-VALIDATION = Path(__file__).resolve().parent.parent / "scenarios" / "validation"
 CDNOW = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # BG/NBD fit, Fader, Hardie & Lee (2005)
 
 
@@ -32,7 +31,7 @@ class Result:
 
 def _load(name: str, sets: list[str]):
     from sim.scenario_io import load_scenario
-    return load_scenario(VALIDATION / name, sets)
+    return load_scenario(scenario_file(f"validation/{name}"), sets)
 
 
 def bgnbd(params: dict[str, float]) -> Result:

@@ -1,0 +1,125 @@
+"""`run.py compare`: scenarios against a baseline, with replications and common random numbers.
+
+Replication i of every scenario runs with the same seed (experiments/runs.py), and every KPI
+is compared on paired differences with a Student-t interval (experiments/stats.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.executors import local_executor
+from experiments.runs import SERIES, RunSpec, run_one
+from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
+from sim.kpis import SUMMARY_KEYS
+from sim.scenario import Scenario
+
+
+def execute(scenarios: list[Scenario], specs: list[RunSpec], workers: int, progress: bool
+            ) -> dict[tuple[int, int], tuple[dict[str, Any], dict[str, list[float]]]]:
+    """Run every spec on `workers` (results never depend on them); keyed by (scenario, replication)."""
+    from tqdm import tqdm
+
+    results = {}
+    with tqdm(total=len(specs), disable=not progress, desc="runs", unit="run", mininterval=0.5) as bar, \
+            local_executor(workers) as pool:
+        futures = {}
+        for spec in specs:  # a serial executor runs each one here, so the bar moves as they finish
+            future = pool.submit(run_one, scenarios[spec.scenario_index], spec.seed)
+            future.add_done_callback(lambda _: bar.update())
+            futures[future] = spec
+        for future in as_completed(futures):
+            spec = futures[future]
+            results[(spec.scenario_index, spec.replication)] = future.result()
+    return results
+
+
+def runs_table(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> pd.DataFrame:
+    rows = []
+    for spec in specs:
+        summary = results[(spec.scenario_index, spec.replication)][0]
+        row = {"scenario": scenarios[spec.scenario_index].name, "replication": spec.replication, "seed": spec.seed}
+        row.update({k: summary[k] for k in SUMMARY_KEYS})
+        # policy and supply KPIs too; a KPI a scenario lacks (e.g. coupons without the subsidy) is 0 there
+        row.update({k: v for k, v in summary.items()
+                    if k not in row and isinstance(v, (int, float)) and not isinstance(v, bool)})
+        rows.append(row)
+    frame = pd.DataFrame(rows).sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
+    return frame.fillna(0.0)
+
+
+def kpi_columns(runs: pd.DataFrame) -> list[str]:
+    """DESIGN.md's KPIs first, then every other numeric summary key, alphabetically."""
+    extra = sorted(c for c in runs.columns if c not in (*SUMMARY_KEYS, "scenario", "replication", "seed"))
+    return [*SUMMARY_KEYS, *extra]
+
+
+def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """comparison.csv: per scenario and KPI, mean, delta vs baseline and its paired CI (+ unpaired)."""
+    base = runs[runs["scenario"] == names[0]].set_index("replication")
+    rows = []
+    for name in names:
+        runs_s = runs[runs["scenario"] == name].set_index("replication")
+        for kpi in kpi_columns(runs):
+            values = runs_s[kpi].to_numpy(dtype=float)
+            delta = runs_s[kpi].to_numpy(dtype=float) - base.loc[runs_s.index, kpi].to_numpy(dtype=float)
+            mean_delta, low, high = t_interval(delta)
+            base_mean = float(base[kpi].mean())
+            if runs_s.shape[0] > 1 and name != names[0]:
+                u_low, u_high = welch_interval(values, base[kpi].to_numpy(dtype=float))
+            else:
+                u_low = u_high = mean_delta
+            rows.append({
+                "scenario": name, "kpi": kpi, "mean": float(values.mean()),
+                "delta_vs_baseline": mean_delta, "ci_low": low, "ci_high": high,
+                "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+                "relative_delta": mean_delta / abs(base_mean) if base_mean else float("nan"),
+                "unpaired_ci_low": u_low, "unpaired_ci_high": u_high, "replications": int(values.size),
+            })
+    return pd.DataFrame(rows)
+
+
+def mean_series(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> dict[str, dict[str, np.ndarray]]:
+    """Per scenario, the replication mean of each kept daily series."""
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for i, sc in enumerate(scenarios):
+        reps = [results[(i, s.replication)][1] for s in specs if s.scenario_index == i]
+        out[sc.name] = {k: np.mean([r[k] for r in reps], axis=0) for k in SERIES}
+    return out
+
+
+def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], specs: list[RunSpec], results: dict,
+                  replications: int, workers: int, wall: float, overrides: list[str] | None = None
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """comparison.csv, runs.csv, targets.csv, manifest.json and charts/, written atomically."""
+    from sim.charts import comparison_deltas, comparison_series
+    from sim.outputs import atomic_folder, write_json
+    from sim.scenario_io import dump_resolved
+
+    names = [s.name for s in scenarios]
+    runs = runs_table(scenarios, specs, results)
+    comparison = comparison_table(runs, names)
+    targets = assess_targets(runs, names, [s.targets for s in scenarios])
+    with atomic_folder(out) as tmp:
+        comparison.to_csv(tmp / "comparison.csv", index=False)
+        runs.to_csv(tmp / "runs.csv", index=False)
+        targets.to_csv(tmp / "targets.csv", index=False)
+        (tmp / "scenarios").mkdir()
+        for sc in scenarios:
+            (tmp / "scenarios" / f"{sc.name}.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
+        write_json(tmp / "manifest.json", {
+            "baseline": names[0], "scenarios": names, "files": sources, "replications": replications,
+            "seeds": sorted({s.seed for s in specs}), "workers": workers, "wall_seconds": round(wall, 2),
+            "confidence": CONFIDENCE, "method": "common random numbers; paired Student-t intervals",
+            "command": sys.argv, "overrides": overrides,
+        })
+        (tmp / "charts").mkdir()
+        comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png")
+        comparison_series(mean_series(scenarios, specs, results), replications, tmp / "charts" / "series.png")
+    return comparison, targets

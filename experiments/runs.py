@@ -1,0 +1,38 @@
+"""Run specs and their seeds: which scenario, which replication, which seed; one run in a worker.
+
+Replication i of every scenario runs with the same seed (the baseline's seed + i), so all
+scenarios of a replication meet the same shoppers, networks and daily draws (common random
+numbers) and their differences are the policies', not noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sim.scenario import Scenario
+
+# daily series a comparison keeps for its charts
+SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    scenario_index: int
+    replication: int
+    seed: int
+
+
+def plan(scenarios: list[Scenario], replications: int) -> list[RunSpec]:
+    """Every (scenario, replication) with its common seed: the baseline's seed + replication."""
+    base_seed = scenarios[0].seed
+    return [RunSpec(s, r, base_seed + r) for r in range(replications) for s in range(len(scenarios))]
+
+
+def run_one(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """One run (in a worker): its summary and the kept daily series."""
+    from sim.runner import run_scenario
+
+    result = run_scenario(scenario.model_copy(update={"seed": seed}))
+    series = {name: result.daily[name].astype(float).tolist() for name in SERIES}
+    return result.summary, series

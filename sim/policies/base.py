@@ -1,0 +1,141 @@
+"""The policy plug-in interface: the Policy base class, the context hooks see, the changes they return.
+
+Hooks see the market through a `PolicyContext` (today's draws and multipliers, shoppers,
+merchants, network, ledger, calendar) and return what they change; no policy imports the
+model. Hooks that change behaviour return multipliers that are exactly 1 when the policy does
+nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from agents.merchant import MerchantTable
+from agents.shopper import DailyDraws, ShopperPopulation
+from agents.supplier import SupplierTable
+from sim.config import MarketConfig
+from sim.kpis import Kpi
+from sim.ledger import Flows, Ledger
+from sim.network import SocialNetwork
+from sim.orders import OrderBatch
+
+
+@dataclass
+class PolicyContext:
+    """What a policy may read (and the ledger it books to). The model keeps it current.
+
+    Policies read the arrays and never write them: a change to the market goes back to the
+    model as a hook's return value.
+    """
+
+    market: MarketConfig          # the scenario's settings (lifecycle windows, segments, catalogue)
+    shoppers: ShopperPopulation
+    network: SocialNetwork
+    suppliers: SupplierTable
+    ledger: Ledger
+    demand_share: np.ndarray      # (categories,) share of demand
+    price_level: np.ndarray       # (categories,) mean price relative to the average order
+    base_unit_cost: np.ndarray    # (categories,) unit cost before the supplier's cost factor
+    merchants: MerchantTable | None = None  # today's merchant table (replaced when merchants join)
+    day: int = 0
+    draws: DailyDraws | None = None  # today's uniforms (common random numbers, for counterfactuals)
+    rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
+    carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
+
+    def recency(self) -> np.ndarray:
+        """Days since each shopper's last purchase, today."""
+        return self.day - self.shoppers.last_day
+
+    def active(self) -> np.ndarray:
+        """Customers who bought within the dormancy window (lifecycle states new and active)."""
+        window = self.market.shoppers.lifecycle.dormant_after_days
+        return self.shoppers.is_customer & (self.recency() < window)
+
+
+@dataclass
+class MarketChanges:
+    """What a policy changes in the market before day 0 (None or 0: unchanged)."""
+
+    personalisation: float | None = None     # the recommender's level (sim/choice.py)
+    onboard_longtail_merchants: int = 0      # merchants with categories drawn uniformly
+    fleet_shares: dict[str, float] | None = None  # vehicle capacity shares; the fleet is rebuilt
+    fleet_capacity_gain: float = 0.0         # extra parcels per vehicle-day (consolidated rounds)
+    km_factor: float | None = None           # last-mile km per parcel, relative
+    extra_delivery_days: int | None = None   # added to platform-fulfilled delivery
+    packaging: str | None = None             # packaging type of every parcel
+
+
+@dataclass
+class MonthEndChanges:
+    """What a policy changes at a month end: (merchant, category) cells to delist."""
+
+    delist_merchants: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    delist_categories: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+
+class Policy:
+    """Base class: every hook is a no-op, so a policy overrides only what it changes."""
+
+    name: ClassVar[str] = "policy"
+    title: ClassVar[str] = "Policy"
+    Config: ClassVar[type]  # the policy's config section (a sim.schema.PolicySection), under policies.<name>
+    flows: ClassVar[Flows] = {}  # ledger flows the policy books: name -> (payer, payee)
+    kpis: ClassVar[tuple[Kpi, ...]] = ()  # the summary keys summary() returns (targets may name them)
+
+    def __init__(self, config: Any, rng: np.random.Generator) -> None:
+        self.config = config
+        self.rng = rng  # the policy's own stream, spawned from the scenario seed
+
+    @classmethod
+    def check(cls, config: Any, market: MarketConfig) -> None:
+        """Checks of the section against the rest of the scenario; raise ValueError naming the field."""
+
+    @classmethod
+    def carbon_factors(cls, config: Any, market: MarketConfig) -> list[tuple[str, str, str]]:
+        """(stage, key, field) of every emission factor the policy may use (checked at load)."""
+        return []
+
+    def setup(self, ctx: PolicyContext) -> MarketChanges | None:
+        """Once, after the market is built and before day 0 (fleet, packaging, ...)."""
+        return None
+
+    def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
+        """New merchants (day 0 and each entry), before their opening stock is bought.
+
+        `table` holds only the new merchants; the policy may set their assortment and suppliers.
+        """
+
+    def day_start(self, ctx: PolicyContext) -> None:
+        """Budgets, campaign windows."""
+
+    def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
+        """Extra daily join probability per shopper (array over shoppers, or a scalar); channel referral."""
+        return 0.0
+
+    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> None:
+        """Today's new customers and their channels (e.g. to pay referral rewards)."""
+
+    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""
+        return 1.0
+
+    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        """Multiplier on each shopper's dropout probability."""
+        return 1.0
+
+    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
+        """Price, coupon and points effects of the day's orders; costs booked to ctx.ledger."""
+
+    def day_end(self, ctx: PolicyContext) -> None:
+        """After the day's orders, deliveries and replenishment (e.g. charges on the day's carbon)."""
+
+    def month_end(self, ctx: PolicyContext) -> MonthEndChanges | None:
+        """Monthly settlement: budgets, tiers, fees; may delist (merchant, category) cells."""
+        return None
+
+    def summary(self) -> dict[str, float]:
+        """The values of the policy's KPIs (`kpis`) for summary.json."""
+        return {}
