@@ -98,20 +98,12 @@ def build_suppliers(cfg: SuppliersConfig, n_categories: int, production_factor: 
 
 
 class Supplier(mesa.Agent):
-    """Categories supplied, capacity, cost factor, quality, carbon intensity, distance, mode, green."""
+    """A supplier's production line and shipments; what it is (cost, quality, carbon, distance,
+    green certification) is its row of the SupplierTable."""
 
-    def __init__(self, model: mesa.Model, row: int, categories: np.ndarray, cost_factor: float,
-                 quality: float, carbon_kg_per_unit: float, distance_km: float,
-                 transport_mode: str, green_certified: bool, capacity_per_day: float | None) -> None:
+    def __init__(self, model: mesa.Model, row: int, capacity_per_day: float | None) -> None:
         super().__init__(model)
         self.row = row
-        self.categories = categories
-        self.cost_factor = cost_factor
-        self.quality = quality
-        self.carbon_kg_per_unit = carbon_kg_per_unit
-        self.distance_km = distance_km
-        self.transport_mode = transport_mode
-        self.green_certified = green_certified
         self.capacity_per_day = capacity_per_day
         self.units_queued = 0       # ordered, not yet produced
         self.in_transit: list[Lot] = []

@@ -1,7 +1,7 @@
 """How much of a run is spent inside SimPy (events and the model callbacks they run).
 
 Usage: python benchmarks/simpy_share.py [PATH=VALUE ...]   (overrides as with --set)
-Runs the baseline with the phase timers of `run.py bench` (sim/bench.py) and prints the SimPy
+Runs the baseline with the phase timers of `run.py bench` (experiments/bench.py) and prints the SimPy
 share; figures go in docs/performance.md.
 """
 

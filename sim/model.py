@@ -10,6 +10,7 @@ sim/metrics.py).
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import mesa
@@ -291,8 +292,6 @@ class MarketModel(mesa.Model):
     def _record(self, d: int, orders: OrderBatch, demand: np.ndarray, profit: np.ndarray, channel: np.ndarray,
                 delivery: dict[str, float], reactivated: int, returns_due: int) -> None:
         """Close the day's books and hand the day's observations to the recorder."""
-        import datetime as dt
-
         sh, t, lm = self.shoppers, self.merchants.table, self.last_mile
         served = orders.fulfilled
         counts = sh.lifecycle_counts(d)

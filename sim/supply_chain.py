@@ -47,12 +47,7 @@ class SupplyChain:
         self.merchants: Merchants | None = None  # set by deliver_to, once the merchants exist
         self.units = UnitCounters()
         self.ordered_today = 0
-        self.suppliers = [
-            Supplier(model, i, np.flatnonzero(table.supplies[i]), float(table.cost_factor[i]),
-                     float(table.quality[i]), float(table.carbon_per_unit[i]), float(table.distance_km[i]),
-                     cfg.transport_mode, bool(table.green[i]), cfg.capacity_units_per_day)
-            for i in range(table.size)
-        ]
+        self.suppliers = [Supplier(model, i, cfg.capacity_units_per_day) for i in range(table.size)]
         delay = delay_sampler(cfg.lead_time_delay, delay_rng)
         lead = merchants_cfg.replenishment.lead_time_days
         for s in self.suppliers:
