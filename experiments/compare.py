@@ -17,8 +17,24 @@ import pandas as pd
 from experiments.executors import local_executor
 from experiments.runs import SERIES, RunSpec, run_one
 from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
+from sim.errors import ScenarioError
 from sim.kpis import SUMMARY_KEYS
 from sim.scenario import Scenario
+
+
+def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
+    """Scenarios to compare need distinct names (bad input otherwise); notes where sizes differ."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ScenarioError(", ".join(files), "name", f"scenario names must differ to be compared (repeated: {dup})")
+    base, notes = scenarios[0], []
+    for sc in scenarios[1:]:
+        if (sc.simulation.days, sc.shoppers.count) != (base.simulation.days, base.shoppers.count):
+            notes.append(f"note: {sc.name} runs {sc.simulation.days} days with {sc.shoppers.count:,} shoppers, the "
+                         f"baseline {base.simulation.days} days with {base.shoppers.count:,}: its deltas mix the "
+                         f"policy with the difference in size")
+    return notes
 
 
 def execute(scenarios: list[Scenario], specs: list[RunSpec], workers: int, progress: bool

@@ -1,4 +1,5 @@
-"""Command line: `python run.py run SCENARIO.yaml [--out DIR] [--seed N] [--days D] [--set a.b=V ...]`.
+"""Command line: `python run.py COMMAND ...` (run, compare, validate, bench). It parses and dispatches;
+the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
 and exits with code 2 before anything is written.
@@ -7,39 +8,11 @@ and exits with code 2 before anything is written.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
-from pathlib import Path
-
-import numpy as np
 
 from sim.errors import ScenarioError
 
 EXIT_BAD_INPUT = 2
-
-# (summary key, label, format) for the printed table
-TABLE = (
-    ("gmv", "GMV", "{:,.0f} {cur}"),
-    ("orders", "orders", "{:,}"),
-    ("aov", "average order value", "{:,.2f} {cur}"),
-    ("new_customers", "new customers", "{:,}"),
-    ("customers_total", "customers (end)", "{:,}"),
-    ("active_customers_end", "active customers (end)", "{:,}"),
-    ("churn_rate_monthly", "churn rate, monthly", "{:.2%}"),
-    ("retention_90d", "90-day retention", "{:.2%}"),
-    ("repeat_purchase_rate", "repeat purchase rate", "{:.2%}"),
-    ("platform_revenue", "platform revenue", "{:,.0f} {cur}"),
-    ("platform_profit", "platform profit", "{:,.0f} {cur}"),
-    ("merchant_profit", "merchant profit", "{:,.0f} {cur}"),
-    ("cac", "CAC (acquisition spend / new customer)", "{:,.2f} {cur}"),
-    ("fill_rate", "fill rate", "{:.2%}"),
-    ("merchants_active_end", "merchants active (end)", "{:,}"),
-    ("merchants_left", "merchants left (during the run)", "{:,}"),
-    ("merchant_satisfaction", "merchant satisfaction", "{:.1%}"),
-    ("carbon_kg", "carbon", "{:,.0f} kg CO2e"),
-)
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.py", description="ecomsim: e-commerce marketplace simulator")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -83,30 +56,14 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
     return sets
 
 
-def _out_dir(args: argparse.Namespace, name: str) -> Path:
-    """The results folder; an existing folder is replaced only if it is an earlier result and --overwrite."""
-    if args.out:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise ScenarioError(f"--out {args.out}", None, "exists and is not a folder")
-        if out.is_dir() and any(out.iterdir()):
-            earlier = (out / "manifest.json").is_file()
-            if not (earlier and args.overwrite):
-                hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
-                        else "it is not an ecomsim result folder and would be replaced")
-                raise ScenarioError(f"--out {args.out}", None, f"folder exists and is not empty ({hint}); "
-                                    "choose a new folder")
-        return out
-    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("results") / f"{name}-{stamp}"
-
-
 def cmd_run(args: argparse.Namespace) -> int:
+    from sim.outputs import results_folder
     from sim.runner import run_scenario, write_run
     from sim.scenario_io import load_scenario
+    from sim.tables import format_table
 
     scenario = load_scenario(args.scenario, overrides_from(args))
-    out = _out_dir(args, scenario.name)
+    out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
     result = run_scenario(scenario, progress=show)
     write_run(result, out, args.scenario)
@@ -142,7 +99,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments import compare
     from experiments.executors import default_workers
     from experiments.runs import plan
+    from sim.outputs import results_folder
     from sim.scenario_io import load_scenario
+    from sim.tables import format_comparison, format_targets
 
     if args.replications < 1 or args.replications > 1000:
         raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {args.replications})")
@@ -150,17 +109,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ScenarioError("--workers", None, f"must be at least 1 (got {args.workers})")
     files = [args.baseline, *args.scenarios]
     scenarios = [load_scenario(f, overrides_from(args)) for f in files]  # all checked before any run
+    for note in compare.check_comparable(scenarios, files):
+        print(note, file=sys.stderr)
     names = [s.name for s in scenarios]
-    if len(set(names)) != len(names):
-        dup = sorted({n for n in names if names.count(n) > 1})
-        raise ScenarioError(", ".join(files), "name", f"scenario names must differ to be compared (repeated: {dup})")
-    base = scenarios[0]
-    for sc in scenarios[1:]:
-        if (sc.simulation.days, sc.shoppers.count) != (base.simulation.days, base.shoppers.count):
-            print(f"note: {sc.name} runs {sc.simulation.days} days with {sc.shoppers.count:,} shoppers, the baseline "
-                  f"{base.simulation.days} days with {base.shoppers.count:,}: its deltas mix the policy with the "
-                  f"difference in size", file=sys.stderr)
-    out = _out_dir(args, "compare")
+    out = results_folder(args.out, args.overwrite, "compare")
     workers = args.workers or default_workers()
     specs = plan(scenarios, args.replications)
     show = not args.quiet and sys.stderr.isatty()
@@ -174,70 +126,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency))
         if len(targets):
-            print("\ntargets")
-            for _, t in targets.iterrows():
-                print(f"  {t['scenario']}: {t['kpi']} {t['measure']} {t['goal']}: {t['estimate']:+.4g} "
-                      f"[{t['ci_low']:+.4g}, {t['ci_high']:+.4g}] -> {t['status'].upper()}")
+            print("\n" + format_targets(targets))
         print(f"\nwrote {out}/ ({len(specs)} runs, {workers} workers, {time.perf_counter() - start:.1f} s)")
     return 0
-
-
-def format_comparison(table, names: list[str], replications: int, currency: str) -> str:
-    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval.
-
-    Shares are shown in % and their changes in percentage points (pp); counts without decimals.
-    """
-    keys = [(k, label, fmt) for k, label, fmt in TABLE]
-    width = max(len(label) for _, label, _ in keys)
-    lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI "
-             f"(money in {currency}, shares in %, their changes in percentage points)",
-             f"{'':<{width}}  {names[0]:>14}"]
-    base = table[table["scenario"] == names[0]].set_index("kpi")
-    lines += [f"{label:<{width}}  {_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
-    for name in names[1:]:
-        lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<28} {'relative':>9}"]
-        rows = table[table["scenario"] == name].set_index("kpi")
-        for key, label, fmt in keys:
-            r = rows.loc[key]
-            rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
-            ci = f"[{_change(r['ci_low'], fmt)}, {_change(r['ci_high'], fmt)}]"
-            lines.append(f"{label:<{width}}  {_value(r['mean'], fmt):>14}  {_change(r['delta_vs_baseline'], fmt):>12}  "
-                         f"{ci:<28} {rel:>9}")
-    return "\n".join(lines)
-
-
-def _value(v: float, fmt: str) -> str:
-    if "%" in fmt:
-        return f"{v:.2%}"
-    if fmt == "{:,}":
-        return f"{v:,.0f}"
-    return _num(v)
-
-
-def _change(v: float, fmt: str) -> str:
-    if "%" in fmt:
-        return f"{100 * v:+.2f} pp"
-    if fmt == "{:,}":
-        return f"{v:+,.0f}" if abs(v) >= 10 or v == 0 else f"{v:+,.1f}"
-    return _num(v, "+")
-
-
-def _num(value: float, sign: str = "") -> str:
-    """Readable at any scale: thousands separators for large values, 4 decimals for shares."""
-    v = float(value)
-    if abs(v) >= 100:
-        return f"{v:{sign},.0f}"
-    if abs(v) >= 1:
-        return f"{v:{sign},.2f}"
-    return f"{v:{sign}.4f}"
-
-
-def format_table(summary: dict, currency: str, title: str) -> str:
-    width = max(len(label) for _, label, _ in TABLE)
-    lines = [title, "-" * (width + 24)]
-    for key, label, fmt in TABLE:
-        lines.append(f"{label:<{width}}  {fmt.format(summary[key], cur=currency)}")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ renamed into place at the end, so a killed run leaves either the whole folder or
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from sim.errors import ScenarioError
 
 
 def _plain(value: Any) -> Any:
@@ -65,3 +68,22 @@ def git_commit(folder: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def results_folder(out: str | None, overwrite: bool, name: str) -> Path:
+    """The results folder: `out`, or results/<name>-<timestamp>. An existing folder is replaced
+    only if it holds an earlier result and `overwrite` is set (bad input otherwise)."""
+    if out:
+        folder = Path(out)
+        if folder.exists() and not folder.is_dir():
+            raise ScenarioError(f"--out {out}", None, "exists and is not a folder")
+        if folder.is_dir() and any(folder.iterdir()):
+            earlier = (folder / "manifest.json").is_file()
+            if not (earlier and overwrite):
+                hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
+                        else "it is not an ecomsim result folder and would be replaced")
+                raise ScenarioError(f"--out {out}", None, f"folder exists and is not empty ({hint}); "
+                                    "choose a new folder")
+        return folder
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("results") / f"{name}-{stamp}"

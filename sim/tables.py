@@ -1,0 +1,99 @@
+"""The tables `run` and `compare` print: the main KPIs, and each scenario's change vs the baseline.
+
+Shares are shown in % and their changes in percentage points (pp); counts without decimals;
+money with thousands separators in the scenario's currency.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+# (summary key, label, format) for the printed table
+TABLE = (
+    ("gmv", "GMV", "{:,.0f} {cur}"),
+    ("orders", "orders", "{:,}"),
+    ("aov", "average order value", "{:,.2f} {cur}"),
+    ("new_customers", "new customers", "{:,}"),
+    ("customers_total", "customers (end)", "{:,}"),
+    ("active_customers_end", "active customers (end)", "{:,}"),
+    ("churn_rate_monthly", "churn rate, monthly", "{:.2%}"),
+    ("retention_90d", "90-day retention", "{:.2%}"),
+    ("repeat_purchase_rate", "repeat purchase rate", "{:.2%}"),
+    ("platform_revenue", "platform revenue", "{:,.0f} {cur}"),
+    ("platform_profit", "platform profit", "{:,.0f} {cur}"),
+    ("merchant_profit", "merchant profit", "{:,.0f} {cur}"),
+    ("cac", "CAC (acquisition spend / new customer)", "{:,.2f} {cur}"),
+    ("fill_rate", "fill rate", "{:.2%}"),
+    ("merchants_active_end", "merchants active (end)", "{:,}"),
+    ("merchants_left", "merchants left (during the run)", "{:,}"),
+    ("merchant_satisfaction", "merchant satisfaction", "{:.1%}"),
+    ("carbon_kg", "carbon", "{:,.0f} kg CO2e"),
+)
+
+
+def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str) -> str:
+    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval.
+
+    Shares are shown in % and their changes in percentage points (pp); counts without decimals.
+    """
+    keys = [(k, label, fmt) for k, label, fmt in TABLE]
+    width = max(len(label) for _, label, _ in keys)
+    lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI "
+             f"(money in {currency}, shares in %, their changes in percentage points)",
+             f"{'':<{width}}  {names[0]:>14}"]
+    base = table[table["scenario"] == names[0]].set_index("kpi")
+    lines += [f"{label:<{width}}  {_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
+    for name in names[1:]:
+        lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<28} {'relative':>9}"]
+        rows = table[table["scenario"] == name].set_index("kpi")
+        for key, label, fmt in keys:
+            r = rows.loc[key]
+            rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
+            ci = f"[{_change(r['ci_low'], fmt)}, {_change(r['ci_high'], fmt)}]"
+            lines.append(f"{label:<{width}}  {_value(r['mean'], fmt):>14}  {_change(r['delta_vs_baseline'], fmt):>12}  "
+                         f"{ci:<28} {rel:>9}")
+    return "\n".join(lines)
+
+
+def _value(v: float, fmt: str) -> str:
+    if "%" in fmt:
+        return f"{v:.2%}"
+    if fmt == "{:,}":
+        return f"{v:,.0f}"
+    return _num(v)
+
+
+def _change(v: float, fmt: str) -> str:
+    if "%" in fmt:
+        return f"{100 * v:+.2f} pp"
+    if fmt == "{:,}":
+        return f"{v:+,.0f}" if abs(v) >= 10 or v == 0 else f"{v:+,.1f}"
+    return _num(v, "+")
+
+
+def _num(value: float, sign: str = "") -> str:
+    """Readable at any scale: thousands separators for large values, 4 decimals for shares."""
+    v = float(value)
+    if abs(v) >= 100:
+        return f"{v:{sign},.0f}"
+    if abs(v) >= 1:
+        return f"{v:{sign},.2f}"
+    return f"{v:{sign}.4f}"
+
+
+def format_table(summary: dict, currency: str, title: str) -> str:
+    width = max(len(label) for _, label, _ in TABLE)
+    lines = [title, "-" * (width + 24)]
+    for key, label, fmt in TABLE:
+        lines.append(f"{label:<{width}}  {fmt.format(summary[key], cur=currency)}")
+    return "\n".join(lines)
+
+
+def format_targets(targets: pd.DataFrame) -> str:
+    """Each target with its estimate, interval and status (met, not met, inconclusive)."""
+    lines = ["targets"]
+    for _, t in targets.iterrows():
+        lines.append(f"  {t['scenario']}: {t['kpi']} {t['measure']} {t['goal']}: {t['estimate']:+.4g} "
+                     f"[{t['ci_low']:+.4g}, {t['ci_high']:+.4g}] -> {t['status'].upper()}")
+    return "\n".join(lines)
