@@ -66,7 +66,7 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
     top = np.argsort(-keys, axis=1)[:, :k]
     carries = np.zeros((n, n_categories), dtype=bool)
     np.put_along_axis(carries, top, True, axis=1)
-    price_index = np.exp(rng.normal(0.0, cfg.price_index_sd, n) - cfg.price_index_sd**2 / 2)
+    price_index = cfg.price_index_mean * np.exp(rng.normal(0.0, cfg.price_index_sd, n) - cfg.price_index_sd**2 / 2)
     quality = np.clip(rng.normal(cfg.quality_mean, cfg.quality_sd, n), 0.0, 1.0)
     platform = rng.random(n) < cfg.platform_fulfilment_share
     delivery = np.where(platform, cfg.delivery_days_platform, cfg.delivery_days_self)

@@ -159,14 +159,17 @@ class ShopperPopulation:
         self.satisfaction[buyers] = s + w * (outcome.astype(np.float32) - s)
 
     def dropouts(self, day: int, repeat_buyers: np.ndarray, u_drop: np.ndarray,
-                 multiplier: np.ndarray | float) -> np.ndarray:
-        """Latent dropout after today's repeat purchases; returns who dropped out."""
+                 multiplier: np.ndarray | float, rate_multiplier: np.ndarray | float = 1.0) -> np.ndarray:
+        """Latent dropout after today's repeat purchases; returns who dropped out.
+
+        `multiplier` scales the dropout probability (retention levers). Dividing by the day's
+        purchase-rate multiplier keeps lifetimes in calendar time: BG/NBD's hazard, rate x dropout
+        per purchase, is then unchanged by anything that only changes how often a customer buys.
+        """
         sens = self.cfg.experience.dropout_sensitivity
         p = self.dropout_p[repeat_buyers] * (1.0 + sens * (1.0 - self.satisfaction[repeat_buyers]))
-        if np.ndim(multiplier):
-            p = p * multiplier[repeat_buyers]
-        else:
-            p = p * float(multiplier)
+        p = p * (multiplier[repeat_buyers] if np.ndim(multiplier) else float(multiplier))
+        p = p / (rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier))
         out = repeat_buyers[u_drop[repeat_buyers] < np.minimum(p, 1.0)]
         self.alive[out] = False
         self.dropout_day[out] = day

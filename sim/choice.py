@@ -45,6 +45,15 @@ def logit_weights(utility: np.ndarray, available: np.ndarray) -> np.ndarray:
     return np.where(available, np.exp(masked - top), 0.0)
 
 
+def _log_sum_exp(x: np.ndarray, available: np.ndarray) -> np.ndarray:
+    """log sum exp(x) over the last axis where available (-inf where nothing is)."""
+    masked = np.where(available, x, -np.inf)
+    top = masked.max(axis=-1)
+    safe = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return safe + np.log(np.where(available, np.exp(masked - safe[..., None]), 0.0).sum(axis=-1))
+
+
 def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
     """Each element's 0-based place among the elements of its group, in priority order.
 
@@ -63,14 +72,23 @@ def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) ->
 
 
 class ChoiceModel:
-    """The day's choice tables: category by segment, then merchant by multinomial logit.
+    """The day's choice tables: buy or not, category by segment, then merchant by multinomial logit.
 
     Category choice mixes each segment's own preferences (weight = personalisation) with plain
     popularity; a segment's conversion follows the change of personalisation from today's level
     by match_sensitivity x its niche score (how far its preferences are from popularity).
-    Merchant utility: rating, delivery days as shoppers see them, ad spend, a popularity term
-    (1 - personalisation), log price x the segment's price sensitivity, green label x green
-    preference. Tables are rebuilt only when something they depend on changes.
+    Merchant utility: what the offer is worth to the shopper (rating, delivery days as shoppers
+    see them, log price x the segment's price sensitivity, green label x green preference) plus
+    the platform's ranking (ad spend, a popularity term x (1 - personalisation)).
+
+    Buy or not (nested logit: Guadagni & Little 1983, Bucklin & Lattin 1991, Chintagunta 1993):
+    the offer's inclusive value for a segment is W = log sum_c pi_c exp(IV_c), IV_c the log-sum
+    of the value utilities of the merchants carrying category c, pi the segment's category mix
+    at today's personalisation. The purchase rate is multiplied by exp(incidence_weight x (W -
+    W_today)), W_today the value of today's market (`set_reference`), so an unchanged market
+    buys exactly as calibrated and a better (worse) offer raises (lowers) purchases. Ranking
+    moves which merchant is chosen, not what the offer is worth. Tables are rebuilt only when
+    something they depend on changes.
     """
 
     def __init__(self, cfg: ChoiceConfig, segments: list[SegmentConfig], categories: list[CategoryConfig],
@@ -91,6 +109,10 @@ class ChoiceModel:
         self.platform_delay = 0.0  # extra days platform-fulfilled delivery takes now (seen in choice)
         self.merchant_weights = np.zeros((0, 0))
         self._set_category_table()
+        self.reference_probs = self.category_probs  # category mix at today's personalisation
+        self.reference_value: np.ndarray | None = None  # W of today's market, per segment
+        self.segment_offer_multiplier = np.ones(len(segments))  # exp(incidence_weight x (W - W_today))
+        self.offer_multiplier: np.ndarray | float = 1.0  # the same per shopper (exactly 1 in today's market)
 
     def _set_category_table(self) -> None:
         p = self.personalisation
@@ -131,6 +153,30 @@ class ChoiceModel:
         avail = (t.carries & t.active[:, None]).T  # (categories, merchants)
         util = np.repeat(utility, n_cat, axis=0)  # row s*C + c
         self.merchant_weights = logit_weights(util, np.tile(avail, (n_seg, 1)))
+        if self.reference_value is not None and self.cfg.incidence_weight > 0:
+            with np.errstate(invalid="ignore"):  # a segment with no offer at all: -inf, multiplier 0
+                change = self.cfg.incidence_weight * (self.offer_value(t) - self.reference_value)
+            self.segment_offer_multiplier = np.nan_to_num(np.exp(change), nan=0.0)
+            self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
+
+    def set_reference(self, table: MerchantTable) -> None:
+        """Today's market (no policy, today's prices, no delivery delay): the offer the calibration saw."""
+        delay, self.platform_delay = self.platform_delay, 0.0
+        self.reference_value = self.offer_value(table)
+        self.platform_delay = delay
+
+    def offer_value(self, table: MerchantTable) -> np.ndarray:
+        """W per segment: log sum_c pi_c exp(IV_c), IV_c the log-sum of the merchants' value utilities."""
+        t, w = table, self.cfg
+        delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
+        value = ((w.rating_weight * t.rating - w.delivery_weight * delivery_seen)[None, :]
+                 - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
+                 + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])  # (segments, merchants)
+        avail = t.carries & t.active[:, None]  # (merchants, categories)
+        iv = _log_sum_exp(value[:, None, :], avail.T[None, :, :])  # (segments, categories)
+        with np.errstate(divide="ignore"):
+            log_mix = np.log(self.reference_probs)
+        return _log_sum_exp(iv + log_mix, np.isfinite(iv))
 
     def expected_cell_demand(self, buyers_by_segment: np.ndarray) -> np.ndarray:
         """Expected daily orders per (merchant, category) from expected buyers per segment."""

@@ -118,6 +118,10 @@ class ShoppersConfig(Section):
     )
     lifecycle: LifecycleConfig = Field(default_factory=LifecycleConfig)
     experience: ExperienceConfig = Field(default_factory=ExperienceConfig)
+    purchase_rate_multiplier: Positive = Field(
+        1.0, description="Buying frequency relative to the calibrated one (a market uncertainty: multiplies every "
+        "customer's BG/NBD purchase rate; lifetimes in calendar time are unchanged)"
+    )
     stockout_behaviour: Literal["fallback", "lost"] = Field(
         "fallback", description="On a stock-out: try the next-best merchant once, or lose the sale"
     )
@@ -212,7 +216,11 @@ class MerchantEntryConfig(Section):
 class MerchantsConfig(Section):
     count: int = Field(500, ge=1, le=100_000, description="Merchants on day 0")
     categories_per_merchant: int = Field(3, ge=1, description="Categories each merchant carries")
-    price_index_sd: NonNegative = Field(0.10, description="Log-sd of merchants' price index (mean 1)")
+    price_index_mean: Positive = Field(
+        1.0, description="The market's price level relative to today's: multiplies every merchant's price index "
+        "(1.05: prices 5% higher everywhere)"
+    )
+    price_index_sd: NonNegative = Field(0.10, description="Log-sd of merchants' price index (mean price_index_mean)")
     quality_mean: Probability = Field(0.8, description="Mean product quality [0-1]")
     quality_sd: NonNegative = Field(0.1, description="Sd of product quality")
     platform_fulfilment_share: Probability = Field(
@@ -481,6 +489,13 @@ class ChoiceConfig(Section):
     match_sensitivity: Probability = Field(
         0.3, description="Change in a fully niche shopper's purchase rate per unit change of personalisation "
         "from today's level (exactly no change when no policy moves it)"
+    )
+    incidence_weight: float = Field(
+        0.2, ge=0.0, le=5.0,
+        description="Buy or not: the purchase rate is multiplied by exp(incidence_weight x the change of the "
+        "offer's inclusive value from today's market) (nested logit; 0: the offer never changes how often "
+        "shoppers buy). 0.2 gives a market-wide price elasticity of purchase incidence of -0.2 x the segment's "
+        "price_sensitivity"
     )
 
 

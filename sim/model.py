@@ -86,6 +86,7 @@ class MarketModel(mesa.Model):
         self.context = PolicyContext(cfg, self.shoppers, self.network, suppliers, self.ledger,
                                      self.choice.demand_share, self.price_level, self.base_unit_cost)
         self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0))
+        self.choice.set_reference(self._todays_market())
         self.supply.deliver_to(self.merchants)
         self.choice.refresh(self.merchants.table)
         expected = self.choice.expected_cell_demand(self._expected_buyers_by_segment())
@@ -121,6 +122,14 @@ class MarketModel(mesa.Model):
         self.policies.merchants_created(self.context, table)  # before stocking: policies may change suppliers
         return table
 
+    def _todays_market(self) -> MerchantTable:
+        """The day-0 merchants as today's market has them: no policy, today's price level (the offer
+        the calibration saw; the same random stream as the real day-0 merchants)."""
+        today = self.scenario.merchants.model_copy(update={"price_index_mean": 1.0})
+        return build_merchants(today, self.n_categories, self.choice.demand_share, self.base_unit_cost,
+                               self.supply.table.by_category, self.supply.table.cost_factor,
+                               self.streams.generator("merchants/0"), today.count, 0)
+
     def _add_merchants(self, table: MerchantTable) -> None:
         self.merchants.add(table)
         self.context.merchants = self.merchants.table
@@ -146,7 +155,9 @@ class MarketModel(mesa.Model):
         sh, acq = self.shoppers, self.scenario.acquisition
         alive = sh.alive
         n_seg = len(self.scenario.shoppers.segments)
-        per_seg = np.bincount(sh.segment[alive], weights=-np.expm1(-sh.rate_weekly[alive] / 7.0), minlength=n_seg)
+        rate = sh.rate_weekly[alive] * self.scenario.shoppers.purchase_rate_multiplier \
+            * self.choice.segment_offer_multiplier[sh.segment[alive]]
+        per_seg = np.bincount(sh.segment[alive], weights=-np.expm1(-rate / 7.0), minlength=n_seg)
         prospects = ~sh.is_customer
         p_join = acq.innovation_p + acq.imitation_q * sh.is_customer.mean() + paid_join_probability(
             self.scenario.platform.marketing_spend_per_day, acq.paid_cac, int(prospects.sum()))
@@ -180,8 +191,10 @@ class MarketModel(mesa.Model):
         self.policies.on_joins(ctx, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x personalisation x policies
+        #    x what the offer is worth (buy or not) x the market's buying frequency
         rate_mult = ctx.rate_multiplier = (self.season[d] * sh.experience_rate_multiplier()
-                                           * self.choice.match_multiplier * self.policies.purchase_multiplier(ctx))
+                                           * self.choice.match_multiplier * self.policies.purchase_multiplier(ctx)
+                                           * self.choice.offer_multiplier * cfg.shoppers.purchase_rate_multiplier)
         repeaters = sh.repeat_buyers(d, draws.buy, rate_mult)
         sh.join(d, new, channel)
 
@@ -218,7 +231,8 @@ class MarketModel(mesa.Model):
         # 7. experience: satisfaction, ratings' inputs, dropout after repeat purchases
         sh.update_satisfaction(orders.shopper, orders.outcome)
         merchants.rate_orders(orders.first_choice, orders.outcome)
-        sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx))
+        # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
+        sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx), rate_mult)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
         profit_today -= merchants.daily_costs(self.ledger)

@@ -62,7 +62,7 @@ def test_lead_time_delays_follow_their_distribution(spec, mean):
 
 
 def test_a_peak_overwhelms_the_fleet_and_deliveries_run_late():
-    peak = ["seasonality.peaks=[{name: sale, date: '02-10', multiplier: 6.0}]", "simulation.days=60",
+    peak = ["seasonality.peaks=[{name: sale, date: '02-10', multiplier: 10.0}]", "simulation.days=60",
             "logistics.capacity_headroom=3"]
     quiet = run_scenario(small_scenario("seasonality.peaks=[]", "simulation.days=60", "logistics.capacity_headroom=3"))
     busy = run_scenario(small_scenario(*peak))
