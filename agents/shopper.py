@@ -45,8 +45,11 @@ class ShopperPopulation:
         shares = np.array([s.share for s in cfg.segments])
         self.segment = rng.choice(len(shares), size=n, p=shares / shares.sum()).astype(np.int16)
         bg, gg = cfg.bgnbd, cfg.spend
-        self.rate_weekly = rng.gamma(bg.r, 1.0 / bg.alpha, size=n)
-        self.dropout_p = rng.beta(bg.a, bg.b, size=n)
+        rate_mult = np.array([s.purchase_rate_multiplier for s in cfg.segments])
+        drop_mult = np.array([s.dropout_multiplier for s in cfg.segments])
+        # segments differ in behaviour too: their multipliers on the population's BG/NBD draws
+        self.rate_weekly = rng.gamma(bg.r, 1.0 / bg.alpha, size=n) * rate_mult[self.segment]
+        self.dropout_p = np.minimum(rng.beta(bg.a, bg.b, size=n) * drop_mult[self.segment], 1.0)
         # Gamma-Gamma: the shopper's scale nu ~ Gamma(q, rate gamma); spend ~ Gamma(p, rate nu).
         self.spend_rate = rng.gamma(gg.q, 1.0 / gg.gamma, size=n)
         spend_mult = np.array([s.spend_multiplier for s in cfg.segments])
@@ -62,7 +65,9 @@ class ShopperPopulation:
         self.dropout_day = np.full(n, NEVER, dtype=np.int32)  # latent, for analysis
         self.orders_in_run = np.zeros(n, dtype=np.int32)
         self.repeats_in_run = np.zeros(n, dtype=np.int32)
-        self.satisfaction = np.ones(n, dtype=np.float32)
+        # experience starts at the average the calibration contains: only better or worse moves behaviour
+        self.reference_satisfaction = np.float32(cfg.experience.reference_outcome)
+        self.satisfaction = np.full(n, self.reference_satisfaction, dtype=np.float32)
         self.channel = np.zeros(n, dtype=np.int8)  # sim.acquisition.CHANNELS: 0 initial, 1 paid, 2 organic, 3 word of mouth
 
         self._seed_initial_customers(rng, history_rng)
@@ -123,9 +128,9 @@ class ShopperPopulation:
         return idx[u_buy[idx] < prob]
 
     def experience_rate_multiplier(self) -> np.ndarray:
-        """Purchase-rate multiplier from satisfaction: exactly 1 when nothing went wrong."""
-        sens = self.cfg.experience.purchase_sensitivity
-        return 1.0 - sens * (1.0 - self.satisfaction)
+        """Purchase-rate multiplier from satisfaction: exactly 1 at the calibration's average experience."""
+        relative = self.reference_satisfaction - self.satisfaction  # float32: exactly 0 at the reference
+        return 1.0 - self.cfg.experience.purchase_sensitivity * relative
 
     def join(self, day: int, joiners: np.ndarray, channel: np.ndarray | int) -> None:
         """Prospects become customers; joining is their first order."""
@@ -166,8 +171,8 @@ class ShopperPopulation:
         purchase-rate multiplier keeps lifetimes in calendar time: BG/NBD's hazard, rate x dropout
         per purchase, is then unchanged by anything that only changes how often a customer buys.
         """
-        sens = self.cfg.experience.dropout_sensitivity
-        p = self.dropout_p[repeat_buyers] * (1.0 + sens * (1.0 - self.satisfaction[repeat_buyers]))
+        relative = self.reference_satisfaction - self.satisfaction[repeat_buyers]
+        p = self.dropout_p[repeat_buyers] * np.maximum(1.0 + self.cfg.experience.dropout_sensitivity * relative, 0.0)
         p = p * (multiplier[repeat_buyers] if np.ndim(multiplier) else float(multiplier))
         p = p / (rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier))
         out = repeat_buyers[u_drop[repeat_buyers] < np.minimum(p, 1.0)]

@@ -47,6 +47,12 @@ class GammaGammaConfig(Section):
 class SegmentConfig(Section):
     name: str = Field(min_length=1, description="Segment name (unique; used in reports and policy targeting)")
     share: float = Field(gt=0.0, le=1.0, description="Share of shoppers in the segment")
+    purchase_rate_multiplier: Positive = Field(
+        1.0, description="Multiplies the BG/NBD purchase rate of the segment's shoppers (1: the population fit)"
+    )
+    dropout_multiplier: Positive = Field(
+        1.0, description="Multiplies the BG/NBD dropout probability of the segment's shoppers (capped at 1)"
+    )
     price_sensitivity: NonNegative = Field(
         2.0, description="Logit coefficient on log price index (higher: more price-driven)"
     )
@@ -78,10 +84,15 @@ class LifecycleConfig(Section):
 
 
 class ExperienceConfig(Section):
-    """How service failures feed back into purchase rate and dropout (neutral when none)."""
+    """How service feeds back into purchase rate and dropout, relative to the calibration's average
+    experience (an average shopper's expected friction changes nothing)."""
 
     satisfaction_memory: Probability = Field(
         0.3, description="Weight of the latest order outcome in satisfaction (EWMA)"
+    )
+    reference_outcome: Probability = Field(
+        0.93, description="The average order outcome the BG/NBD calibration already contains: satisfaction starts "
+        "here, and only better or worse than this moves purchase rate and dropout"
     )
     stockout_outcome: Probability = Field(
         0.2, description="Order outcome when the wanted item was out of stock and the sale lost"
@@ -90,10 +101,10 @@ class ExperienceConfig(Section):
         0.7, description="Order outcome when the shopper had to fall back to another merchant"
     )
     purchase_sensitivity: Probability = Field(
-        0.5, description="Purchase rate multiplier is 1 - this x (1 - satisfaction)"
+        0.5, description="Purchase rate multiplier is 1 - this x (reference_outcome - satisfaction)"
     )
     dropout_sensitivity: NonNegative = Field(
-        1.0, description="Dropout multiplier is 1 + this x (1 - satisfaction)"
+        1.0, description="Dropout multiplier is 1 + this x (reference_outcome - satisfaction), at least 0"
     )
     late_outcome: Probability = Field(0.6, description="Order outcome when delivered later than promised")
     return_outcome: Probability = Field(0.5, description="Order outcome when the item is returned")
@@ -463,13 +474,28 @@ class AcquisitionConfig(Section):
 
 class PeakConfig(Section):
     name: str = Field(min_length=1, description="Name of the peak (e.g. black_friday)")
-    date: str = Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD")
+    date: str = Field(
+        pattern=r"^((0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|black_friday|cyber_monday)$",
+        description="MM-DD (the same date every year, e.g. 11-11 Singles' Day, 06-18), or black_friday (the day "
+        "after the fourth Thursday of November) or cyber_monday (the Monday after), which move with the year"
+    )
     duration_days: int = Field(1, ge=1, le=60, description="Consecutive days from the date [days]")
-    multiplier: Positive = Field(description="Purchase-rate multiplier on those days")
+    multiplier: Positive = Field(description="Purchase-rate multiplier on those days (before normalising)")
+
+
+class HolidaySeasonConfig(Section):
+    start: str = Field("11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD, first day")
+    end: str = Field("12-31", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD, last day")
+    multiplier: Positive = Field(1.0, description="Purchase-rate multiplier of the season's days (before normalising)")
 
 
 class SeasonalityConfig(Section):
     peaks: list[PeakConfig] = Field(default_factory=list)
+    season: HolidaySeasonConfig | None = Field(None, description="A season of higher buying (none: no season)")
+    normalise: bool = Field(
+        True, description="Divide each calendar year's multipliers by their mean, so they average 1 over the year: "
+        "the calibrated rate is the year-average rate"
+    )
 
 
 class ChoiceConfig(Section):

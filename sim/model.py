@@ -84,7 +84,8 @@ class MarketModel(mesa.Model):
         self.platform = Platform(self, cfg.platform, self.ledger)
         self.policies = PolicySet(cfg.policies, self.streams.generator)
         self.context = PolicyContext(cfg, self.shoppers, self.network, suppliers, self.ledger,
-                                     self.choice.demand_share, self.price_level, self.base_unit_cost)
+                                     self.choice.demand_share, self.price_level, self.base_unit_cost,
+                                     self.choice.reference_probs)
         self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0))
         self.choice.set_reference(self._todays_market())
         self.supply.deliver_to(self.merchants)
@@ -188,7 +189,7 @@ class MarketModel(mesa.Model):
         adopted = self.network.share(sh.is_customer)
         new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
                                self.policies.join_probability(ctx))
-        self.policies.on_joins(ctx, new, channel)
+        channel = self.policies.on_joins(ctx, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x personalisation x policies
         #    x what the offer is worth (buy or not) x the market's buying frequency

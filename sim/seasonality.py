@@ -1,4 +1,11 @@
-"""Calendar of the run: the date of each day and the seasonal purchase-rate multiplier."""
+"""Calendar of the run: the date of each day and the seasonal purchase-rate multiplier.
+
+Peaks fall on a fixed MM-DD every year (Singles' Day 11-11, 6.18) or follow the calendar
+(Black Friday: the day after the fourth Thursday of November; Cyber Monday: the Monday after);
+an optional season (e.g. November-December) raises every day in it. The calibrated BG/NBD rate
+is a year-average rate, so each calendar year's multipliers are divided by their mean over
+that whole year (`normalise`): peaks move purchases into the peak days without adding any.
+"""
 
 from __future__ import annotations
 
@@ -13,18 +20,57 @@ def dates(start: dt.date, days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=d) for d in range(days)]
 
 
-def daily_multipliers(cfg: SeasonalityConfig, start: dt.date, days: int) -> np.ndarray:
-    """Purchase-rate multiplier per day: 1 except on configured peaks (which multiply)."""
-    mult = np.ones(days)
-    cal = dates(start, days)
+def black_friday(year: int) -> dt.date:
+    """The day after US Thanksgiving (the fourth Thursday of November)."""
+    first = dt.date(year, 11, 1)
+    thursday = first + dt.timedelta(days=(3 - first.weekday()) % 7)
+    return thursday + dt.timedelta(days=22)
+
+
+def _peak_start(date: str, year: int) -> dt.date | None:
+    if date == "black_friday":
+        return black_friday(year)
+    if date == "cyber_monday":
+        return black_friday(year) + dt.timedelta(days=3)
+    month, day = (int(x) for x in date.split("-"))
+    try:
+        return dt.date(year, month, day)
+    except ValueError:  # e.g. 02-30: that peak does not happen this year
+        return None
+
+
+def _year_multipliers(cfg: SeasonalityConfig, year: int) -> tuple[dt.date, np.ndarray]:
+    """Raw multipliers of every day of one calendar year."""
+    first = dt.date(year, 1, 1)
+    n = (dt.date(year + 1, 1, 1) - first).days
+    mult = np.ones(n)
+    if cfg.season is not None:
+        lo, hi = (_peak_start(d, year) for d in (cfg.season.start, cfg.season.end))
+        if lo is not None and hi is not None:
+            mult[(lo - first).days: (hi - first).days + 1] *= cfg.season.multiplier
     for peak in cfg.peaks:
-        month, day = (int(x) for x in peak.date.split("-"))
-        for d, date in enumerate(cal):
-            for offset in range(peak.duration_days):
-                first = _safe_date(date.year, month, day)
-                if first is not None and date == first + dt.timedelta(days=offset):
-                    mult[d] *= peak.multiplier
-    return mult
+        start = _peak_start(peak.date, year)
+        if start is None:
+            continue
+        for offset in range(peak.duration_days):
+            day = (start - first).days + offset
+            if day < n:
+                mult[day] *= peak.multiplier
+    return first, mult
+
+
+def daily_multipliers(cfg: SeasonalityConfig, start: dt.date, days: int) -> np.ndarray:
+    """Purchase-rate multiplier of each day of the run (averaging 1 over each calendar year when normalised)."""
+    out = np.empty(days)
+    cal = dates(start, days)
+    for year in sorted({d.year for d in cal}):
+        first, mult = _year_multipliers(cfg, year)
+        if cfg.normalise:
+            mult = mult / mult.mean()
+        for i, date in enumerate(cal):
+            if date.year == year:
+                out[i] = mult[(date - first).days]
+    return out
 
 
 def month_ends(start: dt.date, days: int) -> np.ndarray:
@@ -32,10 +78,3 @@ def month_ends(start: dt.date, days: int) -> np.ndarray:
     cal = dates(start, days + 1)
     ends = np.array([cal[d + 1].day == 1 for d in range(days)])
     return ends
-
-
-def _safe_date(year: int, month: int, day: int) -> dt.date | None:
-    try:
-        return dt.date(year, month, day)
-    except ValueError:  # e.g. 02-30: that peak does not happen this year
-        return None

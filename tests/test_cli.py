@@ -244,6 +244,7 @@ def test_validate_quick_reproduces_every_kind_of_published_result():
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--quick"], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    for case in ("BG/NBD E[X(t)]", "bullwhip ratio", "base stock type-1 service", "Bass curve"):
+    for case in ("BG/NBD E[X(t)]", "bullwhip ratio", "base stock type-1 service", "Bass curve",
+                 "price elasticity of purchase incidence"):
         assert case in proc.stdout
-    assert "5 of 5 passed" in proc.stdout
+    assert "6 of 6 passed" in proc.stdout

@@ -92,7 +92,7 @@ def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead,
                       *(["policies.green_logistics={ev_share: 0.5, consolidation: true, carbon_price_per_tonne: 50, "
                          "prefer_green_suppliers: true}"] if green else []),
                       *(["policies.subsidy={campaigns: [{name: a, target: everyone, coupon_type: percent, value: 10, "
-                         "monthly_budget: 200}]}", "policies.loyalty={membership: {enabled: true, uptake: 0.3}}",
+                         "monthly_budget: 200}]}", "policies.loyalty={membership: {enabled: true, consideration: 0.3}}",
                          "policies.assortment={extra_categories_per_merchant: 1, onboard_longtail_merchants: 5, "
                          "delist_turnover_below: 5}", "policies.referral={}",
                          "policies.recommendation={personalisation: 0.9, cost_per_month: 10}"] if policies else []))

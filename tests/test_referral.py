@@ -106,3 +106,32 @@ def test_a_referee_coupon_waits_for_the_first_served_order():
     p.on_orders(model.context, batch(served=True))
     assert not p.coupon_held[5] and p.coupon_held[6]
     assert model.ledger.totals["referral"] == 7.0
+
+
+def test_referrals_answer_to_the_reward_with_diminishing_returns():
+    """More reward, more new customers, less per unit of reward; no reward: word of mouth only."""
+    plain = run_scenario(small_scenario("simulation.days=240")).summary
+    joined, fakes, cannibalised = [], [], []
+    for total in (0, 10, 20, 40):
+        s = run_scenario(small_scenario("simulation.days=240", f"{REF}={{reward_referrer: {total / 2}, "
+                                        f"reward_referee: {total / 2}, cap_per_referrer: null}}")).summary
+        joined.append(s["new_customers"])
+        fakes.append(s["referral_fake_signups"])
+        cannibalised.append(s["referral_cannibalised_joins"])
+    assert joined[0] == plain["new_customers"]  # a reward of 0 adds nothing beyond word of mouth
+    assert joined == sorted(joined) and joined[-1] > joined[0]
+    gains = np.diff(joined) / np.diff([0, 10, 20, 40])
+    assert gains[0] > gains[1] > gains[2] > 0  # diminishing returns per unit of reward
+    assert fakes == sorted(fakes) and fakes[-1] > fakes[1]  # fraud rises with the reward
+    assert cannibalised[0] == 0 and cannibalised[-1] > 0  # some rewarded friends would have come anyway
+
+
+def test_referred_customers_stay_longer_while_their_referrer_stays():
+    model = with_referral()
+    p = next(p for p in model.policies if p.name == "referral")
+    mult = p.dropout_multiplier(model.context)
+    referred = p.referred_by >= 0
+    assert referred.any()
+    alive_referrer = referred & model.shoppers.alive[np.maximum(p.referred_by, 0)]
+    assert np.all(mult[alive_referrer] == p.config.referred_dropout_factor)
+    assert np.all(mult[~referred] == 1.0)

@@ -41,8 +41,16 @@ def test_without_the_buy_or_not_choice_prices_hardly_move_orders(today):
 
 
 def test_slower_platform_delivery_loses_orders(today):
-    slow = _run("merchants.delivery_days_platform=4")
+    """Consolidated platform deliveries, 3 days slower than today's: fewer orders."""
+    from sim.model import MarketModel
+
+    consolidated = "policies.green_logistics={consolidation: true, consolidation_extra_days: 3}"
+    slow = _run(consolidated)
+    assert slow["avg_delivery_days"] > today["avg_delivery_days"] + 1
     assert slow["repeat_orders"] < today["repeat_orders"]
+    # the offer is worth less: every segment buys about 4.5% less often from day 0
+    model = MarketModel(small_scenario(consolidated))
+    assert np.all(model.choice.segment_offer_multiplier < 0.97)
 
 
 def test_today_market_buys_as_calibrated():

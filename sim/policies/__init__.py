@@ -77,9 +77,12 @@ class PolicySet:
             extra = extra + p.join_probability(ctx)
         return extra
 
-    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> None:
+    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray:
+        """Today's joins to every policy; returns the channels as the policies attribute them."""
         for p in self.policies:
-            p.on_joins(ctx, joiners, channel)
+            changed = p.on_joins(ctx, joiners, channel)
+            channel = channel if changed is None else changed
+        return channel
 
     def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         mult: np.ndarray | float = 1.0

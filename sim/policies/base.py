@@ -39,11 +39,27 @@ class PolicyContext:
     demand_share: np.ndarray      # (categories,) share of demand
     price_level: np.ndarray       # (categories,) mean price relative to the average order
     base_unit_cost: np.ndarray    # (categories,) unit cost before the supplier's cost factor
+    segment_category_mix: np.ndarray  # (segments, categories) each segment's category choice, today
     merchants: MerchantTable | None = None  # today's merchant table (replaced when merchants join)
     day: int = 0
     draws: DailyDraws | None = None  # today's uniforms (common random numbers, for counterfactuals)
     rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
+
+    def expected_order_value(self) -> np.ndarray:
+        """Each shopper's usual order [currency]: its Gamma-Gamma mean spend x its segment's
+        category price level (what a fixed saving is worth as a share of an order)."""
+        sh, gg = self.shoppers, self.market.shoppers.spend
+        price = self.segment_category_mix @ self.price_level  # (segments,)
+        return gg.p / sh.spend_rate * sh.spend_multiplier * price[sh.segment]
+
+    def saving_multiplier(self, share: np.ndarray | float, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Purchase-rate multiplier of a saving of `share` of every order's price, through the
+        buy-or-not choice (sim/choice.py): it moves every offer's value by -price_sensitivity x
+        ln(1 - share), so the rate is multiplied by (1 - share) ** -(incidence_weight x price_sensitivity)."""
+        sensitivity = np.array([s.price_sensitivity for s in self.market.shoppers.segments])
+        exponent = self.market.choice.incidence_weight * sensitivity[self.shoppers.segment[who]]
+        return (1.0 - np.minimum(share, 0.9)) ** (-exponent)
 
     def recency(self) -> np.ndarray:
         """Days since each shopper's last purchase, today."""
@@ -115,8 +131,10 @@ class Policy:
         """Extra daily join probability per shopper (array over shoppers, or a scalar); channel referral."""
         return 0.0
 
-    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> None:
-        """Today's new customers and their channels (e.g. to pay referral rewards)."""
+    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray | None:
+        """Today's new customers and their channels (e.g. to pay referral rewards); may return the
+        channels re-attributed (a word-of-mouth join claimed by a referral link), None: unchanged."""
+        return None
 
     def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""

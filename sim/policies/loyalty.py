@@ -1,21 +1,31 @@
-"""Loyalty: points, tiers by trailing spend, and a paid membership.
+"""Loyalty: points that act like money with a goal, tiers by trailing spend, a paid membership.
 
-Programme. Every customer is a member. Points are earned on each served order (value x
-points_per_currency x the tier's multiplier) and redeemed on an order once the balance reaches
-redeem_min_points, at point_value each (ledger flow loyalty: platform -> shoppers). The
-purchase-rate uplift depends on how heavy a buyer the shopper is: light and moderate buyers
-gain, heavy buyers little or nothing -- the direction Liu (2007, Journal of Marketing 71(4))
-found in a convenience-store programme; the sizes are assumptions (docs/parameters.md).
-Buyer weight: terciles of the latent purchase rate among the shoppers. Members' dropout
-probability is multiplied by dropout_factor.
+Points. Every customer collects points on each served order (value x points_per_currency x the
+tier's multiplier) and redeems the whole balance on an order once it reaches redeem_min_points,
+at point_value each (ledger flow loyalty: platform -> shoppers). A point is worth money only if
+it is redeemed, later: a shopper values the points of an order at their money value x
+exp(-weeks to the threshold / redemption_horizon_weeks) (weeks at its own purchase rate and
+usual order), so each order costs it a share r = points_per_currency x multiplier x point_value
+x that discount less. That saving acts through the buy-or-not choice (sim/choice.py) like any
+price cut. Purchases also accelerate as the balance nears the threshold (the goal gradient,
+Kivetz, Urminsky & Zheng 2006, where the reward, a free coffee, was worth about one purchase):
+x (1 + goal_gradient x balance / threshold x min(1, reward / usual order)), the reward being
+redeem_min_points x point_value. Raising point_value raises repeat orders and costs more. Every customer's dropout probability is
+multiplied by dropout_factor, and by its tier's (an assumption to sweep: switching away
+forfeits the points).
 
 Tiers. A shopper's tier follows its trailing 90-day spend (an exponentially weighted sum with
-a 90-day time constant), with its own points multiplier, uplift and dropout factor.
+a 90-day time constant), with its own points multiplier and dropout factor.
 
-Paid membership. At each month end a share `uptake` of active non-members join; members
-who are no longer active cancel. Members pay the monthly fee (ledger flow membership:
-shoppers -> platform), buy more often, drop out less, and ship free (the platform pays
-free_shipping_cost_per_order, booked as loyalty cost).
+Paid membership. Members ship free: the platform pays free_shipping_cost_per_order on each of
+their served orders (booked as loyalty cost), a saving the member values through the buy-or-not
+choice. At each month end a share `consideration` of the active non-members weigh the
+membership: a shopper joins when the value it expects in a month (its own expected orders x
+the saving per order) x its taste (lognormal, mean 1, log-sd taste_sd, drawn once) exceeds
+the fee; members whose value falls below the fee, or who are no longer active, cancel. So
+uptake falls as the fee rises and heavy buyers self-select. The fee (ledger flow membership:
+shoppers -> platform) is recognised day by day, pro rata. Members' dropout probability is
+multiplied by the membership's dropout_factor (a labelled lock-in assumption).
 """
 
 from __future__ import annotations
@@ -35,27 +45,28 @@ class LoyaltyTierConfig(Section):
     name: str = Field(min_length=1, description="Tier name (unique)")
     min_spend_90d: NonNegative = Field(description="Trailing 90-day spend to reach the tier [currency]")
     points_multiplier: Positive = Field(1.0, description="Multiplies points earned")
-    purchase_uplift: NonNegative = Field(0.0, description="Extra purchase rate of the tier's members (share)")
     dropout_factor: Probability = Field(1.0, description="Multiplies the dropout probability of the tier's members")
 
 
 def _default_tiers() -> list[LoyaltyTierConfig]:
     return [LoyaltyTierConfig(name="member", min_spend_90d=0.0),
-            LoyaltyTierConfig(name="silver", min_spend_90d=100.0, points_multiplier=1.5, purchase_uplift=0.03,
-                        dropout_factor=0.95),
-            LoyaltyTierConfig(name="gold", min_spend_90d=300.0, points_multiplier=2.0, purchase_uplift=0.05,
-                        dropout_factor=0.9)]
+            LoyaltyTierConfig(name="silver", min_spend_90d=100.0, points_multiplier=1.5, dropout_factor=0.95),
+            LoyaltyTierConfig(name="gold", min_spend_90d=300.0, points_multiplier=2.0, dropout_factor=0.9)]
 
 
 class MembershipConfig(Section):
     enabled: bool = Field(False, description="Offer a paid membership")
     fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
-    uptake: Probability = Field(0.05, description="Share of active non-members who join at each month end")
-    purchase_uplift: NonNegative = Field(0.2, description="Extra purchase rate of members (share)")
-    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability")
     free_shipping_cost_per_order: NonNegative = Field(
-        1.0, description="Shipping the platform pays on each member order [currency]"
+        1.0, description="Shipping the platform pays on each member order, a saving to the member [currency]"
     )
+    consideration: Probability = Field(
+        0.2, description="Share of active non-members who weigh joining at each month end"
+    )
+    taste_sd: NonNegative = Field(
+        0.5, description="Log-sd of how shoppers value the membership beyond its money value (heterogeneity)"
+    )
+    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability (lock-in)")
 
 
 class LoyaltyConfig(PolicySection):
@@ -64,9 +75,13 @@ class LoyaltyConfig(PolicySection):
     points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
     point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
     redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
-    uplift_light: NonNegative = Field(0.10, description="Purchase-rate uplift of light buyers (lowest third of rates)")
-    uplift_moderate: NonNegative = Field(0.06, description="Purchase-rate uplift of moderate buyers (middle third)")
-    uplift_heavy: NonNegative = Field(0.0, description="Purchase-rate uplift of heavy buyers (top third)")
+    redemption_horizon_weeks: Positive = Field(
+        26.0, description="Points due in this many weeks are worth 1/e of their money value to the shopper [weeks]"
+    )
+    goal_gradient: NonNegative = Field(
+        0.25, description="Extra purchase rate of a shopper at the threshold of a reward worth one usual order "
+        "(share; linear in the balance, scaled by the reward's worth in usual orders up to 1)"
+    )
     dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
     tiers: list[LoyaltyTierConfig] = Field(default_factory=_default_tiers, min_length=1,
                                      description="Tiers by trailing 90-day spend, lowest first")
@@ -107,22 +122,38 @@ class Loyalty(Policy):
         self.points = np.zeros(n)
         self.spend_90d = np.zeros(n)
         self.member = np.zeros(n, dtype=bool)  # paid membership
-        cut = np.quantile(sh.rate_weekly, [1 / 3, 2 / 3])
-        weight = np.digitize(sh.rate_weekly, cut)  # 0 light, 1 moderate, 2 heavy
-        self.base_uplift = np.array([cfg.uplift_light, cfg.uplift_moderate, cfg.uplift_heavy])[weight]
+        self.taste = np.exp(self.rng.normal(-cfg.membership.taste_sd**2 / 2, cfg.membership.taste_sd, n))
+        self.usual_order = ctx.expected_order_value()
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
+        self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
         self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "membership_fees": 0.0, "members_joined": 0}
 
     def _tier(self) -> np.ndarray:
         return np.searchsorted(self.tier_min, self.spend_90d, side="right") - 1
 
-    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        tiers = self.config.tiers
-        uplift = self.base_uplift + np.array([t.purchase_uplift for t in tiers])[self._tier()]
+    def points_saving(self, ctx: PolicyContext) -> np.ndarray:
+        """Share of an order's price the shopper gets back in points, valued now (money x time discount)."""
+        cfg, sh = self.config, ctx.shoppers
+        per_currency = cfg.points_per_currency * self.points_mult[self._tier()]
+        per_week = per_currency * self.usual_order * sh.rate_weekly
+        missing = np.maximum(cfg.redeem_min_points - self.points, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            weeks = np.where(per_week > 0, missing / per_week, np.inf)
+        return per_currency * cfg.point_value * np.exp(-weeks / cfg.redemption_horizon_weeks)
+
+    def member_saving(self) -> np.ndarray:
+        """Share of an order's price a member saves (free shipping)."""
         ms = self.config.membership
-        if ms.enabled:
-            uplift = uplift + self.member * ms.purchase_uplift
-        return np.where(ctx.shoppers.is_customer, 1.0 + uplift, 1.0)
+        return np.where(self.member, ms.free_shipping_cost_per_order / self.usual_order, 0.0)
+
+    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        cfg = self.config
+        saving = self.points_saving(ctx)
+        if cfg.membership.enabled:
+            saving = saving + self.member_saving()
+        reward_in_orders = np.minimum(cfg.redeem_min_points * cfg.point_value / self.usual_order, 1.0)
+        goal = 1.0 + cfg.goal_gradient * np.minimum(self.points / cfg.redeem_min_points, 1.0) * reward_in_orders
+        return np.where(ctx.shoppers.is_customer, ctx.saving_multiplier(saving) * goal, 1.0)
 
     def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         tiers = self.config.tiers
@@ -138,12 +169,10 @@ class Loyalty(Policy):
         rows = np.flatnonzero(orders.fulfilled)
         shopper, value = orders.shopper[rows], orders.value[rows]
         np.add.at(self.spend_90d, shopper, value)
-        mult = np.array([t.points_multiplier for t in cfg.tiers])[self._tier()[shopper]]
-        earned = value * cfg.points_per_currency * mult
+        earned = value * cfg.points_per_currency * self.points_mult[self._tier()[shopper]]
         np.add.at(self.points, shopper, earned)
         self.totals["points_earned"] += float(earned.sum())
-        redeem = shopper[self.points[shopper] >= cfg.redeem_min_points]
-        redeem = np.unique(redeem)
+        redeem = np.unique(shopper[self.points[shopper] >= cfg.redeem_min_points])
         cost = float(self.points[redeem].sum()) * cfg.point_value
         self.totals["points_redeemed"] += float(self.points[redeem].sum())
         self.points[redeem] = 0.0
@@ -153,19 +182,25 @@ class Loyalty(Policy):
         if cost:
             ctx.ledger.post("loyalty", cost)
 
+    def day_end(self, ctx: PolicyContext) -> None:
+        """The membership fee is income pro rata: each day earns its share of the month's fee."""
+        fees = float(self.member.sum()) * self.config.membership.fee_per_month * 12.0 / 365.0
+        if fees:
+            ctx.ledger.post("membership", fees)
+            self.totals["membership_fees"] += fees
+
     def month_end(self, ctx: PolicyContext) -> None:
         ms = self.config.membership
         if not ms.enabled:
             return
         active = ctx.active()
-        self.member &= active  # lapsed members cancel
-        join = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.uptake)
+        orders_a_month = ctx.shoppers.rate_weekly * 365.0 / 12.0 / 7.0
+        worth = self.taste * orders_a_month * ms.free_shipping_cost_per_order > ms.fee_per_month
+        self.member &= active & worth  # lapsed members, and those it no longer pays, cancel
+        weigh = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.consideration)
+        join = weigh & worth
         self.member |= join
         self.totals["members_joined"] += int(join.sum())
-        fees = float(self.member.sum()) * ms.fee_per_month
-        if fees:
-            ctx.ledger.post("membership", fees)
-            self.totals["membership_fees"] += fees
 
     def summary(self) -> dict[str, float]:
         t = self.totals

@@ -4,10 +4,13 @@ Issue. At each day's start every campaign hands a coupon to the shoppers it targ
 state new, active or dormant, a segment, or every customer) who hold none of its coupons and
 got their last one at least `reissue_after_days` ago. A coupon is valid for `validity_days`.
 
-Uplift. A holder's purchase rate is multiplied by (1 - d)^(-e), d the coupon's discount as a
-share of the shopper's expected order value (its Gamma-Gamma mean; capped at 0.9), e =
-purchase_elasticity x the segment's price_sensitivity: price-hunting segments respond more.
-Shoppers whose usual order (that mean at average prices) is below min_basket do not respond.
+Uplift, through the price. A coupon lowers the price of the holder's next order by d, its
+discount as a share of the shopper's usual order (Gamma-Gamma mean spend x its segment's
+category price level; capped at 0.9). Through the buy-or-not choice (sim/choice.py) the
+holder's purchase rate is multiplied by (1 - d)^-(choice.incidence_weight x the segment's
+price_sensitivity): the incidence part of a promotion's response (Bell, Chiang & Padmanabhan
+1999), larger for price-hunting segments. Shoppers whose usual order is below min_basket do not
+respond.
 
 Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
 (the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
@@ -64,9 +67,6 @@ class SubsidyConfig(PolicySection):
     """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
 
     campaigns: list[CampaignConfig] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
-    purchase_elasticity: NonNegative = Field(
-        0.5, description="Elasticity of the purchase rate to price, per unit of the segment's price_sensitivity"
-    )
 
 
 class Subsidy(Policy):
@@ -102,13 +102,7 @@ class Subsidy(Policy):
         self.spent_month = np.zeros(k)
         self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
         self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0}
-        sh = ctx.shoppers
-        gg = ctx.market.shoppers.spend
-        self.expected_spend = gg.p / sh.spend_rate * sh.spend_multiplier  # Gamma-Gamma mean per shopper
-        mean_price = float(ctx.demand_share @ ctx.price_level)
-        self.expected_order = self.expected_spend * mean_price  # its usual order value, at average prices
-        sens = np.array([s.price_sensitivity for s in ctx.market.shoppers.segments])
-        self.elasticity = self.config.purchase_elasticity * sens[sh.segment]
+        self.expected_order = ctx.expected_order_value()  # the shopper's usual order value
         names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
 
@@ -147,7 +141,7 @@ class Subsidy(Policy):
         c = self.config.campaigns[i]
         if c.coupon_type == "percent":
             return min(c.value / 100.0, 0.9)
-        return np.minimum(c.value / self.expected_spend, 0.9)
+        return np.minimum(c.value / self.expected_order, 0.9)
 
     def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         day = ctx.day
@@ -159,7 +153,7 @@ class Subsidy(Policy):
             holds = (self.expiry[i] >= day) & (self.expected_order >= self.config.campaigns[i].min_basket)
             d = self._discount_share(i)
             d = d[holds] if np.ndim(d) else d
-            mult[holds] *= (1.0 - d) ** (-self.elasticity[holds])
+            mult[holds] *= ctx.saving_multiplier(d, holds)
         self.multiplier_today = mult
         return mult
 
