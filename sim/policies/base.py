@@ -45,6 +45,7 @@ class PolicyContext:
     draws: DailyDraws | None = None  # today's uniforms (common random numbers, for counterfactuals)
     rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
+    _incidence_exponent: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def expected_order_value(self) -> np.ndarray:
         """Each shopper's usual order [currency]: its Gamma-Gamma mean spend x its segment's
@@ -54,12 +55,14 @@ class PolicyContext:
         return gg.p / sh.spend_rate * sh.spend_multiplier * price[sh.segment]
 
     def saving_multiplier(self, share: np.ndarray | float, who: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Purchase-rate multiplier of a saving of `share` of every order's price, through the
-        buy-or-not choice (sim/choice.py): it moves every offer's value by -price_sensitivity x
-        ln(1 - share), so the rate is multiplied by (1 - share) ** -(incidence_weight x price_sensitivity)."""
-        sensitivity = np.array([s.price_sensitivity for s in self.market.shoppers.segments])
-        exponent = self.market.choice.incidence_weight * sensitivity[self.shoppers.segment[who]]
-        return (1.0 - np.minimum(share, 0.9)) ** (-exponent)
+        """Purchase-rate multiplier of a saving of `share` of every order's price (for shoppers `who`),
+        through the buy-or-not choice (sim/choice.py): it moves every offer's value by
+        -price_sensitivity x ln(1 - share), so the rate is multiplied by
+        (1 - share) ** -(incidence_weight x price_sensitivity)."""
+        if self._incidence_exponent is None:
+            sensitivity = np.array([s.price_sensitivity for s in self.market.shoppers.segments])
+            self._incidence_exponent = -self.market.choice.incidence_weight * sensitivity[self.shoppers.segment]
+        return (1.0 - np.minimum(share, 0.9)) ** self._incidence_exponent[who]
 
     def recency(self) -> np.ndarray:
         """Days since each shopper's last purchase, today."""

@@ -124,36 +124,37 @@ class Loyalty(Policy):
         self.member = np.zeros(n, dtype=bool)  # paid membership
         self.taste = np.exp(self.rng.normal(-cfg.membership.taste_sd**2 / 2, cfg.membership.taste_sd, n))
         self.usual_order = ctx.expected_order_value()
+        self.reward_in_orders = np.minimum(cfg.redeem_min_points * cfg.point_value / self.usual_order, 1.0)
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
         self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "membership_fees": 0.0, "members_joined": 0}
 
-    def _tier(self) -> np.ndarray:
-        return np.searchsorted(self.tier_min, self.spend_90d, side="right") - 1
+    def _tier(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        return np.searchsorted(self.tier_min, self.spend_90d[who], side="right") - 1
 
-    def points_saving(self, ctx: PolicyContext) -> np.ndarray:
+    def points_saving(self, ctx: PolicyContext, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Share of an order's price the shopper gets back in points, valued now (money x time discount)."""
-        cfg, sh = self.config, ctx.shoppers
-        per_currency = cfg.points_per_currency * self.points_mult[self._tier()]
-        per_week = per_currency * self.usual_order * sh.rate_weekly
-        missing = np.maximum(cfg.redeem_min_points - self.points, 0.0)
+        cfg = self.config
+        per_currency = cfg.points_per_currency * self.points_mult[self._tier(who)]
+        per_week = per_currency * self.usual_order[who] * ctx.shoppers.rate_weekly[who]
+        missing = np.maximum(cfg.redeem_min_points - self.points[who], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             weeks = np.where(per_week > 0, missing / per_week, np.inf)
         return per_currency * cfg.point_value * np.exp(-weeks / cfg.redemption_horizon_weeks)
 
-    def member_saving(self) -> np.ndarray:
-        """Share of an order's price a member saves (free shipping)."""
-        ms = self.config.membership
-        return np.where(self.member, ms.free_shipping_cost_per_order / self.usual_order, 0.0)
-
     def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        """Customers only (prospects hold no points): points' and membership's saving, and the goal gradient."""
         cfg = self.config
-        saving = self.points_saving(ctx)
+        who = np.flatnonzero(ctx.shoppers.is_customer)
+        saving = self.points_saving(ctx, who)
         if cfg.membership.enabled:
-            saving = saving + self.member_saving()
-        reward_in_orders = np.minimum(cfg.redeem_min_points * cfg.point_value / self.usual_order, 1.0)
-        goal = 1.0 + cfg.goal_gradient * np.minimum(self.points / cfg.redeem_min_points, 1.0) * reward_in_orders
-        return np.where(ctx.shoppers.is_customer, ctx.saving_multiplier(saving) * goal, 1.0)
+            saving = saving + np.where(self.member[who], cfg.membership.free_shipping_cost_per_order
+                                       / self.usual_order[who], 0.0)
+        progress = np.minimum(self.points[who] / cfg.redeem_min_points, 1.0)
+        goal = 1.0 + cfg.goal_gradient * progress * self.reward_in_orders[who]
+        mult = np.ones(ctx.shoppers.n)
+        mult[who] = ctx.saving_multiplier(saving, who) * goal
+        return mult
 
     def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
         tiers = self.config.tiers
@@ -169,7 +170,7 @@ class Loyalty(Policy):
         rows = np.flatnonzero(orders.fulfilled)
         shopper, value = orders.shopper[rows], orders.value[rows]
         np.add.at(self.spend_90d, shopper, value)
-        earned = value * cfg.points_per_currency * self.points_mult[self._tier()[shopper]]
+        earned = value * cfg.points_per_currency * self.points_mult[self._tier(shopper)]
         np.add.at(self.points, shopper, earned)
         self.totals["points_earned"] += float(earned.sum())
         redeem = np.unique(shopper[self.points[shopper] >= cfg.redeem_min_points])
