@@ -128,11 +128,26 @@ def incidence_elasticity() -> Result:
                   "-0.66 to -0.44", -0.66 <= model <= -0.44)
 
 
+def referral_response() -> Result:
+    """Referral joins rise with the reward with diminishing returns (the direction the reward
+    experiments reviewed by Van den Bulte et al. 2018 report; the scale is an assumption):
+    extra new customers per unit of reward from 10 to 20 over those from 0 to 10 (below 1)."""
+    joined = []
+    for total in (0, 10, 20):
+        rewards = f"{{reward_referrer: {total / 2}, reward_referee: {total / 2}, cap_per_referrer: null}}"
+        joined.append(_baseline(["shoppers.count=10000", "simulation.days=180",
+                                 f"policies.referral={rewards}"]).summary["new_customers"])
+    ratio = (joined[2] - joined[1]) / max(joined[1] - joined[0], 1)
+    curve = (20 / 30 - 10 / 20) / (10 / 20)  # f(R) = R / (R + 10): what the assumed curve alone gives
+    return Result("referral: gain per unit reward, 10->20 over 0->10", ratio, curve, "0 < ratio < 1",
+                  0.0 < ratio < 1.0)
+
+
 def cases(quick: bool) -> list[Callable[[], Result | list[Result]]]:
     chosen = [lambda: bgnbd(CDNOW), lambda: bullwhip(2, 8), lambda: base_stock(2.0), bass, incidence_elasticity]
     if not quick:
         chosen += [lambda: bgnbd({"r": 0.5, "alpha": 2.0, "a": 1.5, "b": 3.0}), lambda: bullwhip(4, 5),
-                   lambda: base_stock(1.5), small_world]
+                   lambda: base_stock(1.5), small_world, referral_response]
     return chosen
 
 
