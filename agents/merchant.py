@@ -58,8 +58,12 @@ class MerchantTable:
 def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.ndarray,
                     base_unit_cost: np.ndarray, n_suppliers_by_cat: list[np.ndarray],
                     supplier_cost_factor: np.ndarray, rng: np.random.Generator, n: int,
-                    day: int = 0) -> MerchantTable:
-    """Draw `n` merchants: assortment by demand share, prices, quality, fulfilment, suppliers."""
+                    day: int = 0, typical_outcome: float = 1.0) -> MerchantTable:
+    """Draw `n` merchants: assortment by demand share, prices, quality, fulfilment, suppliers.
+
+    A new merchant's rating is where the monthly rating update settles for its quality at the
+    typical order outcome (1 + 4 x quality x typical_outcome), so ratings do not drift down
+    from an all-perfect start in an unchanged market."""
     k = cfg.categories_per_merchant
     # Assortment: k distinct categories, more likely the popular ones (Gumbel top-k trick).
     keys = np.log(demand_share)[None, :] + rng.gumbel(size=(n, n_categories))
@@ -85,7 +89,7 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
         carries=carries,
         price_index=price_index,
         quality=quality,
-        rating=1.0 + 4.0 * quality,
+        rating=1.0 + 4.0 * quality * typical_outcome,
         delivery_days=delivery.astype(np.float64),
         platform_fulfilled=platform,
         green_label=green,

@@ -167,14 +167,19 @@ class ShopperPopulation:
                  multiplier: np.ndarray | float, rate_multiplier: np.ndarray | float = 1.0) -> np.ndarray:
         """Latent dropout after today's repeat purchases; returns who dropped out.
 
-        `multiplier` scales the dropout probability (retention levers). Dividing by the day's
-        purchase-rate multiplier keeps lifetimes in calendar time: BG/NBD's hazard, rate x dropout
-        per purchase, is then unchanged by anything that only changes how often a customer buys.
+        `multiplier` scales the dropout probability (retention levers). Scaling by the day's
+        purchase-rate multiplier keeps lifetimes in calendar time: BG/NBD's daily hazard,
+        P(buy today) x dropout per purchase, is then unchanged by anything that only changes how
+        often a customer buys.
         """
         relative = self.reference_satisfaction - self.satisfaction[repeat_buyers]
         p = self.dropout_p[repeat_buyers] * np.maximum(1.0 + self.cfg.experience.dropout_sensitivity * relative, 0.0)
         p = p * (multiplier[repeat_buyers] if np.ndim(multiplier) else float(multiplier))
-        p = p / (rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier))
+        # the daily hazard P(buy today) x p stays at its value without the multiplier m:
+        # p x (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7)), exactly 1 x p when m = 1
+        lam = self.rate_weekly[repeat_buyers]
+        m = rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier)
+        p = p * ((-np.expm1(-lam / 7.0)) / (-np.expm1(-lam * m / 7.0)))  # a buyer's m is > 0; exactly 1 at m = 1
         out = repeat_buyers[u_drop[repeat_buyers] < np.minimum(p, 1.0)]
         self.alive[out] = False
         self.dropout_day[out] = day

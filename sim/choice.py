@@ -156,7 +156,7 @@ class ChoiceModel:
         if self.reference_value is not None and self.cfg.incidence_weight > 0:
             with np.errstate(invalid="ignore"):  # a segment with no offer at all: -inf, multiplier 0
                 change = self.cfg.incidence_weight * (self.offer_value(t) - self.reference_value)
-            self.segment_offer_multiplier = np.nan_to_num(np.exp(change), nan=0.0)
+            self.segment_offer_multiplier = np.nan_to_num(np.exp(np.minimum(change, 5.0)), nan=0.0)
             self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
 
     def set_reference(self, table: MerchantTable) -> None:

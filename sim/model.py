@@ -119,6 +119,7 @@ class MarketModel(mesa.Model):
         table = build_merchants(
             self.scenario.merchants, self.n_categories, weights, self.base_unit_cost,
             self.supply.table.by_category, self.supply.table.cost_factor, self.streams.generator(stream), n, day,
+            self.scenario.shoppers.experience.reference_outcome,
         )
         self.policies.merchants_created(self.context, table)  # before stocking: policies may change suppliers
         return table
@@ -129,7 +130,8 @@ class MarketModel(mesa.Model):
         today = self.scenario.merchants.model_copy(update={"price_index_mean": 1.0})
         return build_merchants(today, self.n_categories, self.choice.demand_share, self.base_unit_cost,
                                self.supply.table.by_category, self.supply.table.cost_factor,
-                               self.streams.generator("merchants/0"), today.count, 0)
+                               self.streams.generator("merchants/0"), today.count, 0,
+                               self.scenario.shoppers.experience.reference_outcome)
 
     def _add_merchants(self, table: MerchantTable) -> None:
         self.merchants.add(table)

@@ -40,22 +40,29 @@ def _peak_start(date: str, year: int) -> dt.date | None:
 
 
 def _year_multipliers(cfg: SeasonalityConfig, year: int) -> tuple[dt.date, np.ndarray]:
-    """Raw multipliers of every day of one calendar year."""
+    """Raw multipliers of every day of one calendar year (a season or peak that starts in the
+    year before and runs into this one counts here too)."""
     first = dt.date(year, 1, 1)
     n = (dt.date(year + 1, 1, 1) - first).days
     mult = np.ones(n)
-    if cfg.season is not None:
-        lo, hi = (_peak_start(d, year) for d in (cfg.season.start, cfg.season.end))
-        if lo is not None and hi is not None:
-            mult[(lo - first).days: (hi - first).days + 1] *= cfg.season.multiplier
-    for peak in cfg.peaks:
-        start = _peak_start(peak.date, year)
+
+    def apply(start: dt.date | None, days: int, factor: float) -> None:
         if start is None:
-            continue
-        for offset in range(peak.duration_days):
-            day = (start - first).days + offset
-            if day < n:
-                mult[day] *= peak.multiplier
+            return
+        lo = max((start - first).days, 0)
+        hi = min((start - first).days + days, n)
+        if hi > lo:
+            mult[lo:hi] *= factor
+
+    for y in (year - 1, year):
+        if cfg.season is not None:
+            lo, hi = _peak_start(cfg.season.start, y), _peak_start(cfg.season.end, y)
+            if lo is not None and hi is not None and hi < lo:  # wraps the year end: ends next year
+                hi = _peak_start(cfg.season.end, y + 1)
+            if lo is not None and hi is not None:
+                apply(lo, (hi - lo).days + 1, cfg.season.multiplier)
+        for peak in cfg.peaks:
+            apply(_peak_start(peak.date, y), peak.duration_days, peak.multiplier)
     return first, mult
 
 

@@ -54,11 +54,15 @@ def test_slower_platform_delivery_loses_orders(today):
 
 
 def test_today_market_buys_as_calibrated():
-    """No change to the offer: the buy-or-not multiplier is exactly 1 on day 0."""
+    """No change to the offer: the buy-or-not multiplier is exactly 1 on day 0, and stays near 1 for
+    months while the market does not change (ratings start where they settle; entry and exit held)."""
     from sim.model import MarketModel
 
-    model = MarketModel(small_scenario())
+    model = MarketModel(small_scenario("merchants.entry.monthly_rate=0", "merchants.exit_after_loss_months=1000"))
     assert np.all(model.choice.segment_offer_multiplier == 1.0)
+    for _ in range(120):
+        model.step()
+    assert np.all(np.abs(model.choice.segment_offer_multiplier - 1.0) < 0.02)
 
 
 def test_purchase_rate_lever_does_not_shorten_lifetimes():
@@ -71,4 +75,39 @@ def test_purchase_rate_lever_does_not_shorten_lifetimes():
     assert more["repeat_orders"] > 1.3 * base["repeat_orders"]
     # same hazard in calendar time: equal up to noise (+0.4% measured; with the dropout per purchase
     # of plain BG/NBD it fell by 5.0%)
-    assert more["latent_alive_end"] >= 0.98 * base["latent_alive_end"]
+    assert abs(more["latent_alive_end"] / base["latent_alive_end"] - 1) < 0.02
+    # per shopper, through a policy (a coupon for everyone, an array of multipliers): the same
+    coupon = _run(*cohort, "policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, "
+                  "value: 30, reissue_after_days: 1}]}")
+    assert coupon["repeat_orders"] > base["repeat_orders"]
+    assert abs(coupon["latent_alive_end"] / base["latent_alive_end"] - 1) < 0.02
+
+
+def test_seasons_average_one_and_peaks_follow_the_calendar():
+    import datetime as dt
+
+    from sim.config import SeasonalityConfig
+    from sim.seasonality import black_friday, daily_multipliers
+
+    assert [black_friday(y) for y in (2024, 2025, 2026)] == [dt.date(2024, 11, 29), dt.date(2025, 11, 28),
+                                                            dt.date(2026, 11, 27)]
+    cfg = SeasonalityConfig(season={"start": "11-01", "end": "12-31", "multiplier": 1.27},
+                            peaks=[{"name": "bf", "date": "black_friday", "multiplier": 2.73}])
+    two_years = daily_multipliers(cfg, dt.date(2025, 1, 1), 730)
+    assert two_years[:365].mean() == pytest.approx(1.0) and two_years[365:].mean() == pytest.approx(1.0)
+    bf25, bf26 = (black_friday(y) - dt.date(2025, 1, 1) for y in (2025, 2026))
+    assert two_years[bf25.days] == pytest.approx(2.73 * two_years[bf25.days - 1])
+    assert two_years[bf26.days] == pytest.approx(2.73 * two_years[bf26.days - 1])
+
+
+def test_segments_may_differ_in_behaviour():
+    """A segment that buys twice as often and drops out half as much, among neutral ones."""
+    from sim.model import MarketModel
+
+    model = MarketModel(small_scenario("shoppers.segments.1.purchase_rate_multiplier=2",
+                                       "shoppers.segments.1.dropout_multiplier=0.5"))
+    plain = MarketModel(small_scenario())
+    seg = model.shoppers.segment == 1
+    np.testing.assert_allclose(model.shoppers.rate_weekly[seg], 2 * plain.shoppers.rate_weekly[seg])
+    np.testing.assert_allclose(model.shoppers.dropout_p[seg], 0.5 * plain.shoppers.dropout_p[seg])
+    np.testing.assert_array_equal(model.shoppers.rate_weekly[~seg], plain.shoppers.rate_weekly[~seg])

@@ -51,8 +51,12 @@ class PolicyContext:
         """Each shopper's usual order [currency]: its Gamma-Gamma mean spend x its segment's
         category price level (what a fixed saving is worth as a share of an order)."""
         sh, gg = self.shoppers, self.market.shoppers.spend
-        price = self.segment_category_mix @ self.price_level  # (segments,)
+        price = self.segment_category_mix @ self.price_level * self.market.merchants.price_index_mean
         return gg.p / sh.spend_rate * sh.spend_multiplier * price[sh.segment]
+
+    def purchase_rate(self) -> np.ndarray:
+        """Each shopper's weekly purchase rate as it knows it (BG/NBD x the market's buying frequency)."""
+        return self.shoppers.rate_weekly * self.market.shoppers.purchase_rate_multiplier
 
     def saving_multiplier(self, share: np.ndarray | float, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Purchase-rate multiplier of a saving of `share` of every order's price (for shoppers `who`),

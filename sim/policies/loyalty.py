@@ -22,7 +22,7 @@ their served orders (booked as loyalty cost), a saving the member values through
 choice. At each month end a share `consideration` of the active non-members weigh the
 membership: a shopper joins when the value it expects in a month (its own expected orders x
 the saving per order) x its taste (lognormal, mean 1, log-sd taste_sd, drawn once) exceeds
-the fee; members whose value falls below the fee, or who are no longer active, cancel. So
+the fee; members who are no longer active cancel. So
 uptake falls as the fee rises and heavy buyers self-select. The fee (ledger flow membership:
 shoppers -> platform) is recognised day by day, pro rata. Members' dropout probability is
 multiplied by the membership's dropout_factor (a labelled lock-in assumption).
@@ -124,6 +124,7 @@ class Loyalty(Policy):
         self.member = np.zeros(n, dtype=bool)  # paid membership
         self.taste = np.exp(self.rng.normal(-cfg.membership.taste_sd**2 / 2, cfg.membership.taste_sd, n))
         self.usual_order = ctx.expected_order_value()
+        self.rate = ctx.purchase_rate()  # weekly, as the shopper knows it
         self.reward_in_orders = np.minimum(cfg.redeem_min_points * cfg.point_value / self.usual_order, 1.0)
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
@@ -136,7 +137,7 @@ class Loyalty(Policy):
         """Share of an order's price the shopper gets back in points, valued now (money x time discount)."""
         cfg = self.config
         per_currency = cfg.points_per_currency * self.points_mult[self._tier(who)]
-        per_week = per_currency * self.usual_order[who] * ctx.shoppers.rate_weekly[who]
+        per_week = per_currency * self.usual_order[who] * self.rate[who]
         missing = np.maximum(cfg.redeem_min_points - self.points[who], 0.0)
         with np.errstate(divide="ignore", invalid="ignore"):
             weeks = np.where(per_week > 0, missing / per_week, np.inf)
@@ -195,9 +196,9 @@ class Loyalty(Policy):
         if not ms.enabled:
             return
         active = ctx.active()
-        orders_a_month = ctx.shoppers.rate_weekly * 365.0 / 12.0 / 7.0
+        orders_a_month = self.rate * 365.0 / 12.0 / 7.0
         worth = self.taste * orders_a_month * ms.free_shipping_cost_per_order > ms.fee_per_month
-        self.member &= active & worth  # lapsed members, and those it no longer pays, cancel
+        self.member &= active  # lapsed members cancel (what it is worth to a shopper does not change)
         weigh = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.consideration)
         join = weigh & worth
         self.member |= join

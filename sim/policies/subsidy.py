@@ -10,7 +10,7 @@ category price level; capped at 0.9). Through the buy-or-not choice (sim/choice.
 holder's purchase rate is multiplied by (1 - d)^-(choice.incidence_weight x the segment's
 price_sensitivity): the incidence part of a promotion's response (Bell, Chiang & Padmanabhan
 1999), larger for price-hunting segments. Shoppers whose usual order is below min_basket do not
-respond.
+respond. A holder of several campaigns' coupons counts on the best one (an order uses one).
 
 Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
 (the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
@@ -144,8 +144,9 @@ class Subsidy(Policy):
         return np.minimum(c.value / self.expected_order, 0.9)
 
     def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+        """A holder values its best coupon (an order uses one): its discount, through the price."""
         day = ctx.day
-        mult = np.ones(ctx.shoppers.n)
+        best = np.zeros(ctx.shoppers.n)
         for i in range(len(self.config.campaigns)):
             if self._budget_left(i) <= 0:
                 continue
@@ -153,7 +154,10 @@ class Subsidy(Policy):
             holds = (self.expiry[i] >= day) & (self.expected_order >= self.config.campaigns[i].min_basket)
             d = self._discount_share(i)
             d = d[holds] if np.ndim(d) else d
-            mult[holds] *= ctx.saving_multiplier(d, holds)
+            best[holds] = np.maximum(best[holds], d)
+        mult = np.ones(ctx.shoppers.n)
+        holders = np.flatnonzero(best > 0)
+        mult[holders] = ctx.saving_multiplier(best[holders], holders)
         self.multiplier_today = mult
         return mult
 
