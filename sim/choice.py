@@ -155,20 +155,18 @@ class ChoiceModel:
         self.merchant_weights = logit_weights(util, np.tile(avail, (n_seg, 1)))
         if self.reference_value is not None and self.cfg.incidence_weight > 0:
             with np.errstate(invalid="ignore"):  # a segment with no offer at all: -inf, multiplier 0
-                change = self.cfg.incidence_weight * (self.offer_value(t) - self.reference_value)
+                change = self.cfg.incidence_weight * (self.offer_value(t, self.platform_delay) - self.reference_value)
             self.segment_offer_multiplier = np.nan_to_num(np.exp(np.minimum(change, 5.0)), nan=0.0)
             self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
 
     def set_reference(self, table: MerchantTable) -> None:
         """Today's market (no policy, today's prices, no delivery delay): the offer the calibration saw."""
-        delay, self.platform_delay = self.platform_delay, 0.0
-        self.reference_value = self.offer_value(table)
-        self.platform_delay = delay
+        self.reference_value = self.offer_value(table, platform_delay=0.0)
 
-    def offer_value(self, table: MerchantTable) -> np.ndarray:
+    def offer_value(self, table: MerchantTable, platform_delay: float) -> np.ndarray:
         """W per segment: log sum_c pi_c exp(IV_c), IV_c the log-sum of the merchants' value utilities."""
         t, w = table, self.cfg
-        delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
+        delivery_seen = t.delivery_days + t.platform_fulfilled * platform_delay
         value = ((w.rating_weight * t.rating - w.delivery_weight * delivery_seen)[None, :]
                  - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
                  + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])  # (segments, merchants)

@@ -7,7 +7,7 @@ Defaults and their sources are listed in docs/parameters.md. Loading (YAML, `ext
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -472,10 +472,14 @@ class AcquisitionConfig(Section):
     )
 
 
+MONTH_DAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+MonthDay = Annotated[str, Field(pattern=rf"^{MONTH_DAY}$")]
+
+
 class PeakConfig(Section):
     name: str = Field(min_length=1, description="Name of the peak (e.g. black_friday)")
     date: str = Field(
-        pattern=r"^((0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])|black_friday|cyber_monday)$",
+        pattern=rf"^({MONTH_DAY}|black_friday|cyber_monday)$",
         description="MM-DD (the same date every year, e.g. 11-11 Singles' Day, 06-18), or black_friday (the day "
         "after the fourth Thursday of November) or cyber_monday (the Monday after), which move with the year"
     )
@@ -484,8 +488,8 @@ class PeakConfig(Section):
 
 
 class HolidaySeasonConfig(Section):
-    start: str = Field("11-01", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD, first day")
-    end: str = Field("12-31", pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$", description="MM-DD, last day")
+    start: MonthDay = Field("11-01", description="MM-DD, first day")
+    end: MonthDay = Field("12-31", description="MM-DD, last day (before start: the season runs into the next year)")
     multiplier: Positive = Field(1.0, description="Purchase-rate multiplier of the season's days (before normalising)")
 
 

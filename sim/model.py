@@ -25,6 +25,7 @@ from sim.acquisition import CHANNELS, joiners, paid_join_probability
 from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel
+from sim.config import MerchantsConfig
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.logistics import LastMile, build_fleet
 from sim.metrics import DailyRecorder, RunEnd
@@ -111,16 +112,18 @@ class MarketModel(mesa.Model):
 
     # --- set-up helpers ---------------------------------------------------------------------
 
-    def _new_merchants(self, n: int, day: int, uniform_categories: bool = False) -> MerchantTable:
-        """Draw `n` merchants (own stream per day); policies see them before they are stocked."""
+    def _draw_merchants(self, cfg: MerchantsConfig, n: int, day: int, uniform_categories: bool) -> MerchantTable:
+        """`n` merchants from their own stream per day (the same draws whoever asks)."""
         share = self.choice.demand_share
         weights = np.full(self.n_categories, 1.0 / self.n_categories) if uniform_categories else share
         stream = f"merchants/{day}" + ("/longtail" if uniform_categories else "")
-        table = build_merchants(
-            self.scenario.merchants, self.n_categories, weights, self.base_unit_cost,
-            self.supply.table.by_category, self.supply.table.cost_factor, self.streams.generator(stream), n, day,
-            self.scenario.shoppers.experience.reference_outcome,
-        )
+        return build_merchants(cfg, self.n_categories, weights, self.base_unit_cost, self.supply.table.by_category,
+                               self.supply.table.cost_factor, self.streams.generator(stream), n, day,
+                               self.scenario.shoppers.experience.reference_outcome)
+
+    def _new_merchants(self, n: int, day: int, uniform_categories: bool = False) -> MerchantTable:
+        """Draw `n` merchants; policies see them before they are stocked."""
+        table = self._draw_merchants(self.scenario.merchants, n, day, uniform_categories)
         self.policies.merchants_created(self.context, table)  # before stocking: policies may change suppliers
         return table
 
@@ -128,10 +131,7 @@ class MarketModel(mesa.Model):
         """The day-0 merchants as today's market has them: no policy, today's price level (the offer
         the calibration saw; the same random stream as the real day-0 merchants)."""
         today = self.scenario.merchants.model_copy(update={"price_index_mean": 1.0})
-        return build_merchants(today, self.n_categories, self.choice.demand_share, self.base_unit_cost,
-                               self.supply.table.by_category, self.supply.table.cost_factor,
-                               self.streams.generator("merchants/0"), today.count, 0,
-                               self.scenario.shoppers.experience.reference_outcome)
+        return self._draw_merchants(today, today.count, 0, uniform_categories=False)
 
     def _add_merchants(self, table: MerchantTable) -> None:
         self.merchants.add(table)
@@ -188,7 +188,7 @@ class MarketModel(mesa.Model):
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
         prospects = ~sh.is_customer
         p_paid = paid_join_probability(marketing, cfg.acquisition.paid_cac, int(prospects.sum()))
-        adopted = self.network.share(sh.is_customer)
+        adopted = ctx.customer_share = self.network.share(sh.is_customer)
         new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
                                self.policies.join_probability(ctx))
         channel = self.policies.on_joins(ctx, new, channel)

@@ -151,8 +151,7 @@ class Referral(Policy):
             return channel
         shopper = joiners[wom]
         referring = self._referring_share[shopper] if np.ndim(self._referring_share) else self._referring_share
-        customers = ctx.network.share(ctx.shoppers.is_customer)
-        customers = customers[shopper] if np.ndim(customers) else customers
+        customers = ctx.customer_share[shopper] if np.ndim(ctx.customer_share) else ctx.customer_share
         with np.errstate(divide="ignore", invalid="ignore"):
             p_claim = self.response * np.where(customers > 0, referring / customers, 0.0)
         claimed = wom[self.rng.random(wom.size) < np.minimum(p_claim, 1.0)]

@@ -116,12 +116,12 @@ class Subsidy(Policy):
         c, sh = self.config.campaigns[i], ctx.shoppers
         lc = ctx.market.shoppers.lifecycle
         customer = sh.is_customer
-        recency = day - sh.last_day
         if c.target == "new":
             return customer & (day - sh.first_day < lc.new_days)
         if c.target == "active":
-            return customer & (recency < lc.dormant_after_days)
+            return ctx.active()
         if c.target == "dormant":
+            recency = ctx.recency()
             return customer & (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
         if c.target == "segment":
             return customer & (sh.segment == self.segment_code[i])
