@@ -17,7 +17,20 @@ from sim.config import MerchantsConfig
 from sim.ledger import Ledger
 
 QUARTER_DAYS = 90
-MERCHANT_AXIS_1 = ("demand_history", "profit_days")  # arrays whose merchant axis is axis 1
+NOT_LEFT = np.iinfo(np.int32).max
+MIN_GOODS_SHARE = 0.2  # goods are never priced below this share of the order value
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """What a merchant's price has to cover: the goods (cogs_share of what delivery leaves) and delivery."""
+
+    order_value: np.ndarray          # (c,) expected order value per category at price index 1 [currency]
+    cogs_share: float                # goods' share of the price net of delivery
+    delivery_cost_self: float        # carrier fee + packaging per parcel, merchant-fulfilled [currency]
+    delivery_cost_platform: float    # fulfilment fee per parcel, platform-fulfilled [currency]
+MERCHANT_AXIS_1 = ("demand_history", "profit_days", "sales_days")  # arrays whose merchant axis is axis 1
+DAYS_PER_MONTH = 365.0 / 12.0
 
 
 @dataclass
@@ -28,22 +41,28 @@ class MerchantTable:
     carries: np.ndarray           # (m, c) bool: assortment
     price_index: np.ndarray       # (m,) multiplies order value
     quality: np.ndarray           # (m,) 0-1
+    listings: np.ndarray          # (m,) relative catalogue size (mean 1): more listings, more chances to be chosen
     rating: np.ndarray            # (m,) stars 1-5, moving average of shopper outcomes
     delivery_days: np.ndarray     # (m,) promised delivery
     platform_fulfilled: np.ndarray  # (m,) bool
     green_label: np.ndarray       # (m,) bool
-    ad_spend_month: np.ndarray    # (m,) currency/month paid to the platform
+    ad_share: np.ndarray          # (m,) share of its sales the merchant spends on ads
+    ad_spend_month: np.ndarray    # (m,) currency/month paid to the platform (ad_share x last month's sales)
+    overhead_month: np.ndarray    # (m,) currency/month, sized at opening to the expected sales
     supplier: np.ndarray          # (m, c) supplier row per carried category, -1 otherwise
-    unit_cost: np.ndarray         # (m, c) currency/unit from its supplier
+    goods_cost: np.ndarray        # (m, c) currency/unit from an average supplier (every category)
+    unit_cost: np.ndarray         # (m, c) currency/unit from its supplier (goods_cost x its cost factor)
     on_hand: np.ndarray           # (m, c) units
     on_order: np.ndarray          # (m, c) units ordered, not yet received
     demand_history: np.ndarray    # (p, m, c) units demanded on each of the last p days
     sigma0: np.ndarray            # (m, c) initial daily demand sd (fixed safety stock)
     mu0: np.ndarray               # (m, c) expected daily demand at opening (base stock)
     created_day: np.ndarray       # (m,) day the merchant joined
+    left_day: np.ndarray          # (m,) day the merchant left (NOT_LEFT while active)
     profit_month: np.ndarray      # (m,) running month's profit (accrual, as merchant_profit)
     profit_days: np.ndarray       # (90, m) daily profit ring: the trailing quarter
-    loss_streak: np.ndarray       # (m,) consecutive loss-making months
+    sales_days: np.ndarray        # (90, m) daily sales ring (value of served orders): the trailing quarter
+    sales_month: np.ndarray       # (m,) running month's sales
     outcome_sum: np.ndarray       # (m,) sum of order outcomes this month (rating update)
     outcome_n: np.ndarray         # (m,) orders this month
     gmv_run: np.ndarray           # (m,) value of the merchant's served orders in the run
@@ -56,10 +75,14 @@ class MerchantTable:
 
 
 def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.ndarray,
-                    base_unit_cost: np.ndarray, n_suppliers_by_cat: list[np.ndarray],
+                    pricing: Pricing, n_suppliers_by_cat: list[np.ndarray],
                     supplier_cost_factor: np.ndarray, rng: np.random.Generator, n: int,
                     day: int = 0, typical_outcome: float = 1.0) -> MerchantTable:
     """Draw `n` merchants: assortment by demand share, prices, quality, fulfilment, suppliers.
+
+    Goods cost what the merchant's price leaves for them (cost-plus pricing): cogs_share x (the
+    order value at the merchant's price position - its delivery cost per parcel), so a cheaper
+    merchant sells cheaper goods and a low-value category is not sold at a loss per parcel.
 
     A new merchant's rating is where the monthly rating update settles for its quality at the
     typical order outcome (1 + 4 x quality x typical_outcome), so ratings do not drift down
@@ -73,28 +96,38 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
     price_index = cfg.price_index_mean * np.exp(rng.normal(0.0, cfg.price_index_sd, n) - cfg.price_index_sd**2 / 2)
     quality = np.clip(rng.normal(cfg.quality_mean, cfg.quality_sd, n), 0.0, 1.0)
     platform = rng.random(n) < cfg.platform_fulfilment_share
-    delivery = np.where(platform, cfg.delivery_days_platform, cfg.delivery_days_self)
+    delivery_days = np.where(platform, cfg.delivery_days_platform, cfg.delivery_days_self)
     green = rng.random(n) < cfg.green_label_share
-    ad = cfg.ad_spend_per_month_mean * rng.exponential(1.0, n)
+    ad_share = np.minimum(cfg.ad_share_of_sales_mean * rng.exponential(1.0, n), 0.5)
+    cost_position = price_index ** cfg.unit_cost_follows_price  # cheaper merchants sell cheaper goods
+    delivery = np.where(platform, pricing.delivery_cost_platform, pricing.delivery_cost_self)
+    price = pricing.order_value[None, :] * cost_position[:, None]
+    goods_cost = pricing.cogs_share * np.maximum(price - delivery[:, None], MIN_GOODS_SHARE * price)
     supplier = np.full((n, n_categories), -1, dtype=np.int64)
     unit_cost = np.zeros((n, n_categories))
     for c in range(n_categories):  # loop over categories, not merchants
         pick = rng.integers(0, len(n_suppliers_by_cat[c]), size=n)
         rows = n_suppliers_by_cat[c][pick]
         supplier[:, c] = np.where(carries[:, c], rows, -1)
-        unit_cost[:, c] = np.where(carries[:, c], base_unit_cost[c] * supplier_cost_factor[rows], 0.0)
+        unit_cost[:, c] = np.where(carries[:, c], goods_cost[:, c] * supplier_cost_factor[rows], 0.0)
+    # catalogue size: a merchant with k listings is k alternatives to a logit chooser (+ log k in utility)
+    listings = np.exp(rng.normal(-cfg.listings_log_sd**2 / 2, cfg.listings_log_sd, n)) if cfg.listings_log_sd else np.ones(n)
     p = cfg.replenishment.forecast_window_days
     return MerchantTable(
         active=np.ones(n, dtype=bool),
         carries=carries,
         price_index=price_index,
         quality=quality,
+        listings=listings,
         rating=1.0 + 4.0 * quality * typical_outcome,
-        delivery_days=delivery.astype(np.float64),
+        delivery_days=delivery_days.astype(np.float64),
         platform_fulfilled=platform,
         green_label=green,
-        ad_spend_month=ad,
+        ad_share=ad_share,
+        ad_spend_month=np.zeros(n),
+        overhead_month=np.zeros(n),
         supplier=supplier,
+        goods_cost=goods_cost,
         unit_cost=unit_cost,
         on_hand=np.zeros((n, n_categories), dtype=np.int64),
         on_order=np.zeros((n, n_categories), dtype=np.int64),
@@ -102,9 +135,11 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
         sigma0=np.zeros((n, n_categories)),
         mu0=np.zeros((n, n_categories)),
         created_day=np.full(n, day, dtype=np.int32),
+        left_day=np.full(n, NOT_LEFT, dtype=np.int32),
         profit_month=np.zeros(n),
         profit_days=np.zeros((QUARTER_DAYS, n)),
-        loss_streak=np.zeros(n, dtype=np.int32),
+        sales_days=np.zeros((QUARTER_DAYS, n)),
+        sales_month=np.zeros(n),
         outcome_sum=np.zeros(n),
         outcome_n=np.zeros(n),
         gmv_run=np.zeros(n),
@@ -112,9 +147,13 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
 
 
 def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_daily: np.ndarray,
-                             cfg: MerchantsConfig) -> None:
-    """Open `rows` in steady state: forecast history at the expected demand, stock for it."""
+                             cfg: MerchantsConfig, order_value: np.ndarray) -> None:
+    """Open `rows` in steady state: forecast history at the expected demand, stock for it, an ad
+    budget for the expected sales (`order_value`: expected value of an order per category at price index 1)."""
     exp_d = expected_daily[rows]
+    sales_day = (exp_d * order_value[None, :]).sum(axis=1) * table.price_index[rows]
+    table.ad_spend_month[rows] = table.ad_share[rows] * sales_day * DAYS_PER_MONTH
+    table.overhead_month[rows] = cfg.overhead_share * sales_day * DAYS_PER_MONTH
     table.demand_history[:, rows, :] = exp_d[None, :, :]
     table.days_of_history = table.demand_history.shape[0]  # the pre-filled window is the forecast's history
     table.sigma0[rows] = np.sqrt(exp_d)  # Poisson demand: sd = sqrt(mean)
@@ -180,24 +219,30 @@ class Merchants:
 
     Profit is accrual (docs/kpis.md): a day's profit per merchant is its order margin (from the
     model) plus the charges and credits booked here during the day (`charge`), less the daily
-    costs; stock written off is the merchant's loss too.
+    costs; stock written off (net of what liquidation recovers) is the merchant's loss too.
+    `accrual` keeps the run's totals of the P&L lines that are not ledger flows (cost of goods
+    sold, restocked returns, write-offs), so the merchants' P&L table has every line.
     """
 
-    def __init__(self, cfg: MerchantsConfig, table: MerchantTable) -> None:
+    def __init__(self, cfg: MerchantsConfig, table: MerchantTable, ledger: Ledger, order_value: np.ndarray) -> None:
         self.cfg = cfg
         self.table = table
+        self.ledger = ledger
+        self.order_value = order_value   # expected order value per category at price index 1 [currency]
         self.joined = 0                  # merchants added after the day-0 market
+        self.left = 0                    # merchants who left
         self.units_initial = 0           # opening stock of every merchant, day 0 and entrants [units]
         self.units_restocked = 0         # returned units put back on a shelf
         self.units_written_off = 0
         self.opening_inventory_value = 0.0
         self.written_off_value_today = 0.0
+        self.accrual = {"cost_of_goods_sold": 0.0, "returns_restocked": 0.0, "stock_written_off": 0.0}
         self._adjust = np.zeros(table.size)
 
     def open(self, rows: np.ndarray, expected_daily: np.ndarray, table: MerchantTable | None = None) -> None:
         """Stock `rows` for their expected daily demand (forecast history pre-filled) and count it."""
         table = self.table if table is None else table
-        stock_to_expected_demand(table, rows, expected_daily, self.cfg)
+        stock_to_expected_demand(table, rows, expected_daily, self.cfg, self.order_value)
         self.units_initial += int(table.on_hand[rows].sum())
         self.opening_inventory_value += float((table.on_hand[rows] * table.unit_cost[rows]).sum())
 
@@ -215,12 +260,23 @@ class Merchants:
                 self._adjust = np.r_[self._adjust, np.zeros(adjust.size - self._adjust.size)]
             self._adjust[: adjust.size] -= adjust
 
-    def daily_costs(self, ledger: Ledger) -> np.ndarray:
-        """Holding, fixed and ad costs of the day per merchant, booked to the ledger."""
-        t, mc = self.table, self.cfg
+    def sell(self, day: int, rows: np.ndarray, cats: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Record the day's served orders' sales; returns the cost of the units sold per order."""
+        t = self.table
+        sales = np.bincount(rows, weights=value, minlength=t.size)
+        t.gmv_run += sales
+        t.sales_month += sales
+        t.sales_days[day % QUARTER_DAYS] = sales
+        cogs = t.unit_cost[rows, cats]
+        self.accrual["cost_of_goods_sold"] += float(cogs.sum())
+        return cogs
+
+    def daily_costs(self) -> np.ndarray:
+        """Holding, overhead and ad costs of the day per merchant, booked to the ledger."""
+        t, mc, ledger = self.table, self.cfg, self.ledger
         holding = (t.on_hand * t.unit_cost).sum(axis=1) * mc.holding_cost_rate_per_year / 365.0
-        fixed = np.where(t.active, mc.fixed_cost_per_month * 12.0 / 365.0, 0.0)
-        ads = np.where(t.active, t.ad_spend_month * 12.0 / 365.0, 0.0)
+        fixed = np.where(t.active, t.overhead_month / DAYS_PER_MONTH, 0.0)
+        ads = np.where(t.active, t.ad_spend_month / DAYS_PER_MONTH, 0.0)
         ledger.post("holding", float(holding.sum()))
         ledger.post("merchant_fixed", float(fixed.sum()))
         ledger.post("ad_fees", float(ads.sum()))
@@ -249,29 +305,39 @@ class Merchants:
         active = t.active[rows] & t.carries[rows, cats]
         np.add.at(t.on_hand, (rows[active], cats[active]), 1)
         # a restocked unit is inventory again: its cost comes back out of cost of goods sold
-        self.charge(rows[active], -t.unit_cost[rows[active], cats[active]])
+        credit = t.unit_cost[rows[active], cats[active]]
+        self.charge(rows[active], -credit)
+        self.accrual["returns_restocked"] += float(credit.sum())
         self.units_written_off += int((~active).sum())
 
     def delist(self, rows: np.ndarray, cats: np.ndarray, day: int) -> None:
-        """Merchants stop carrying single categories: the stock is written off, the loss is theirs."""
+        """Merchants stop carrying single categories: the stock is liquidated, the loss is theirs."""
         t = self.table
-        value = t.on_hand[rows, cats] * t.unit_cost[rows, cats]
-        self.units_written_off += int(t.on_hand[rows, cats].sum())
-        self.written_off_value_today += float(value.sum())
-        # the loss counts towards the merchant's month, its quarter and its exit
-        loss = np.bincount(rows, weights=value, minlength=t.size)
-        t.profit_month -= loss
-        t.profit_days[day % QUARTER_DAYS] -= loss
+        units = t.on_hand[rows, cats]
+        loss = self._liquidate(int(units.sum()), units * t.unit_cost[rows, cats])
+        # the loss counts towards the merchant's month and its quarter
+        by_row = np.bincount(rows, weights=loss, minlength=t.size)
+        t.profit_month -= by_row
+        t.profit_days[day % QUARTER_DAYS] -= by_row
         t.on_hand[rows, cats] = 0
         t.carries[rows, cats] = False
         t.supplier[rows, cats] = -1
 
-    def write_off_stock(self, rows: int | np.ndarray) -> None:
-        """A departed merchant's stock is lost to the market: a loss in merchant profit."""
+    def write_off_stock(self, rows: np.ndarray) -> None:
+        """A departed merchant's stock leaves the market, liquidated: the loss is merchant profit's."""
         t = self.table
-        self.units_written_off += int(t.on_hand[rows].sum())
-        self.written_off_value_today += float((t.on_hand[rows] * t.unit_cost[rows]).sum())
+        self._liquidate(int(t.on_hand[rows].sum()), (t.on_hand[rows] * t.unit_cost[rows]).sum(axis=1))
         t.on_hand[rows] = 0
+
+    def _liquidate(self, units: int, value: np.ndarray) -> np.ndarray:
+        """Sell `units` worth `value` at cost for salvage_share of it (ledger flow salvage); returns the loss."""
+        self.units_written_off += units
+        recovered = value * self.cfg.exit.salvage_share
+        self.ledger.post("salvage", float(recovered.sum()))
+        loss = value - recovered
+        self.written_off_value_today += float(loss.sum())
+        self.accrual["stock_written_off"] += float(loss.sum())
+        return loss
 
     # --- month end: ratings, exit, entry ------------------------------------------------------------
 
@@ -283,26 +349,34 @@ class Merchants:
         target = 1.0 + 4.0 * t.quality * month_outcome
         t.rating = np.where(seen, 0.7 * t.rating + 0.3 * target, t.rating)
 
-    def exits(self) -> np.ndarray:
-        """Merchants with `exit_after_loss_months` loss-making months in a row leave; stock written off."""
-        t = self.table
-        t.loss_streak = np.where(t.active & (t.profit_month < 0), t.loss_streak + 1, 0)
-        leaving = np.flatnonzero(t.active & (t.loss_streak >= self.cfg.exit_after_loss_months))
-        for row in leaving:  # few a month; one at a time keeps the write-off sums as booked
-            self.write_off_stock(row)
-            t.active[row] = False
+    def exits(self, day: int) -> np.ndarray:
+        """Merchants old enough whose trailing-quarter margin is below the threshold leave; stock liquidated."""
+        t, rule = self.table, self.cfg.exit
+        old_enough = day + 1 - t.created_day >= rule.min_age_days
+        trailing = t.profit_days.sum(axis=0)
+        losing = trailing < rule.margin_threshold * t.sales_days.sum(axis=0)
+        leaving = np.flatnonzero(t.active & old_enough & losing)
+        if leaving.size:
+            self.write_off_stock(leaving)
+            t.active[leaving] = False
+            t.left_day[leaving] = day
+            self.left += int(leaving.size)
         return leaving
 
+    def trailing_margin(self) -> float:
+        """The active merchants' trailing-quarter profit / their trailing-quarter sales (net margin)."""
+        t = self.table
+        sales = float(t.sales_days[:, t.active].sum())
+        return float(t.profit_days[:, t.active].sum()) / sales if sales > 0 else 0.0
+
     def entrants_due(self, rng: np.random.Generator) -> int:
-        """Two-sided network effect: merchants join when trailing profit on the platform pays."""
+        """Two-sided network effect: sellers join in proportion to what selling here earns."""
         t, entry = self.table, self.cfg.entry
-        active = np.flatnonzero(t.active)
-        if active.size == 0 or t.size >= entry.max_count:
+        n_active = int(t.active.sum())
+        if n_active == 0 or t.size >= entry.max_count:
             return 0
-        mean_profit = float(t.profit_days[:, active].sum(axis=0).mean())
-        if mean_profit <= entry.profit_threshold:
-            return 0
-        n_new = int(np.floor(entry.monthly_rate * active.size + rng.random()))
+        pull = min(max(self.trailing_margin() / entry.reference_margin, 0.0), 2.0)
+        n_new = int(np.floor(entry.monthly_rate * pull * n_active + rng.random()))
         return max(0, min(n_new, entry.max_count - t.size))
 
     def add(self, extra: MerchantTable) -> None:
@@ -317,7 +391,10 @@ class Merchants:
         self.joined += extra.size
 
     def end_month(self) -> None:
+        """Next month's ad budgets follow this month's sales; monthly counters restart."""
         t = self.table
+        t.ad_spend_month = np.where(t.active, t.ad_share * t.sales_month, 0.0)
+        t.sales_month[:] = 0.0
         t.profit_month[:] = 0.0
         t.outcome_sum[:] = 0.0
         t.outcome_n[:] = 0.0

@@ -14,7 +14,7 @@ from sim.ledger import Ledger
 
 
 class Platform(mesa.Agent):
-    """Take rate, marketing budget and fixed cost."""
+    """Take rate, card processing, marketing budget and fixed cost."""
 
     def __init__(self, model: mesa.Model, cfg: PlatformConfig, ledger: Ledger) -> None:
         super().__init__(model)
@@ -29,8 +29,11 @@ class Platform(mesa.Agent):
         return spend
 
     def settle_orders(self, value: np.ndarray) -> np.ndarray:
-        """Sales and commission in the ledger; returns the commission of each order."""
+        """Sales, commission and card processing in the ledger; returns the commission of each order.
+        Card fees are not returned on refunds (as card processors do)."""
         commission = value * self.cfg.take_rate
         self.ledger.post("sale", float(value.sum()))
         self.ledger.post("commission", float(commission.sum()))
+        self.ledger.post("payment_processing", float(value.sum()) * self.cfg.payment_rate
+                         + self.cfg.payment_fee_per_order * int(np.count_nonzero(value)))
         return commission

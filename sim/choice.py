@@ -54,6 +54,12 @@ def _log_sum_exp(x: np.ndarray, available: np.ndarray) -> np.ndarray:
         return safe + np.log(np.where(available, np.exp(masked - safe[..., None]), 0.0).sum(axis=-1))
 
 
+def _mean_active(x: np.ndarray, active: np.ndarray) -> float:
+    """Mean of `x` over active merchants (1 when there is nothing to average)."""
+    mean = float(x[active].mean()) if active.any() else 0.0
+    return mean if mean > 0 else 1.0
+
+
 def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
     """Each element's 0-based place among the elements of its group, in priority order.
 
@@ -140,8 +146,8 @@ class ChoiceModel:
         """Logit weights per (segment x category, merchant); after rating, entry, exit or delay changes."""
         t, w = table, self.cfg
         delivery_seen = t.delivery_days + t.platform_fulfilled * self.platform_delay
-        base = (w.rating_weight * t.rating - w.delivery_weight * delivery_seen
-                + w.ad_weight * np.log1p(t.ad_spend_month / 100.0))
+        base = (w.rating_weight * t.rating - w.delivery_weight * delivery_seen + np.log(t.listings)
+                + w.ad_weight * np.log1p(t.ad_spend_month / _mean_active(t.ad_spend_month, t.active)))
         if w.popularity_weight > 0 and self.personalisation < 1:  # popularity ranking: the rich get richer
             sales = t.demand_history.sum(axis=(0, 2))
             share = sales / max(float(sales.sum()), 1e-12)
@@ -167,7 +173,7 @@ class ChoiceModel:
         """W per segment: log sum_c pi_c exp(IV_c), IV_c the log-sum of the merchants' value utilities."""
         t, w = table, self.cfg
         delivery_seen = t.delivery_days + t.platform_fulfilled * platform_delay
-        value = ((w.rating_weight * t.rating - w.delivery_weight * delivery_seen)[None, :]
+        value = ((w.rating_weight * t.rating - w.delivery_weight * delivery_seen + np.log(t.listings))[None, :]
                  - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
                  + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])  # (segments, merchants)
         avail = t.carries & t.active[:, None]  # (merchants, categories)

@@ -91,7 +91,7 @@ class ExperienceConfig(Section):
         0.3, description="Weight of the latest order outcome in satisfaction (EWMA)"
     )
     reference_outcome: Probability = Field(
-        0.93, description="The average order outcome the BG/NBD calibration already contains: satisfaction starts "
+        0.91, description="The average order outcome the BG/NBD calibration already contains: satisfaction starts "
         "here, and only better or worse than this moves purchase rate and dropout"
     )
     stockout_outcome: Probability = Field(
@@ -173,7 +173,8 @@ def _default_categories() -> list[CategoryConfig]:
 class CatalogConfig(Section):
     categories: list[CategoryConfig] = Field(default_factory=_default_categories, min_length=1)
     cogs_share: float = Field(
-        0.65, gt=0.0, lt=1.0, description="Supplier unit cost as a share of the category's mean order value"
+        0.50, gt=0.0, lt=1.0, description="Supplier unit cost as a share of the category's mean order value "
+        "(at price index 1: the cost-of-goods share of sales)"
     )
 
     @model_validator(mode="after")
@@ -215,23 +216,45 @@ class ReplenishmentConfig(Section):
 
 
 class MerchantEntryConfig(Section):
+    """New sellers join in proportion to what selling here earns (a two-sided network effect)."""
+
     monthly_rate: Probability = Field(
-        0.02, description="New merchants per month as a share of active ones, when joining pays"
+        0.035, description="New merchants per month as a share of active ones when the marketplace's trailing-quarter "
+        "net margin equals reference_margin (scaled by margin / reference_margin, between 0 and 2)"
     )
-    profit_threshold: float = Field(
-        0.0, description="Joining pays when mean trailing-quarter merchant profit exceeds this [currency]"
+    reference_margin: float = Field(
+        0.10, gt=0.0, lt=1.0, description="Net margin (merchants' trailing-quarter profit / their sales) at which "
+        "entry runs at monthly_rate"
     )
     max_count: int = Field(20_000, ge=1, description="Upper bound on merchants ever created")
 
 
+class MerchantExitConfig(Section):
+    """A merchant leaves when its trailing quarter does not pay, and sells off its stock."""
+
+    margin_threshold: float = Field(
+        -0.10, ge=-1.0, le=1.0, description="A merchant at least min_age_days old leaves at a month end when its "
+        "trailing-quarter profit is below this share of its trailing-quarter sales (-0.10: losing more than 10% of "
+        "sales; scale-free, so small and large merchants are judged alike)"
+    )
+    min_age_days: int = Field(90, ge=0, le=3650, description="Merchants younger than this do not leave [days]")
+    salvage_share: Probability = Field(
+        0.3, description="Share of its stock's cost a leaving merchant recovers by liquidating it"
+    )
+
+
 class MerchantsConfig(Section):
-    count: int = Field(500, ge=1, le=100_000, description="Merchants on day 0")
+    count: int = Field(40, ge=1, le=100_000, description="Merchants on day 0")
     categories_per_merchant: int = Field(3, ge=1, description="Categories each merchant carries")
     price_index_mean: Positive = Field(
         1.0, description="The market's price level relative to today's: multiplies every merchant's price index "
         "(1.05: prices 5% higher everywhere)"
     )
     price_index_sd: NonNegative = Field(0.10, description="Log-sd of merchants' price index (mean price_index_mean)")
+    listings_log_sd: NonNegative = Field(
+        1.0, description="Log-sd of merchants' catalogue sizes (lognormal, mean 1): a merchant with twice the "
+        "listings is twice as likely to be chosen, all else equal (0: every merchant the same size)"
+    )
     quality_mean: Probability = Field(0.8, description="Mean product quality [0-1]")
     quality_sd: NonNegative = Field(0.1, description="Sd of product quality")
     platform_fulfilment_share: Probability = Field(
@@ -240,19 +263,25 @@ class MerchantsConfig(Section):
     delivery_days_platform: Positive = Field(2.0, description="Promised delivery, platform-fulfilled [days]")
     delivery_days_self: Positive = Field(4.0, description="Promised delivery, merchant-fulfilled [days]")
     green_label_share: Probability = Field(0.2, description="Share of merchants with a green label")
-    ad_spend_per_month_mean: NonNegative = Field(
-        10.0, description="Mean ad spend paid to the platform [currency/month]"
+    unit_cost_follows_price: NonNegative = Field(
+        1.0, description="Elasticity of a merchant's unit cost to its price index (1: a cheaper merchant sells "
+        "cheaper goods at the same margin; 0: the same goods at a thinner margin)"
     )
-    fixed_cost_per_month: NonNegative = Field(20.0, description="Merchant's fixed operating cost [currency/month]")
+    ad_share_of_sales_mean: Probability = Field(
+        0.06, description="Mean share of its last month's sales a merchant spends on ads with the platform "
+        "(exponential across merchants)"
+    )
+    overhead_share: Probability = Field(
+        0.08, description="A merchant's overhead (staff, software, premises) per month, fixed when it opens at this "
+        "share of its expected sales then (a business sized to the demand it expects)"
+    )
     holding_cost_rate_per_year: NonNegative = Field(
         0.25, description="Inventory carrying cost as a share of unit cost per year"
     )
     initial_stock_days: NonNegative = Field(21.0, description="Opening stock in days of expected demand")
     unlimited_stock: bool = Field(False, description="Never out of stock (validation runs)")
     replenishment: ReplenishmentConfig = Field(default_factory=ReplenishmentConfig)
-    exit_after_loss_months: int = Field(
-        3, ge=1, description="A merchant leaves after this many consecutive loss-making months"
-    )
+    exit: MerchantExitConfig = Field(default_factory=MerchantExitConfig)
     entry: MerchantEntryConfig = Field(default_factory=MerchantEntryConfig)
 
 
@@ -308,13 +337,19 @@ class SuppliersConfig(Section):
 class PlatformConfig(Section):
     take_rate: float = Field(0.12, ge=0.0, lt=1.0, description="Commission on GMV")
     marketing_spend_per_day: NonNegative = Field(1000.0, description="Paid acquisition [currency/day]")
-    fixed_cost_per_day: NonNegative = Field(0.0, description="Platform operating cost [currency/day]")
+    payment_rate: Probability = Field(
+        0.029, description="Card processing cost as a share of each order's value, paid by the platform"
+    )
+    payment_fee_per_order: NonNegative = Field(0.30, description="Card processing cost per order [currency]")
+    fixed_cost_per_day: NonNegative = Field(
+        200.0, description="Platform operating cost: staff, technology, offices [currency/day]"
+    )
 
 
 class RegionConfig(Section):
     name: str = Field(min_length=1, description="Region name (unique)")
     share: float = Field(gt=0.0, le=1.0, description="Share of shoppers living in the region")
-    km_per_parcel: Positive = Field(description="Last-mile distance driven per parcel delivered [km]")
+    km_per_parcel: Positive = Field(description="Last-mile distance driven per parcel delivered (per drop) [km]")
 
 
 class VehicleTypeConfig(Section):
@@ -328,9 +363,11 @@ class PackagingTypeConfig(Section):
 
 
 def _default_regions() -> list[RegionConfig]:
-    return [RegionConfig(name="urban", share=0.55, km_per_parcel=1.2),
-            RegionConfig(name="suburban", share=0.30, km_per_parcel=2.5),
-            RegionConfig(name="rural", share=0.15, km_per_parcel=6.0)]
+    # km per drop: 0.67 on average (a van round of about 120 drops over about 80 km, Edwards,
+    # McKinnon & Cullinane 2010); the split by region is an assumption with that mean.
+    return [RegionConfig(name="urban", share=0.55, km_per_parcel=0.4),
+            RegionConfig(name="suburban", share=0.30, km_per_parcel=0.7),
+            RegionConfig(name="rural", share=0.15, km_per_parcel=1.6)]
 
 
 def _default_vehicles() -> dict[str, VehicleTypeConfig]:
@@ -369,10 +406,10 @@ class LogisticsConfig(Section):
     packaging: str = Field("cardboard_box", description="Packaging used for every parcel")
     carrier_vehicle: str = Field("diesel_van", description="Vehicle type of the carrier of merchant-fulfilled parcels")
     carrier_cost_per_parcel: NonNegative = Field(
-        1.5, description="Carrier fee a merchant-fulfilling merchant pays per parcel [currency]"
+        4.5, description="Carrier fee a merchant-fulfilling merchant pays per parcel [currency]"
     )
     fulfilment_fee_per_parcel: NonNegative = Field(
-        2.0, description="Fee a platform-fulfilled merchant pays the platform per parcel [currency]"
+        3.5, description="Fee a platform-fulfilled merchant pays the platform per parcel [currency]"
     )
     reverse_cost_per_parcel: NonNegative = Field(
         2.5, description="Cost of collecting one returned parcel, paid by the platform [currency]"
@@ -419,7 +456,7 @@ class LogisticsConfig(Section):
 class ReturnsConfig(Section):
     """Returns: probability base_rate + quality_slope x (1 - merchant quality x supplier quality)."""
 
-    base_rate: Probability = Field(0.03, description="Return probability of a perfect-quality item")
+    base_rate: Probability = Field(0.08, description="Return probability of a perfect-quality item")
     quality_slope: NonNegative = Field(0.3, description="Extra return probability per unit of quality shortfall")
     delay_days: int = Field(14, ge=1, le=120, description="Days from order to refund and restock")
     restock_share: Probability = Field(0.7, description="Share of returned units fit to sell again")
@@ -508,7 +545,10 @@ class ChoiceConfig(Section):
     rating_weight: NonNegative = Field(0.8, description="Utility per rating star (1-5)")
     delivery_weight: NonNegative = Field(0.25, description="Utility lost per promised delivery day")
     green_weight: NonNegative = Field(1.5, description="Utility of a green label at green_preference 1")
-    ad_weight: NonNegative = Field(0.3, description="Utility per log(1 + ad spend / 100) (ranking boost)")
+    ad_weight: NonNegative = Field(
+        0.3, description="Ranking utility per log(1 + the merchant's ad spend / the mean active merchant's) "
+        "(ads move which merchant is chosen, not what the offer is worth)"
+    )
     personalisation: Probability = Field(
         0.5, description="How far ranking follows each shopper's own category preferences (1) rather than plain "
         "popularity (0), today"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-ACCOUNTS = ("shoppers", "merchants", "platform", "suppliers", "external")
+# provisions: what the platform owes but has not paid yet (loyalty points), so its profit is accrual
+ACCOUNTS = ("shoppers", "merchants", "platform", "suppliers", "external", "provisions")
 
 Flows = dict[str, tuple[str, str]]  # flow name -> (payer, payee)
 
@@ -30,6 +31,8 @@ CORE_FLOWS: Flows = {
     "fulfilment_fee": ("merchants", "platform"),  # platform fulfilment, per parcel
     "refund": ("merchants", "shoppers"),          # returned orders' value
     "commission_refund": ("platform", "merchants"),  # commission on returned orders
+    "payment_processing": ("platform", "external"),  # card fees on the order value the platform collects
+    "salvage": ("external", "merchants"),         # what liquidating a leaving merchant's stock recovers
 }
 
 

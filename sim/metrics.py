@@ -27,7 +27,7 @@ DAILY_FLOWS: dict[str, tuple[str, ...]] = {
     "marketing_cost": ("marketing",),
     "subsidy_cost": ("subsidy",),
     "referral_cost": ("referral",),
-    "loyalty_cost": ("loyalty",),
+    "loyalty_cost": ("loyalty", "free_shipping"),
     "logistics_cost": ("logistics", "shipping", "freight"),
     "platform_logistics_cost": ("logistics",),
     "goods_cost": ("goods",),
@@ -96,6 +96,11 @@ class RunEnd:
     merchants_joined: int
     returns_outstanding: int
     ledger_totals: dict[str, float]
+    ledger_flows: dict[str, tuple[str, str]]  # flow -> (payer, payee)
+    merchant_accrual: dict[str, float]  # P&L lines outside the ledger (sim/agents/merchant.Merchants.accrual)
+    merchants_left: int             # merchants who left during the run
+    merchants_in_window: int        # merchants active at any time in the measured window
+    merchants_satisfied: int        # of those: active at the end with positive trailing-quarter profit
     platform_balance: float
     platform_inflow: float          # the platform's ledger inflows over the run
 
@@ -166,15 +171,17 @@ FORMULAS: dict[str, Callable[[pd.DataFrame, RunEnd, dict[str, Any]], Any]] = {
     "inventory_turnover": lambda d, e, s: _ratio(_col(d, "units_sold"), float(d["on_hand_units"].mean()))
     * 365.0 / len(d),
     "merchants_active_end": lambda d, e, s: int(np.count_nonzero(e.merchant_active)),
-    "merchant_satisfaction": lambda d, e, s: _ratio(np.count_nonzero(e.merchant_trailing_profit[e.merchant_active] > 0),
-                                                    np.count_nonzero(e.merchant_active)),
+    "merchant_satisfaction": lambda d, e, s: _ratio(e.merchants_satisfied, e.merchants_in_window),
     "return_rate": lambda d, e, s: _ratio(_col(d, "returns_decided"), s["orders"]),
     "cac": lambda d, e, s: _ratio(s["marketing_cost"] + float(e.ledger_totals.get("referral", 0.0)),
                                   s["new_customers"]),
     "repeat_transactions_per_customer": lambda d, e, s: _ratio(_col(d, "repeat_orders"), s["customers_total"]),
     "latent_alive_end": lambda d, e, s: int(e.alive.sum()),
     "merchants_joined": lambda d, e, s: e.merchants_joined,
-    "merchants_left": lambda d, e, s: int((~e.merchant_active).sum()),
+    "merchants_left": lambda d, e, s: e.merchants_left,
+    "merchant_exit_rate_annual": lambda d, e, s: _ratio(e.merchants_left, e.merchants_in_window) * 365.0 / len(d),
+    "merchant_net_margin": lambda d, e, s: _ratio(s["merchant_profit"], s["net_gmv"]),
+    "platform_take_rate": lambda d, e, s: _ratio(s["platform_revenue"], s["gmv"]),
     "days": lambda d, e, s: len(d),
     "net_gmv": lambda d, e, s: s["gmv"] - s["refunds"],
     "returns_outstanding_end": lambda d, e, s: e.returns_outstanding,
@@ -207,3 +214,44 @@ def summarize(daily: pd.DataFrame, end: RunEnd, policy_values: dict[str, float])
         summary[f"{SEGMENT_ORDERS_PREFIX}{name}"] = count  # flat, so that compare can compare them
     summary.update(policy_values)
     return summary
+
+
+# --- P&L tables ---------------------------------------------------------------------------------
+
+# Contra lines: a flow that takes back part of another (refunds reduce sales, commission refunds reduce commission).
+CONTRA = {"refund": "sale", "commission_refund": "commission"}
+# Merchants' cash flows that the accrual P&L replaces: stock bought (-> cost of goods sold) and
+# liquidation proceeds (-> stock written off, net of what was recovered).
+MERCHANT_CASH_ONLY = ("goods", "salvage")
+
+
+def pnl_table(end: RunEnd) -> pd.DataFrame:
+    """Profit and loss of the platform and of the merchants (accrual), line by line, with shares of GMV.
+
+    Lines are the ledger flows each party pays or receives (refunds net against the line they
+    reverse) and, for merchants, the accrual lines kept outside the ledger. Each party's lines add
+    up to its profit: the platform's ledger balance and the merchants' accrual profit."""
+    totals, flows = end.ledger_totals, end.ledger_flows
+    gmv = float(totals.get("sale", 0.0))
+    rows: list[tuple[str, str, str, float]] = []
+    for party in ("platform", "merchants"):
+        lines: dict[str, tuple[str, float]] = {}
+        for flow, (payer, payee) in flows.items():
+            if party == "merchants" and flow in MERCHANT_CASH_ONLY:
+                continue
+            if party not in (payer, payee):
+                continue
+            amount = float(totals.get(flow, 0.0)) * (1.0 if payee == party else -1.0) + 0.0  # no -0.0
+            reversed_flow = CONTRA.get(flow, flow)
+            kind = "revenue" if flows[reversed_flow][1] == party else "cost"
+            lines[flow] = (kind, amount)
+        if party == "merchants":
+            acc = end.merchant_accrual
+            lines["cost_of_goods_sold"] = ("cost", -(acc["cost_of_goods_sold"] - acc["returns_restocked"]))
+            lines["stock_written_off"] = ("cost", -acc["stock_written_off"])
+        for line, (kind, amount) in sorted(lines.items(), key=lambda kv: kv[1][0] != "revenue"):
+            rows.append((party, kind, line, amount))
+        rows.append((party, "profit", "profit", sum(amount for _, amount in lines.values())))
+    table = pd.DataFrame(rows, columns=["party", "kind", "line", "amount"])
+    table["share_of_gmv"] = table["amount"] / gmv if gmv else 0.0
+    return table

@@ -17,7 +17,7 @@ import mesa
 import numpy as np
 import simpy
 
-from agents.merchant import MerchantTable, Merchants, build_merchants, record_demand
+from agents.merchant import MerchantTable, Merchants, Pricing, build_merchants, record_demand
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
@@ -74,7 +74,11 @@ class MarketModel(mesa.Model):
         seg_shares = np.array([s.share for s in segs])
         mean_mult = float(seg_shares @ np.array([s.spend_multiplier for s in segs]))
         mean_order_value = expected_spend(gg.p, gg.q, gg.gamma) * mean_mult
-        self.base_unit_cost = cfg.catalog.cogs_share * mean_order_value * self.price_level
+        self.order_value = mean_order_value * self.price_level  # expected order value per category
+        lg = cfg.logistics
+        self.pricing = Pricing(self.order_value, cfg.catalog.cogs_share,
+                               lg.carrier_cost_per_parcel + lg.packaging_types[lg.packaging].cost_per_parcel,
+                               lg.fulfilment_fee_per_parcel)
 
         suppliers = build_suppliers(cfg.suppliers, self.n_categories, self.factors("production", "default"),
                                     self.streams.generator("suppliers"))
@@ -85,13 +89,12 @@ class MarketModel(mesa.Model):
         self.platform = Platform(self, cfg.platform, self.ledger)
         self.policies = PolicySet(cfg.policies, self.streams.generator)
         self.context = PolicyContext(cfg, self.shoppers, self.network, suppliers, self.ledger,
-                                     self.choice.demand_share, self.price_level, self.base_unit_cost,
-                                     self.choice.reference_probs)
-        self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0))
+                                     self.choice.demand_share, self.price_level, self.choice.reference_probs)
+        self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0), self.ledger,
+                                   self.order_value)
         self.choice.set_reference(self._todays_market())
         self.supply.deliver_to(self.merchants)
-        self.choice.refresh(self.merchants.table)
-        expected = self.choice.expected_cell_demand(self._expected_buyers_by_segment())
+        expected = self._opening_demand()
         self.merchants.open(np.arange(cfg.merchants.count), expected)
         self.choice.refresh(self.merchants.table)  # the popularity term of ranking now sees the opening demand
 
@@ -117,7 +120,7 @@ class MarketModel(mesa.Model):
         share = self.choice.demand_share
         weights = np.full(self.n_categories, 1.0 / self.n_categories) if uniform_categories else share
         stream = f"merchants/{day}" + ("/longtail" if uniform_categories else "")
-        return build_merchants(cfg, self.n_categories, weights, self.base_unit_cost, self.supply.table.by_category,
+        return build_merchants(cfg, self.n_categories, weights, self.pricing, self.supply.table.by_category,
                                self.supply.table.cost_factor, self.streams.generator(stream), n, day,
                                self.scenario.shoppers.experience.reference_outcome)
 
@@ -126,6 +129,21 @@ class MarketModel(mesa.Model):
         table = self._draw_merchants(self.scenario.merchants, n, day, uniform_categories)
         self.policies.merchants_created(self.context, table)  # before stocking: policies may change suppliers
         return table
+
+    def _opening_demand(self, rounds: int = 12) -> np.ndarray:
+        """Expected daily demand per (merchant, category) on day 0, consistent with the popularity term
+        of ranking (which sees the demand it ranks by: a fixed point, reached by iterating), so that
+        merchants open stocked and sized for the demand they will meet."""
+        t = self.merchants.table
+        buyers = self._expected_buyers_by_segment()
+        self.choice.refresh(t)
+        expected = self.choice.expected_cell_demand(buyers)
+        if self.scenario.choice.popularity_weight > 0 and self.choice.personalisation < 1:
+            for _ in range(rounds):
+                t.demand_history[:] = expected[None, :, :]
+                self.choice.refresh(t)
+                expected = self.choice.expected_cell_demand(buyers)
+        return expected
 
     def _todays_market(self) -> MerchantTable:
         """The day-0 merchants as today's market has them: no policy, today's price level (the offer
@@ -219,8 +237,7 @@ class MarketModel(mesa.Model):
         m_served, c_served = orders.merchant[served], orders.category[served]
         if cfg.merchants.unlimited_stock:
             self.supply.make_to_order(m_served, c_served)
-        t.gmv_run += np.bincount(m_served, weights=orders.value[served], minlength=t.size)
-        cogs = t.unit_cost[m_served, c_served]
+        cogs = merchants.sell(d, m_served, c_served, orders.value[served])
         # Accrual profit: net sales less the cost of the units sold (stock is an asset until sold).
         profit_today = np.bincount(m_served, weights=orders.value[served] - commission[served] - cogs,
                                    minlength=t.size).astype(np.float64)  # int64 on a day without sales
@@ -238,7 +255,7 @@ class MarketModel(mesa.Model):
         sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx), rate_mult)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
-        profit_today -= merchants.daily_costs(self.ledger)
+        profit_today -= merchants.daily_costs()
         record_demand(t, demand)
         profit_today -= self.supply.replenish(d)
         profit_today = merchants.close_day(d, profit_today)
@@ -299,7 +316,7 @@ class MarketModel(mesa.Model):
         if self.scenario.logistics.resize_monthly:
             self.last_mile.resize()
         self.merchants.update_ratings()
-        self.merchants.exits()
+        self.merchants.exits(d)
         n_new = self.merchants.entrants_due(self._entry_rng)
         if n_new > 0:
             self._add_merchants(self._new_merchants(n_new, day=d + 1))
@@ -364,6 +381,9 @@ class MarketModel(mesa.Model):
             merchant_active=t.active.copy(), merchant_trailing_profit=t.profit_days.sum(axis=0),
             merchant_gmv=t.gmv_run.copy(), merchants_joined=self.merchants.joined,
             returns_outstanding=self.returns.outstanding(), ledger_totals=dict(self.ledger.totals),
+            ledger_flows=dict(self.ledger.flows), merchant_accrual=dict(self.merchants.accrual),
+            merchants_left=self.merchants.left, merchants_in_window=int(np.count_nonzero(t.left_day >= 0)),
+            merchants_satisfied=int(np.count_nonzero(t.active & (t.profit_days.sum(axis=0) > 0))),
             platform_balance=self.ledger.balances["platform"], platform_inflow=self.ledger.inflow("platform"),
         )
 

@@ -16,7 +16,7 @@ import pandas as pd
 from sim import __version__
 from sim.charts import kpi_timeseries, supply_chain
 from sim.invariants import check as check_conservation
-from sim.metrics import summarize
+from sim.metrics import pnl_table, summarize
 from sim.model import MarketModel
 from sim.network import describe
 from sim.outputs import atomic_folder, git_commit, write_json
@@ -31,6 +31,7 @@ class RunResult:
     scenario: Scenario
     daily: pd.DataFrame
     summary: dict[str, Any]
+    pnl: pd.DataFrame
     unit_balance: dict[str, int]
     ledger_imbalance: float
     wall_seconds: float
@@ -45,11 +46,12 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     model.run(progress=progress)
     check_conservation(model)
     daily = model.recorder.frame()
-    summary = summarize(daily, model.run_end(), model.policies.summary())
+    end = model.run_end()
+    summary = summarize(daily, end, model.policies.summary())
     network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
                **describe(model.network, model.streams.generator("network_stats"), scenario.network.clustering_sample)}
     factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
-    return RunResult(scenario, daily, summary, model.unit_balance(), model.ledger.imbalance(),
+    return RunResult(scenario, daily, summary, pnl_table(end), model.unit_balance(), model.ledger.imbalance(),
                      time.perf_counter() - start, network, factors)
 
 
@@ -64,7 +66,7 @@ def _versions() -> dict[str, str]:
 
 
 def write_run(result: RunResult, out_dir: Path, source: str) -> None:
-    """summary.json, kpis_daily.parquet/.csv, scenario.resolved.yaml, manifest.json, charts/."""
+    """summary.json, kpis_daily.parquet/.csv, pnl.csv, scenario.resolved.yaml, manifest.json, charts/."""
     sc = result.scenario
     with atomic_folder(out_dir) as tmp:
         write_json(tmp / "summary.json", result.summary)
@@ -72,6 +74,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         daily["date"] = pd.to_datetime(daily["date"])
         daily.to_parquet(tmp / "kpis_daily.parquet", index=False)
         daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
+        result.pnl.round({"amount": 2, "share_of_gmv": 4}).to_csv(tmp / "pnl.csv", index=False)
         (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
         write_json(tmp / "manifest.json", {
             "ecomsim_version": __version__,

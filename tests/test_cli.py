@@ -162,7 +162,7 @@ def test_a_factor_table_missing_a_factor_is_bad_input(tmp_path):
     assert "suppliers.transport_mode: no line_haul emission factor for 'road'" in proc.stderr
     assert not (tmp_path / "o").exists()
     bad = rows[:]
-    bad[3] = bad[3].replace("0.03159", "lots")
+    bad[3] = bad[3].replace("0.02779", "lots")
     (tmp_path / "factors.csv").write_text("\n".join(bad) + "\n")
     proc = run_cli(str(tmp_path / "s.yaml"), "--out", str(tmp_path / "o"))
     assert proc.returncode == 2 and "line 4.factor: not a number: 'lots'" in proc.stderr

@@ -24,8 +24,8 @@ def run_model(*sets: str) -> MarketModel:
 @pytest.fixture(scope="module")
 def model() -> MarketModel:
     # a lean merchant population with exits, entry and write-offs so every flow occurs
-    return run_model("merchants.exit_after_loss_months=1", "merchants.entry.monthly_rate=0.2",
-                     "merchants.fixed_cost_per_month=60")
+    return run_model("merchants.exit.min_age_days=30", "merchants.exit.margin_threshold=0.2",
+                     "merchants.entry.monthly_rate=0.2", "merchants.overhead_share=0.2")
 
 
 def test_every_flow_balances(model):
@@ -85,7 +85,7 @@ def test_conservation_holds_for_any_configuration(seed, policy, behaviour, lead,
     model = run_model(*TINY, f"seed={seed}", f"merchants.replenishment.policy={policy}",
                       f"shoppers.stockout_behaviour={behaviour}",
                       f"merchants.replenishment.lead_time_days={lead}",
-                      f"merchants.initial_stock_days={stock_days}", "merchants.exit_after_loss_months=1",
+                      f"merchants.initial_stock_days={stock_days}", "merchants.exit.min_age_days=30",
                       f"merchants.unlimited_stock={str(unlimited).lower()}",
                       f"suppliers.capacity_units_per_day={capacity}", f"suppliers.lead_time_delay={delay}",
                       "returns.delay_days=5", "logistics.capacity_headroom=0.7",

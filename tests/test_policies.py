@@ -82,13 +82,13 @@ def test_loyalty_lowers_churn_and_books_points_and_fees():
     quick = ["simulation.days=240", "shoppers.lifecycle={new_days: 14, dormant_after_days: 30, churned_after_days: 60}"]
     plain = run(*quick).summary
     loyal = run(*quick, "policies.loyalty={dropout_factor: 0.5, membership: {enabled: true, consideration: 0.5, "
-                        "fee_per_month: 1, free_shipping_cost_per_order: 3}}").summary
+                        "fee_per_month: 1}}").summary
     assert loyal["churn_rate_monthly"] < plain["churn_rate_monthly"]
     assert loyal["loyalty_cost"] > 0 and loyal["membership_revenue"] > 0 and loyal["members_end"] > 0
     assert loyal["platform_revenue"] >= plain["platform_revenue"] + loyal["membership_revenue"] * 0.5
 
 
-HELD = ["simulation.days=240", "merchants.entry.monthly_rate=0", "merchants.exit_after_loss_months=1000"]
+HELD = ["simulation.days=240", "merchants.entry.monthly_rate=0", "merchants.exit.min_age_days=3650"]
 
 
 def test_points_act_like_money_with_a_goal():
@@ -110,7 +110,7 @@ def test_points_act_like_money_with_a_goal():
 
 def _membership(fee: float) -> tuple[dict, MarketModel]:
     model, s = model_run(*HELD, f"policies.loyalty={{membership: {{enabled: true, fee_per_month: {fee}, "
-                         f"consideration: 0.5, free_shipping_cost_per_order: 3}}}}")
+                         f"consideration: 0.5}}}}")
     return s, model
 
 
@@ -131,8 +131,7 @@ def test_membership_fee_is_earned_day_by_day():
     """Members who join at the January month end (day 30) and a run that ends on day 39 (9 days
     of February): the run earns 9/365 of a year's fees, not a whole month's."""
     model, _ = model_run("simulation.days=40", "merchants.entry.monthly_rate=0",
-                         "policies.loyalty={membership: {enabled: true, fee_per_month: 1, consideration: 1, "
-                         "free_shipping_cost_per_order: 3}}")
+                         "policies.loyalty={membership: {enabled: true, fee_per_month: 1, consideration: 1}}")
     p = next(p for p in model.policies if p.name == "loyalty")
     members = int(p.member.sum())
     assert members > 0

@@ -58,7 +58,7 @@ def test_today_market_buys_as_calibrated():
     months while the market does not change (ratings start where they settle; entry and exit held)."""
     from sim.model import MarketModel
 
-    model = MarketModel(small_scenario("merchants.entry.monthly_rate=0", "merchants.exit_after_loss_months=1000"))
+    model = MarketModel(small_scenario("merchants.entry.monthly_rate=0", "merchants.exit.min_age_days=3650"))
     assert np.all(model.choice.segment_offer_multiplier == 1.0)
     for _ in range(120):
         model.step()

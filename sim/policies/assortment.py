@@ -67,7 +67,7 @@ class Assortment(Policy):
             here = rows[cats == c]
             pick = supply.by_category[c][rng.integers(0, supply.by_category[c].size, here.size)]
             table.supplier[here, c] = pick
-            table.unit_cost[here, c] = ctx.base_unit_cost[c] * supply.cost_factor[pick]
+            table.unit_cost[here, c] = table.goods_cost[here, c] * supply.cost_factor[pick]
         table.carries[rows, cats] = True
 
     def setup(self, ctx: PolicyContext) -> MarketChanges:

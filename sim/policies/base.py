@@ -38,7 +38,6 @@ class PolicyContext:
     ledger: Ledger
     demand_share: np.ndarray      # (categories,) share of demand
     price_level: np.ndarray       # (categories,) mean price relative to the average order
-    base_unit_cost: np.ndarray    # (categories,) unit cost before the supplier's cost factor
     segment_category_mix: np.ndarray  # (segments, categories) each segment's category choice, today
     merchants: MerchantTable | None = None  # today's merchant table (replaced when merchants join)
     day: int = 0

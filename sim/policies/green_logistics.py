@@ -98,11 +98,13 @@ class GreenLogistics(Policy):
             green = candidates[supply.green[candidates]]
             if green.size == 0:
                 continue
-            cost = ctx.base_unit_cost[c] * supply.cost_factor[green] + carbon_cost[green]
-            best = green[np.argmin(cost)]
             rows = table.carries[:, c]
+            if not rows.any():
+                continue
+            goods = float(table.goods_cost[rows, c].mean())  # the category's typical goods, priced by supplier
+            best = green[np.argmin(goods * supply.cost_factor[green] + carbon_cost[green])]
             table.supplier[rows, c] = best
-            table.unit_cost[rows, c] = ctx.base_unit_cost[c] * supply.cost_factor[best]
+            table.unit_cost[rows, c] = table.goods_cost[rows, c] * supply.cost_factor[best]
 
     def day_end(self, ctx: PolicyContext) -> None:
         price = self.config.carbon_price_per_tonne

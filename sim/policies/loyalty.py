@@ -2,7 +2,13 @@
 
 Points. Every customer collects points on each served order (value x points_per_currency x the
 tier's multiplier) and redeems the whole balance on an order once it reaches redeem_min_points,
-at point_value each (ledger flow loyalty: platform -> shoppers). A point is worth money only if
+at point_value each. The books are accrual: a point is a liability when earned. Its expected
+cost, point_value x (1 - breakage), is booked then (flow loyalty: platform -> provisions); a
+redemption pays the shopper out of the provision (flow loyalty_redeemed) and books the
+breakage share that did not happen (flow loyalty); a balance left untouched for
+points_expiry_days expires and its provision is released (flow loyalty_expired: provisions ->
+platform). The provisions account's balance is the outstanding liability
+(loyalty_points_liability_end). A point is worth money only if
 it is redeemed, later: a shopper values the points of an order at their money value x
 exp(-weeks to the threshold / redemption_horizon_weeks) (weeks at its own purchase rate and
 usual order), so each order costs it a share r = points_per_currency x multiplier x point_value
@@ -17,8 +23,13 @@ forfeits the points).
 Tiers. A shopper's tier follows its trailing 90-day spend (an exponentially weighted sum with
 a 90-day time constant), with its own points multiplier and dropout factor.
 
-Paid membership. Members ship free: the platform pays free_shipping_cost_per_order on each of
-their served orders (booked as loyalty cost), a saving the member values through the buy-or-not
+Paid membership. Members ship free. Prices include delivery, so for a member's order the
+merchant does not charge the delivery part (flow member_delivery_discount: merchants ->
+shoppers) and the platform pays the merchant that delivery cost instead (flow free_shipping:
+platform -> merchants): the carrier or the fulfilment fee is paid once, by the merchant as for
+any order, the platform bears it, the member saves it. The delivery cost is the merchant's own:
+logistics.fulfilment_fee_per_parcel if platform-fulfilled, else carrier fee + packaging. The
+saving the member expects (the share-weighted mean delivery cost) acts through the buy-or-not
 choice. At each month end a share `consideration` of the active non-members weigh the
 membership: a shopper joins when the value it expects in a month (its own expected orders x
 the saving per order) x its taste (lognormal, mean 1, log-sd taste_sd, drawn once) exceeds
@@ -57,9 +68,6 @@ def _default_tiers() -> list[LoyaltyTierConfig]:
 class MembershipConfig(Section):
     enabled: bool = Field(False, description="Offer a paid membership")
     fee_per_month: NonNegative = Field(5.0, description="Membership fee [currency/month]")
-    free_shipping_cost_per_order: NonNegative = Field(
-        1.0, description="Shipping the platform pays on each member order, a saving to the member [currency]"
-    )
     consideration: Probability = Field(
         0.2, description="Share of active non-members who weigh joining at each month end"
     )
@@ -75,6 +83,13 @@ class LoyaltyConfig(PolicySection):
     points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
     point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
     redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
+    breakage: Probability = Field(
+        0.3, description="Share of points expected never to be redeemed: the provision booked when a point is earned "
+        "is point_value x (1 - breakage)"
+    )
+    points_expiry_days: int = Field(
+        365, ge=1, le=3650, description="A balance expires after this many days without a served order [days]"
+    )
     redemption_horizon_weeks: Positive = Field(
         26.0, description="Points due in this many weeks are worth 1/e of their money value to the shopper [weeks]"
     )
@@ -103,13 +118,22 @@ class Loyalty(Policy):
     title = "Loyalty programme"
     Config = LoyaltyConfig
     flows = {
-        "loyalty": ("platform", "shoppers"),     # points redeemed, members' free shipping
-        "membership": ("shoppers", "platform"),  # paid membership fees
+        "loyalty": ("platform", "provisions"),           # points' expected cost, booked when earned (+ true-ups)
+        "loyalty_redeemed": ("provisions", "shoppers"),  # points redeemed, paid out of the provision
+        "loyalty_expired": ("provisions", "platform"),   # provision of expired points released
+        "free_shipping": ("platform", "merchants"),      # members' delivery cost, paid to the merchant
+        "member_delivery_discount": ("merchants", "shoppers"),  # ... and passed on to the member
+        "membership": ("shoppers", "platform"),          # paid membership fees
     }
     kpis = (
         Kpi("loyalty_points_earned", "points", "points earned on served orders"),
         Kpi("loyalty_points_redeemed", "points", "points redeemed"),
         Kpi("loyalty_points_outstanding_value", "currency", "points balance at the end x point value", "lower"),
+        Kpi("loyalty_points_liability_end", "currency", "provision for outstanding points at the end: their value "
+            "x (1 - breakage)", "lower"),
+        Kpi("loyalty_points_expired", "points", "points expired after points_expiry_days without an order"),
+        Kpi("free_shipping_cost", "currency", "members' delivery cost paid by the platform (flow free_shipping)",
+            "lower"),
         Kpi("membership_revenue", "currency", "membership fees (ledger flow membership)", "higher"),
         Kpi("members_end", "shoppers", "paying members at the end", "higher"),
         Kpi("members_joined", "shoppers", "membership joins during the run", "higher"),
@@ -128,7 +152,10 @@ class Loyalty(Policy):
         self.reward_in_orders = np.minimum(cfg.redeem_min_points * cfg.point_value / self.usual_order, 1.0)
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
-        self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "membership_fees": 0.0, "members_joined": 0}
+        self.last_order = np.full(n, -1, dtype=np.int64)  # day of the last served order (expiry clock)
+        self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "points_expired": 0.0, "membership_fees": 0.0, "free_shipping": 0.0,
+                       "members_joined": 0}
+        self.liability = 0.0
 
     def _tier(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         return np.searchsorted(self.tier_min, self.spend_90d[who], side="right") - 1
@@ -149,8 +176,7 @@ class Loyalty(Policy):
         who = np.flatnonzero(ctx.shoppers.is_customer)
         saving = self.points_saving(ctx, who)
         if cfg.membership.enabled:
-            saving = saving + np.where(self.member[who], cfg.membership.free_shipping_cost_per_order
-                                       / self.usual_order[who], 0.0)
+            saving = saving + np.where(self.member[who], self._expected_delivery_cost(ctx) / self.usual_order[who], 0.0)
         progress = np.minimum(self.points[who] / cfg.redeem_min_points, 1.0)
         goal = 1.0 + cfg.goal_gradient * progress * self.reward_in_orders[who]
         mult = np.ones(ctx.shoppers.n)
@@ -165,6 +191,13 @@ class Loyalty(Policy):
             factor = factor * np.where(self.member, ms.dropout_factor, 1.0)
         return factor
 
+    def _expected_delivery_cost(self, ctx: PolicyContext) -> float:
+        """What a member expects to save per order: the active merchants' mean delivery cost per parcel."""
+        t = ctx.merchants
+        if t is None or not t.active.any():
+            return 0.0
+        return float(_delivery_cost(ctx, t.platform_fulfilled[t.active]).mean())
+
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         cfg = self.config
         self.spend_90d *= DECAY_90D
@@ -173,19 +206,39 @@ class Loyalty(Policy):
         np.add.at(self.spend_90d, shopper, value)
         earned = value * cfg.points_per_currency * self.points_mult[self._tier(shopper)]
         np.add.at(self.points, shopper, earned)
+        self.last_order[shopper] = ctx.day
         self.totals["points_earned"] += float(earned.sum())
+        accrued = float(earned.sum()) * cfg.point_value * (1.0 - cfg.breakage)
         redeem = np.unique(shopper[self.points[shopper] >= cfg.redeem_min_points])
-        cost = float(self.points[redeem].sum()) * cfg.point_value
+        paid = float(self.points[redeem].sum()) * cfg.point_value
         self.totals["points_redeemed"] += float(self.points[redeem].sum())
         self.points[redeem] = 0.0
-        ms = cfg.membership
-        if ms.enabled:
-            cost += int(self.member[shopper].sum()) * ms.free_shipping_cost_per_order
-        if cost:
-            ctx.ledger.post("loyalty", cost)
+        # the provision held (1 - breakage) of the redeemed points' value: the rest is a cost now
+        self._book(ctx, "loyalty", accrued + paid * cfg.breakage)
+        self._book(ctx, "loyalty_redeemed", paid)
+        if cfg.membership.enabled:
+            members = self.member[shopper]
+            delivery = float(_delivery_cost(ctx, ctx.merchants.platform_fulfilled[orders.merchant[rows][members]]).sum())
+            self._book(ctx, "free_shipping", delivery)
+            self.totals["free_shipping"] += delivery
+            self._book(ctx, "member_delivery_discount", delivery)
+
+    def _book(self, ctx: PolicyContext, flow: str, amount: float) -> None:
+        if amount:
+            ctx.ledger.post(flow, amount)
+            sign = {"loyalty": 1.0, "loyalty_redeemed": -1.0, "loyalty_expired": -1.0}.get(flow, 0.0)
+            self.liability += sign * amount
 
     def day_end(self, ctx: PolicyContext) -> None:
-        """The membership fee is income pro rata: each day earns its share of the month's fee."""
+        """Balances untouched for points_expiry_days expire (their provision released); the membership
+        fee is income pro rata: each day earns its share of the month's fee."""
+        cfg = self.config
+        expired = (self.points > 0) & (ctx.day - self.last_order >= cfg.points_expiry_days)
+        if expired.any():
+            points = float(self.points[expired].sum())
+            self.totals["points_expired"] += points
+            self.points[expired] = 0.0
+            self._book(ctx, "loyalty_expired", points * cfg.point_value * (1.0 - cfg.breakage))
         fees = float(self.member.sum()) * self.config.membership.fee_per_month * 12.0 / 365.0
         if fees:
             ctx.ledger.post("membership", fees)
@@ -197,7 +250,7 @@ class Loyalty(Policy):
             return
         active = ctx.active()
         orders_a_month = self.rate * 365.0 / 12.0 / 7.0
-        worth = self.taste * orders_a_month * ms.free_shipping_cost_per_order > ms.fee_per_month
+        worth = self.taste * orders_a_month * self._expected_delivery_cost(ctx) > ms.fee_per_month
         self.member &= active  # lapsed members cancel (what it is worth to a shopper does not change)
         weigh = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.consideration)
         join = weigh & worth
@@ -209,6 +262,15 @@ class Loyalty(Policy):
         return {
             "loyalty_points_earned": t["points_earned"], "loyalty_points_redeemed": t["points_redeemed"],
             "loyalty_points_outstanding_value": float(self.points.sum()) * self.config.point_value,
+            "loyalty_points_liability_end": self.liability, "loyalty_points_expired": t["points_expired"],
+            "free_shipping_cost": t["free_shipping"],
             "membership_revenue": t["membership_fees"], "members_end": int(self.member.sum()),
             "members_joined": t["members_joined"],
         }
+
+
+def _delivery_cost(ctx: PolicyContext, platform_fulfilled: np.ndarray) -> np.ndarray:
+    """Delivery cost per parcel of the merchants shipping: the fulfilment fee, or carrier fee + packaging."""
+    lg = ctx.market.logistics
+    own = lg.carrier_cost_per_parcel + lg.packaging_types[lg.packaging].cost_per_parcel
+    return np.where(platform_fulfilled, lg.fulfilment_fee_per_parcel, own)
