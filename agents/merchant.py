@@ -19,6 +19,7 @@ from sim.ledger import Ledger
 QUARTER_DAYS = 90
 NOT_LEFT = np.iinfo(np.int32).max
 MIN_GOODS_SHARE = 0.2  # goods are never priced below this share of the order value
+AD_SHARE_LOG_SD = 0.5  # merchants' ad shares of sales: lognormal, most within 0.4-2.5 x the mean
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
     platform = rng.random(n) < cfg.platform_fulfilment_share
     delivery_days = np.where(platform, cfg.delivery_days_platform, cfg.delivery_days_self)
     green = rng.random(n) < cfg.green_label_share
-    ad_share = np.minimum(cfg.ad_share_of_sales_mean * rng.exponential(1.0, n), 0.5)
+    ad_share = np.minimum(cfg.ad_share_of_sales_mean * rng.lognormal(-AD_SHARE_LOG_SD**2 / 2, AD_SHARE_LOG_SD, n), 0.5)
     cost_position = price_index ** cfg.unit_cost_follows_price  # cheaper merchants sell cheaper goods
     delivery = np.where(platform, pricing.delivery_cost_platform, pricing.delivery_cost_self)
     price = pricing.order_value[None, :] * cost_position[:, None]
@@ -239,9 +240,16 @@ class Merchants:
         self.accrual = {"cost_of_goods_sold": 0.0, "returns_restocked": 0.0, "stock_written_off": 0.0}
         self._adjust = np.zeros(table.size)
 
-    def open(self, rows: np.ndarray, expected_daily: np.ndarray, table: MerchantTable | None = None) -> None:
+    def start_measuring(self, inventory_value: float) -> None:
+        """The end of a warm-up: the run's counters and accrual lines start afresh from today's stock."""
+        self.joined = self.left = 0
+        self.opening_inventory_value = inventory_value
+        self.accrual = dict.fromkeys(self.accrual, 0.0)
+        self.table.gmv_run[:] = 0.0
+
+    def open(self, rows: np.ndarray, expected_daily: np.ndarray) -> None:
         """Stock `rows` for their expected daily demand (forecast history pre-filled) and count it."""
-        table = self.table if table is None else table
+        table = self.table
         stock_to_expected_demand(table, rows, expected_daily, self.cfg, self.order_value)
         self.units_initial += int(table.on_hand[rows].sum())
         self.opening_inventory_value += float((table.on_hand[rows] * table.unit_cost[rows]).sum())
@@ -298,8 +306,9 @@ class Merchants:
 
     # --- stock leaving the market ------------------------------------------------------------------
 
-    def restock_returns(self, rows: np.ndarray, cats: np.ndarray) -> None:
-        """Returned units fit to sell go back on the shelf; a left merchant's or a delisted range's are scrapped."""
+    def restock_returns(self, rows: np.ndarray, cats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Returned units fit to sell go back on the shelf; a left merchant's or a delisted range's are scrapped.
+        Returns the (merchant, category) of the units put back."""
         t = self.table
         self.units_restocked += int(rows.size)
         active = t.active[rows] & t.carries[rows, cats]
@@ -309,6 +318,7 @@ class Merchants:
         self.charge(rows[active], -credit)
         self.accrual["returns_restocked"] += float(credit.sum())
         self.units_written_off += int((~active).sum())
+        return rows[active], cats[active]
 
     def delist(self, rows: np.ndarray, cats: np.ndarray, day: int) -> None:
         """Merchants stop carrying single categories: the stock is liquidated, the loss is theirs."""
@@ -380,20 +390,22 @@ class Merchants:
         return max(0, min(n_new, entry.max_count - t.size))
 
     def add(self, extra: MerchantTable) -> None:
-        """Append new merchants, stocked for the recent demand of their categories."""
+        """Append new merchants (not yet stocked: `open` them for the demand they can expect)."""
         t = self.table
-        carriers = t.carries & t.active[:, None]
-        recent = t.demand_history.mean(axis=0)
-        per_cat = (recent * carriers).sum(axis=0) / np.maximum(carriers.sum(axis=0), 1)
-        self.open(np.arange(extra.size), extra.carries * per_cat[None, :], table=extra)
         extra.history_pos, extra.days_of_history = t.history_pos, t.days_of_history
         self.table = append_rows(t, extra)
         self.joined += extra.size
 
-    def end_month(self) -> None:
-        """Next month's ad budgets follow this month's sales; monthly counters restart."""
-        t = self.table
+    def end_month(self, day: int) -> None:
+        """Next month's ad budgets follow this month's sales, overhead moves towards recent sales; monthly
+        counters restart."""
+        t, cfg = self.table, self.cfg
         t.ad_spend_month = np.where(t.active, t.ad_share * t.sales_month, 0.0)
+        # overhead follows the business slowly: a share of the gap to what its recent sales would carry
+        target = cfg.overhead_share * t.sales_days.sum(axis=0) / QUARTER_DAYS * DAYS_PER_MONTH
+        old_enough = day + 1 - t.created_day >= QUARTER_DAYS  # a full trailing quarter of sales
+        t.overhead_month = np.where(old_enough, t.overhead_month + cfg.overhead_adjustment
+                                    * (target - t.overhead_month), t.overhead_month)
         t.sales_month[:] = 0.0
         t.profit_month[:] = 0.0
         t.outcome_sum[:] = 0.0

@@ -138,7 +138,7 @@ def small_world() -> Result:
 
 # Response curves of the baseline market (shrunk), against published figures.
 RESPONSE = ["shoppers.count=30000", "merchants.count=150", "suppliers.count=20", "merchants.entry.monthly_rate=0",
-            "merchants.exit.min_age_days=3650"]
+            "merchants.exit.min_age_days=3650", "simulation.warmup_days=0"]
 
 
 def _baseline(sets: list[str]):

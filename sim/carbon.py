@@ -112,6 +112,10 @@ class CarbonTally:
         self.today[stage] += float(kg)
         self.totals[stage] += float(kg)
 
+    def restart(self) -> None:
+        """Start the run's totals afresh (the end of a warm-up)."""
+        self.totals = defaultdict(float)
+
     def today_total(self) -> float:
         return sum(self.today.values())
 

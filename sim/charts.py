@@ -77,8 +77,9 @@ def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> 
     stages = [("production", "#6b4c9a"), ("line_haul", "#1f5f99"), ("last_mile", "#d9822b"),
               ("packaging", "#8c6d31"), ("warehousing", "#999999")]
     ax.stackplot(dates, *[week(daily[f"carbon_{s}_kg"]) for s, _ in stages],
-                 labels=[s.replace("_", " ") for s, _ in stages], colors=[c for _, c in stages], alpha=0.85)
-    ax.set_title("Carbon by stage (7-day mean)")
+                 labels=["production (assumption)" if s == "production" else s.replace("_", " ") for s, _ in stages],
+                 colors=[c for _, c in stages], alpha=0.85)
+    ax.set_title("Carbon of what was sold and delivered, by stage (7-day mean)")
     ax.set_ylabel("kg CO2e per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, loc="upper left", fontsize=8)
@@ -116,7 +117,7 @@ def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> 
     _finish(fig, axes, title, path)
 
 
-KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("retention_90d", "90-day retention"),
+KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "second purchase within 90 days"),
             ("churn_rate_monthly", "monthly churn"), ("platform_profit", "platform profit"),
             ("merchant_profit", "merchant profit"), ("merchant_satisfaction", "merchant satisfaction"),
             ("carbon_kg", "carbon"))

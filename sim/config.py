@@ -17,9 +17,15 @@ from sim.schema import NonNegative, Positive, Probability, Section
 
 
 class SimulationConfig(Section):
-    days: int = Field(365, ge=1, le=3650, description="Length of the run [days]")
+    days: int = Field(365, ge=1, le=3650, description="Length of the measured period [days]")
     start_date: dt.date = Field(
-        dt.date(2025, 1, 1), description="Calendar date of day 0 (places seasonal peaks)"
+        dt.date(2025, 1, 1), description="Calendar date of day 0, the first measured day (places seasonal peaks)"
+    )
+    warmup_days: int = Field(
+        180, ge=0, le=3650, description="Days simulated before day 0 with everything on but nothing measured: "
+        "start-up transients (opening stock, merchants' first exits, returns and lots ramping up) settle first, "
+        "and churn counted from the run's start is observable from day 0 when this is at least "
+        "shoppers.lifecycle.churned_after_days [days]"
     )
     currency: str = Field("USD", min_length=3, max_length=3, description="ISO 4217 code")
 
@@ -272,8 +278,12 @@ class MerchantsConfig(Section):
         "(exponential across merchants)"
     )
     overhead_share: Probability = Field(
-        0.08, description="A merchant's overhead (staff, software, premises) per month, fixed when it opens at this "
+        0.08, description="A merchant's overhead (staff, software, premises) per month, set when it opens at this "
         "share of its expected sales then (a business sized to the demand it expects)"
+    )
+    overhead_adjustment: Probability = Field(
+        0.1, description="Share of the gap to overhead_share x its trailing-quarter monthly sales a merchant closes at "
+        "each month end (0: overhead fixed at opening; 0.1: resized over about ten months)"
     )
     holding_cost_rate_per_year: NonNegative = Field(
         0.25, description="Inventory carrying cost as a share of unit cost per year"
@@ -561,10 +571,10 @@ class ChoiceConfig(Section):
         "from today's level (exactly no change when no policy moves it)"
     )
     incidence_weight: float = Field(
-        0.2, ge=0.0, le=5.0,
+        0.25, ge=0.0, le=5.0,
         description="Buy or not: the purchase rate is multiplied by exp(incidence_weight x the change of the "
         "offer's inclusive value from today's market) (nested logit; 0: the offer never changes how often "
-        "shoppers buy). 0.2 gives a market-wide price elasticity of purchase incidence of -0.2 x the segment's "
+        "shoppers buy). 0.25 gives a market-wide price elasticity of purchase incidence of -0.25 x the segment's "
         "price_sensitivity"
     )
 

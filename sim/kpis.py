@@ -49,8 +49,11 @@ CORE = (
     _core("customers_total", "customers", "customers at the end (initial + new)", "higher"),
     _core("active_customers_end", "customers", "customers who bought within the dormancy window, last day",
           "higher"),
-    _core("churn_rate_monthly", "share per month", "customers crossing the churn window per month", "lower"),
-    _core("retention_90d", "share", "cohort share with a repeat purchase within 90 days of the first", "higher"),
+    _core("churn_rate_monthly", "share per month", "observable churn: customers reaching N days without a purchase "
+          "(counted from the run's start) per month / customers not churned", "lower"),
+    _core("dropout_rate_monthly", "share per month", "latent churn (simulator only): customers who truly dropped out "
+          "per month / customers alive", "lower"),
+    _core("second_purchase_90d", "share", "cohort share with a second purchase within 90 days of the first", "higher"),
     _core("repeat_purchase_rate", "share", "customers with a repeat order in the run / customers", "higher"),
     _core("platform_revenue", "currency", "platform inflows net of commission refunds", "higher"),
     _core("platform_profit", "currency", "platform revenue - platform costs (its ledger balance)", "higher"),
@@ -63,7 +66,8 @@ CORE = (
     _core("marketing_cost", "currency", "paid acquisition spend", "lower", flows=("marketing",)),
     _core("logistics_cost", "currency", "platform logistics + merchants' shipping + freight", "lower",
           column="logistics_cost"),
-    _core("carbon_kg", "kg CO2e", "emissions of all five stages", "lower", column="carbon_kg"),
+    _core("carbon_kg", "kg CO2e", "emissions of all five stages of what was sold and delivered (production is an "
+          "assumption: see carbon_logistics_kg)", "lower", column="carbon_kg"),
     _core("carbon_per_order_kg", "kg CO2e per order", "carbon_kg / orders", "lower"),
     _core("fill_rate", "share", "orders / purchase attempts", "higher"),
     _core("stockout_rate", "share", "attempts whose first choice was out of stock / attempts", "lower"),
@@ -109,6 +113,8 @@ EXTRA = (
     Kpi("top_decile_merchant_share", "share", "share of GMV won by the top 10% of merchants ever created"),
     *(Kpi(f"carbon_{stage}_kg", "kg CO2e", f"emissions of stage {stage}", "lower", column=f"carbon_{stage}_kg")
       for stage in STAGES),
+    Kpi("carbon_logistics_kg", "kg CO2e", "line haul + last mile + packaging + warehousing: carbon_kg without the "
+        "production assumption", "lower"),
     *(Kpi(f"new_customers_{ch}", "customers", f"joiners attributed to channel {ch}", "higher",
           column=f"new_customers_{ch}") for ch in JOIN_CHANNELS),
     Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower"),

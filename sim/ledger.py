@@ -61,6 +61,12 @@ class Ledger:
         self.balances[payer] -= amount
         self.balances[payee] += amount
 
+    def restart(self) -> None:
+        """Start the books afresh (the end of a warm-up): totals and balances back to zero."""
+        self.totals = defaultdict(float)
+        self.today = defaultdict(float)
+        self.balances = {a: 0.0 for a in ACCOUNTS}
+
     def close_day(self) -> dict[str, float]:
         """The day's flows; resets the day."""
         day = {flow: self.today.get(flow, 0.0) for flow in self.flows}

@@ -41,7 +41,7 @@ COLUMNS = (
     "lost_sales", "fallback_orders", "stockout_events", "new_customers",
     *(f"new_customers_{ch}" for ch in JOIN_CHANNELS),
     "customers_total", "active_customers", "new_state", "dormant_customers", "churned_customers",
-    "churn_entries", "alive_latent", "platform_revenue", "platform_cost", "merchant_profit", "marketing_cost",
+    "churn_entries", "churn_at_risk", "alive_latent", "dropouts", "platform_revenue", "platform_cost", "merchant_profit", "marketing_cost",
     "subsidy_cost", "referral_cost", "loyalty_cost", "logistics_cost", "platform_logistics_cost", "goods_cost",
     "refunds", "carbon_levy", "returns", "returns_decided", "carbon_kg", *(f"carbon_{s}_kg" for s in STAGES),
     "units_demanded", "units_sold", "units_ordered", "on_hand_units", "delivery_days_sum", "late_deliveries",
@@ -87,8 +87,11 @@ class RunEnd:
     segment: np.ndarray
     segment_names: list[str]
     initial_history_days: int
-    non_churned_start: int          # customers not churned before day 0
-    is_month_end: np.ndarray        # days
+    measure_start: int              # the first measured day, in simulated days (= the warm-up's length)
+    churn_after_days: int           # N: days without a purchase that make a customer churned
+    churn_at_risk_start: int        # customers not churned (counted from the run's start) before day 0
+    alive_start: int                # latently alive customers before day 0
+    is_month_end: np.ndarray        # measured days
     forecast_window_days: int
     merchant_active: np.ndarray     # merchants ever created
     merchant_trailing_profit: np.ndarray  # trailing-90-day accrual profit per merchant
@@ -109,24 +112,39 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
 
 
-def _churn_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
-    """Customers crossing the churn window in a month / not churned at the month's start; mean of months."""
+def _monthly_rate(daily: pd.DataFrame, end: RunEnd, events: str, base: str, base_start: int,
+                  first_observable: int = 0) -> float:
+    """Mean over calendar months of (events in the month / `base` at the end of the day before it),
+    over the months that end on or after measured day `first_observable`."""
     days = len(daily)
     month_start = np.r_[0, np.flatnonzero(end.is_month_end[: days - 1]) + 1]
     rates = []
     for i, start in enumerate(month_start):
         stop = month_start[i + 1] if i + 1 < len(month_start) else days
-        base = end.non_churned_start if start == 0 else (
-            daily["active_customers"].iloc[start - 1] + daily["dormant_customers"].iloc[start - 1])
-        rates.append(_ratio(daily["churn_entries"].iloc[start:stop].sum(), base))
+        if stop - 1 < first_observable:
+            continue
+        before = base_start if start == 0 else daily[base].iloc[start - 1]
+        rates.append(_ratio(daily[events].iloc[start:stop].sum(), before))
     return float(np.mean(rates)) if rates else 0.0
 
 
-def _retention_90d(daily: pd.DataFrame, end: RunEnd) -> float:
+def _churn_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
+    """Observable churn: customers reaching N days without a purchase (counted from the run's start) in a
+    month / customers not churned at its start; mean of the months in which churn can be observed."""
+    observable = end.churn_after_days - end.measure_start  # measured day of the first possible churn
+    return _monthly_rate(daily, end, "churn_entries", "churn_at_risk", end.churn_at_risk_start, observable)
+
+
+def _dropout_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
+    """Latent dropout: customers who truly left in a month / customers alive at its start; mean of months."""
+    return _monthly_rate(daily, end, "dropouts", "alive_latent", end.alive_start)
+
+
+def _second_purchase_90d(daily: pd.DataFrame, end: RunEnd) -> float:
     """Share of the run's cohort (or the day-0 cohort) who bought again within 90 days of their first purchase."""
-    days = len(daily)
-    first_min = -1 if end.initial_history_days == 0 else 0
-    cohort = end.is_customer & (end.first_day >= first_min) & (end.first_day <= days - 1 - 90)
+    last = end.measure_start + len(daily) - 1
+    first_min = -1 if end.initial_history_days == 0 and end.measure_start == 0 else end.measure_start
+    cohort = end.is_customer & (end.first_day >= first_min) & (end.first_day <= last - 90)
     retained = cohort & (end.second_day - end.first_day <= 90)
     return _ratio(retained.sum(), cohort.sum())
 
@@ -158,7 +176,8 @@ FORMULAS: dict[str, Callable[[pd.DataFrame, RunEnd, dict[str, Any]], Any]] = {
     "customers_total": lambda d, e, s: int(e.is_customer.sum()),
     "active_customers_end": lambda d, e, s: int(d["active_customers"].iloc[-1]),
     "churn_rate_monthly": lambda d, e, s: _churn_rate_monthly(d, e),
-    "retention_90d": lambda d, e, s: _retention_90d(d, e),
+    "dropout_rate_monthly": lambda d, e, s: _dropout_rate_monthly(d, e),
+    "second_purchase_90d": lambda d, e, s: _second_purchase_90d(d, e),
     "repeat_purchase_rate": lambda d, e, s: _ratio(np.count_nonzero(e.repeats_in_run), s["customers_total"]),
     "platform_revenue": lambda d, e, s: e.platform_inflow - float(e.ledger_totals.get("commission_refund", 0.0)),
     "platform_profit": lambda d, e, s: e.platform_balance,
@@ -186,6 +205,7 @@ FORMULAS: dict[str, Callable[[pd.DataFrame, RunEnd, dict[str, Any]], Any]] = {
     "net_gmv": lambda d, e, s: s["gmv"] - s["refunds"],
     "returns_outstanding_end": lambda d, e, s: e.returns_outstanding,
     "top_decile_merchant_share": lambda d, e, s: _top_decile_share(e.merchant_gmv),
+    "carbon_logistics_kg": lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production")),
     "cac_paid": lambda d, e, s: _ratio(s["marketing_cost"], s["new_customers_paid"]),
     "cac_referral": lambda d, e, s: _ratio(s["referral_cost"], s["new_customers_referral"]),
     "k_factor": lambda d, e, s: _ratio(s["new_customers_referral"], float(d["customers_total"].mean())),

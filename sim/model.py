@@ -46,7 +46,9 @@ class MarketModel(mesa.Model):
         self.streams = Streams(scenario.seed)
         super().__init__(rng=self.streams.generator("mesa"))
         self.scenario = cfg = scenario
-        self.days = cfg.simulation.days
+        self.warmup = cfg.simulation.warmup_days  # days before the measured period
+        self.days = self.warmup + cfg.simulation.days  # days simulated
+        self.calendar_start = cfg.simulation.start_date - dt.timedelta(days=self.warmup)  # the first simulated day
         self.day = 0
         self.env = simpy.Environment()
         self.ledger = Ledger({**CORE_FLOWS, **policy_flows()})
@@ -103,11 +105,12 @@ class MarketModel(mesa.Model):
                             cfg.logistics.fleet)
         self.last_mile = LastMile(self.env, cfg.logistics, self.factors, fleet, self.ledger, self.carbon)
         self.returns = ReturnsBook(cfg.returns)
-        self.season = daily_multipliers(cfg.seasonality, cfg.simulation.start_date, self.days)
-        self.is_month_end = month_ends(cfg.simulation.start_date, self.days)
+        self.season = daily_multipliers(cfg.seasonality, self.calendar_start, self.days)
+        self.is_month_end = month_ends(self.calendar_start, self.days)
         self._entry_rng = self.streams.generator("merchant_entry")
         self.recorder = DailyRecorder(self.ledger)
-        self.non_churned_start = self._non_churned(-1)
+        self.churn_at_risk_start = self._churn_at_risk(-1)
+        self.alive_start = int(self.shoppers.alive.sum())
         self.context.merchants = self.merchants.table
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
             self._apply(changes)
@@ -130,17 +133,19 @@ class MarketModel(mesa.Model):
         self.policies.merchants_created(self.context, table)  # before stocking: policies may change suppliers
         return table
 
-    def _opening_demand(self, rounds: int = 12) -> np.ndarray:
-        """Expected daily demand per (merchant, category) on day 0, consistent with the popularity term
-        of ranking (which sees the demand it ranks by: a fixed point, reached by iterating), so that
-        merchants open stocked and sized for the demand they will meet."""
+    def _opening_demand(self, rows: np.ndarray | None = None, rounds: int = 12) -> np.ndarray:
+        """Expected daily demand per (merchant, category) for merchants opening now (`rows`, default all),
+        consistent with the popularity term of ranking (which sees the demand it ranks by: a fixed point,
+        reached by iterating on the opening merchants' history), so that merchants open stocked and sized
+        for the demand they will meet."""
         t = self.merchants.table
+        rows = np.arange(t.size) if rows is None else rows
         buyers = self._expected_buyers_by_segment()
         self.choice.refresh(t)
         expected = self.choice.expected_cell_demand(buyers)
         if self.scenario.choice.popularity_weight > 0 and self.choice.personalisation < 1:
             for _ in range(rounds):
-                t.demand_history[:] = expected[None, :, :]
+                t.demand_history[:, rows, :] = expected[None, rows, :]
                 self.choice.refresh(t)
                 expected = self.choice.expected_cell_demand(buyers)
         return expected
@@ -152,7 +157,11 @@ class MarketModel(mesa.Model):
         return self._draw_merchants(today, today.count, 0, uniform_categories=False)
 
     def _add_merchants(self, table: MerchantTable) -> None:
+        """New merchants join, stocked and sized for the demand they can expect in today's market."""
+        first = self.merchants.table.size
         self.merchants.add(table)
+        rows = np.arange(first, self.merchants.table.size)
+        self.merchants.open(rows, self._opening_demand(rows))
         self.context.merchants = self.merchants.table
 
     def _apply(self, changes: MarketChanges) -> None:
@@ -184,19 +193,40 @@ class MarketModel(mesa.Model):
             self.scenario.platform.marketing_spend_per_day, acq.paid_cac, int(prospects.sum()))
         return per_seg + p_join * np.bincount(sh.segment[prospects], minlength=n_seg)
 
-    def _non_churned(self, day: int) -> int:
-        counts = self.shoppers.lifecycle_counts(day)
-        return counts["new"] + counts["active"] + counts["dormant"]
+    def _churn_clock(self, day: int) -> np.ndarray:
+        """Days without a purchase per customer, counted from the run's start (the first simulated day)."""
+        sh = self.shoppers
+        return day - np.maximum(sh.last_day[sh.is_customer], 0)
+
+    def _churn_at_risk(self, day: int) -> int:
+        """Customers who have not (yet) churned at the end of `day`, counting from the run's start."""
+        return int(np.count_nonzero(self._churn_clock(day) < self.scenario.shoppers.lifecycle.churned_after_days))
+
+    def _start_measuring(self) -> None:
+        """The end of the warm-up: books, counters and KPI rows start afresh; the market carries on."""
+        d = self.day
+        self.ledger.restart()
+        self.carbon.restart()
+        self.recorder.rows.clear()
+        self.shoppers.orders_in_run[:] = 0
+        self.shoppers.repeats_in_run[:] = 0
+        self.merchants.start_measuring(self.inventory_value())
+        self.policies.start_measuring()
+        self.churn_at_risk_start = self._churn_at_risk(d - 1)
+        self.alive_start = int(self.shoppers.alive.sum())
 
     # --- the day --------------------------------------------------------------------------------
 
     def step(self) -> None:
         """One day, in the order of the ODD process overview (docs/model.md)."""
         d, sh, cfg, ctx, merchants = self.day, self.shoppers, self.scenario, self.context, self.merchants
+        if d == self.warmup and d > 0:
+            self._start_measuring()
         ctx.day = d
         merchants.start_day()  # costs and credits booked outside orders enter today's profit
         self.supply.receive_due(d)  # lots due at the start of the day reach the shelves
-        returns_due = self.returns.settle(d, self.ledger, self.last_mile, merchants)
+        returns_due, restocked = self.returns.settle(d, self.ledger, self.last_mile, merchants)
+        self.supply.book_sold(*restocked, sign=-1.0)  # back on a shelf: its carbon counts when it sells again
 
         # 1. marketing and fixed costs, policies' day start; the day's uniforms
         marketing = self.platform.day_start()
@@ -238,6 +268,7 @@ class MarketModel(mesa.Model):
         if cfg.merchants.unlimited_stock:
             self.supply.make_to_order(m_served, c_served)
         cogs = merchants.sell(d, m_served, c_served, orders.value[served])
+        self.supply.book_sold(m_served, c_served)  # the carbon of what was sold and delivered
         # Accrual profit: net sales less the cost of the units sold (stock is an asset until sold).
         profit_today = np.bincount(m_served, weights=orders.value[served] - commission[served] - cogs,
                                    minlength=t.size).astype(np.float64)  # int64 on a day without sales
@@ -252,7 +283,7 @@ class MarketModel(mesa.Model):
         sh.update_satisfaction(orders.shopper, orders.outcome)
         merchants.rate_orders(orders.first_choice, orders.outcome)
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
-        sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx), rate_mult)
+        dropped = sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx), rate_mult)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
         profit_today -= merchants.daily_costs()
@@ -265,7 +296,7 @@ class MarketModel(mesa.Model):
         self.policies.day_end(ctx)
         if self.is_month_end[d]:
             self._month_end(d)
-        self._record(d, orders, demand, profit_today, channel, delivery, reactivated, returns_due)
+        self._record(d, orders, demand, profit_today, channel, delivery, reactivated, returns_due, dropped.size)
         self.last_mile.end_day()
         self._see_platform_delay()
         self.day += 1
@@ -320,18 +351,18 @@ class MarketModel(mesa.Model):
         n_new = self.merchants.entrants_due(self._entry_rng)
         if n_new > 0:
             self._add_merchants(self._new_merchants(n_new, day=d + 1))
-        self.merchants.end_month()
+        self.merchants.end_month(d)
         self.choice.refresh(self.merchants.table)
 
     def _record(self, d: int, orders: OrderBatch, demand: np.ndarray, profit: np.ndarray, channel: np.ndarray,
-                delivery: dict[str, float], reactivated: int, returns_due: int) -> None:
+                delivery: dict[str, float], reactivated: int, returns_due: int, dropouts: int) -> None:
         """Close the day's books and hand the day's observations to the recorder."""
         sh, t, lm = self.shoppers, self.merchants.table, self.last_mile
         served = orders.fulfilled
         counts = sh.lifecycle_counts(d)
         observed = {
-            "day": d,
-            "date": self.scenario.simulation.start_date + dt.timedelta(days=d),
+            "day": d - self.warmup,
+            "date": self.calendar_start + dt.timedelta(days=d),
             "season_multiplier": float(self.season[d]),
             "orders": int(served.sum()),
             "first_orders": int((served & orders.is_first).sum()),
@@ -348,8 +379,10 @@ class MarketModel(mesa.Model):
             "new_state": counts["new"],
             "dormant_customers": counts["dormant"],
             "churned_customers": counts["churned"],
-            "churn_entries": int(np.count_nonzero(sh.last_day == d - self.scenario.shoppers.lifecycle.churned_after_days)),
+            "churn_entries": int(np.count_nonzero(self._churn_clock(d) == self.scenario.shoppers.lifecycle.churned_after_days)),
+            "churn_at_risk": self._churn_at_risk(d),
             "alive_latent": int(sh.alive.sum()),
+            "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,
             "returns": returns_due,
             "returns_decided": delivery["returns_decided"],
@@ -376,13 +409,15 @@ class MarketModel(mesa.Model):
             first_day=sh.first_day, second_day=sh.second_day, is_customer=sh.is_customer, alive=sh.alive,
             repeats_in_run=sh.repeats_in_run, orders_in_run=sh.orders_in_run, segment=sh.segment,
             segment_names=[s.name for s in cfg.shoppers.segments],
-            initial_history_days=cfg.shoppers.initial_history_days, non_churned_start=self.non_churned_start,
-            is_month_end=self.is_month_end, forecast_window_days=cfg.merchants.replenishment.forecast_window_days,
+            initial_history_days=cfg.shoppers.initial_history_days, measure_start=self.warmup,
+            churn_after_days=cfg.shoppers.lifecycle.churned_after_days, churn_at_risk_start=self.churn_at_risk_start,
+            alive_start=self.alive_start, is_month_end=self.is_month_end[self.warmup:], forecast_window_days=cfg.merchants.replenishment.forecast_window_days,
             merchant_active=t.active.copy(), merchant_trailing_profit=t.profit_days.sum(axis=0),
-            merchant_gmv=t.gmv_run.copy(), merchants_joined=self.merchants.joined,
+            merchant_gmv=t.gmv_run[t.left_day >= self.warmup].copy(), merchants_joined=self.merchants.joined,
             returns_outstanding=self.returns.outstanding(), ledger_totals=dict(self.ledger.totals),
             ledger_flows=dict(self.ledger.flows), merchant_accrual=dict(self.merchants.accrual),
-            merchants_left=self.merchants.left, merchants_in_window=int(np.count_nonzero(t.left_day >= 0)),
+            merchants_left=self.merchants.left,
+            merchants_in_window=int(np.count_nonzero(t.left_day >= self.warmup)),
             merchants_satisfied=int(np.count_nonzero(t.active & (t.profit_days.sum(axis=0) > 0))),
             platform_balance=self.ledger.balances["platform"], platform_inflow=self.ledger.inflow("platform"),
         )

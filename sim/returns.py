@@ -60,17 +60,19 @@ class ReturnsBook:
                                        value[returned], commission[returned], restock[returned]))
         return returned
 
-    def settle(self, day: int, ledger: Ledger, last_mile: LastMile, merchants: Merchants) -> int:
-        """Returns due today: refund, commission back, collection, restock or scrap; returns how many."""
+    def settle(self, day: int, ledger: Ledger, last_mile: LastMile,
+               merchants: Merchants) -> tuple[int, tuple[np.ndarray, np.ndarray]]:
+        """Returns due today: refund, commission back, collection, restock or scrap; returns how many, and
+        the (merchant, category) of the units back on a shelf."""
         batch = self.due(day)
         if batch is None:
-            return 0
+            return 0, (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         ledger.post("refund", float(batch.value.sum()))
         ledger.post("commission_refund", float(batch.commission.sum()))
         ledger.post("logistics", last_mile.reverse(batch.region))
         merchants.charge(batch.merchant, batch.value - batch.commission)
-        merchants.restock_returns(batch.merchant[batch.restock], batch.category[batch.restock])
-        return batch.size
+        restocked = merchants.restock_returns(batch.merchant[batch.restock], batch.category[batch.restock])
+        return batch.size, restocked
 
     def schedule(self, day: int, batch: ReturnBatch) -> None:
         if batch.size:

@@ -3,7 +3,11 @@
 Merchants' daily replenishment orders become one lot per supplier (SimPy processes in
 agents/supplier.py). This module builds the suppliers, places the lots, books what each
 lot costs (goods when ordered; freight, production and line-haul carbon when produced) and
-keeps the unit counters behind the identities of DESIGN.md section 2:
+keeps the unit counters behind the identities of DESIGN.md section 2. A unit's production and
+line-haul carbon travel with it and are counted when it is sold and delivered (`book_sold`), so
+carbon follows what shoppers receive: opening stock carries its carbon, unsold or written-off
+stock adds none, a restocked return takes its carbon back until it sells again.
+
 
     ordered = queued + produced,  produced = in transit + received,
     initial + received + restocked returns = sold + on hand + written off.
@@ -100,14 +104,20 @@ class SupplyChain:
         t = self.merchants.table
         self.ledger.post("goods", float(t.unit_cost[merchant, category].sum()))
         supplier = t.supplier[merchant, category]
-        self._book_production(supplier, merchant, category, np.ones(n))
+        self._pay_freight(supplier, merchant, category, np.ones(n))
 
-    def _book_production(self, supplier: np.ndarray, merchant: np.ndarray, category: np.ndarray,
-                         units: np.ndarray) -> None:
-        """Production and line-haul carbon of units leaving suppliers; merchants pay the freight."""
-        self.carbon.add("production", float((units * self.table.carbon_per_unit[supplier]).sum()))
+    def book_sold(self, merchant: np.ndarray, category: np.ndarray, sign: float = 1.0) -> None:
+        """Production and line-haul carbon of units sold (sign -1: returned to a shelf, to be sold again).
+        Each unit carries its cell's supplier's intensity and its line-haul from that supplier."""
+        supplier = self.merchants.table.supplier[merchant, category]
+        self.carbon.add("production", sign * float(self.table.carbon_per_unit[supplier].sum()))
+        tonne_km = self.unit_weight_t[category] * self.table.distance_km[supplier]
+        self.carbon.add("line_haul", sign * float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
+
+    def _pay_freight(self, supplier: np.ndarray, merchant: np.ndarray, category: np.ndarray,
+                     units: np.ndarray) -> None:
+        """Merchants pay the line-haul of units leaving suppliers (per tonne-km)."""
         tonne_km = units * self.unit_weight_t[category] * self.table.distance_km[supplier]
-        self.carbon.add("line_haul", float(tonne_km.sum()) * self.linehaul_kg_per_tkm)
         freight = tonne_km * self.cfg.freight_cost_per_tonne_km
         self.ledger.post("freight", float(freight.sum()))
         self.merchants.charge(merchant, freight)
@@ -115,9 +125,9 @@ class SupplyChain:
     # --- SimPy callbacks -----------------------------------------------------------------------
 
     def _produced(self, supplier: Supplier, lot: Lot) -> None:
-        """Production ends: units count as produced; production and line-haul carbon; freight paid."""
+        """Production ends: units count as produced; freight paid."""
         self.units.produced += lot.total_units
-        self._book_production(np.full(lot.merchant.size, supplier.row), lot.merchant, lot.category, lot.units)
+        self._pay_freight(np.full(lot.merchant.size, supplier.row), lot.merchant, lot.category, lot.units)
 
     def _receive(self, lot: Lot) -> None:
         t = self.merchants.table

@@ -16,11 +16,12 @@ from sim.runner import run_scenario  # noqa: E402
 from sim.scenario_io import load_scenario  # noqa: E402
 
 BASELINE = ROOT / "scenarios" / "baseline.yaml"
-SMALL = ["shoppers.count=5000", "merchants.count=40", "suppliers.count=10", "simulation.days=120"]
+SMALL = ["shoppers.count=5000", "merchants.count=40", "suppliers.count=10", "simulation.days=120",
+         "simulation.warmup_days=0"]
 
 
 def small_scenario(*extra: str):
-    """The baseline shrunk to 5,000 shoppers, 40 merchants, 120 days, plus overrides."""
+    """The baseline shrunk to 5,000 shoppers, 40 merchants, 120 days without warm-up, plus overrides."""
     return load_scenario(BASELINE, [*SMALL, *extra])
 
 

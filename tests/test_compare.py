@@ -63,7 +63,7 @@ def test_paired_intervals_are_narrower_than_unpaired_ones(compared):
 def test_targets_are_reported_with_their_interval(compared):
     targets = pd.read_csv(compared[0] / "targets.csv")
     assert set(targets["scenario"]) == {"growth_bundle"}
-    assert set(targets["kpi"]) == {"gmv", "retention_90d", "merchant_satisfaction"}
+    assert set(targets["kpi"]) == {"gmv", "second_purchase_90d", "merchant_satisfaction"}
     assert set(targets["status"]) <= {"met", "not met", "inconclusive"}
     assert (targets["ci_low"] <= targets["estimate"]).all() and (targets["estimate"] <= targets["ci_high"]).all()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sim.model import MarketModel
 from sim.runner import run_scenario
 
 from conftest import ROOT, small_scenario
@@ -52,8 +53,12 @@ def test_green_suppliers_cut_production_carbon_and_raise_unit_costs():
     green = run_scenario(small_scenario("suppliers.count=50", f"{GREEN}.prefer_green_suppliers=true"))
     per_unit = lambda r: r.summary["carbon_production_kg"] / r.daily["units_ordered"].sum()  # noqa: E731
     assert per_unit(green) < 0.9 * per_unit(base)
-    goods = lambda r: r.daily["goods_cost"].sum() / r.daily["units_ordered"].sum()  # noqa: E731
-    assert goods(green) > goods(base)
+    # the same goods cost more from the green suppliers chosen (premium): unit cost / goods cost per cell
+    factor = []
+    for choice in ("false", "true"):
+        t = MarketModel(small_scenario("suppliers.count=50", f"{GREEN}.prefer_green_suppliers={choice}")).merchant_table
+        factor.append(float((t.unit_cost[t.carries] / t.goods_cost[t.carries]).mean()))
+    assert factor[1] > factor[0]
 
 
 def test_carbon_price_is_charged_on_the_days_emissions(base):

@@ -60,8 +60,8 @@ def test_price_hunters_respond_more_to_the_same_coupon():
     seg = {s.name: i for i, s in enumerate(model.scenario.shoppers.segments)}
     mult = model.context.saving_multiplier(0.2)  # a 20% coupon, through the buy-or-not choice
     assert mult[model.shoppers.segment == seg["price_hunters"]].mean() > mult[model.shoppers.segment == seg["premium"]].mean()
-    # the incidence elasticity stays in the published range (-0.2 x price_sensitivity: 0.8 for price hunters)
-    assert np.allclose(mult[model.shoppers.segment == seg["price_hunters"]], 0.8 ** -0.8)
+    # the incidence elasticity is -incidence_weight x price_sensitivity: 0.25 x 4 = 1 for price hunters
+    assert np.allclose(mult[model.shoppers.segment == seg["price_hunters"]], 0.8 ** -1.0)
 
 
 def test_monthly_budget_caps_the_payout():

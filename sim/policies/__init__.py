@@ -107,6 +107,10 @@ class PolicySet:
     def month_end(self, ctx: PolicyContext) -> list[MonthEndChanges]:
         return [c for p in self.policies if (c := p.month_end(ctx)) is not None]
 
+    def start_measuring(self) -> None:
+        for p in self.policies:
+            p.start_measuring()
+
     def summary(self) -> dict[str, float]:
         """Every enabled policy's KPIs; each must report exactly the KPIs it declares."""
         out: dict[str, float] = {}

@@ -91,5 +91,8 @@ class Assortment(Policy):
         self.delisted += int(rows.size)
         return MonthEndChanges(rows, cats)  # the model writes their stock off and drops the range
 
+    def start_measuring(self) -> None:
+        self.delisted = 0
+
     def summary(self) -> dict[str, float]:
         return {"assortment_delisted_cells": self.delisted, "assortment_onboarded_merchants": self.onboarded}

@@ -161,6 +161,13 @@ class Policy:
         """Monthly settlement: budgets, tiers, fees; may delist (merchant, category) cells."""
         return None
 
+    def start_measuring(self) -> None:
+        """The end of a warm-up: counters reported in the summary start afresh (a policy's state carries on)."""
+        totals = getattr(self, "totals", None)
+        if isinstance(totals, dict):
+            for key, value in totals.items():
+                totals[key] = type(value)(0)
+
     def summary(self) -> dict[str, float]:
         """The values of the policy's KPIs (`kpis`) for summary.json."""
         return {}

@@ -75,6 +75,7 @@ class GreenLogistics(Policy):
 
     def setup(self, ctx: PolicyContext) -> MarketChanges:
         cfg, fleet = self.config, ctx.market.logistics.fleet
+        self.carbon_credit_kg = 0.0  # negative carbon of past days not yet set against the levy
         shares = dict(fleet)
         if cfg.ev_share is not None:
             shares = {v: s * (1.0 - cfg.ev_share) for v, s in shares.items() if v != "ev_van"}
@@ -107,6 +108,11 @@ class GreenLogistics(Policy):
             table.unit_cost[rows, c] = table.goods_cost[rows, c] * supply.cost_factor[best]
 
     def day_end(self, ctx: PolicyContext) -> None:
+        """The carbon price on the day's emissions; a day with more restocked returns than sales (its
+        carbon negative: units back on a shelf take their carbon back) carries the credit forward."""
         price = self.config.carbon_price_per_tonne
         if price > 0:
-            ctx.ledger.post("carbon_levy", ctx.carbon_today_kg / 1000.0 * price)
+            due = ctx.carbon_today_kg + self.carbon_credit_kg
+            self.carbon_credit_kg = min(due, 0.0)
+            if due > 0:
+                ctx.ledger.post("carbon_levy", due / 1000.0 * price)
