@@ -360,6 +360,7 @@ class MarketModel(mesa.Model):
         sh, t, lm = self.shoppers, self.merchants.table, self.last_mile
         served = orders.fulfilled
         counts = sh.lifecycle_counts(d)
+        churn_clock, churn_after = self._churn_clock(d), self.scenario.shoppers.lifecycle.churned_after_days
         observed = {
             "day": d - self.warmup,
             "date": self.calendar_start + dt.timedelta(days=d),
@@ -379,8 +380,8 @@ class MarketModel(mesa.Model):
             "new_state": counts["new"],
             "dormant_customers": counts["dormant"],
             "churned_customers": counts["churned"],
-            "churn_entries": int(np.count_nonzero(self._churn_clock(d) == self.scenario.shoppers.lifecycle.churned_after_days)),
-            "churn_at_risk": self._churn_at_risk(d),
+            "churn_entries": int(np.count_nonzero(churn_clock == churn_after)),
+            "churn_at_risk": int(np.count_nonzero(churn_clock < churn_after)),
             "alive_latent": int(sh.alive.sum()),
             "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,

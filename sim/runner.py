@@ -95,6 +95,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         })
         charts = tmp / "charts"
         charts.mkdir()
-        title = f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days, seed {sc.seed}"
+        warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
+        title = f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days{warmup}, seed {sc.seed}"
         kpi_timeseries(result.daily, title, sc.simulation.currency, charts / "kpis.png")
         supply_chain(result.daily, title, sc.simulation.currency, charts / "supply_chain.png")
