@@ -47,6 +47,10 @@ SUMMARY_FACTS = {
                                       "Etsy 2017 ~30-35% (Marketplace Pulse); eBay 31% in 8 months "
                                       "(Cabral & Hortacsu 2010)"),
     "return_rate": Fact("orders returned", 0.10, 0.20, "NRF & Appriss 2022-2023: 16.5-17.6% online"),
+    "return_rate_category_fashion": Fact("fashion orders returned", 0.20, 0.40,
+                                         "apparel 20-40% (industry benchmarks; no primary survey found)"),
+    "return_rate_category_books_media": Fact("books and media orders returned", 0.02, 0.08,
+                                             "books 2-5% (industry benchmarks; no primary survey found)"),
     "platform_take_rate": Fact("platform revenue / GMV", 0.13, 0.30,
                                "eBay ~14%, Etsy ~20%, Amazon 3P ~29% (10-K filings 2023)"),
     "top_decile_merchant_share": Fact("GMV share of the top 10% of merchants", 0.50, 0.95,

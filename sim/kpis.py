@@ -126,6 +126,8 @@ CATALOGUE: tuple[Kpi, ...] = (*CORE, *EXTRA)
 SUMMARY_KEYS = tuple(k.name for k in CORE)
 # served orders by segment: one flat key per segment (`orders_segment_<name>`), and a mapping
 SEGMENT_ORDERS_PREFIX = "orders_segment_"
+# return rate by category: one flat key per category (`return_rate_category_<name>`)
+CATEGORY_RETURNS_PREFIX = "return_rate_category_"
 
 
 def by_name(kpis: tuple[Kpi, ...] | list[Kpi] = CATALOGUE) -> dict[str, Kpi]:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sim.carbon import STAGES
-from sim.kpis import CATALOGUE, JOIN_CHANNELS, SEGMENT_ORDERS_PREFIX, Kpi
+from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, JOIN_CHANNELS, SEGMENT_ORDERS_PREFIX, Kpi
 from sim.ledger import Ledger
 
 # Daily money columns: the day's ledger flows (a flow nobody books, e.g. of a policy that is off, is 0).
@@ -86,6 +86,9 @@ class RunEnd:
     orders_in_run: np.ndarray
     segment: np.ndarray
     segment_names: list[str]
+    category_names: list[str]
+    orders_by_category: np.ndarray  # served orders per category in the measured period
+    returns_by_category: np.ndarray  # of those, flagged for return
     initial_history_days: int
     measure_start: int              # the first measured day, in simulated days (= the warm-up's length)
     churn_after_days: int           # N: days without a purchase that make a customer churned
@@ -232,6 +235,8 @@ def summarize(daily: pd.DataFrame, end: RunEnd, policy_values: dict[str, float])
                                             for i, name in enumerate(end.segment_names)}
     for name, count in summary["orders_by_segment"].items():
         summary[f"{SEGMENT_ORDERS_PREFIX}{name}"] = count  # flat, so that compare can compare them
+    for i, name in enumerate(end.category_names):
+        summary[f"{CATEGORY_RETURNS_PREFIX}{name}"] = _ratio(end.returns_by_category[i], end.orders_by_category[i])
     summary.update(policy_values)
     return summary
 

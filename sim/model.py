@@ -104,7 +104,8 @@ class MarketModel(mesa.Model):
         fleet = build_fleet(cfg.logistics, self.factors, platform_parcels * np.array([r.share for r in regions]),
                             cfg.logistics.fleet)
         self.last_mile = LastMile(self.env, cfg.logistics, self.factors, fleet, self.ledger, self.carbon)
-        self.returns = ReturnsBook(cfg.returns)
+        self.returns = ReturnsBook(cfg.returns, np.array([c.return_multiplier for c in cats]))
+        self.served_by_category = np.zeros(self.n_categories, dtype=np.int64)
         self.season = daily_multipliers(cfg.seasonality, self.calendar_start, self.days)
         self.is_month_end = month_ends(self.calendar_start, self.days)
         self._entry_rng = self.streams.generator("merchant_entry")
@@ -211,6 +212,8 @@ class MarketModel(mesa.Model):
         self.shoppers.orders_in_run[:] = 0
         self.shoppers.repeats_in_run[:] = 0
         self.merchants.start_measuring(self.inventory_value())
+        self.served_by_category[:] = 0
+        self.returns.decided_by_category[:] = 0
         self.policies.start_measuring()
         self.churn_at_risk_start = self._churn_at_risk(d - 1)
         self.alive_start = int(self.shoppers.alive.sum())
@@ -268,6 +271,7 @@ class MarketModel(mesa.Model):
         if cfg.merchants.unlimited_stock:
             self.supply.make_to_order(m_served, c_served)
         cogs = merchants.sell(d, m_served, c_served, orders.value[served])
+        self.served_by_category += np.bincount(c_served, minlength=self.n_categories)
         self.supply.book_sold(m_served, c_served)  # the carbon of what was sold and delivered
         # Accrual profit: net sales less the cost of the units sold (stock is an asset until sold).
         profit_today = np.bincount(m_served, weights=orders.value[served] - commission[served] - cogs,
@@ -410,6 +414,8 @@ class MarketModel(mesa.Model):
             first_day=sh.first_day, second_day=sh.second_day, is_customer=sh.is_customer, alive=sh.alive,
             repeats_in_run=sh.repeats_in_run, orders_in_run=sh.orders_in_run, segment=sh.segment,
             segment_names=[s.name for s in cfg.shoppers.segments],
+            category_names=[c.name for c in cfg.catalog.categories], orders_by_category=self.served_by_category.copy(),
+            returns_by_category=self.returns.decided_by_category.copy(),
             initial_history_days=cfg.shoppers.initial_history_days, measure_start=self.warmup,
             churn_after_days=cfg.shoppers.lifecycle.churned_after_days, churn_at_risk_start=self.churn_at_risk_start,
             alive_start=self.alive_start, is_month_end=self.is_month_end[self.warmup:], forecast_window_days=cfg.merchants.replenishment.forecast_window_days,

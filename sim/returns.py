@@ -1,7 +1,7 @@
 """Returns: decided when an order is placed, refunded and restocked `delay_days` later.
 
-The probability of a return rises as quality falls: p = base_rate + quality_slope x
-(1 - merchant quality x supplier quality). A returned unit is fit to sell again with
+The probability of a return rises as quality falls and depends on the category: p = (base_rate +
+quality_slope x (1 - merchant quality x supplier quality)) x the category's return_multiplier. A returned unit is fit to sell again with
 probability restock_share (it goes back on the merchant's shelf), otherwise it is scrapped.
 The shopper gets the order value back; the platform refunds its commission.
 """
@@ -34,15 +34,19 @@ class ReturnBatch:
         return int(self.merchant.size)
 
 
-def return_probability(cfg: ReturnsConfig, merchant_quality: np.ndarray, supplier_quality: np.ndarray) -> np.ndarray:
-    return np.clip(cfg.base_rate + cfg.quality_slope * (1.0 - merchant_quality * supplier_quality), 0.0, 1.0)
+def return_probability(cfg: ReturnsConfig, merchant_quality: np.ndarray, supplier_quality: np.ndarray,
+                       category_multiplier: np.ndarray | float = 1.0) -> np.ndarray:
+    p = (cfg.base_rate + cfg.quality_slope * (1.0 - merchant_quality * supplier_quality)) * category_multiplier
+    return np.clip(p, 0.0, 1.0)
 
 
 class ReturnsBook:
     """Pending returns by due day."""
 
-    def __init__(self, cfg: ReturnsConfig) -> None:
+    def __init__(self, cfg: ReturnsConfig, category_multiplier: np.ndarray) -> None:
         self.cfg = cfg
+        self.category_multiplier = category_multiplier
+        self.decided_by_category = np.zeros(category_multiplier.size, dtype=np.int64)  # orders flagged
         self._pending: dict[int, list[ReturnBatch]] = {}
 
     def decide(self, u: np.ndarray, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -55,7 +59,9 @@ class ReturnsBook:
              merchant: np.ndarray, category: np.ndarray, region: np.ndarray, value: np.ndarray,
              commission: np.ndarray) -> np.ndarray:
         """Decide which of the day's served orders come back (one uniform each) and schedule them."""
-        returned, restock = self.decide(u, return_probability(self.cfg, merchant_quality, supplier_quality))
+        p = return_probability(self.cfg, merchant_quality, supplier_quality, self.category_multiplier[category])
+        returned, restock = self.decide(u, p)
+        self.decided_by_category += np.bincount(category[returned], minlength=self.decided_by_category.size)
         self.schedule(day, ReturnBatch(merchant[returned], category[returned], region[returned],
                                        value[returned], commission[returned], restock[returned]))
         return returned

@@ -11,7 +11,7 @@ import difflib
 from pydantic import Field, create_model, model_validator
 
 from sim.config import MarketConfig
-from sim.kpis import CATALOGUE, SEGMENT_ORDERS_PREFIX, SUMMARY_KEYS
+from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, SEGMENT_ORDERS_PREFIX, SUMMARY_KEYS
 from sim.policies import REGISTRY, policy_kpis
 from sim.schema import Section
 
@@ -46,7 +46,7 @@ class TargetConfig(Section):
     @model_validator(mode="after")
     def _one_goal(self) -> TargetConfig:
         known = known_kpis()
-        if self.kpi not in known and not self.kpi.startswith(SEGMENT_ORDERS_PREFIX):
+        if self.kpi not in known and not self.kpi.startswith((SEGMENT_ORDERS_PREFIX, CATEGORY_RETURNS_PREFIX)):
             close = difflib.get_close_matches(self.kpi, sorted(known), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise ValueError(f"unknown KPI {self.kpi!r}{hint} Allowed: the keys of summary.json, e.g. "

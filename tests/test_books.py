@@ -152,3 +152,15 @@ def test_churn_is_counted_from_the_runs_start_and_dropout_beside_it():
 
 def test_a_ledger_has_a_provisions_account():
     assert "provisions" in Ledger(CORE_FLOWS).balances
+
+
+def test_returns_differ_by_category_as_published():
+    from sim.config import ReturnsConfig
+    from sim.returns import return_probability
+    cfg = ReturnsConfig()
+    q = np.full(3, 0.8)
+    p = return_probability(cfg, q, q, np.array([0.5, 1.0, 2.0]))
+    assert p[2] == pytest.approx(2 * p[1]) and p[0] == pytest.approx(p[1] / 2)
+    from sim.runner import run_scenario
+    s = run_scenario(small_scenario(*HELD)).summary
+    assert s["return_rate_category_fashion"] > 1.5 * s["return_rate"] > 3 * s["return_rate_category_books_media"]
