@@ -147,14 +147,21 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
     )
 
 
+def budget_for_expected_sales(table: MerchantTable, rows: np.ndarray, expected_daily: np.ndarray,
+                              cfg: MerchantsConfig, order_value: np.ndarray) -> None:
+    """Ad budget and overhead of `rows` for their expected sales (`order_value`: expected value of an
+    order per category at price index 1)."""
+    sales_day = (expected_daily[rows] * order_value[None, :]).sum(axis=1) * table.price_index[rows]
+    table.ad_spend_month[rows] = table.ad_share[rows] * sales_day * DAYS_PER_MONTH
+    table.overhead_month[rows] = cfg.overhead_share * sales_day * DAYS_PER_MONTH
+
+
 def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_daily: np.ndarray,
                              cfg: MerchantsConfig, order_value: np.ndarray) -> None:
     """Open `rows` in steady state: forecast history at the expected demand, stock for it, an ad
-    budget for the expected sales (`order_value`: expected value of an order per category at price index 1)."""
+    budget and overhead for the expected sales."""
     exp_d = expected_daily[rows]
-    sales_day = (exp_d * order_value[None, :]).sum(axis=1) * table.price_index[rows]
-    table.ad_spend_month[rows] = table.ad_share[rows] * sales_day * DAYS_PER_MONTH
-    table.overhead_month[rows] = cfg.overhead_share * sales_day * DAYS_PER_MONTH
+    budget_for_expected_sales(table, rows, expected_daily, cfg, order_value)
     table.demand_history[:, rows, :] = exp_d[None, :, :]
     table.days_of_history = table.demand_history.shape[0]  # the pre-filled window is the forecast's history
     table.sigma0[rows] = np.sqrt(exp_d)  # Poisson demand: sd = sqrt(mean)
@@ -400,7 +407,8 @@ class Merchants:
         """Next month's ad budgets follow this month's sales, overhead moves towards recent sales; monthly
         counters restart."""
         t, cfg = self.table, self.cfg
-        t.ad_spend_month = np.where(t.active, t.ad_share * t.sales_month, 0.0)
+        opened_now = t.created_day > day  # joined at this month end: keep the budget set for their expected sales
+        t.ad_spend_month = np.where(opened_now, t.ad_spend_month, np.where(t.active, t.ad_share * t.sales_month, 0.0))
         # overhead follows the business slowly: a share of the gap to what its recent sales would carry
         target = cfg.overhead_share * t.sales_days.sum(axis=0) / QUARTER_DAYS * DAYS_PER_MONTH
         old_enough = day + 1 - t.created_day >= QUARTER_DAYS  # a full trailing quarter of sales

@@ -287,7 +287,7 @@ class MerchantsConfig(Section):
     )
     ad_share_of_sales_mean: Probability = Field(
         0.06, description="Mean share of its last month's sales a merchant spends on ads with the platform "
-        "(exponential across merchants)"
+        "(lognormal across merchants, log-sd 0.5, capped at 0.5)"
     )
     overhead_share: Probability = Field(
         0.08, description="A merchant's overhead (staff, software, premises) per month, set when it opens at this "

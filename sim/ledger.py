@@ -47,6 +47,7 @@ class Ledger:
         self.totals: dict[str, float] = defaultdict(float)
         self.today: dict[str, float] = defaultdict(float)
         self.balances: dict[str, float] = {a: 0.0 for a in ACCOUNTS}
+        self.opening: dict[str, float] = {}  # balances carried over a restart
 
     def post(self, flow: str, amount: float) -> None:
         """Book `amount` (>= 0) under `flow`; unknown flows and negative amounts are bugs."""
@@ -62,10 +63,12 @@ class Ledger:
         self.balances[payee] += amount
 
     def restart(self) -> None:
-        """Start the books afresh (the end of a warm-up): totals and balances back to zero."""
+        """Start the books afresh (the end of a warm-up): totals and balances back to zero, except what
+        the platform owes (provisions), which carries over as an opening balance."""
         self.totals = defaultdict(float)
         self.today = defaultdict(float)
-        self.balances = {a: 0.0 for a in ACCOUNTS}
+        self.opening = {"provisions": self.balances["provisions"]}
+        self.balances = {a: self.opening.get(a, 0.0) for a in ACCOUNTS}
 
     def close_day(self) -> dict[str, float]:
         """The day's flows; resets the day."""
@@ -74,8 +77,8 @@ class Ledger:
         return day
 
     def imbalance(self) -> float:
-        """Sum of all balances: zero up to rounding in a correct ledger."""
-        return sum(self.balances.values())
+        """Sum of all balances less the opening balances: zero up to rounding in a correct ledger."""
+        return sum(self.balances.values()) - sum(self.opening.values())
 
     def inflow(self, account: str, flows: dict[str, float] | None = None) -> float:
         """Money received by `account` (from `flows`, default the whole run)."""

@@ -116,15 +116,15 @@ def _ratio(num: float, den: float) -> float:
 
 
 def _monthly_rate(daily: pd.DataFrame, end: RunEnd, events: str, base: str, base_start: int,
-                  first_observable: int = 0) -> float:
+                  first_month_start: int = 0) -> float:
     """Mean over calendar months of (events in the month / `base` at the end of the day before it),
-    over the months that end on or after measured day `first_observable`."""
+    over the months that start on or after measured day `first_month_start`."""
     days = len(daily)
     month_start = np.r_[0, np.flatnonzero(end.is_month_end[: days - 1]) + 1]
     rates = []
     for i, start in enumerate(month_start):
         stop = month_start[i + 1] if i + 1 < len(month_start) else days
-        if stop - 1 < first_observable:
+        if start < first_month_start:
             continue
         before = base_start if start == 0 else daily[base].iloc[start - 1]
         rates.append(_ratio(daily[events].iloc[start:stop].sum(), before))
@@ -133,9 +133,10 @@ def _monthly_rate(daily: pd.DataFrame, end: RunEnd, events: str, base: str, base
 
 def _churn_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
     """Observable churn: customers reaching N days without a purchase (counted from the run's start) in a
-    month / customers not churned at its start; mean of the months in which churn can be observed."""
-    observable = end.churn_after_days - end.measure_start  # measured day of the first possible churn
-    return _monthly_rate(daily, end, "churn_entries", "churn_at_risk", end.churn_at_risk_start, observable)
+    month / customers not churned at its start; mean of the months that start after day N of the run,
+    when every customer who has not bought since the run's start churns at once (a one-day spike)."""
+    after_spike = end.churn_after_days - end.measure_start + 1  # measured day after the spike
+    return _monthly_rate(daily, end, "churn_entries", "churn_at_risk", end.churn_at_risk_start, after_spike)
 
 
 def _dropout_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:

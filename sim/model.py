@@ -17,7 +17,7 @@ import mesa
 import numpy as np
 import simpy
 
-from agents.merchant import MerchantTable, Merchants, Pricing, build_merchants, record_demand
+from agents.merchant import MerchantTable, Merchants, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
@@ -136,19 +136,20 @@ class MarketModel(mesa.Model):
 
     def _opening_demand(self, rows: np.ndarray | None = None, rounds: int = 12) -> np.ndarray:
         """Expected daily demand per (merchant, category) for merchants opening now (`rows`, default all),
-        consistent with the popularity term of ranking (which sees the demand it ranks by: a fixed point,
-        reached by iterating on the opening merchants' history), so that merchants open stocked and sized
-        for the demand they will meet."""
+        consistent with the ranking terms that follow demand (popularity sees the demand it ranks by, ad
+        budgets are a share of expected sales: a fixed point, reached by iterating on the opening
+        merchants' history and budgets), so that merchants open stocked and sized for the demand they
+        will meet."""
         t = self.merchants.table
         rows = np.arange(t.size) if rows is None else rows
         buyers = self._expected_buyers_by_segment()
         self.choice.refresh(t)
         expected = self.choice.expected_cell_demand(buyers)
-        if self.scenario.choice.popularity_weight > 0 and self.choice.personalisation < 1:
-            for _ in range(rounds):
-                t.demand_history[:, rows, :] = expected[None, rows, :]
-                self.choice.refresh(t)
-                expected = self.choice.expected_cell_demand(buyers)
+        for _ in range(rounds):  # popularity and ads (a share of expected sales) both follow the demand
+            t.demand_history[:, rows, :] = expected[None, rows, :]
+            budget_for_expected_sales(t, rows, expected, self.scenario.merchants, self.order_value)
+            self.choice.refresh(t)
+            expected = self.choice.expected_cell_demand(buyers)
         return expected
 
     def _todays_market(self) -> MerchantTable:

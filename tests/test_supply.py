@@ -37,8 +37,10 @@ def test_order_up_to_keeps_the_position_at_its_target():
     window = model.scenario.merchants.replenishment.forecast_window_days
     rows = [(t.history_pos - 1 - k) % t.demand_history.shape[0] for k in range(window)]
     target = L * t.demand_history[rows].mean(axis=0)
-    position = (t.on_hand + t.on_order)[t.carries & t.active[:, None]]
-    target = target[t.carries & t.active[:, None]]
-    assert (position >= target - 1e-9).all()
-    # ordering tops up to ceil(target): cells that sold since their last order sit just at it
-    assert np.mean(position < target + 1) > 0.5
+    carried = t.carries & t.active[:, None]
+    position = (t.on_hand + t.on_order)[carried]
+    assert (position >= target[carried] - 1e-9).all()
+    # ordering tops up to ceil(target): cells with an order on the way sit just at it (cells of small
+    # merchants may still be above it, on their opening stock)
+    ordered = carried & (t.on_order > 0)
+    assert ordered.sum() > 10 and np.mean((t.on_hand + t.on_order)[ordered] < target[ordered] + 1) > 0.8
