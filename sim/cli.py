@@ -37,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(cmp)
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    swp = sub.add_parser("sweep", help="a batch experiment over levers and uncertainties (resumable)")
+    swp.add_argument("spec", help="sweep spec YAML, e.g. experiments/smoke.yaml")
+    swp.add_argument("--out", help="results folder (default: results/sweep-<name>); the same folder resumes")
+    swp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    swp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
+    swp.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     return parser
 
 
@@ -131,6 +137,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments.executors import default_workers
+    from experiments.sweep import load_spec, sweep
+
+    if args.workers is not None and args.workers < 1:
+        raise ScenarioError("--workers", None, f"must be at least 1 (got {args.workers})")
+    spec = load_spec(args.spec)  # checked before anything is written
+    out = args.out or f"results/sweep-{spec.name}"
+    executor, client = None, None
+    if args.scheduler:
+        from distributed import Client
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+    try:
+        runs = sweep(spec, out, args.workers or default_workers(), executor,
+                     progress=not args.quiet and sys.stderr.isatty())
+    finally:
+        if client is not None:
+            client.close()
+    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    if not args.quiet:
+        note = f"; {failed} failed: see the status and error columns of runs.parquet" if failed else ""
+        print(f"wrote {out}/runs.parquet ({len(runs)} runs of {runs['point'].nunique() if len(runs) else 0} "
+              f"points{note})")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -142,6 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_bench(args)
         if args.command == "validate":
             return cmd_validate(args)
+        if args.command == "sweep":
+            return cmd_sweep(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

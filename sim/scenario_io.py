@@ -189,6 +189,11 @@ def _item_annotation(annotation: Any) -> Any:
     return args[-1] if args else Any
 
 
+def check_path(dotted: str, source: str) -> None:
+    """A dotted path names a scenario field (else ScenarioError naming what is allowed)."""
+    _check_path(dotted, source)
+
+
 def _check_path(dotted: str, source: str) -> None:
     """Reject a --set path that names no field of the schema, with a did-you-mean."""
     model: type[BaseModel] | None = Scenario

@@ -1,0 +1,339 @@
+"""`run.py sweep`: batch experiments over levers and uncertainties (issue 11, first part).
+
+A sweep spec (YAML) names a base scenario, the levers the platform controls and the
+uncertainties it does not (dotted scenario paths with a range or levels), a design that
+places points in that space (full factorial; Latin hypercube from scipy.stats.qmc; Sobol and
+Morris samples from SALib; every lever point against a common uncertainty sample), and the
+replications per point. Replication i of every point runs with the same seed (spawned from
+the spec's seed with numpy's SeedSequence): common random numbers across points.
+
+Each finished run is written at once as its own Parquet part (atomically), so a killed sweep
+loses at most the runs in flight, and running the same command again resumes: finished runs
+are never recomputed; a changed spec in the same folder is refused. A run the model rejects
+or that fails is recorded with its error and the sweep goes on. At the end the parts are
+gathered into runs.parquet, one row per run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sys
+import time
+from concurrent.futures import Executor, as_completed
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from experiments.executors import local_executor
+from sim.errors import ScenarioError
+from sim.schema import Section
+
+DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
+PARTS = "parts"
+
+
+class ParameterConfig(Section):
+    """One lever or uncertainty: a scenario path and the values it may take."""
+
+    path: str = Field(min_length=1, description="Dotted scenario path, e.g. platform.take_rate")
+    low: float | None = Field(None, description="Lowest value of a range")
+    high: float | None = Field(None, description="Highest value of a range")
+    integer: bool = Field(False, description="Whole numbers only (a range of integers)")
+    levels: list[float | int | str | bool] | None = Field(
+        None, min_length=1, description="The values to take, in place of a range (numbers or categories)")
+
+    @model_validator(mode="after")
+    def _range_or_levels(self) -> ParameterConfig:
+        has_range = self.low is not None or self.high is not None
+        if has_range == (self.levels is not None):
+            raise ValueError(f"{self.path}: give either low and high, or levels")
+        if has_range:
+            if self.low is None or self.high is None:
+                raise ValueError(f"{self.path}: a range needs both low and high")
+            if not self.low < self.high:
+                raise ValueError(f"{self.path}: empty range, low ({self.low:g}) must be below high ({self.high:g})")
+        return self
+
+    def value(self, u: float) -> Any:
+        """The value at u in [0, 1): a point of the range, or one of the levels."""
+        if self.levels is not None:
+            return self.levels[min(int(u * len(self.levels)), len(self.levels) - 1)]
+        if self.integer:
+            return int(min(np.floor(self.low + u * (self.high - self.low + 1)), self.high))
+        return float(self.low + u * (self.high - self.low))
+
+    def grid(self, steps: int) -> list[Any]:
+        """Full-factorial values: the levels, or `steps` evenly spaced values of the range."""
+        if self.levels is not None:
+            return list(self.levels)
+        values = np.linspace(self.low, self.high, steps)
+        return sorted({int(round(v)) for v in values}) if self.integer else [float(v) for v in values]
+
+
+class DesignConfig(Section):
+    kind: Literal["full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty"] = Field(
+        description="How points are placed: " + ", ".join(DESIGNS))
+    n: int = Field(8, ge=1, le=1_000_000, description="Points (latin_hypercube, the uncertainty sample of "
+                   "lever_x_uncertainty), base samples (sobol: a power of two) or trajectories (morris)")
+    steps: int = Field(3, ge=2, le=100, description="Values per range in a full factorial")
+    second_order: bool = Field(False, description="sobol: also sample for second-order indices")
+    morris_levels: int = Field(4, ge=2, le=100, description="morris: grid levels")
+    seed: int = Field(0, ge=0, description="Seed of the sampler (the design, not the runs)")
+
+    @model_validator(mode="after")
+    def _sobol_power_of_two(self) -> DesignConfig:
+        if self.kind == "sobol" and self.n & (self.n - 1):
+            raise ValueError(f"sobol needs n a power of two (got {self.n}; e.g. {1 << self.n.bit_length()})")
+        return self
+
+
+class SweepSpec(Section):
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$", description="Names the results folder")
+    description: str = Field("", description="The question the sweep answers")
+    base: str = Field(min_length=1, description="The base scenario file (relative to the spec)")
+    sets: list[str] = Field(default_factory=list, description="Overrides (a.b=v) applied to every run")
+    levers: list[ParameterConfig] = Field(default_factory=list, description="What the platform controls")
+    uncertainties: list[ParameterConfig] = Field(default_factory=list, description="What it does not")
+    design: DesignConfig
+    replications: int = Field(1, ge=1, le=1000, description="Runs per point, each with its common seed")
+    seed: int = Field(42, ge=0, description="Root of the runs' seeds (SeedSequence)")
+    kpis: list[str] | None = Field(None, description="Summary KPIs to keep (default: every numeric one)")
+
+    @model_validator(mode="after")
+    def _parameters(self) -> SweepSpec:
+        paths = [p.path for p in self.levers + self.uncertainties]
+        if not paths:
+            raise ValueError("a sweep needs at least one lever or uncertainty")
+        both = sorted({p.path for p in self.levers} & {p.path for p in self.uncertainties})
+        if both:
+            raise ValueError(f"{', '.join(both)}: a path cannot be both a lever and an uncertainty")
+        twice = sorted({p for p in paths if paths.count(p) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)}: a path can appear only once")
+        if self.design.kind == "lever_x_uncertainty" and not (self.levers and self.uncertainties):
+            raise ValueError("lever_x_uncertainty needs both levers and uncertainties")
+        return self
+
+    @property
+    def parameters(self) -> list[ParameterConfig]:
+        return [*self.levers, *self.uncertainties]
+
+
+def load_spec(path: str | Path) -> SweepSpec:
+    """Read and check a sweep spec; bad input raises ScenarioError naming the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(str(path), None, "file not found")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ScenarioError(str(path), None, f"cannot read the sweep spec: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(str(path), None, "a sweep spec must be a YAML mapping of fields")
+    data.setdefault("name", path.stem)
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(x) for x in err["loc"]) or None
+        raise ScenarioError(str(path), field, err["msg"].removeprefix("Value error, ")) from None
+    base = (path.parent / spec.base).resolve()
+    spec = spec.model_copy(update={"base": str(base)})
+    _check_paths(spec, str(path))
+    return spec
+
+
+def _set(path: str, value: Any) -> str:
+    return f"{path}={json.dumps(value)}"
+
+
+def _check_paths(spec: SweepSpec, source: str) -> None:
+    """The base scenario loads and every parameter path is a scenario field (checked before any run;
+    a value the model rejects is a failed run, recorded, not bad input)."""
+    from sim.scenario_io import check_path, load_scenario
+    load_scenario(spec.base, spec.sets)
+    for i, p in enumerate(spec.parameters):
+        try:
+            check_path(p.path, source)
+        except ScenarioError as exc:
+            kind = "levers" if i < len(spec.levers) else "uncertainties"
+            index = i if i < len(spec.levers) else i - len(spec.levers)
+            raise ScenarioError(source, f"{kind}.{index}.path", exc.message) from None
+
+
+# --- designs -----------------------------------------------------------------------------------
+
+
+def _unit_sample(spec: SweepSpec, params: list[ParameterConfig], n: int) -> np.ndarray:
+    """n points in [0, 1)^d for `params` by the design's sampler (Latin hypercube for lever_x_uncertainty)."""
+    d, cfg = len(params), spec.design
+    if cfg.kind in ("latin_hypercube", "lever_x_uncertainty"):
+        from scipy.stats import qmc
+        return qmc.LatinHypercube(d=d, seed=cfg.seed).random(n)
+    problem = {"num_vars": d, "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * d}
+    if cfg.kind == "sobol":
+        from SALib.sample import sobol
+        return np.minimum(sobol.sample(problem, n, calc_second_order=cfg.second_order, seed=cfg.seed), 1 - 1e-12)
+    from SALib.sample import morris
+    return np.minimum(morris.sample(problem, n, num_levels=cfg.morris_levels, seed=cfg.seed), 1 - 1e-12)
+
+
+def design_points(spec: SweepSpec) -> pd.DataFrame:
+    """The design's points: one row per point, one column per parameter path (values as the scenario takes them)."""
+    cfg, params = spec.design, spec.parameters
+    if cfg.kind == "full_factorial":
+        rows = list(itertools.product(*(p.grid(cfg.steps) for p in params)))
+    elif cfg.kind == "lever_x_uncertainty":
+        levers = list(itertools.product(*(p.grid(cfg.steps) for p in spec.levers)))
+        unc = _unit_sample(spec, spec.uncertainties, cfg.n)
+        sample = [tuple(p.value(u) for p, u in zip(spec.uncertainties, row)) for row in unc]
+        rows = [lever + point for lever in levers for point in sample]
+    else:
+        rows = [tuple(p.value(u) for p, u in zip(params, row)) for row in _unit_sample(spec, params, cfg.n)]
+    points = pd.DataFrame(rows, columns=[p.path for p in params])
+    points.insert(0, "point", np.arange(len(points)))
+    return points
+
+
+def run_seeds(spec: SweepSpec) -> list[int]:
+    """Replication i's seed, the same at every point (common random numbers)."""
+    children = np.random.SeedSequence(spec.seed).spawn(spec.replications)
+    return [int(c.generate_state(1)[0] % (2**31)) for c in children]
+
+
+# --- running -------------------------------------------------------------------------------------
+
+
+def run_point(base: str, sets: list[str], seed: int, kpis: list[str] | None) -> dict[str, Any]:
+    """One run in a worker: its numeric KPIs, or the error that stopped it (never raises)."""
+    start = time.perf_counter()
+    try:
+        from sim.runner import run_scenario
+        from sim.scenario_io import load_scenario
+        summary = run_scenario(load_scenario(base, [*sets, f"seed={seed}"])).summary
+        keep = kpis if kpis is not None else [k for k, v in summary.items()
+                                              if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        row = {k: float(summary[k]) for k in keep if k in summary}
+        return {"status": "ok", "error": "", "wall_seconds": time.perf_counter() - start, **row}
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "wall_seconds": time.perf_counter() - start}
+
+
+def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
+    return json.loads(spec.model_dump_json())
+
+
+def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
+    """A new folder gets the spec; an old one must hold the same spec (then the sweep resumes)."""
+    saved = out / "spec.json"
+    mine = _fingerprint(spec)
+    if saved.exists():
+        theirs = json.loads(saved.read_text(encoding="utf-8"))
+        if theirs != mine:
+            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: {', '.join(changed)}); "
+                                "use another --out folder, or the spec it was run with to resume it")
+        return
+    if out.exists() and any(out.iterdir()):
+        raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    _atomic_write(saved, json.dumps(mine, indent=2))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _part(out: Path, point: int, replication: int) -> Path:
+    return out / PARTS / f"run-{point:06d}-{replication:04d}.parquet"
+
+
+def _write_part(path: Path, row: dict[str, Any]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    pd.DataFrame([row]).to_parquet(tmp, index=False)
+    os.replace(tmp, path)  # a part is either whole or absent
+
+
+def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
+          executor: Executor | None = None, progress: bool = False) -> pd.DataFrame:
+    """Run (or resume) a sweep and return one row per run (the Python API behind `run.py sweep`).
+
+    `out` defaults to results/sweep-<name>; `executor` (e.g. a Dask client's `get_executor()`)
+    replaces the local pool of `workers` processes. Results never depend on either."""
+    source = str(spec) if not isinstance(spec, SweepSpec) else spec.name
+    spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
+    out = Path(out) if out is not None else Path("results") / f"sweep-{spec.name}"
+    _prepare(out, spec, source)
+    points = design_points(spec)
+    seeds = run_seeds(spec)
+    params = [p.path for p in spec.parameters]
+    todo = [(int(pt.point), r) for pt in points.itertuples() for r in range(spec.replications)
+            if not _part(out, int(pt.point), r).exists()]
+    started = time.perf_counter()
+    own = executor is None
+    pool = local_executor(min(workers, max(len(todo), 1))) if own else executor
+    try:
+        futures = {}
+        for point, rep in todo:
+            values = points.loc[point, params]
+            sets = [*spec.sets, *(_set(path, _plain(values[path])) for path in params)]
+            futures[pool.submit(run_point, spec.base, sets, seeds[rep], spec.kpis)] = (point, rep, values)
+        from tqdm import tqdm
+        failed = 0
+        with tqdm(total=len(futures), disable=not progress, desc=spec.name, unit="run") as bar:
+            for future in as_completed(futures):
+                point, rep, values = futures[future]
+                row = {"point": point, **{p: _plain(values[p]) for p in params}, "replication": rep,
+                       "seed": seeds[rep], **future.result()}
+                _write_part(_part(out, point, rep), row)
+                failed += row["status"] != "ok"
+                bar.update(1)
+                bar.set_postfix(failed=failed)
+    finally:
+        if own:
+            pool.shutdown()
+    runs = gather(out)
+    _write_manifest(out, spec, len(todo), time.perf_counter() - started, runs)
+    return runs
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars as plain Python values (for YAML overrides and Parquet columns)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def gather(out: Path) -> pd.DataFrame:
+    """Every finished run's row, in (point, replication) order; written to runs.parquet atomically."""
+    parts = sorted((Path(out) / PARTS).glob("run-*.parquet"))
+    runs = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    if len(runs):
+        runs = runs.sort_values(["point", "replication"], ignore_index=True)
+        tmp = Path(out) / ".runs.parquet.tmp"
+        runs.to_parquet(tmp, index=False)
+        os.replace(tmp, Path(out) / "runs.parquet")
+    return runs
+
+
+def _write_manifest(out: Path, spec: SweepSpec, ran: int, seconds: float, runs: pd.DataFrame) -> None:
+    from importlib import metadata
+    from sim import __version__
+    from sim.outputs import git_commit
+    from sim.runner import PROJECT_ROOT
+    versions = {pkg: metadata.version(pkg) for pkg in ("numpy", "pandas", "scipy", "pyarrow")}
+    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    _atomic_write(out / "manifest.json", json.dumps({
+        "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT), "sweep": spec.name,
+        "design": spec.design.kind, "points": int(runs["point"].nunique()) if len(runs) else 0,
+        "runs": len(runs), "failed": failed, "ran_this_time": ran, "wall_seconds_this_time": round(seconds, 3),
+        "python": sys.version.split()[0], "versions": versions,
+    }, indent=2))

@@ -1,0 +1,142 @@
+"""Sweeps (issue 11, first part): designs, common seeds, same bits with any number of workers,
+resume without recomputing, failed runs recorded, bad specs refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from experiments.sweep import design_points, load_spec, run_seeds, sweep
+from sim.errors import ScenarioError
+
+from conftest import ROOT
+
+TINY = '["shoppers.count=1000", "merchants.count=5", "suppliers.count=4", "simulation.days=20", ' \
+       '"simulation.warmup_days=0"]'
+
+
+def write_spec(folder, body: str, name: str = "s") -> str:
+    path = folder / f"{name}.yaml"
+    path.write_text(f"name: {name}\nbase: {ROOT / 'scenarios' / 'baseline.yaml'}\nsets: {TINY}\n{body}",
+                    encoding="utf-8")
+    return str(path)
+
+
+FACTORIAL = """levers: [{path: platform.take_rate, levels: [0.1, 0.2]}]
+uncertainties: [{path: shoppers.purchase_rate_multiplier, low: 0.8, high: 1.2}]
+design: {kind: full_factorial, steps: 2}
+replications: 2
+kpis: [gmv, orders, platform_profit]
+"""
+
+
+def test_same_bits_with_one_or_two_workers_and_common_seeds(tmp_path):
+    spec = write_spec(tmp_path, FACTORIAL)
+    one = sweep(spec, tmp_path / "one", workers=1)
+    two = sweep(spec, tmp_path / "two", workers=2)
+    cols = ["point", "replication", "seed", "gmv", "orders", "platform_profit"]
+    pd.testing.assert_frame_equal(one[cols], two[cols])
+    assert len(one) == 8 and (one["status"] == "ok").all()
+    # replication i meets the same draws at every point: same seed, and the take rate moves no orders
+    assert one.groupby("replication")["seed"].nunique().eq(1).all()
+    same_demand = one.groupby(["replication", "shoppers.purchase_rate_multiplier"])["orders"].nunique()
+    assert same_demand.eq(1).all()
+
+
+def test_a_rerun_resumes_and_never_recomputes(tmp_path):
+    spec = write_spec(tmp_path, FACTORIAL)
+    first = sweep(spec, tmp_path / "out")
+    parts = sorted((tmp_path / "out" / "parts").glob("run-*.parquet"))
+    parts[3].unlink()  # as if the sweep had been killed with that run in flight
+    again = sweep(spec, tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["ran_this_time"] == 1 and manifest["runs"] == 8
+    pd.testing.assert_frame_equal(first.drop(columns="wall_seconds"), again.drop(columns="wall_seconds"))
+    assert len(pd.read_parquet(tmp_path / "out" / "runs.parquet")) == 8
+
+
+def test_a_changed_spec_in_the_same_folder_is_refused(tmp_path):
+    sweep(write_spec(tmp_path, FACTORIAL), tmp_path / "out")
+    changed = write_spec(tmp_path, FACTORIAL.replace("replications: 2", "replications: 3"))
+    with pytest.raises(ScenarioError, match="changed: replications"):
+        sweep(changed, tmp_path / "out")
+
+
+def test_a_failing_run_is_recorded_and_the_sweep_goes_on(tmp_path):
+    spec = write_spec(tmp_path, """levers: [{path: platform.take_rate, levels: [0.1, 1.5]}]
+design: {kind: full_factorial}
+""")
+    runs = sweep(spec, tmp_path / "out")
+    assert list(runs["status"]) == ["ok", "failed"]
+    assert "take_rate" in runs.loc[1, "error"] and runs.loc[0, "gmv"] > 0
+
+
+@pytest.mark.parametrize("kind, n, rows", [("latin_hypercube", 5, 5), ("sobol", 4, 4 * (2 + 2)),
+                                           ("morris", 3, 3 * (2 + 1))])
+def test_designs_place_the_points_their_samplers_give(tmp_path, kind, n, rows):
+    spec = load_spec(write_spec(tmp_path, f"""levers: [{{path: platform.take_rate, low: 0.05, high: 0.2}}]
+uncertainties: [{{path: merchants.categories_per_merchant, low: 1, high: 4, integer: true}}]
+design: {{kind: {kind}, n: {n}, seed: 3}}
+"""))
+    points = design_points(spec)
+    assert len(points) == rows
+    assert points["platform.take_rate"].between(0.05, 0.2).all()
+    assert set(points["merchants.categories_per_merchant"]) <= {1, 2, 3, 4}
+    assert points.equals(design_points(spec))  # seeded
+    assert len(set(run_seeds(spec))) == 1
+
+
+def test_lever_x_uncertainty_crosses_every_lever_point_with_one_sample(tmp_path):
+    spec = load_spec(write_spec(tmp_path, """levers: [{path: platform.take_rate, levels: [0.1, 0.15, 0.2]}]
+uncertainties: [{path: shoppers.purchase_rate_multiplier, low: 0.7, high: 1.3}]
+design: {kind: lever_x_uncertainty, n: 4}
+"""))
+    points = design_points(spec)
+    assert len(points) == 12
+    samples = points.groupby("platform.take_rate")["shoppers.purchase_rate_multiplier"].apply(tuple)
+    assert samples.nunique() == 1  # the same uncertainty points for every lever setting
+
+
+@pytest.mark.parametrize("body, message", [
+    ("levers: [{path: platform.take_rat, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n",
+     "levers.0.path"),
+    ("levers: [{path: platform.take_rate, low: 0.3, high: 0.2}]\ndesign: {kind: full_factorial}\n",
+     "empty range"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: sobol, n: 6}\n",
+     "power of two"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\n"
+     "uncertainties: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n",
+     "both a lever and an uncertainty"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: grid}\n", "design.kind"),
+])
+def test_bad_specs_exit_2_and_write_nothing(tmp_path, body, message):
+    spec = write_spec(tmp_path, body)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert message in proc.stderr and not out.exists()
+
+
+def test_the_smoke_sweep_runs_from_the_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", str(ROOT / "experiments" / "smoke.yaml"),
+                           "--out", str(tmp_path / "smoke"), "--workers", "2"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    runs = pd.read_parquet(tmp_path / "smoke" / "runs.parquet")
+    assert len(runs) == 16 and (runs["status"] == "ok").all()
+
+
+def test_a_dask_cluster_gives_the_same_bits(tmp_path):
+    from distributed import Client, LocalCluster
+
+    spec = write_spec(tmp_path, FACTORIAL)
+    serial = sweep(spec, tmp_path / "serial", workers=1)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        on_dask = sweep(spec, tmp_path / "dask", executor=client.get_executor())
+    cols = ["point", "replication", "seed", "gmv", "orders", "platform_profit"]
+    pd.testing.assert_frame_equal(serial[cols], on_dask[cols])
