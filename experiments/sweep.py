@@ -24,7 +24,7 @@ import sys
 import time
 from concurrent.futures import Executor, as_completed
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from experiments.executors import local_executor
 from sim.errors import ScenarioError
+from sim.outputs import plain
 from sim.schema import Section
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
@@ -245,12 +246,13 @@ def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
     if out.exists() and any(out.iterdir()):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
     (out / PARTS).mkdir(parents=True, exist_ok=True)
-    _atomic_write(saved, json.dumps(mine, indent=2))
+    _replace(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def _replace(path: Path, write: Callable[[Path], Any]) -> None:
+    """Write `path` through a temporary file beside it: the file is either whole or absent."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
+    write(tmp)
     os.replace(tmp, path)
 
 
@@ -259,9 +261,7 @@ def _part(out: Path, point: int, replication: int) -> Path:
 
 
 def _write_part(path: Path, row: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    pd.DataFrame([row]).to_parquet(tmp, index=False)
-    os.replace(tmp, path)  # a part is either whole or absent
+    _replace(path, lambda tmp: pd.DataFrame([row]).to_parquet(tmp, index=False))
 
 
 def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
@@ -286,14 +286,14 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
         futures = {}
         for point, rep in todo:
             values = points.loc[point, params]
-            sets = [*spec.sets, *(_set(path, _plain(values[path])) for path in params)]
+            sets = [*spec.sets, *(_set(path, plain(values[path])) for path in params)]
             futures[pool.submit(run_point, spec.base, sets, seeds[rep], spec.kpis)] = (point, rep, values)
         from tqdm import tqdm
         failed = 0
         with tqdm(total=len(futures), disable=not progress, desc=spec.name, unit="run") as bar:
             for future in as_completed(futures):
                 point, rep, values = futures[future]
-                row = {"point": point, **{p: _plain(values[p]) for p in params}, "replication": rep,
+                row = {"point": point, **{p: plain(values[p]) for p in params}, "replication": rep,
                        "seed": seeds[rep], **future.result()}
                 _write_part(_part(out, point, rep), row)
                 failed += row["status"] != "ok"
@@ -307,20 +307,13 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     return runs
 
 
-def _plain(value: Any) -> Any:
-    """numpy scalars as plain Python values (for YAML overrides and Parquet columns)."""
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def gather(out: Path) -> pd.DataFrame:
     """Every finished run's row, in (point, replication) order; written to runs.parquet atomically."""
     parts = sorted((Path(out) / PARTS).glob("run-*.parquet"))
     runs = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
     if len(runs):
         runs = runs.sort_values(["point", "replication"], ignore_index=True)
-        tmp = Path(out) / ".runs.parquet.tmp"
-        runs.to_parquet(tmp, index=False)
-        os.replace(tmp, Path(out) / "runs.parquet")
+        _replace(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
     return runs
 
 
@@ -331,9 +324,10 @@ def _write_manifest(out: Path, spec: SweepSpec, ran: int, seconds: float, runs: 
     from sim.runner import PROJECT_ROOT
     versions = {pkg: metadata.version(pkg) for pkg in ("numpy", "pandas", "scipy", "pyarrow")}
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
-    _atomic_write(out / "manifest.json", json.dumps({
+    manifest = json.dumps({
         "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT), "sweep": spec.name,
         "design": spec.design.kind, "points": int(runs["point"].nunique()) if len(runs) else 0,
         "runs": len(runs), "failed": failed, "ran_this_time": ran, "wall_seconds_this_time": round(seconds, 3),
         "python": sys.version.split()[0], "versions": versions,
-    }, indent=2))
+    }, indent=2)
+    _replace(out / "manifest.json", lambda tmp: tmp.write_text(manifest, encoding="utf-8"))

@@ -110,7 +110,7 @@ class MarketModel(mesa.Model):
         self.is_month_end = month_ends(self.calendar_start, self.days)
         self._entry_rng = self.streams.generator("merchant_entry")
         self.recorder = DailyRecorder(self.ledger)
-        self.churn_at_risk_start = self._churn_at_risk(-1)
+        self.churn_at_risk_start = self._churn_counts(-1)[1]
         self.alive_start = int(self.shoppers.alive.sum())
         self.context.merchants = self.merchants.table
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
@@ -200,9 +200,10 @@ class MarketModel(mesa.Model):
         sh = self.shoppers
         return day - np.maximum(sh.last_day[sh.is_customer], 0)
 
-    def _churn_at_risk(self, day: int) -> int:
-        """Customers who have not (yet) churned at the end of `day`, counting from the run's start."""
-        return int(np.count_nonzero(self._churn_clock(day) < self.scenario.shoppers.lifecycle.churned_after_days))
+    def _churn_counts(self, day: int) -> tuple[int, int]:
+        """(customers who churn on `day`, customers not churned at its end), counting from the run's start."""
+        clock, n = self._churn_clock(day), self.scenario.shoppers.lifecycle.churned_after_days
+        return int(np.count_nonzero(clock == n)), int(np.count_nonzero(clock < n))
 
     def _start_measuring(self) -> None:
         """The end of the warm-up: books, counters and KPI rows start afresh; the market carries on."""
@@ -216,7 +217,7 @@ class MarketModel(mesa.Model):
         self.served_by_category[:] = 0
         self.returns.decided_by_category[:] = 0
         self.policies.start_measuring()
-        self.churn_at_risk_start = self._churn_at_risk(d - 1)
+        self.churn_at_risk_start = self._churn_counts(d - 1)[1]
         self.alive_start = int(self.shoppers.alive.sum())
 
     # --- the day --------------------------------------------------------------------------------
@@ -365,7 +366,7 @@ class MarketModel(mesa.Model):
         sh, t, lm = self.shoppers, self.merchants.table, self.last_mile
         served = orders.fulfilled
         counts = sh.lifecycle_counts(d)
-        churn_clock, churn_after = self._churn_clock(d), self.scenario.shoppers.lifecycle.churned_after_days
+        churn_entries, churn_at_risk = self._churn_counts(d)
         observed = {
             "day": d - self.warmup,
             "date": self.calendar_start + dt.timedelta(days=d),
@@ -385,8 +386,8 @@ class MarketModel(mesa.Model):
             "new_state": counts["new"],
             "dormant_customers": counts["dormant"],
             "churned_customers": counts["churned"],
-            "churn_entries": int(np.count_nonzero(churn_clock == churn_after)),
-            "churn_at_risk": int(np.count_nonzero(churn_clock < churn_after)),
+            "churn_entries": churn_entries,
+            "churn_at_risk": churn_at_risk,
             "alive_latent": int(sh.alive.sum()),
             "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,

@@ -18,18 +18,19 @@ import numpy as np
 from sim.errors import ScenarioError
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """numpy scalars (also inside dicts and lists) as plain Python values, for JSON, YAML and Parquet."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:
-    path.write_text(json.dumps(_plain(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(plain(data), indent=2, allow_nan=False) + "\n", encoding="utf-8")
 
 
 def _umask() -> int:
