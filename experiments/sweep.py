@@ -22,7 +22,7 @@ import json
 import os
 import sys
 import time
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Executor, wait
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -38,6 +38,8 @@ from sim.schema import Section
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
 PARTS = "parts"
+DAILY = "daily"
+DEFAULT_OBJECTIVES = {"gmv": "max", "platform_profit": "max", "carbon_per_order_kg": "min"}
 
 
 class ParameterConfig(Section):
@@ -106,6 +108,11 @@ class SweepSpec(Section):
     replications: int = Field(1, ge=1, le=1000, description="Runs per point, each with its common seed")
     seed: int = Field(42, ge=0, description="Root of the runs' seeds (SeedSequence)")
     kpis: list[str] | None = Field(None, description="Summary KPIs to keep (default: every numeric one)")
+    daily: list[str] | None = Field(None, description="Daily series to keep (columns of daily.csv), written "
+                                    "as a Parquet dataset partitioned by point and replication")
+    objectives: dict[str, Literal["max", "min"]] | None = Field(
+        None, description="KPIs to optimise for the Pareto set and regret (`run.py analyze`), each max or min "
+        "(default: gmv max, platform_profit max, carbon_per_order_kg min, those of them that are kept)")
 
     @model_validator(mode="after")
     def _parameters(self) -> SweepSpec:
@@ -120,7 +127,20 @@ class SweepSpec(Section):
             raise ValueError(f"{', '.join(twice)}: a path can appear only once")
         if self.design.kind == "lever_x_uncertainty" and not (self.levers and self.uncertainties):
             raise ValueError("lever_x_uncertainty needs both levers and uncertainties")
+        if self.objectives is not None and not self.objectives:
+            raise ValueError("objectives: name at least one KPI to optimise (e.g. gmv: max), or leave it out")
+        if self.objectives is not None and self.kpis is not None:
+            dropped = [k for k in self.objectives if k not in self.kpis]
+            if dropped:
+                raise ValueError(f"objectives {', '.join(dropped)} must also be among the kpis kept")
         return self
+
+    @property
+    def goals(self) -> dict[str, str]:
+        """The objectives, or the default ones that are kept."""
+        if self.objectives is not None:
+            return dict(self.objectives)
+        return {k: v for k, v in DEFAULT_OBJECTIVES.items() if self.kpis is None or k in self.kpis}
 
     @property
     def parameters(self) -> list[ParameterConfig]:
@@ -167,6 +187,31 @@ def _check_paths(spec: SweepSpec, source: str) -> None:
             kind = "levers" if i < len(spec.levers) else "uncertainties"
             index = i if i < len(spec.levers) else i - len(spec.levers)
             raise ScenarioError(source, f"{kind}.{index}.path", exc.message) from None
+    _check_names(spec, source)
+
+
+def _check_names(spec: SweepSpec, source: str) -> None:
+    """Kept KPIs and objectives are summary keys; kept daily series are daily columns."""
+    import difflib
+
+    from sim.kpis import CATEGORY_RETURNS_PREFIX, SEGMENT_ORDERS_PREFIX
+    from sim.metrics import COLUMNS
+    from sim.scenario import known_kpis
+    known = known_kpis()
+
+    def check(field: str, name: str, allowed: set[str] | tuple[str, ...], what: str, prefixes=()) -> None:
+        if name in allowed or name.startswith(prefixes):
+            return
+        close = difflib.get_close_matches(name, list(allowed), n=1, cutoff=0.6)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        raise ScenarioError(source, field, f"unknown {what} {name!r}{hint} Allowed: {', '.join(sorted(allowed))}")
+
+    for i, name in enumerate(spec.kpis or []):
+        check(f"kpis.{i}", name, known, "KPI", (SEGMENT_ORDERS_PREFIX, CATEGORY_RETURNS_PREFIX))
+    for name in spec.objectives or {}:
+        check(f"objectives.{name}", name, known, "KPI", (SEGMENT_ORDERS_PREFIX, CATEGORY_RETURNS_PREFIX))
+    for i, name in enumerate(spec.daily or []):
+        check(f"daily.{i}", name, tuple(c for c in COLUMNS if c not in ("day", "date")), "daily column")
 
 
 # --- designs -----------------------------------------------------------------------------------
@@ -211,21 +256,34 @@ def run_seeds(spec: SweepSpec) -> list[int]:
 
 # --- running -------------------------------------------------------------------------------------
 
+# evaluate(base, sets, seed, daily_columns) -> (summary, daily frame or None, seconds of simulation)
+Evaluate = Callable[[str, list[str], int, "list[str] | None"], "tuple[dict[str, Any], pd.DataFrame | None, float]"]
 
-def run_point(base: str, sets: list[str], seed: int, kpis: list[str] | None) -> dict[str, Any]:
-    """One run in a worker: its numeric KPIs, or the error that stopped it (never raises)."""
+
+def simulate(base: str, sets: list[str], seed: int, daily: list[str] | None
+             ) -> tuple[dict[str, Any], pd.DataFrame | None, float]:
+    """The model itself: the base scenario with `sets` and `seed`, run to its summary KPIs."""
+    from sim.runner import run_scenario
+    from sim.scenario_io import load_scenario
+    result = run_scenario(load_scenario(base, [*sets, f"seed={seed}"]))
+    series = result.daily[["day", *daily]].reset_index(drop=True) if daily else None
+    return result.summary, series, result.wall_seconds
+
+
+def run_point(evaluate: Evaluate, base: str, sets: list[str], seed: int, kpis: list[str] | None,
+              daily: list[str] | None) -> dict[str, Any]:
+    """One run in a worker: its numeric KPIs (and daily series), or the error that stopped it (never raises)."""
     start = time.perf_counter()
     try:
-        from sim.runner import run_scenario
-        from sim.scenario_io import load_scenario
-        summary = run_scenario(load_scenario(base, [*sets, f"seed={seed}"])).summary
+        summary, series, sim_seconds = evaluate(base, sets, seed, daily)
         keep = kpis if kpis is not None else [k for k, v in summary.items()
                                               if isinstance(v, (int, float)) and not isinstance(v, bool)]
         row = {k: float(summary[k]) for k in keep if k in summary}
-        return {"status": "ok", "error": "", "wall_seconds": time.perf_counter() - start, **row}
+        return {"status": "ok", "error": "", "wall_seconds": time.perf_counter() - start,
+                "sim_seconds": sim_seconds, **row, DAILY: series}
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
         return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                "wall_seconds": time.perf_counter() - start}
+                "wall_seconds": time.perf_counter() - start, "sim_seconds": float("nan"), DAILY: None}
 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
@@ -261,15 +319,30 @@ def _part(out: Path, point: int, replication: int) -> Path:
 
 
 def _write_part(path: Path, row: dict[str, Any]) -> None:
-    _replace(path, lambda tmp: pd.DataFrame([row]).to_parquet(tmp, index=False))
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    _replace(path, lambda tmp: pq.write_table(pa.Table.from_pylist([row]), tmp))
+
+
+def _daily_part(out: Path, point: int, replication: int) -> Path:
+    return out / DAILY / f"point={point}" / f"replication={replication}" / "part.parquet"
+
+
+def _write_daily(path: Path, series: pd.DataFrame) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _replace(path, lambda tmp: series.to_parquet(tmp, index=False))
 
 
 def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
-          executor: Executor | None = None, progress: bool = False) -> pd.DataFrame:
+          executor: Executor | None = None, progress: bool = False, evaluate: Evaluate = simulate,
+          window: int | None = None) -> pd.DataFrame:
     """Run (or resume) a sweep and return one row per run (the Python API behind `run.py sweep`).
 
     `out` defaults to results/sweep-<name>; `executor` (e.g. a Dask client's `get_executor()`)
-    replaces the local pool of `workers` processes. Results never depend on either."""
+    replaces the local pool of `workers` processes. Results never depend on either. At most
+    `window` runs are in flight at once (default 4 per worker, 256 with an executor), so memory
+    stays flat however many runs the sweep has; `evaluate` is the model (tests plug in functions
+    with known answers)."""
     source = str(spec) if not isinstance(spec, SweepSpec) else spec.name
     spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
     out = Path(out) if out is not None else Path("results") / f"sweep-{spec.name}"
@@ -279,55 +352,87 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     params = [p.path for p in spec.parameters]
     todo = [(int(pt.point), r) for pt in points.itertuples() for r in range(spec.replications)
             if not _part(out, int(pt.point), r).exists()]
+    values_at = [{p: plain(v) for p, v in row.items()} for row in points[params].to_dict("records")]
     started = time.perf_counter()
     own = executor is None
-    pool = local_executor(min(workers, max(len(todo), 1))) if own else executor
+    workers = min(workers, max(len(todo), 1))
+    pool = local_executor(workers) if own else executor
+    window = window or (4 * workers if own else 256)
+    from tqdm import tqdm
+    failed, sim_seconds = 0, 0.0
     try:
-        futures = {}
-        for point, rep in todo:
-            values = points.loc[point, params]
-            sets = [*spec.sets, *(_set(path, plain(values[path])) for path in params)]
-            futures[pool.submit(run_point, spec.base, sets, seeds[rep], spec.kpis)] = (point, rep, values)
-        from tqdm import tqdm
-        failed = 0
-        with tqdm(total=len(futures), disable=not progress, desc=spec.name, unit="run") as bar:
-            for future in as_completed(futures):
-                point, rep, values = futures[future]
-                row = {"point": point, **{p: plain(values[p]) for p in params}, "replication": rep,
-                       "seed": seeds[rep], **future.result()}
-                _write_part(_part(out, point, rep), row)
-                failed += row["status"] != "ok"
-                bar.update(1)
-                bar.set_postfix(failed=failed)
+        queue, pending = iter(todo), {}
+        with tqdm(total=len(todo), disable=not progress, desc=spec.name, unit="run") as bar:
+            while True:
+                for point, rep in itertools.islice(queue, window - len(pending)):
+                    values = values_at[point]
+                    sets = [*spec.sets, *(_set(path, value) for path, value in values.items())]
+                    future = pool.submit(run_point, evaluate, spec.base, sets, seeds[rep], spec.kpis, spec.daily)
+                    pending[future] = (point, rep, values)
+                if not pending:
+                    break
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    point, rep, values = pending.pop(future)
+                    result = future.result()
+                    series = result.pop(DAILY)
+                    if series is not None:
+                        _write_daily(_daily_part(out, point, rep), series)
+                    row = {"point": point, **values, "replication": rep,
+                           "seed": seeds[rep], **result}
+                    _write_part(_part(out, point, rep), row)  # last: a run with its part is finished
+                    failed += row["status"] != "ok"
+                    sim_seconds += 0.0 if np.isnan(row["sim_seconds"]) else row["sim_seconds"]
+                    bar.update(1)
+                    bar.set_postfix(failed=failed)
     finally:
         if own:
-            pool.shutdown()
+            pool.shutdown(cancel_futures=True)
     runs = gather(out)
-    _write_manifest(out, spec, len(todo), time.perf_counter() - started, runs)
+    timing = {"ran": len(todo), "failed_this_time": failed, "wall_seconds": time.perf_counter() - started,
+              "sim_seconds": sim_seconds, "workers": workers if own else None}
+    _write_manifest(out, spec, timing, runs)
     return runs
 
 
 def gather(out: Path) -> pd.DataFrame:
     """Every finished run's row, in (point, replication) order; written to runs.parquet atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
     parts = sorted((Path(out) / PARTS).glob("run-*.parquet"))
-    runs = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+    # failed runs have no KPI columns; a parameter's levels may mix integers and reals: promote
+    table = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive") if parts else None
+    runs = table.to_pandas() if table is not None else pd.DataFrame()
     if len(runs):
         runs = runs.sort_values(["point", "replication"], ignore_index=True)
         _replace(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
     return runs
 
 
-def _write_manifest(out: Path, spec: SweepSpec, ran: int, seconds: float, runs: pd.DataFrame) -> None:
+def _write_manifest(out: Path, spec: SweepSpec, timing: dict[str, Any], runs: pd.DataFrame) -> None:
+    """What was run, with what, where and how long: the spec, versions, commit, machine, timings."""
+    import platform
     from importlib import metadata
+
     from sim import __version__
     from sim.outputs import git_commit
     from sim.runner import PROJECT_ROOT
-    versions = {pkg: metadata.version(pkg) for pkg in ("numpy", "pandas", "scipy", "pyarrow")}
+    versions = {pkg: metadata.version(pkg) for pkg in ("mesa", "numpy", "pandas", "scipy", "pyarrow", "SALib",
+                                                       "distributed")}
     failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    wall, busy = timing["wall_seconds"], timing["sim_seconds"]
+    overhead = (wall * timing["workers"] - busy) / busy if timing["workers"] and busy > 0 else None
     manifest = json.dumps({
         "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT), "sweep": spec.name,
         "design": spec.design.kind, "points": int(runs["point"].nunique()) if len(runs) else 0,
-        "runs": len(runs), "failed": failed, "ran_this_time": ran, "wall_seconds_this_time": round(seconds, 3),
+        "runs": len(runs), "failed": failed,
+        "failed_runs": "runs.parquet rows with status 'failed'; their error column says why" if failed else None,
+        "this_time": {"runs": timing["ran"], "failed": timing["failed_this_time"],
+                      "workers": timing["workers"] or "dask scheduler", "wall_seconds": round(wall, 3),
+                      "simulation_seconds": round(busy, 3),
+                      "overhead_share": None if overhead is None else round(overhead, 4)},
+        "spec": _fingerprint(spec),
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
         "python": sys.version.split()[0], "versions": versions,
     }, indent=2)
     _replace(out / "manifest.json", lambda tmp: tmp.write_text(manifest, encoding="utf-8"))

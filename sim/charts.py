@@ -172,3 +172,99 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path) ->
     fig.suptitle(f"Mean of {replications} replications per scenario", fontsize=13)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+# --- sweeps (run.py analyze) ---------------------------------------------------------------------
+
+
+def _kpi_label(kpi: str) -> str:
+    from sim.kpis import by_name
+    unit = by_name().get(kpi)
+    return f"{kpi} ({unit.unit})" if unit is not None else kpi
+
+
+def _setting_label(row: pd.Series, levers: list[str]) -> str:
+    def short(value) -> str:
+        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    return ", ".join(f"{p.split('.')[-1]}={short(row[p])}" for p in levers)
+
+
+def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path) -> None:
+    """One KPI's sensitivity to each parameter: Sobol ST and S1, or Morris mu* and sigma, with 95% CIs."""
+    sobol = design == "sobol"
+    rows = table.sort_values("ST" if sobol else "mu_star", ascending=True)
+    y = range(len(rows))
+    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * len(rows)), constrained_layout=True)
+    colours = ["#1f5f99" if k == "lever" else "#d9822b" for k in rows["kind"]]
+    if sobol:
+        ax.barh([i + 0.2 for i in y], rows["ST"], height=0.4, color=colours, label="total order ST")
+        ax.errorbar(rows["ST"], [i + 0.2 for i in y], xerr=rows["ST_conf"], fmt="none", color="black", capsize=3, lw=1)
+        ax.barh([i - 0.2 for i in y], rows["S1"], height=0.4, color=colours, alpha=0.4, label="first order S1")
+        ax.errorbar(rows["S1"], [i - 0.2 for i in y], xerr=rows["S1_conf"], fmt="none", color="black", capsize=3,
+                    lw=1)
+        ax.set_xlabel("share of the KPI's variance (Sobol index)")
+        ax.set_xlim(left=min(0.0, float((rows["S1"] - rows["S1_conf"]).min())))
+        method = f"Sobol indices, N = {n} base samples"
+    else:
+        ax.barh(y, rows["mu_star"], color=colours, label="mu* (mean absolute effect)")
+        ax.errorbar(rows["mu_star"], y, xerr=rows["mu_star_conf"], fmt="none", color="black", capsize=3, lw=1)
+        ax.scatter(rows["sigma"], y, marker="D", color="black", zorder=3, label="sigma (interactions, non-linearity)")
+        ax.set_xlabel(f"change of {_kpi_label(kpi)} across a parameter's whole range")
+        ax.set_xlim(left=0)
+        method = f"Morris elementary effects, {n} trajectories"
+    ax.set_yticks(list(y), rows["parameter"])
+    ax.legend(frameon=False, loc="lower right", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.set_title(f"{method}; 95% bootstrap CI; blue: levers, orange: uncertainties", fontsize=9, color="#444444")
+    fig.suptitle(title, fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, str], title: str,
+                   path: Path) -> None:
+    """Each lever setting on the first two objectives; the Pareto-efficient ones (over all objectives) marked."""
+    (x, gx), (y, gy) = list(goals.items())[:2]
+    fig, ax = plt.subplots(figsize=(9, 6), constrained_layout=True)
+    rest, best = settings[~settings["pareto"]], settings[settings["pareto"]]
+    ax.scatter(rest[x], rest[y], color="#bbbbbb", s=30, label="dominated setting")
+    ax.scatter(best[x], best[y], color="#c0392b", s=45, label="Pareto-efficient setting", zorder=3)
+    if len(best) <= 12:
+        for _, row in best.iterrows():
+            ax.annotate(_setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
+                        textcoords="offset points")
+    ax.set_xlabel(f"{_kpi_label(x)}, {'higher' if gx == 'max' else 'lower'} is better")
+    ax.set_ylabel(f"{_kpi_label(y)}, {'higher' if gy == 'max' else 'lower'} is better")
+    others = [k for k in goals if k not in (x, y)]
+    note = f"efficient over all objectives ({', '.join(goals)})" if others else "efficient over both objectives"
+    ax.set_title(f"mean over replications and uncertainties; {note}", fontsize=9, color="#444444")
+    ax.legend(frameon=False, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(title, fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path) -> None:
+    """Per objective: each lever setting's worst-case regret across the uncertainty sample; the most robust marked."""
+    kpis = list(dict.fromkeys(table["kpi"]))
+    settings = table[table["kpi"] == kpis[0]]
+    fig, axes = plt.subplots(1, len(kpis), figsize=(4.5 * len(kpis) + 2.5, 1.5 + 0.35 * len(settings)),
+                             constrained_layout=True, squeeze=False)
+    for ax, kpi in zip(axes[0], kpis):
+        rows = table[table["kpi"] == kpi].reset_index(drop=True)
+        colours = ["#2b9a5a" if r else "#1f5f99" for r in rows["most_robust"]]
+        ax.barh(range(len(rows)), rows["max_regret"], color=colours)
+        ax.set_yticks(range(len(rows)), [_setting_label(r, levers) for _, r in rows.iterrows()] if ax is axes[0][0]
+                      else [""] * len(rows))
+        ax.invert_yaxis()
+        ax.set_xlim(left=0)
+        ax.set_title(f"{kpi} ({rows['goal'].iloc[0]})", fontsize=10)
+        ax.set_xlabel(f"worst-case shortfall from the best setting\n{_kpi_label(kpi)}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.spines[["top", "right"]].set_visible(False)
+    fig.suptitle(f"{title} (green: most robust, minimax regret)", fontsize=13)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,4 +1,4 @@
-"""Command line: `python run.py COMMAND ...` (run, compare, validate, bench). It parses and dispatches;
+"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, validate, bench). It parses and dispatches;
 the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
     swp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
+    ana.add_argument("folder", help="the sweep's results folder, e.g. results/sweep-smoke")
+    ana.add_argument("--quiet", action="store_true", help="no summary on the terminal")
     return parser
 
 
@@ -164,6 +167,17 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from experiments.analysis import analyze, format_summary, write
+
+    result = analyze(args.folder)
+    out = write(result, args.folder)
+    if not args.quiet:
+        print(format_summary(result))
+        print(f"\nwrote {out}/ ({', '.join(sorted(result.tables))} as CSV, summary.txt, charts as PNG)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -177,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_validate(args)
         if args.command == "sweep":
             return cmd_sweep(args)
+        if args.command == "analyze":
+            return cmd_analyze(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

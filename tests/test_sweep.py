@@ -4,8 +4,14 @@ resume without recomputing, failed runs recorded, bad specs refused before anyth
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -54,8 +60,9 @@ def test_a_rerun_resumes_and_never_recomputes(tmp_path):
     parts[3].unlink()  # as if the sweep had been killed with that run in flight
     again = sweep(spec, tmp_path / "out")
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["ran_this_time"] == 1 and manifest["runs"] == 8
-    pd.testing.assert_frame_equal(first.drop(columns="wall_seconds"), again.drop(columns="wall_seconds"))
+    assert manifest["this_time"]["runs"] == 1 and manifest["runs"] == 8
+    timing = ["wall_seconds", "sim_seconds"]
+    pd.testing.assert_frame_equal(first.drop(columns=timing), again.drop(columns=timing))
     assert len(pd.read_parquet(tmp_path / "out" / "runs.parquet")) == 8
 
 
@@ -112,6 +119,14 @@ design: {kind: lever_x_uncertainty, n: 4}
      "uncertainties: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n",
      "both a lever and an uncertainty"),
     ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: grid}\n", "design.kind"),
+    ("levers: [{path: platform.take_rate, levels: []}]\ndesign: {kind: full_factorial}\n", "levers.0.levels"),
+    ("levers: [{path: platform.take_rate, low: 0.1}]\ndesign: {kind: full_factorial}\n", "needs both low and high"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n"
+     "kpis: [gmv, platform_proft]\n", "did you mean 'platform_profit'"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n"
+     "daily: [gmv, gvm]\n", "daily.1"),
+    ("levers: [{path: platform.take_rate, low: 0.1, high: 0.2}]\ndesign: {kind: full_factorial}\n"
+     "kpis: [gmv]\nobjectives: {orders: max}\n", "must also be among the kpis kept"),
 ])
 def test_bad_specs_exit_2_and_write_nothing(tmp_path, body, message):
     spec = write_spec(tmp_path, body)
@@ -140,3 +155,80 @@ def test_a_dask_cluster_gives_the_same_bits(tmp_path):
         on_dask = sweep(spec, tmp_path / "dask", executor=client.get_executor())
     cols = ["point", "replication", "seed", "gmv", "orders", "platform_profit"]
     pd.testing.assert_frame_equal(serial[cols], on_dask[cols])
+
+
+def test_daily_series_are_kept_as_a_partitioned_dataset(tmp_path):
+    spec = write_spec(tmp_path, FACTORIAL.replace("kpis:", "daily: [gmv, orders]\nkpis:"))
+    runs = sweep(spec, tmp_path / "out")
+    daily = pd.read_parquet(tmp_path / "out" / "daily")  # point=P/replication=R/part.parquet
+    assert len(daily) == len(runs) * 20 and {"day", "gmv", "orders", "point", "replication"} <= set(daily.columns)
+    one = daily[(daily["point"].astype(int) == 2) & (daily["replication"].astype(int) == 1)]
+    row = runs[(runs["point"] == 2) & (runs["replication"] == 1)].iloc[0]
+    assert one["gmv"].sum() == pytest.approx(row["gmv"]) and one["orders"].sum() == row["orders"]
+
+
+KILLABLE = """levers: [{path: platform.take_rate, levels: [0.08, 0.12, 0.16]}]
+uncertainties: [{path: shoppers.purchase_rate_multiplier, levels: [0.9, 1.1]}]
+design: {kind: full_factorial}
+replications: 2
+kpis: [gmv, orders, platform_profit]
+"""
+
+
+def test_a_sweep_killed_mid_way_resumes_and_ends_with_every_run_exactly_once(tmp_path):
+    spec, out = write_spec(tmp_path, KILLABLE), tmp_path / "out"
+    cmd = [sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(out), "--workers", "2", "--quiet"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((out / "parts").glob("run-*.parquet"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker processes, mid-way
+    proc.wait()
+    finished = len(list((out / "parts").glob("run-*.parquet")))
+    assert 3 <= finished < 12 and not (out / "runs.parquet").exists()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["this_time"]["runs"] == 12 - finished  # finished runs were not recomputed
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert len(runs) == 12 and not runs.duplicated(["point", "replication"]).any()
+    clean = sweep(spec, tmp_path / "clean")
+    cols = ["point", "replication", "seed", "status", "gmv", "orders", "platform_profit"]
+    pd.testing.assert_frame_equal(runs[cols], clean[cols])
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_the_real_dask_scheduler_and_worker_commands_run_a_sweep(tmp_path):
+    from distributed import Client
+
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    port = address.rsplit(":", 1)[1]
+    scheduler = subprocess.Popen([str(Path(sys.executable).parent / "dask"), "scheduler", "--host", "127.0.0.1",
+                                  "--port", port, "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL, cwd=tmp_path)
+    worker = subprocess.Popen([str(Path(sys.executable).parent / "dask"), "worker", address, "--nworkers", "2",
+                               "--nthreads", "1", "--no-dashboard"], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, cwd=tmp_path)
+    try:
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        spec = write_spec(tmp_path, FACTORIAL)
+        proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(tmp_path / "dask"),
+                               "--scheduler", address], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        on_dask = pd.read_parquet(tmp_path / "dask" / "runs.parquet")
+        manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
+        assert manifest["this_time"]["workers"] == "dask scheduler"
+    finally:
+        for p in (worker, scheduler):
+            p.terminate()
+            p.wait(timeout=60)
+    serial = sweep(spec, tmp_path / "serial")
+    cols = ["point", "replication", "seed", "status", "gmv", "orders", "platform_profit"]
+    pd.testing.assert_frame_equal(on_dask[cols], serial[cols])

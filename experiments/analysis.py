@@ -1,0 +1,324 @@
+"""`run.py analyze DIR`: what a finished sweep says (issue 11).
+
+Per kept KPI: Sobol indices S1, ST (S2 when sampled) with bootstrap confidence intervals, or
+Morris mu*, sigma (both from SALib, on the design's own sample, re-drawn from the saved spec);
+a convergence verdict with a suggested sample size; main effects; the Pareto-efficient lever
+settings for the spec's objectives; and, for a lever x uncertainty design, each lever
+setting's mean, worst case and regret across the uncertainty sample, and the most robust one.
+
+Replications are averaged per point before any index is estimated: with common random numbers
+every point meets the same draws, so the average removes noise without biasing comparisons.
+
+Convergence rule (ours, stated in docs/experiments.md): N is enough for a KPI when every
+parameter's 95% confidence half-width is at most 20% of its index, or at most 0.02 when the
+index is below 0.1 (Sobol ST); for Morris, the half-width of mu* is at most 20% of mu*, or
+of a tenth of the largest mu* when mu* is smaller. Half-widths shrink as 1/sqrt(N), so the
+suggested N is N x (half-width / allowed)^2 at the worst parameter (a power of two for Sobol).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from experiments.sweep import PARTS, SweepSpec, _unit_sample
+from sim.errors import ScenarioError
+
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+RELATIVE_HALF_WIDTH = 0.2  # convergence: half-width at most 20% of the index ...
+SMALL_INDEX = 0.1  # ... or of this floor for small indices (Sobol; Morris: a tenth of the largest mu*)
+RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
+
+
+@dataclass
+class Analysis:
+    """The tables of one sweep's analysis (each also written as DIR/analysis/<name>.csv)."""
+
+    spec: SweepSpec
+    runs: int
+    failed: int
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
+    """The sweep's spec and runs (bad folder: ScenarioError)."""
+    folder = Path(folder)
+    spec_file, runs_file = folder / "spec.json", folder / "runs.parquet"
+    if not spec_file.is_file():
+        raise ScenarioError(str(folder), None, "not a sweep folder (no spec.json): give the --out folder of run.py sweep")
+    if not runs_file.is_file():
+        has_parts = any((folder / PARTS).glob("run-*.parquet"))
+        hint = "rerun the same sweep command to finish it" if has_parts else "no run has finished yet"
+        raise ScenarioError(str(folder), None, f"no runs.parquet: {hint}")
+    spec = SweepSpec.model_validate(json.loads(spec_file.read_text(encoding="utf-8")))
+    return spec, pd.read_parquet(runs_file)
+
+
+def kpi_columns(spec: SweepSpec, runs: pd.DataFrame) -> list[str]:
+    params = {p.path for p in spec.parameters}
+    return [c for c in runs.columns if c not in RUN_COLUMNS and c not in params
+            and pd.api.types.is_numeric_dtype(runs[c])]
+
+
+def point_means(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
+    """KPIs averaged over replications, one row per point of the design, in design order."""
+    ok = runs[runs["status"] == "ok"]
+    return ok.groupby("point")[kpis].mean()
+
+
+def _problem(spec: SweepSpec) -> dict:
+    params = spec.parameters
+    return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+
+
+def _kind(spec: SweepSpec) -> dict[str, str]:
+    return {**{p.path: "lever" for p in spec.levers}, **{p.path: "uncertainty" for p in spec.uncertainties}}
+
+
+def _next_power_of_two(n: float) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(n, 1))))
+
+
+def sobol_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
+                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """S1 and ST (and S2) with bootstrap half-widths, and the convergence verdict, per KPI."""
+    from SALib.analyze import sobol
+    problem, kind, n = _problem(spec), _kind(spec), spec.design.n
+    first, second, verdicts, skipped = [], [], [], []
+    for kpi in kpis:
+        y = means[kpi].to_numpy(dtype=float)
+        if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+            skipped.append(kpi)
+            continue
+        res = sobol.analyze(problem, y, calc_second_order=spec.design.second_order, num_resamples=RESAMPLES,
+                            conf_level=CONFIDENCE, seed=spec.design.seed)
+        for i, name in enumerate(problem["names"]):
+            first.append({"kpi": kpi, "parameter": name, "kind": kind[name], "S1": res["S1"][i],
+                          "S1_conf": res["S1_conf"][i], "ST": res["ST"][i], "ST_conf": res["ST_conf"][i]})
+            if spec.design.second_order:
+                for j in range(i + 1, len(problem["names"])):
+                    second.append({"kpi": kpi, "parameter_1": name, "parameter_2": problem["names"][j],
+                                   "S2": res["S2"][i, j], "S2_conf": res["S2_conf"][i, j]})
+        allowed = RELATIVE_HALF_WIDTH * np.maximum(res["ST"], SMALL_INDEX)
+        verdicts.append(_verdict(kpi, res["ST_conf"], allowed, n, "sobol", problem["names"]))
+    return pd.DataFrame(first), pd.DataFrame(second), pd.DataFrame(verdicts), skipped
+
+
+def morris_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Morris mu, mu*, sigma per parameter, in KPI units per whole range of the parameter."""
+    from SALib.analyze import morris
+    problem, kind = _problem(spec), _kind(spec)
+    x = _unit_sample(spec, spec.parameters, spec.design.n)
+    rows, verdicts, skipped = [], [], []
+    for kpi in kpis:
+        y = means[kpi].to_numpy(dtype=float)
+        if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+            skipped.append(kpi)
+            continue
+        res = morris.analyze(problem, x, y, num_resamples=RESAMPLES, conf_level=CONFIDENCE,
+                             num_levels=spec.design.morris_levels, seed=spec.design.seed)
+        for i, name in enumerate(problem["names"]):
+            rows.append({"kpi": kpi, "parameter": name, "kind": kind[name], "mu": res["mu"][i],
+                         "mu_star": res["mu_star"][i], "mu_star_conf": res["mu_star_conf"][i],
+                         "sigma": res["sigma"][i]})
+        mu_star = np.asarray(res["mu_star"], dtype=float)
+        allowed = RELATIVE_HALF_WIDTH * np.maximum(mu_star, SMALL_INDEX * mu_star.max())
+        verdicts.append(_verdict(kpi, np.asarray(res["mu_star_conf"], dtype=float), allowed, spec.design.n,
+                                 "morris", problem["names"]))
+    return pd.DataFrame(rows), pd.DataFrame(verdicts), skipped
+
+
+def _verdict(kpi: str, half_width: np.ndarray, allowed: np.ndarray, n: int, kind: str,
+             names: list[str]) -> dict:
+    ratio = np.asarray(half_width, dtype=float) / allowed
+    worst = int(np.nanargmax(ratio))
+    enough = bool(np.nanmax(ratio) <= 1.0)
+    needed = n * float(np.nanmax(ratio)) ** 2
+    suggested = n if enough else (_next_power_of_two(needed) if kind == "sobol" else math.ceil(needed))
+    return {"kpi": kpi, "n": n, "converged": enough, "worst_parameter": names[worst],
+            "half_width_over_allowed": float(ratio[worst]), "suggested_n": suggested}
+
+
+def main_effects(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str], bins: int = 5) -> pd.DataFrame:
+    """Mean of each KPI over the runs at each value (or quantile bin) of each parameter."""
+    ok = runs[runs["status"] == "ok"]
+    frames = []
+    for p in spec.parameters:
+        values = ok[p.path]
+        if values.nunique() <= 10 or not pd.api.types.is_numeric_dtype(values):
+            group = values.astype(str) if not pd.api.types.is_numeric_dtype(values) else values
+            labels = group
+        else:
+            labels = pd.qcut(values, bins, duplicates="drop").astype(str)
+        table = ok.groupby(labels, sort=True)[kpis].agg(["mean", "std", "count"])
+        for kpi in kpis:
+            part = table[kpi].reset_index()
+            part.columns = ["value", "mean", "sd", "runs"]
+            part.insert(0, "parameter", p.path)
+            part.insert(0, "kpi", kpi)
+            frames.append(part)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def pareto_flags(values: np.ndarray) -> np.ndarray:
+    """Rows no other row beats on every column (all columns: larger is better)."""
+    keep = np.ones(len(values), dtype=bool)
+    for i in range(len(values)):
+        others = np.delete(values, i, axis=0)
+        beaten = np.all(others >= values[i], axis=1) & np.any(others > values[i], axis=1)
+        keep[i] = not beaten.any()
+    return keep
+
+
+def lever_settings(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> pd.DataFrame:
+    """Each lever setting's objectives, averaged over replications (and the uncertainty sample),
+    with the Pareto-efficient ones flagged; settings with a failed run are never efficient."""
+    levers = [p.path for p in spec.levers]
+    status = runs.groupby(levers)["status"].agg(runs="size", failed_runs=lambda s: int((s != "ok").sum()))
+    ok = runs[runs["status"] == "ok"]
+    means = ok.groupby(levers)[list(goals)].mean()
+    table = status.join(means).reset_index()
+    sign = np.array([1.0 if goals[k] == "max" else -1.0 for k in goals])
+    usable = (table["failed_runs"] == 0) & table[list(goals)].notna().all(axis=1)
+    flags = np.zeros(len(table), dtype=bool)
+    flags[usable.to_numpy()] = pareto_flags(table.loc[usable, list(goals)].to_numpy(dtype=float) * sign)
+    table["pareto"] = flags
+    return table
+
+
+def robustness(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> pd.DataFrame:
+    """lever_x_uncertainty: per objective and lever setting, the mean, the worst case and the regret
+    (shortfall from the best setting in the same uncertainty scenario) across the uncertainty sample;
+    the most robust setting has the smallest worst regret (minimax regret, Savage 1951)."""
+    levers = [p.path for p in spec.levers]
+    ok = runs[runs["status"] == "ok"].assign(scenario=lambda d: d["point"] % spec.design.n)
+    rows = []
+    for kpi, goal in goals.items():
+        per = ok.groupby([*levers, "scenario"])[kpi].mean().unstack("scenario")
+        per = per.dropna(axis=1)  # scenarios where some setting failed cannot rank settings
+        best = per.max() if goal == "max" else per.min()
+        regret = (best - per) if goal == "max" else (per - best)
+        table = pd.DataFrame({"mean": per.mean(axis=1), "worst": per.min(axis=1) if goal == "max" else per.max(axis=1),
+                              "max_regret": regret.max(axis=1), "mean_regret": regret.mean(axis=1),
+                              "scenarios": per.shape[1]}).reset_index()
+        table["most_robust"] = table["max_regret"] == table["max_regret"].min()
+        table.insert(0, "goal", goal)
+        table.insert(0, "kpi", kpi)
+        rows.append(table)
+    return pd.concat(rows, ignore_index=True)
+
+
+def analyze(folder: str | Path) -> Analysis:
+    """Every table the sweep supports (no files written: see `write`)."""
+    spec, runs = load(folder)
+    kpis = kpi_columns(spec, runs)
+    failed = int((runs["status"] != "ok").sum())
+    result = Analysis(spec, len(runs), failed)
+    goals = {k: v for k, v in spec.goals.items() if k in kpis}
+    kind = spec.design.kind
+    if kind in ("sobol", "morris"):
+        means = point_means(spec, runs, kpis)
+        expected = len(_unit_sample(spec, spec.parameters, spec.design.n))
+        if len(means) < expected:
+            result.notes.append(f"{kind} indices need every point of the design; {expected - len(means)} of "
+                                f"{expected} points have no successful run (see the error column of runs.parquet)")
+        elif kind == "sobol":
+            first, second, verdicts, skipped = sobol_indices(spec, means, kpis)
+            result.tables.update(sensitivity=first, convergence=verdicts)
+            if len(second):
+                result.tables["second_order"] = second
+            if skipped:
+                result.notes.append(f"no sensitivity for KPIs that do not vary: {', '.join(skipped)}")
+        else:
+            table, verdicts, skipped = morris_indices(spec, means, kpis)
+            result.tables.update(sensitivity=table, convergence=verdicts)
+            if skipped:
+                result.notes.append(f"no sensitivity for KPIs that do not vary: {', '.join(skipped)}")
+    result.tables["main_effects"] = main_effects(spec, runs, kpis)
+    if spec.levers and goals:
+        result.tables["pareto"] = lever_settings(spec, runs, goals)
+    elif not spec.levers:
+        result.notes.append("no levers in the spec: no Pareto set of lever settings")
+    if kind == "lever_x_uncertainty" and goals:
+        result.tables["robustness"] = robustness(spec, runs, goals)
+    return result
+
+
+def _fmt(x: float) -> str:
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
+def _setting(row: pd.Series, levers: list[str]) -> str:
+    return ", ".join(f"{p}={row[p]:g}" if isinstance(row[p], (int, float)) else f"{p}={row[p]}" for p in levers)
+
+
+def format_summary(result: Analysis) -> str:
+    """What a planner reads first: the ranking of parameters, whether N was enough, the good settings."""
+    spec, t = result.spec, result.tables
+    goals = list(spec.goals)
+    lines = [f"sweep {spec.name}: {spec.design.kind}, {result.runs} runs ({result.failed} failed), "
+             f"{spec.replications} replication(s) per point"]
+    if "sensitivity" in t and len(t["sensitivity"]):
+        sens, conv = t["sensitivity"], t["convergence"].set_index("kpi")
+        sobol = spec.design.kind == "sobol"
+        what = "total-order Sobol index ST" if sobol else "Morris mu* (KPI change per whole range)"
+        lines.append(f"\nsensitivity, {what}, 95% bootstrap half-width:")
+        for kpi in [k for k in goals if k in conv.index]:
+            rows = sens[sens["kpi"] == kpi].sort_values("ST" if sobol else "mu_star", ascending=False)
+            ranked = "; ".join(f"{r.parameter} {_fmt(r.ST if sobol else r.mu_star)} "
+                               f"± {_fmt(r.ST_conf if sobol else r.mu_star_conf)}" for r in rows.itertuples())
+            v = conv.loc[kpi]
+            verdict = "N enough" if v["converged"] else f"N not enough, try n: {int(v['suggested_n'])}"
+            lines.append(f"  {kpi}: {ranked}  [{verdict}]")
+    if "pareto" in t:
+        table = t["pareto"]
+        levers = [p.path for p in spec.levers]
+        best = table[table["pareto"]]
+        lines.append(f"\nPareto-efficient lever settings ({', '.join(f'{k} {g}' for k, g in spec.goals.items() if k in table)}):"
+                     f" {len(best)} of {len(table)}")
+        for _, row in best.head(10).iterrows():
+            lines.append(f"  {_setting(row, levers)}: " + ", ".join(f"{k} {_fmt(row[k])}" for k in goals if k in row))
+        if len(best) > 10:
+            lines.append(f"  ... and {len(best) - 10} more in analysis/pareto.csv")
+    if "robustness" in t:
+        levers = [p.path for p in spec.levers]
+        lines.append("\nmost robust lever setting (smallest worst-case regret across the uncertainty sample):")
+        for kpi, rows in t["robustness"].groupby("kpi", sort=False):
+            row = rows[rows["most_robust"]].iloc[0]
+            lines.append(f"  {kpi} ({row['goal']}): {_setting(row, levers)}: mean {_fmt(row['mean'])}, worst "
+                         f"{_fmt(row['worst'])}, worst regret {_fmt(row['max_regret'])}")
+    lines.extend(f"\nnote: {n}" for n in result.notes)
+    return "\n".join(lines)
+
+
+def write(result: Analysis, folder: str | Path) -> Path:
+    """DIR/analysis/: one CSV per table, summary.txt and the charts, replaced as a whole (atomically)."""
+    from sim import charts
+    from sim.outputs import atomic_folder
+    spec, t = result.spec, result.tables
+    out = Path(folder) / "analysis"
+    with atomic_folder(out) as tmp:
+        for name, table in t.items():
+            table.to_csv(tmp / f"{name}.csv", index=False)
+        (tmp / "summary.txt").write_text(format_summary(result) + "\n", encoding="utf-8")
+        if "sensitivity" in t and len(t["sensitivity"]):
+            for kpi in [k for k in spec.goals if k in set(t["sensitivity"]["kpi"])]:
+                charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.kind,
+                                        spec.design.n, f"{spec.name}: what moves {kpi}",
+                                        tmp / f"sensitivity-{kpi}.png")
+        goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
+        if len(goals) >= 2:
+            charts.pareto_scatter(t["pareto"], [p.path for p in spec.levers], goals,
+                                  f"{spec.name}: lever settings, Pareto-efficient ones marked", tmp / "pareto.png")
+        if "robustness" in t:
+            charts.regret_bars(t["robustness"], [p.path for p in spec.levers],
+                               f"{spec.name}: worst-case regret of each lever setting", tmp / "regret.png")
+    return out
