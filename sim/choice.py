@@ -98,7 +98,7 @@ class ChoiceModel:
     """
 
     def __init__(self, cfg: ChoiceConfig, segments: list[SegmentConfig], categories: list[CategoryConfig],
-                 shopper_segment: np.ndarray) -> None:
+                 shopper_segment: np.ndarray, price_sensitivity: list[float]) -> None:
         self.cfg = cfg
         share = np.array([c.demand_share for c in categories])
         self.demand_share = share / share.sum()
@@ -108,7 +108,7 @@ class ChoiceModel:
         self.segment_prefs = prefs / prefs.sum(axis=1, keepdims=True)
         # how far a segment's own category preferences are from plain popularity (total variation)
         self.niche = 0.5 * np.abs(self.segment_prefs - self.demand_share[None, :]).sum(axis=1)
-        self.price_sensitivity = np.array([s.price_sensitivity for s in segments])
+        self.price_sensitivity = np.array(price_sensitivity)  # per segment, with the market's multiplier
         self.green_preference = np.array([s.green_preference for s in segments])
         self.shopper_segment = shopper_segment
         self.personalisation = cfg.personalisation  # today's level; the recommendation policy moves it

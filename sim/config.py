@@ -139,6 +139,10 @@ class ShoppersConfig(Section):
         1.0, description="Buying frequency relative to the calibrated one (a market uncertainty: multiplies every "
         "customer's BG/NBD purchase rate; lifetimes in calendar time are unchanged)"
     )
+    price_sensitivity_multiplier: NonNegative = Field(
+        1.0, description="Price sensitivity relative to the segments' own (a market uncertainty: multiplies every "
+        "segment's price_sensitivity, in merchant choice and in buy-or-not; 1: as configured)"
+    )
     stockout_behaviour: Literal["fallback", "lost"] = Field(
         "fallback", description="On a stock-out: try the next-best merchant once, or lose the sale"
     )
@@ -152,6 +156,10 @@ class ShoppersConfig(Section):
         if len(set(names)) != len(names):
             raise ValueError(f"segment names must be unique (got {names})")
         return self
+
+    def price_sensitivities(self) -> list[float]:
+        """Each segment's logit coefficient on log price, times the market's multiplier."""
+        return [s.price_sensitivity * self.price_sensitivity_multiplier for s in self.segments]
 
 
 # --- catalogue -----------------------------------------------------------------------------

@@ -70,7 +70,7 @@ class MarketModel(mesa.Model):
         regions = cfg.logistics.regions
         self.shopper_region = self.streams.generator("regions").choice(
             len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
-        self.choice = ChoiceModel(cfg.choice, segs, cats, self.shoppers.segment)
+        self.choice = ChoiceModel(cfg.choice, segs, cats, self.shoppers.segment, cfg.shoppers.price_sensitivities())
 
         gg = cfg.shoppers.spend
         seg_shares = np.array([s.share for s in segs])

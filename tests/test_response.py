@@ -29,6 +29,16 @@ def test_a_market_wide_price_rise_loses_orders(today):
     assert -0.9 < elasticity < -0.2
 
 
+def test_more_price_sensitive_shoppers_lose_more_orders_to_a_price_rise(today):
+    """shoppers.price_sensitivity_multiplier (a sweep uncertainty) scales every segment's price weight."""
+    dearer = _run("merchants.price_index_mean=1.15")
+    sensitive = _run("shoppers.price_sensitivity_multiplier=2")
+    sensitive_dearer = _run("shoppers.price_sensitivity_multiplier=2", "merchants.price_index_mean=1.15")
+    loss = 1 - dearer["repeat_orders"] / today["repeat_orders"]
+    sensitive_loss = 1 - sensitive_dearer["repeat_orders"] / sensitive["repeat_orders"]
+    assert sensitive_loss > 1.5 * loss > 0
+
+
 def test_without_the_buy_or_not_choice_prices_hardly_move_orders(today):
     """Merchant choice alone is blind to a market-wide price level: only second-order market
     effects (merchants' profit, exits, stock) remain, far below the buy-or-not response."""

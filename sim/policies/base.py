@@ -64,7 +64,7 @@ class PolicyContext:
         -price_sensitivity x ln(1 - share), so the rate is multiplied by
         (1 - share) ** -(incidence_weight x price_sensitivity)."""
         if self._incidence_exponent is None:
-            sensitivity = np.array([s.price_sensitivity for s in self.market.shoppers.segments])
+            sensitivity = np.array(self.market.shoppers.price_sensitivities())
             self._incidence_exponent = -self.market.choice.incidence_weight * sensitivity[self.shoppers.segment]
         return (1.0 - np.minimum(share, 0.9)) ** self._incidence_exponent[who]
 

@@ -1,0 +1,142 @@
+"""`run.py analyze` (issue 11): functions with known answers wired through the same sweep runner and
+analysis as the model. Sobol indices of the Ishigami function, the Pareto set and the minimax-regret
+choice of functions whose answers follow from their formulas; then the model's own smoke sweep on the
+command line, and bad folders."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.analysis import analyze, pareto_flags, write
+from experiments.sweep import SweepSpec, sweep
+
+from conftest import ROOT
+
+# Ishigami (1990), a = 7, b = 0.1, inputs uniform on [-pi, pi]; analytical indices (Sobol' & Levitan 1999):
+# V = a^2/8 + b pi^4/5 + b^2 pi^8/18 + 1/2, V1 = (1 + b pi^4/5)^2 / 2, V2 = a^2/8, V13 = b^2 pi^8 (1/18 - 1/50)
+A, B = 7.0, 0.1
+V = A**2 / 8 + B * math.pi**4 / 5 + B**2 * math.pi**8 / 18 + 0.5
+V1, V2, V13 = (1 + B * math.pi**4 / 5) ** 2 / 2, A**2 / 8, B**2 * math.pi**8 * (1 / 18 - 1 / 50)
+ISHIGAMI = {"x1": (V1 / V, (V1 + V13) / V), "x2": (V2 / V, V2 / V), "x3": (0.0, V13 / V)}
+
+
+def _values(sets: list[str]) -> dict[str, float]:
+    return {s.split("=", 1)[0]: json.loads(s.split("=", 1)[1]) for s in sets}
+
+
+def ishigami(base, sets, seed, daily):
+    x = _values(sets)
+    y = math.sin(x["x1"]) + A * math.sin(x["x2"]) ** 2 + B * x["x3"] ** 4 * math.sin(x["x1"])
+    return {"y": y}, None, 0.0
+
+
+def ishigami_spec(n: int) -> SweepSpec:
+    return SweepSpec.model_validate({
+        "name": "ishigami", "base": "(a test function)", "objectives": {"y": "max"},
+        "uncertainties": [{"path": f"x{i}", "low": -math.pi, "high": math.pi} for i in (1, 2, 3)],
+        "design": {"kind": "sobol", "n": n}})
+
+
+def test_sobol_indices_of_the_ishigami_function_come_out_right_within_their_intervals(tmp_path):
+    sweep(ishigami_spec(1024), tmp_path / "out", evaluate=ishigami)
+    result = analyze(tmp_path / "out")
+    table = result.tables["sensitivity"].set_index("parameter")
+    for name, (s1, st) in ISHIGAMI.items():
+        row = table.loc[name]
+        assert abs(row["S1"] - s1) <= row["S1_conf"], (name, row["S1"], s1)
+        assert abs(row["ST"] - st) <= row["ST_conf"], (name, row["ST"], st)
+    verdict = result.tables["convergence"].iloc[0]
+    assert verdict["converged"] and verdict["suggested_n"] == 1024
+
+
+def test_too_small_a_sample_is_flagged_with_a_larger_suggested_n(tmp_path):
+    sweep(ishigami_spec(64), tmp_path / "out", evaluate=ishigami)
+    verdict = analyze(tmp_path / "out").tables["convergence"].iloc[0]
+    assert not verdict["converged"] and verdict["suggested_n"] > 64
+    assert verdict["suggested_n"] & (verdict["suggested_n"] - 1) == 0  # a power of two, as Sobol needs
+
+
+def trade_off(base, sets, seed, daily):
+    """Lever a trades y1 against y2; lever c only costs: every c = 0 setting is efficient, no c = 1 one."""
+    x = _values(sets)
+    return {"y1": x["a"] - x["c"], "y2": 2 - x["a"] - x["c"]}, None, 0.0
+
+
+def test_the_pareto_set_holds_exactly_the_undominated_lever_settings(tmp_path):
+    spec = SweepSpec.model_validate({
+        "name": "pareto", "base": "(a test function)", "objectives": {"y1": "max", "y2": "max"},
+        "levers": [{"path": "a", "levels": [0, 1, 2]}, {"path": "c", "levels": [0, 1]}],
+        "design": {"kind": "full_factorial"}, "replications": 2})
+    sweep(spec, tmp_path / "out", evaluate=trade_off)
+    table = analyze(tmp_path / "out").tables["pareto"]
+    assert list(table.loc[table["pareto"], "c"]) == [0, 0, 0] and len(table) == 6
+    assert list(pareto_flags(np.array([[1.0, 1.0], [2.0, 0.0], [0.5, 0.5], [1.0, 1.0]]))) == [True, True, False, True]
+
+
+def peaked(base, sets, seed, daily):
+    """The best lever a for uncertainty u is 2u: a = 1 has the smallest worst-case regret (1, against 4)."""
+    x = _values(sets)
+    return {"y": -(x["a"] - 2 * x["u"]) ** 2}, None, 0.0
+
+
+def test_lever_x_uncertainty_finds_the_minimax_regret_setting(tmp_path):
+    spec = SweepSpec.model_validate({
+        "name": "robust", "base": "(a test function)", "objectives": {"y": "max"},
+        "levers": [{"path": "a", "levels": [0, 1, 2]}],
+        "uncertainties": [{"path": "u", "low": 0.0, "high": 1.0}],
+        "design": {"kind": "lever_x_uncertainty", "n": 32}})
+    runs = sweep(spec, tmp_path / "out", evaluate=peaked)
+    table = analyze(tmp_path / "out").tables["robustness"].set_index("a")
+    u = runs.loc[runs["a"] == 0, "u"].to_numpy()
+    best = np.max([-(a - 2 * u) ** 2 for a in (0, 1, 2)], axis=0)  # from the formula, not the analysis
+    for a in (0, 1, 2):
+        assert table.loc[a, "max_regret"] == pytest.approx(np.max(best + (a - 2 * u) ** 2))
+        assert table.loc[a, "worst"] == pytest.approx(np.min(-(a - 2 * u) ** 2))
+    assert list(table.index[table["most_robust"]]) == [1]
+    assert table.loc[1, "max_regret"] < 1 < table.loc[0, "max_regret"]
+
+
+def test_morris_ranks_the_influential_input_first(tmp_path):
+    spec = SweepSpec.model_validate({
+        "name": "morris", "base": "(a test function)", "objectives": {"y": "max"},
+        "uncertainties": [{"path": f"x{i}", "low": -math.pi, "high": math.pi} for i in (1, 2, 3)],
+        "design": {"kind": "morris", "n": 40, "morris_levels": 4}})
+    sweep(spec, tmp_path / "out", evaluate=ishigami)
+    result = analyze(tmp_path / "out")
+    table = result.tables["sensitivity"].set_index("parameter")
+    # x3 acts only through its interaction with x1: small mean effect mu, large spread sigma
+    assert abs(table.loc["x3", "mu"]) < table.loc["x3", "sigma"]
+    assert table["mu_star"].idxmax() in ("x1", "x2")
+    write(result, tmp_path / "out")
+    assert (tmp_path / "out" / "analysis" / "sensitivity-y.png").stat().st_size > 10_000
+
+
+def test_analyze_on_the_command_line_writes_tables_and_charts(tmp_path):
+    out = tmp_path / "smoke"
+    run = [sys.executable, str(ROOT / "run.py")]
+    assert subprocess.run([*run, "sweep", str(ROOT / "experiments" / "smoke.yaml"), "--out", str(out), "--quiet"],
+                          cwd=ROOT, capture_output=True).returncode == 0
+    proc = subprocess.run([*run, "analyze", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "Pareto-efficient lever settings" in proc.stdout
+    names = {p.name for p in (out / "analysis").iterdir()}
+    assert {"main_effects.csv", "pareto.csv", "summary.txt", "pareto.png"} <= names
+    effects = pd.read_csv(out / "analysis" / "main_effects.csv")
+    assert set(effects["parameter"]) == {"platform.take_rate", "shoppers.purchase_rate_multiplier"}
+
+
+@pytest.mark.parametrize("make, message", [(lambda d: None, "not a sweep folder"),
+                                           (lambda d: (d / "spec.json").write_text("{}"), "no runs.parquet")])
+def test_analyze_on_a_folder_that_is_not_a_finished_sweep_exits_2(tmp_path, make, message):
+    make(tmp_path)
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "analyze", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "analysis").exists()
