@@ -245,6 +245,10 @@ def analyze(folder: str | Path) -> Analysis:
     result.tables["main_effects"] = main_effects(spec, runs, kpis)
     if spec.levers and goals:
         result.tables["pareto"] = lever_settings(spec, runs, goals)
+        if spec.uncertainties and kind not in ("full_factorial", "lever_x_uncertainty"):
+            result.notes.append(f"in a {kind} design each lever setting meets its own uncertainty values, so the "
+                                "Pareto set compares settings in different markets; use full_factorial or "
+                                "lever_x_uncertainty to compare them on a common uncertainty sample")
     elif not spec.levers:
         result.notes.append("no levers in the spec: no Pareto set of lever settings")
     if kind == "lever_x_uncertainty" and goals:
@@ -299,12 +303,22 @@ def format_summary(result: Analysis) -> str:
     return "\n".join(lines)
 
 
+def _currency(spec: SweepSpec) -> str:
+    """The base scenario's currency, for chart labels ('currency' when the base is not a scenario)."""
+    try:
+        from sim.scenario_io import load_scenario
+        return load_scenario(spec.base, spec.sets).simulation.currency
+    except ScenarioError:
+        return "currency"
+
+
 def write(result: Analysis, folder: str | Path) -> Path:
     """DIR/analysis/: one CSV per table, summary.txt and the charts, replaced as a whole (atomically)."""
     from sim import charts
     from sim.outputs import atomic_folder
     spec, t = result.spec, result.tables
     out = Path(folder) / "analysis"
+    currency = _currency(spec)
     with atomic_folder(out) as tmp:
         for name, table in t.items():
             table.to_csv(tmp / f"{name}.csv", index=False)
@@ -313,12 +327,13 @@ def write(result: Analysis, folder: str | Path) -> Path:
             for kpi in [k for k in spec.goals if k in set(t["sensitivity"]["kpi"])]:
                 charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.kind,
                                         spec.design.n, f"{spec.name}: what moves {kpi}",
-                                        tmp / f"sensitivity-{kpi}.png")
+                                        tmp / f"sensitivity-{kpi}.png", currency)
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
             charts.pareto_scatter(t["pareto"], [p.path for p in spec.levers], goals,
-                                  f"{spec.name}: lever settings, Pareto-efficient ones marked", tmp / "pareto.png")
+                                  f"{spec.name}: lever settings, Pareto-efficient ones marked", tmp / "pareto.png",
+                                  currency)
         if "robustness" in t:
             charts.regret_bars(t["robustness"], [p.path for p in spec.levers],
-                               f"{spec.name}: worst-case regret of each lever setting", tmp / "regret.png")
+                               f"{spec.name}: worst-case regret of each lever setting", tmp / "regret.png", currency)
     return out

@@ -75,6 +75,7 @@ def run_bench(scenario: Scenario) -> dict:
         start = time.perf_counter()
         model.run()
         days = time.perf_counter() - start
+    model.release()
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     shopper_days = scenario.shoppers.count * scenario.simulation.days
     return {"build_s": build, "days_s": days, "ns_per_shopper_day": (build + days) / shopper_days * 1e9,

@@ -340,7 +340,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
 
     `out` defaults to results/sweep-<name>; `executor` (e.g. a Dask client's `get_executor()`)
     replaces the local pool of `workers` processes. Results never depend on either. At most
-    `window` runs are in flight at once (default 4 per worker, 256 with an executor), so memory
+    `window` runs are in flight at once (default 4 per worker, 1 serially, 256 with an executor), so memory
     stays flat however many runs the sweep has; `evaluate` is the model (tests plug in functions
     with known answers)."""
     source = str(spec) if not isinstance(spec, SweepSpec) else spec.name
@@ -357,7 +357,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     own = executor is None
     workers = min(workers, max(len(todo), 1))
     pool = local_executor(workers) if own else executor
-    window = window or (4 * workers if own else 256)
+    window = window or ((1 if workers == 1 else 4 * workers) if own else 256)  # serial: write each run at once
     from tqdm import tqdm
     failed, sim_seconds = 0, 0.0
     try:

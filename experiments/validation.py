@@ -98,6 +98,7 @@ def base_stock(z: float) -> list[Result]:
     short_ref = (_shortage(x, level) - _shortage(x_short, level)) / mu  # units short per unit demanded
     model = MarketModel(scenario)
     model.run()
+    model.release()
     check(model)
     daily = model.recorder.frame().iloc[30:]  # past the opening stock (L + 1 days of demand)
     lost = daily["lost_sales"].to_numpy()

@@ -177,10 +177,15 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path) ->
 # --- sweeps (run.py analyze) ---------------------------------------------------------------------
 
 
-def _kpi_label(kpi: str) -> str:
+def _kpi_label(kpi: str, currency: str = "currency") -> str:
     from sim.kpis import by_name
     unit = by_name().get(kpi)
-    return f"{kpi} ({unit.unit})" if unit is not None else kpi
+    return f"{kpi} ({unit.unit.replace('currency', currency)})" if unit is not None else kpi
+
+
+def _thousands(axis) -> None:
+    from matplotlib.ticker import FuncFormatter
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
 
 
 def _setting_label(row: pd.Series, levers: list[str]) -> str:
@@ -189,7 +194,8 @@ def _setting_label(row: pd.Series, levers: list[str]) -> str:
     return ", ".join(f"{p.split('.')[-1]}={short(row[p])}" for p in levers)
 
 
-def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path) -> None:
+def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path,
+                     currency: str = "currency") -> None:
     """One KPI's sensitivity to each parameter: Sobol ST and S1, or Morris mu* and sigma, with 95% CIs."""
     sobol = design == "sobol"
     rows = table.sort_values("ST" if sobol else "mu_star", ascending=True)
@@ -209,8 +215,9 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: 
         ax.barh(y, rows["mu_star"], color=colours, label="mu* (mean absolute effect)")
         ax.errorbar(rows["mu_star"], y, xerr=rows["mu_star_conf"], fmt="none", color="black", capsize=3, lw=1)
         ax.scatter(rows["sigma"], y, marker="D", color="black", zorder=3, label="sigma (interactions, non-linearity)")
-        ax.set_xlabel(f"change of {_kpi_label(kpi)} across a parameter's whole range")
+        ax.set_xlabel(f"change of {_kpi_label(kpi, currency)} across a parameter's whole range")
         ax.set_xlim(left=0)
+        _thousands(ax.xaxis)
         method = f"Morris elementary effects, {n} trajectories"
     ax.set_yticks(list(y), rows["parameter"])
     ax.legend(frameon=False, loc="lower right", fontsize=9)
@@ -223,19 +230,21 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: 
 
 
 def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, str], title: str,
-                   path: Path) -> None:
+                   path: Path, currency: str = "currency") -> None:
     """Each lever setting on the first two objectives; the Pareto-efficient ones (over all objectives) marked."""
     (x, gx), (y, gy) = list(goals.items())[:2]
     fig, ax = plt.subplots(figsize=(9, 6), constrained_layout=True)
     rest, best = settings[~settings["pareto"]], settings[settings["pareto"]]
     ax.scatter(rest[x], rest[y], color="#bbbbbb", s=30, label="dominated setting")
     ax.scatter(best[x], best[y], color="#c0392b", s=45, label="Pareto-efficient setting", zorder=3)
-    if len(best) <= 12:
-        for _, row in best.iterrows():
-            ax.annotate(_setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
-                        textcoords="offset points")
-    ax.set_xlabel(f"{_kpi_label(x)}, {'higher' if gx == 'max' else 'lower'} is better")
-    ax.set_ylabel(f"{_kpi_label(y)}, {'higher' if gy == 'max' else 'lower'} is better")
+    labelled = settings if len(settings) <= 12 else best if len(best) <= 12 else best.iloc[:0]
+    for _, row in labelled.iterrows():
+        ax.annotate(_setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
+                    textcoords="offset points", color="black" if row["pareto"] else "#888888")
+    ax.set_xlabel(f"{_kpi_label(x, currency)}, {'higher' if gx == 'max' else 'lower'} is better")
+    ax.set_ylabel(f"{_kpi_label(y, currency)}, {'higher' if gy == 'max' else 'lower'} is better")
+    _thousands(ax.xaxis)
+    _thousands(ax.yaxis)
     others = [k for k in goals if k not in (x, y)]
     note = f"efficient over all objectives ({', '.join(goals)})" if others else "efficient over both objectives"
     ax.set_title(f"mean over replications and uncertainties; {note}", fontsize=9, color="#444444")
@@ -247,7 +256,7 @@ def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, s
     plt.close(fig)
 
 
-def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path) -> None:
+def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path, currency: str = "currency") -> None:
     """Per objective: each lever setting's worst-case regret across the uncertainty sample; the most robust marked."""
     kpis = list(dict.fromkeys(table["kpi"]))
     settings = table[table["kpi"] == kpis[0]]
@@ -262,7 +271,8 @@ def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path) 
         ax.invert_yaxis()
         ax.set_xlim(left=0)
         ax.set_title(f"{kpi} ({rows['goal'].iloc[0]})", fontsize=10)
-        ax.set_xlabel(f"worst-case shortfall from the best setting\n{_kpi_label(kpi)}", fontsize=9)
+        ax.set_xlabel(f"worst-case shortfall from the best setting\n{_kpi_label(kpi, currency)}", fontsize=9)
+        _thousands(ax.xaxis)
         ax.grid(axis="x", alpha=0.3)
         ax.spines[["top", "right"]].set_visible(False)
     fig.suptitle(f"{title} (green: most robust, minimax regret)", fontsize=13)

@@ -197,7 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted: nothing written", file=sys.stderr)
+        if args.command == "sweep":
+            print("interrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
+        else:
+            print("interrupted: nothing written", file=sys.stderr)
         return 130
     return 1
 

@@ -315,6 +315,15 @@ class MarketModel(mesa.Model):
                       leave=False):
             self.step()
 
+    def release(self) -> None:
+        """Let the model be garbage-collected once nothing else holds it. Mesa 3.3 keeps every model
+        it has seen as a key of the class attribute `Agent._ids` (mesa issue #3179, fixed in later
+        releases by PR #3180), so a process that runs many models in turn (a sweep worker) would
+        grow by a model's size every run. Call it when the run is over: no agent may be created after."""
+        ids = getattr(mesa.Agent, "_ids", None)
+        if isinstance(ids, dict):
+            ids.pop(self, None)
+
     # --- pieces of the day ----------------------------------------------------------------------
 
     def _market(self) -> Market:

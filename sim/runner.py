@@ -43,14 +43,18 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
     """Build the model, run every day, summarise."""
     start = time.perf_counter()
     model = MarketModel(scenario)
-    model.run(progress=progress)
-    check_conservation(model)
-    daily = model.recorder.frame()
-    end = model.run_end()
-    summary = summarize(daily, end, model.policies.summary())
-    network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
-               **describe(model.network, model.streams.generator("network_stats"), scenario.network.clustering_sample)}
-    factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
+    try:
+        model.run(progress=progress)
+        check_conservation(model)
+        daily = model.recorder.frame()
+        end = model.run_end()
+        summary = summarize(daily, end, model.policies.summary())
+        network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
+                   **describe(model.network, model.streams.generator("network_stats"),
+                              scenario.network.clustering_sample)}
+        factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
+    finally:
+        model.release()  # memory stays flat over many runs in one process
     return RunResult(scenario, daily, summary, pnl_table(end), model.unit_balance(), model.ledger.imbalance(),
                      time.perf_counter() - start, network, factors)
 
