@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.sweep import PARTS, SweepSpec, _unit_sample
+from experiments.sweep import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
 from sim.errors import ScenarioError
 
 RESAMPLES = 1000
@@ -48,7 +48,8 @@ class Analysis:
 
 
 def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
-    """The sweep's spec and runs (bad folder: ScenarioError)."""
+    """The sweep's spec and runs (a folder that is not a finished sweep: ScenarioError)."""
+    from pydantic import ValidationError
     folder = Path(folder)
     spec_file, runs_file = folder / "spec.json", folder / "runs.parquet"
     if not spec_file.is_file():
@@ -57,8 +58,22 @@ def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
         has_parts = any((folder / PARTS).glob("run-*.parquet"))
         hint = "rerun the same sweep command to finish it" if has_parts else "no run has finished yet"
         raise ScenarioError(str(folder), None, f"no runs.parquet: {hint}")
-    spec = SweepSpec.model_validate(json.loads(spec_file.read_text(encoding="utf-8")))
-    return spec, pd.read_parquet(runs_file)
+    try:
+        saved = json.loads(spec_file.read_text(encoding="utf-8"))
+        spec = SweepSpec.model_validate({k: v for k, v in saved.items() if k in SweepSpec.model_fields})
+        runs = pd.read_parquet(runs_file)
+    except (OSError, ValueError, ValidationError) as exc:  # JSON, Parquet and schema errors are ValueErrors
+        raise ScenarioError(str(folder), None, f"damaged sweep folder ({type(exc).__name__}: {exc}); "
+                            "rerun the sweep into a new --out folder") from None
+    design = folder / "design.parquet"
+    if design.is_file() and not pd.read_parquet(design).equals(design_points(spec)):
+        raise ScenarioError(str(design), None, "the design cannot be drawn again as it was run (another SALib or "
+                            "scipy version?); analyze with the versions the sweep ran with")
+    return spec, runs
+
+
+def succeeded(runs: pd.DataFrame) -> pd.DataFrame:
+    return runs[runs["status"] == "ok"]
 
 
 def kpi_columns(spec: SweepSpec, runs: pd.DataFrame) -> list[str]:
@@ -68,14 +83,16 @@ def kpi_columns(spec: SweepSpec, runs: pd.DataFrame) -> list[str]:
 
 
 def point_means(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str]) -> pd.DataFrame:
-    """KPIs averaged over replications, one row per point of the design, in design order."""
-    ok = runs[runs["status"] == "ok"]
-    return ok.groupby("point")[kpis].mean()
+    """KPIs averaged over replications, one row per point of the design whose every replication
+    succeeded (a partial average would break the common random numbers), in design order."""
+    ok = succeeded(runs)
+    complete = ok.groupby("point")["replication"].transform("size") == spec.replications
+    return ok[complete].groupby("point")[kpis].mean()
 
 
-def _problem(spec: SweepSpec) -> dict:
-    params = spec.parameters
-    return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+def _varies(y: np.ndarray) -> bool:
+    """A KPI with a value at every point that is not the same everywhere (else no index exists)."""
+    return bool(np.all(np.isfinite(y)) and np.ptp(y) > 0)
 
 
 def _kind(spec: SweepSpec) -> dict[str, str]:
@@ -90,15 +107,16 @@ def sobol_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
                   ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
     """S1 and ST (and S2) with bootstrap half-widths, and the convergence verdict, per KPI."""
     from SALib.analyze import sobol
-    problem, kind, n = _problem(spec), _kind(spec), spec.design.n
+    problem, kind, n = salib_problem(spec.parameters), _kind(spec), spec.design.n
     first, second, verdicts, skipped = [], [], [], []
     for kpi in kpis:
         y = means[kpi].to_numpy(dtype=float)
-        if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+        if not _varies(y):
             skipped.append(kpi)
             continue
+        # a Generator: SALib seeds its bootstrap only for a truthy seed, and the default design seed is 0
         res = sobol.analyze(problem, y, calc_second_order=spec.design.second_order, num_resamples=RESAMPLES,
-                            conf_level=CONFIDENCE, seed=spec.design.seed)
+                            conf_level=CONFIDENCE, seed=np.random.default_rng(spec.design.seed))
         for i, name in enumerate(problem["names"]):
             first.append({"kpi": kpi, "parameter": name, "kind": kind[name], "S1": res["S1"][i],
                           "S1_conf": res["S1_conf"][i], "ST": res["ST"][i], "ST_conf": res["ST_conf"][i]})
@@ -115,12 +133,12 @@ def morris_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Morris mu, mu*, sigma per parameter, in KPI units per whole range of the parameter."""
     from SALib.analyze import morris
-    problem, kind = _problem(spec), _kind(spec)
+    problem, kind = salib_problem(spec.parameters), _kind(spec)
     x = _unit_sample(spec, spec.parameters, spec.design.n)
     rows, verdicts, skipped = [], [], []
     for kpi in kpis:
         y = means[kpi].to_numpy(dtype=float)
-        if not np.all(np.isfinite(y)) or np.ptp(y) == 0:
+        if not _varies(y):
             skipped.append(kpi)
             continue
         res = morris.analyze(problem, x, y, num_resamples=RESAMPLES, conf_level=CONFIDENCE,
@@ -148,20 +166,19 @@ def _verdict(kpi: str, half_width: np.ndarray, allowed: np.ndarray, n: int, kind
 
 
 def main_effects(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str], bins: int = 5) -> pd.DataFrame:
-    """Mean of each KPI over the runs at each value (or quantile bin) of each parameter."""
-    ok = runs[runs["status"] == "ok"]
+    """Mean of each KPI over the successful runs at each value of each parameter (at each quantile
+    bin, in order, for a numeric parameter with more than 10 values)."""
+    ok = succeeded(runs)
     frames = []
     for p in spec.parameters:
         values = ok[p.path]
-        if values.nunique() <= 10 or not pd.api.types.is_numeric_dtype(values):
-            group = values.astype(str) if not pd.api.types.is_numeric_dtype(values) else values
-            labels = group
-        else:
-            labels = pd.qcut(values, bins, duplicates="drop").astype(str)
-        table = ok.groupby(labels, sort=True)[kpis].agg(["mean", "std", "count"])
+        many = pd.api.types.is_numeric_dtype(values) and values.nunique() > 10
+        labels = pd.qcut(values, bins, duplicates="drop") if many else values
+        table = ok.groupby(labels, sort=True, observed=True)[kpis].agg(["mean", "std", "count"])
         for kpi in kpis:
             part = table[kpi].reset_index()
             part.columns = ["value", "mean", "sd", "runs"]
+            part["value"] = part["value"].astype(str)
             part.insert(0, "parameter", p.path)
             part.insert(0, "kpi", kpi)
             frames.append(part)
@@ -181,10 +198,9 @@ def pareto_flags(values: np.ndarray) -> np.ndarray:
 def lever_settings(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> pd.DataFrame:
     """Each lever setting's objectives, averaged over replications (and the uncertainty sample),
     with the Pareto-efficient ones flagged; settings with a failed run are never efficient."""
-    levers = [p.path for p in spec.levers]
+    levers = spec.lever_paths
     status = runs.groupby(levers)["status"].agg(runs="size", failed_runs=lambda s: int((s != "ok").sum()))
-    ok = runs[runs["status"] == "ok"]
-    means = ok.groupby(levers)[list(goals)].mean()
+    means = succeeded(runs).groupby(levers)[list(goals)].mean()
     table = status.join(means).reset_index()
     sign = np.array([1.0 if goals[k] == "max" else -1.0 for k in goals])
     usable = (table["failed_runs"] == 0) & table[list(goals)].notna().all(axis=1)
@@ -194,54 +210,65 @@ def lever_settings(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -
     return table
 
 
-def robustness(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> pd.DataFrame:
+def robustness(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> tuple[pd.DataFrame, list[str]]:
     """lever_x_uncertainty: per objective and lever setting, the mean, the worst case and the regret
     (shortfall from the best setting in the same uncertainty scenario) across the uncertainty sample;
-    the most robust setting has the smallest worst regret (minimax regret, Savage 1951)."""
-    levers = [p.path for p in spec.levers]
-    ok = runs[runs["status"] == "ok"].assign(scenario=lambda d: d["point"] % spec.design.n)
-    rows = []
+    the most robust setting has the smallest worst regret (minimax regret, Savage 1951). Scenarios
+    where some setting has no successful run cannot rank the settings and are left out (noted)."""
+    levers = spec.lever_paths
+    ok = succeeded(runs).assign(scenario=lambda d: d["point"] % spec.design.n)
+    rows, notes = [], []
+    settings = runs.groupby(levers).size().index
     for kpi, goal in goals.items():
-        per = ok.groupby([*levers, "scenario"])[kpi].mean().unstack("scenario")
-        per = per.dropna(axis=1)  # scenarios where some setting failed cannot rank settings
-        best = per.max() if goal == "max" else per.min()
-        regret = (best - per) if goal == "max" else (per - best)
-        table = pd.DataFrame({"mean": per.mean(axis=1), "worst": per.min(axis=1) if goal == "max" else per.max(axis=1),
+        per = ok.groupby([*levers, "scenario"])[kpi].mean().unstack("scenario").reindex(settings)
+        complete = per.dropna(axis=1)
+        if complete.shape[1] < per.shape[1]:
+            notes.append(f"robustness of {kpi}: {per.shape[1] - complete.shape[1]} of {per.shape[1]} uncertainty "
+                         "scenarios left out, some lever setting has no successful run in them")
+        if complete.shape[1] == 0:
+            continue
+        best = complete.max() if goal == "max" else complete.min()
+        regret = (best - complete) if goal == "max" else (complete - best)
+        table = pd.DataFrame({"mean": complete.mean(axis=1),
+                              "worst": complete.min(axis=1) if goal == "max" else complete.max(axis=1),
                               "max_regret": regret.max(axis=1), "mean_regret": regret.mean(axis=1),
-                              "scenarios": per.shape[1]}).reset_index()
+                              "scenarios": complete.shape[1]}).reset_index()
         table["most_robust"] = table["max_regret"] == table["max_regret"].min()
         table.insert(0, "goal", goal)
         table.insert(0, "kpi", kpi)
         rows.append(table)
-    return pd.concat(rows, ignore_index=True)
+    return (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()), notes
 
 
 def analyze(folder: str | Path) -> Analysis:
     """Every table the sweep supports (no files written: see `write`)."""
     spec, runs = load(folder)
     kpis = kpi_columns(spec, runs)
-    failed = int((runs["status"] != "ok").sum())
-    result = Analysis(spec, len(runs), failed)
+    counts = int((runs["status"] != "ok").sum())
+    result = Analysis(spec, len(runs), counts)
+    if not len(succeeded(runs)) or not kpis:
+        result.notes.append("no successful run: nothing to analyze (see the error column of runs.parquet)")
+        return result
     goals = {k: v for k, v in spec.goals.items() if k in kpis}
     kind = spec.design.kind
     if kind in ("sobol", "morris"):
         means = point_means(spec, runs, kpis)
-        expected = len(_unit_sample(spec, spec.parameters, spec.design.n))
+        expected = len(design_points(spec))
         if len(means) < expected:
-            result.notes.append(f"{kind} indices need every point of the design; {expected - len(means)} of "
-                                f"{expected} points have no successful run (see the error column of runs.parquet)")
-        elif kind == "sobol":
-            first, second, verdicts, skipped = sobol_indices(spec, means, kpis)
-            result.tables.update(sensitivity=first, convergence=verdicts)
-            if len(second):
-                result.tables["second_order"] = second
-            if skipped:
-                result.notes.append(f"no sensitivity for KPIs that do not vary: {', '.join(skipped)}")
+            result.notes.append(f"{kind} indices need every replication of every point of the design; "
+                                f"{expected - len(means)} of {expected} points lack some (see the status and error "
+                                "columns of runs.parquet)")
         else:
-            table, verdicts, skipped = morris_indices(spec, means, kpis)
-            result.tables.update(sensitivity=table, convergence=verdicts)
+            if kind == "sobol":
+                first, second, verdicts, skipped = sobol_indices(spec, means, kpis)
+                result.tables.update(sensitivity=first, convergence=verdicts)
+                if len(second):
+                    result.tables["second_order"] = second
+            else:
+                first, verdicts, skipped = morris_indices(spec, means, kpis)
+                result.tables.update(sensitivity=first, convergence=verdicts)
             if skipped:
-                result.notes.append(f"no sensitivity for KPIs that do not vary: {', '.join(skipped)}")
+                result.notes.append(f"no sensitivity for KPIs that do not vary or lack a value: {', '.join(skipped)}")
     result.tables["main_effects"] = main_effects(spec, runs, kpis)
     if spec.levers and goals:
         result.tables["pareto"] = lever_settings(spec, runs, goals)
@@ -252,7 +279,10 @@ def analyze(folder: str | Path) -> Analysis:
     elif not spec.levers:
         result.notes.append("no levers in the spec: no Pareto set of lever settings")
     if kind == "lever_x_uncertainty" and goals:
-        result.tables["robustness"] = robustness(spec, runs, goals)
+        table, notes = robustness(spec, runs, goals)
+        if len(table):
+            result.tables["robustness"] = table
+        result.notes.extend(notes)
     return result
 
 
@@ -260,12 +290,9 @@ def _fmt(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.4g}"
 
 
-def _setting(row: pd.Series, levers: list[str]) -> str:
-    return ", ".join(f"{p}={row[p]:g}" if isinstance(row[p], (int, float)) else f"{p}={row[p]}" for p in levers)
-
-
 def format_summary(result: Analysis) -> str:
     """What a planner reads first: the ranking of parameters, whether N was enough, the good settings."""
+    from sim.charts import setting_label
     spec, t = result.spec, result.tables
     goals = list(spec.goals)
     lines = [f"sweep {spec.name}: {spec.design.kind}, {result.runs} runs ({result.failed} failed), "
@@ -284,20 +311,20 @@ def format_summary(result: Analysis) -> str:
             lines.append(f"  {kpi}: {ranked}  [{verdict}]")
     if "pareto" in t:
         table = t["pareto"]
-        levers = [p.path for p in spec.levers]
+        levers = spec.lever_paths
         best = table[table["pareto"]]
         lines.append(f"\nPareto-efficient lever settings ({', '.join(f'{k} {g}' for k, g in spec.goals.items() if k in table)}):"
                      f" {len(best)} of {len(table)}")
         for _, row in best.head(10).iterrows():
-            lines.append(f"  {_setting(row, levers)}: " + ", ".join(f"{k} {_fmt(row[k])}" for k in goals if k in row))
+            lines.append(f"  {setting_label(row, levers, short=False)}: " + ", ".join(f"{k} {_fmt(row[k])}" for k in goals if k in row))
         if len(best) > 10:
             lines.append(f"  ... and {len(best) - 10} more in analysis/pareto.csv")
     if "robustness" in t:
-        levers = [p.path for p in spec.levers]
+        levers = spec.lever_paths
         lines.append("\nmost robust lever setting (smallest worst-case regret across the uncertainty sample):")
         for kpi, rows in t["robustness"].groupby("kpi", sort=False):
             row = rows[rows["most_robust"]].iloc[0]
-            lines.append(f"  {kpi} ({row['goal']}): {_setting(row, levers)}: mean {_fmt(row['mean'])}, worst "
+            lines.append(f"  {kpi} ({row['goal']}): {setting_label(row, levers, short=False)}: mean {_fmt(row['mean'])}, worst "
                          f"{_fmt(row['worst'])}, worst regret {_fmt(row['max_regret'])}")
     lines.extend(f"\nnote: {n}" for n in result.notes)
     return "\n".join(lines)
@@ -330,10 +357,10 @@ def write(result: Analysis, folder: str | Path) -> Path:
                                         tmp / f"sensitivity-{kpi}.png", currency)
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
-            charts.pareto_scatter(t["pareto"], [p.path for p in spec.levers], goals,
+            charts.pareto_scatter(t["pareto"], spec.lever_paths, goals,
                                   f"{spec.name}: lever settings, Pareto-efficient ones marked", tmp / "pareto.png",
                                   currency)
         if "robustness" in t:
-            charts.regret_bars(t["robustness"], [p.path for p in spec.levers],
+            charts.regret_bars(t["robustness"], spec.lever_paths,
                                f"{spec.name}: worst-case regret of each lever setting", tmp / "regret.png", currency)
     return out

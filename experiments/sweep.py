@@ -23,6 +23,7 @@ import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Callable, Literal
 
@@ -146,6 +147,10 @@ class SweepSpec(Section):
     def parameters(self) -> list[ParameterConfig]:
         return [*self.levers, *self.uncertainties]
 
+    @property
+    def lever_paths(self) -> list[str]:
+        return [p.path for p in self.levers]
+
 
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and check a sweep spec; bad input raises ScenarioError naming the file and the field."""
@@ -217,13 +222,18 @@ def _check_names(spec: SweepSpec, source: str) -> None:
 # --- designs -----------------------------------------------------------------------------------
 
 
+def salib_problem(params: list[ParameterConfig]) -> dict[str, Any]:
+    """SALib's problem: every parameter on the unit interval (values are mapped from it)."""
+    return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * len(params)}
+
+
 def _unit_sample(spec: SweepSpec, params: list[ParameterConfig], n: int) -> np.ndarray:
     """n points in [0, 1)^d for `params` by the design's sampler (Latin hypercube for lever_x_uncertainty)."""
     d, cfg = len(params), spec.design
     if cfg.kind in ("latin_hypercube", "lever_x_uncertainty"):
         from scipy.stats import qmc
         return qmc.LatinHypercube(d=d, seed=cfg.seed).random(n)
-    problem = {"num_vars": d, "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * d}
+    problem = salib_problem(params)
     if cfg.kind == "sobol":
         from SALib.sample import sobol
         return np.minimum(sobol.sample(problem, n, calc_second_order=cfg.second_order, seed=cfg.seed), 1 - 1e-12)
@@ -287,7 +297,16 @@ def run_point(evaluate: Evaluate, base: str, sets: list[str], seed: int, kpis: l
 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
-    return json.loads(spec.model_dump_json())
+    """What must not change between the runs of one folder: the spec, the base scenario as resolved
+    (its file and every file it extends) and the ecomsim version."""
+    from sim import __version__
+    from sim.scenario_io import load_scenario
+    try:
+        resolved = load_scenario(spec.base, spec.sets).model_dump_json()
+        digest = hashlib.sha256(resolved.encode()).hexdigest()
+    except ScenarioError:  # not a scenario: a test function stands in for the model
+        digest = None
+    return {**json.loads(spec.model_dump_json()), "base_scenario_sha256": digest, "ecomsim_version": __version__}
 
 
 def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
@@ -300,22 +319,28 @@ def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
             changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: {', '.join(changed)}); "
                                 "use another --out folder, or the spec it was run with to resume it")
+        for stale in out.rglob(".*.tmp"):  # a write cut short by a kill
+            stale.unlink()
         return
-    if out.exists() and any(out.iterdir()):
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
     (out / PARTS).mkdir(parents=True, exist_ok=True)
     _replace(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
 
 
 def _replace(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write `path` through a temporary file beside it: the file is either whole or absent."""
+    """Write `path` through a temporary file beside it, on disk before it is renamed: the file is
+    either whole or absent, even after a power cut."""
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
     os.replace(tmp, path)
 
 
-def _part(out: Path, point: int, replication: int) -> Path:
-    return out / PARTS / f"run-{point:06d}-{replication:04d}.parquet"
+def _part(out: Path, point: int, replication: int, kind: str = "run") -> Path:
+    """A finished run's row ("run"), or a run whose worker died ("lost": retried by the next resume)."""
+    return out / PARTS / f"{kind}-{point:06d}-{replication:04d}.parquet"
 
 
 def _write_part(path: Path, row: dict[str, Any]) -> None:
@@ -340,14 +365,19 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
 
     `out` defaults to results/sweep-<name>; `executor` (e.g. a Dask client's `get_executor()`)
     replaces the local pool of `workers` processes. Results never depend on either. At most
-    `window` runs are in flight at once (default 4 per worker, 1 serially, 256 with an executor), so memory
-    stays flat however many runs the sweep has; `evaluate` is the model (tests plug in functions
-    with known answers)."""
+    `window` runs are in flight at once (default 4 per worker, 1 serially, 256 with an executor), so
+    memory stays flat however many runs the sweep has; `evaluate` is the model (tests plug in
+    functions with known answers). A run whose worker dies (killed, out of memory) is kept as
+    status "lost" and retried by the next resume; a run the model rejects is "failed" for good."""
     source = str(spec) if not isinstance(spec, SweepSpec) else spec.name
-    spec = spec if isinstance(spec, SweepSpec) else load_spec(spec)
+    if isinstance(spec, SweepSpec):
+        if evaluate is simulate:
+            _check_paths(spec, source)
+    else:
+        spec = load_spec(spec)
     out = Path(out) if out is not None else Path("results") / f"sweep-{spec.name}"
     _prepare(out, spec, source)
-    points = design_points(spec)
+    points = _design(out, spec, source)
     seeds = run_seeds(spec)
     params = [p.path for p in spec.parameters]
     todo = [(int(pt.point), r) for pt in points.itertuples() for r in range(spec.replications)
@@ -359,7 +389,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     pool = local_executor(workers) if own else executor
     window = window or ((1 if workers == 1 else 4 * workers) if own else 256)  # serial: write each run at once
     from tqdm import tqdm
-    failed, sim_seconds = 0, 0.0
+    counts, sim_seconds = {"failed": 0, "lost": 0}, 0.0
     try:
         queue, pending = iter(todo), {}
         with tqdm(total=len(todo), disable=not progress, desc=spec.name, unit="run") as bar:
@@ -374,43 +404,84 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     point, rep, values = pending.pop(future)
-                    result = future.result()
+                    try:
+                        result = future.result()  # run_point never raises: this is the worker itself failing
+                    except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool, Dask's KilledWorker
+                        result = {"status": "lost", "error": f"worker lost: {type(exc).__name__}: {exc}",
+                                  "wall_seconds": float("nan"), "sim_seconds": float("nan"), DAILY: None}
+                        if own and isinstance(exc, BrokenProcessPool):
+                            pool.shutdown(wait=False, cancel_futures=True)
+                            pool = local_executor(workers)
                     series = result.pop(DAILY)
                     if series is not None:
                         _write_daily(_daily_part(out, point, rep), series)
-                    row = {"point": point, **values, "replication": rep,
-                           "seed": seeds[rep], **result}
-                    _write_part(_part(out, point, rep), row)  # last: a run with its part is finished
-                    failed += row["status"] != "ok"
+                    row = {"point": point, **values, "replication": rep, "seed": seeds[rep], **result}
+                    kind = "lost" if row["status"] == "lost" else "run"
+                    _write_part(_part(out, point, rep, kind), row)  # last: a run with its part is finished
+                    if kind == "run":
+                        _part(out, point, rep, "lost").unlink(missing_ok=True)
+                    if row["status"] in counts:
+                        counts[row["status"]] += 1
                     sim_seconds += 0.0 if np.isnan(row["sim_seconds"]) else row["sim_seconds"]
                     bar.update(1)
-                    bar.set_postfix(failed=failed)
+                    bar.set_postfix(counts)
     finally:
         if own:
             pool.shutdown(cancel_futures=True)
     runs = gather(out)
-    timing = {"ran": len(todo), "failed_this_time": failed, "wall_seconds": time.perf_counter() - started,
+    timing = {"runs": len(todo), **counts, "wall_seconds": time.perf_counter() - started,
               "sim_seconds": sim_seconds, "workers": workers if own else None}
     _write_manifest(out, spec, timing, runs)
     return runs
 
 
+def _design(out: Path, spec: SweepSpec, source: str) -> pd.DataFrame:
+    """The design's points, saved in DIR/design.parquet on the first run and checked on a resume
+    (a sampler that draws differently, e.g. another SALib version, must not mix two designs)."""
+    points = design_points(spec)
+    saved = out / "design.parquet"
+    if not saved.exists():
+        _replace(saved, lambda tmp: points.to_parquet(tmp, index=False))
+    elif not pd.read_parquet(saved).equals(points):
+        raise ScenarioError(source, "design", f"the design drawn now differs from the one in {saved} (another "
+                            "SALib or scipy version?); resume with the versions it was started with, or use a new --out")
+    return points
+
+
 def gather(out: Path) -> pd.DataFrame:
-    """Every finished run's row, in (point, replication) order; written to runs.parquet atomically."""
+    """Every run's row (finished, or lost with its worker and not yet rerun), in (point, replication)
+    order; written to runs.parquet atomically. A part that cannot be read is removed, so the next
+    resume runs it again."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-    parts = sorted((Path(out) / PARTS).glob("run-*.parquet"))
+    folder = Path(out) / PARTS
+    finished = {p.name.removeprefix("run-") for p in folder.glob("run-*.parquet")}
+    parts = sorted([*folder.glob("run-*.parquet"),
+                    *(p for p in folder.glob("lost-*.parquet") if p.name.removeprefix("lost-") not in finished)])
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pq.read_table(part))
+        except (OSError, pa.ArrowException) as exc:
+            print(f"warning: {part} cannot be read ({exc}); removed, the next resume runs it again", file=sys.stderr)
+            part.unlink()
     # failed runs have no KPI columns; a parameter's levels may mix integers and reals: promote
-    table = pa.concat_tables([pq.read_table(p) for p in parts], promote_options="permissive") if parts else None
-    runs = table.to_pandas() if table is not None else pd.DataFrame()
+    runs = pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
     if len(runs):
         runs = runs.sort_values(["point", "replication"], ignore_index=True)
         _replace(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
     return runs
 
 
+def status_counts(runs: pd.DataFrame) -> dict[str, int]:
+    """Runs by status: ok, failed (the model rejected it or raised), lost (its worker died)."""
+    counts = runs["status"].value_counts() if len(runs) else pd.Series(dtype=int)
+    return {k: int(counts.get(k, 0)) for k in ("ok", "failed", "lost")}
+
+
 def _write_manifest(out: Path, spec: SweepSpec, timing: dict[str, Any], runs: pd.DataFrame) -> None:
-    """What was run, with what, where and how long: the spec, versions, commit, machine, timings."""
+    """What was run, with what, where and how long: the spec, versions, commit, machine, and the
+    timings of this invocation and of the earlier ones (a resumed sweep keeps them all)."""
     import platform
     from importlib import metadata
 
@@ -419,20 +490,28 @@ def _write_manifest(out: Path, spec: SweepSpec, timing: dict[str, Any], runs: pd
     from sim.runner import PROJECT_ROOT
     versions = {pkg: metadata.version(pkg) for pkg in ("mesa", "numpy", "pandas", "scipy", "pyarrow", "SALib",
                                                        "distributed")}
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    counts = status_counts(runs)
     wall, busy = timing["wall_seconds"], timing["sim_seconds"]
     overhead = (wall * timing["workers"] - busy) / busy if timing["workers"] and busy > 0 else None
+    this_time = {"runs": timing["runs"], "failed": timing["failed"], "lost": timing["lost"],
+                 "workers": timing["workers"] or "dask scheduler", "wall_seconds": round(wall, 3),
+                 "simulation_seconds": round(busy, 3), "overhead_share": None if overhead is None else round(overhead, 4),
+                 "git_commit": git_commit(PROJECT_ROOT)}
+    path = out / "manifest.json"
+    earlier = []
+    if path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        earlier = [*old.get("earlier", []), old["this_time"]]
+    problems = []
+    if counts["failed"]:
+        problems.append(f"{counts['failed']} failed: runs.parquet rows with status 'failed', the error column says why")
+    if counts["lost"]:
+        problems.append(f"{counts['lost']} lost with their worker: rerun the same command to run them again")
     manifest = json.dumps({
-        "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT), "sweep": spec.name,
-        "design": spec.design.kind, "points": int(runs["point"].nunique()) if len(runs) else 0,
-        "runs": len(runs), "failed": failed,
-        "failed_runs": "runs.parquet rows with status 'failed'; their error column says why" if failed else None,
-        "this_time": {"runs": timing["ran"], "failed": timing["failed_this_time"],
-                      "workers": timing["workers"] or "dask scheduler", "wall_seconds": round(wall, 3),
-                      "simulation_seconds": round(busy, 3),
-                      "overhead_share": None if overhead is None else round(overhead, 4)},
-        "spec": _fingerprint(spec),
+        "ecomsim_version": __version__, "sweep": spec.name, "design": spec.design.kind,
+        "points": int(runs["point"].nunique()) if len(runs) else 0, "runs": len(runs), **counts,
+        "problems": problems, "this_time": this_time, "earlier": earlier, "spec": _fingerprint(spec),
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
         "python": sys.version.split()[0], "versions": versions,
     }, indent=2)
-    _replace(out / "manifest.json", lambda tmp: tmp.write_text(manifest, encoding="utf-8"))
+    _replace(path, lambda tmp: tmp.write_text(manifest, encoding="utf-8"))

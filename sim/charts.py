@@ -188,10 +188,11 @@ def _thousands(axis) -> None:
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
 
 
-def _setting_label(row: pd.Series, levers: list[str]) -> str:
-    def short(value) -> str:
-        return f"{value:g}" if isinstance(value, (int, float)) else str(value)
-    return ", ".join(f"{p.split('.')[-1]}={short(row[p])}" for p in levers)
+def setting_label(row: pd.Series, levers: list[str], short: bool = True) -> str:
+    """'take_rate=0.12, ev_share=0.5' (short: the last part of each path)."""
+    def value(v) -> str:
+        return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+    return ", ".join(f"{p.split('.')[-1] if short else p}={value(row[p])}" for p in levers)
 
 
 def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path,
@@ -208,6 +209,7 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: 
         ax.barh([i - 0.2 for i in y], rows["S1"], height=0.4, color=colours, alpha=0.4, label="first order S1")
         ax.errorbar(rows["S1"], [i - 0.2 for i in y], xerr=rows["S1_conf"], fmt="none", color="black", capsize=3,
                     lw=1)
+        ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel("share of the KPI's variance (Sobol index)")
         ax.set_xlim(left=min(0.0, float((rows["S1"] - rows["S1_conf"]).min())))
         method = f"Sobol indices, N = {n} base samples"
@@ -239,7 +241,7 @@ def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, s
     ax.scatter(best[x], best[y], color="#c0392b", s=45, label="Pareto-efficient setting", zorder=3)
     labelled = settings if len(settings) <= 12 else best if len(best) <= 12 else best.iloc[:0]
     for _, row in labelled.iterrows():
-        ax.annotate(_setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
+        ax.annotate(setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
                     textcoords="offset points", color="black" if row["pareto"] else "#888888")
     ax.set_xlabel(f"{_kpi_label(x, currency)}, {'higher' if gx == 'max' else 'lower'} is better")
     ax.set_ylabel(f"{_kpi_label(y, currency)}, {'higher' if gy == 'max' else 'lower'} is better")
@@ -266,7 +268,7 @@ def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path, 
         rows = table[table["kpi"] == kpi].reset_index(drop=True)
         colours = ["#2b9a5a" if r else "#1f5f99" for r in rows["most_robust"]]
         ax.barh(range(len(rows)), rows["max_regret"], color=colours)
-        ax.set_yticks(range(len(rows)), [_setting_label(r, levers) for _, r in rows.iterrows()] if ax is axes[0][0]
+        ax.set_yticks(range(len(rows)), [setting_label(r, levers) for _, r in rows.iterrows()] if ax is axes[0][0]
                       else [""] * len(rows))
         ax.invert_yaxis()
         ax.set_xlim(left=0)

@@ -114,8 +114,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     if args.replications < 1 or args.replications > 1000:
         raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {args.replications})")
-    if args.workers is not None and args.workers < 1:
-        raise ScenarioError("--workers", None, f"must be at least 1 (got {args.workers})")
+    _check_workers(args)
     files = [args.baseline, *args.scenarios]
     scenarios = [load_scenario(f, overrides_from(args)) for f in files]  # all checked before any run
     for note in compare.check_comparable(scenarios, files):
@@ -140,30 +139,51 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sweep(args: argparse.Namespace) -> int:
-    from experiments.executors import default_workers
-    from experiments.sweep import load_spec, sweep
-
+def _check_workers(args: argparse.Namespace) -> None:
     if args.workers is not None and args.workers < 1:
         raise ScenarioError("--workers", None, f"must be at least 1 (got {args.workers})")
+
+
+def _dask_client(address: str):
+    """A client of the Dask scheduler at `address` (unreachable: one line, exit 2)."""
+    from distributed import Client
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ScenarioError("--scheduler", None, f"cannot reach a Dask scheduler at {address} ({exc}); start one "
+                            "with `dask scheduler` and give the address it prints") from None
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from experiments.executors import default_workers
+    from experiments.sweep import design_points, load_spec, status_counts, sweep
+
+    _check_workers(args)
     spec = load_spec(args.spec)  # checked before anything is written
     out = args.out or f"results/sweep-{spec.name}"
     executor, client = None, None
     if args.scheduler:
-        from distributed import Client
-        client = Client(args.scheduler)
+        client = _dask_client(args.scheduler)
         executor = client.get_executor()
+    show = not args.quiet and sys.stderr.isatty()
+    if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
+        where = f"the Dask cluster at {args.scheduler}" if client else f"{args.workers or default_workers()} workers"
+        print(f"sweep {spec.name}: {len(design_points(spec)) * spec.replications} runs (finished ones are kept) "
+              f"on {where} ...", file=sys.stderr)
     try:
-        runs = sweep(spec, out, args.workers or default_workers(), executor,
-                     progress=not args.quiet and sys.stderr.isatty())
+        runs = sweep(spec, out, args.workers or default_workers(), executor, progress=show)
     finally:
         if client is not None:
             client.close()
-    failed = int((runs["status"] != "ok").sum()) if len(runs) else 0
+    counts = status_counts(runs)
     if not args.quiet:
-        note = f"; {failed} failed: see the status and error columns of runs.parquet" if failed else ""
-        print(f"wrote {out}/runs.parquet ({len(runs)} runs of {runs['point'].nunique() if len(runs) else 0} "
-              f"points{note})")
+        notes = []
+        if counts["failed"]:
+            notes.append(f"{counts['failed']} failed: see the status and error columns of runs.parquet")
+        if counts["lost"]:
+            notes.append(f"{counts['lost']} lost with their worker: run the same command again to retry them")
+        print(f"wrote {out}/runs.parquet ({len(runs)} runs of {runs['point'].nunique() if len(runs) else 0} points"
+              + "".join(f"; {n}" for n in notes) + f"); next: python run.py analyze {out}")
     return 0
 
 

@@ -258,3 +258,32 @@ def test_a_finished_run_leaves_no_model_behind():
     for seed in (1, 2):
         run_scenario(small_scenario("simulation.days=5", f"seed={seed}"))
     assert models() == before
+
+
+def test_an_edited_base_scenario_is_refused_on_resume(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nplatform: {{take_rate: 0.12}}\n")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"name: s\nbase: base.yaml\nsets: {TINY}\n" + FACTORIAL.replace("replications: 2", "replications: 1"))
+    sweep(str(spec), tmp_path / "out")
+    base.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nplatform: {{take_rate: 0.12, "
+                    "marketing_spend_per_day: 500}\n")
+    with pytest.raises(ScenarioError, match="base_scenario_sha256"):
+        sweep(str(spec), tmp_path / "out")
+
+
+@pytest.mark.parametrize("extra, message", [(["--scheduler", "tcp://127.0.0.1:9"], "cannot reach a Dask scheduler"),
+                                            (["--workers", "0"], "--workers")])
+def test_bad_options_exit_2(tmp_path, extra, message):
+    spec = write_spec(tmp_path, FACTORIAL)
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(tmp_path / "out"),
+                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_out_path_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "taken").write_text("x")
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", write_spec(tmp_path, FACTORIAL), "--out",
+                           str(tmp_path / "taken")], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "not a sweep folder" in proc.stderr, proc.stderr

@@ -140,3 +140,49 @@ def test_analyze_on_a_folder_that_is_not_a_finished_sweep_exits_2(tmp_path, make
                           capture_output=True, text=True)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "analysis").exists()
+
+
+def crashing(base, sets, seed, daily):
+    """Kills its worker process at a = 2, as an out-of-memory kill would."""
+    x = _values(sets)
+    if x["a"] == 2:
+        import os
+        os._exit(1)
+    return {"y": float(x["a"])}, None, 0.0
+
+
+def steady(base, sets, seed, daily):
+    return {"y": float(_values(sets)["a"])}, None, 0.0
+
+
+def test_a_run_whose_worker_dies_is_kept_as_lost_and_retried_by_the_next_resume(tmp_path):
+    spec = SweepSpec.model_validate({"name": "crash", "base": "(a test function)", "objectives": {"y": "max"},
+                                     "levers": [{"path": "a", "levels": [0, 1, 2, 3, 4, 5]}],
+                                     "design": {"kind": "full_factorial"}})
+    runs = sweep(spec, tmp_path / "out", workers=2, evaluate=crashing)
+    assert len(runs) == 6 and runs.loc[runs["a"] == 2, "status"].item() == "lost"
+    assert "BrokenProcessPool" in runs.loc[runs["a"] == 2, "error"].item()
+    assert (runs["status"] == "ok").sum() >= 3  # the pool was rebuilt and the sweep went on
+    again = sweep(spec, tmp_path / "out", workers=2, evaluate=steady)
+    assert list(again["status"]) == ["ok"] * 6 and list(again["y"]) == [0, 1, 2, 3, 4, 5]
+    assert not list((tmp_path / "out" / "parts").glob("lost-*"))
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert len(manifest["earlier"]) == 1 and manifest["lost"] == 0
+
+
+def test_main_effects_keep_quantile_bins_in_order(tmp_path):
+    spec = SweepSpec.model_validate({"name": "bins", "base": "(a test function)", "objectives": {"y": "max"},
+                                     "levers": [{"path": "a", "low": 1, "high": 30, "integer": True}],
+                                     "design": {"kind": "full_factorial", "steps": 30}})
+    sweep(spec, tmp_path / "out", evaluate=steady)
+    effects = analyze(tmp_path / "out").tables["main_effects"]
+    assert len(effects) == 5 and effects["mean"].is_monotonic_increasing
+
+
+def test_a_sweep_where_every_run_failed_is_analyzed_without_a_traceback(tmp_path):
+    spec = SweepSpec.model_validate({"name": "allfail", "base": "(a test function)", "objectives": {"y": "max"},
+                                     "levers": [{"path": "a", "levels": [0, 1]}], "design": {"kind": "full_factorial"}})
+    sweep(spec, tmp_path / "out", evaluate=ishigami)  # no x1: every run fails
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "analyze", str(tmp_path / "out")], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and "no successful run" in proc.stdout, proc.stderr
