@@ -351,10 +351,15 @@ def write(result: Analysis, folder: str | Path) -> Path:
             table.to_csv(tmp / f"{name}.csv", index=False)
         (tmp / "summary.txt").write_text(format_summary(result) + "\n", encoding="utf-8")
         if "sensitivity" in t and len(t["sensitivity"]):
-            for kpi in [k for k in spec.goals if k in set(t["sensitivity"]["kpi"])]:
+            verdicts = t["convergence"].set_index("kpi")
+            for kpi in [k for k in spec.goals if k in verdicts.index]:
+                v = verdicts.loc[kpi]
+                warning = None if v["converged"] else (
+                    f"Too few samples to trust these intervals: n = {int(v['n'])}, try n = {int(v['suggested_n'])} "
+                    "(docs/experiments.md, convergence)")
                 charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.kind,
                                         spec.design.n, f"{spec.name}: what moves {kpi}",
-                                        tmp / f"sensitivity-{kpi}.png", currency)
+                                        tmp / f"sensitivity-{kpi}.png", currency, warning)
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
             charts.pareto_scatter(t["pareto"], spec.lever_paths, goals,

@@ -196,36 +196,46 @@ def setting_label(row: pd.Series, levers: list[str], short: bool = True) -> str:
 
 
 def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path,
-                     currency: str = "currency") -> None:
-    """One KPI's sensitivity to each parameter: Sobol ST and S1, or Morris mu* and sigma, with 95% CIs."""
+                     currency: str = "currency", warning: str | None = None) -> None:
+    """One KPI's sensitivity to each parameter: Sobol ST and S1, or Morris mu* and sigma, with 95% CIs;
+    `warning` (e.g. the sample was too small) is printed in red under the title."""
+    from matplotlib.patches import Patch
     sobol = design == "sobol"
     rows = table.sort_values("ST" if sobol else "mu_star", ascending=True)
     y = range(len(rows))
-    fig, ax = plt.subplots(figsize=(9, 1.2 + 0.55 * len(rows)), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(11, 1.8 + 0.55 * len(rows)), constrained_layout=True)
     colours = ["#1f5f99" if k == "lever" else "#d9822b" for k in rows["kind"]]
+    kinds = [Patch(color="#1f5f99", label="lever"), Patch(color="#d9822b", label="uncertainty")]
     if sobol:
-        ax.barh([i + 0.2 for i in y], rows["ST"], height=0.4, color=colours, label="total order ST")
+        ax.barh([i + 0.2 for i in y], rows["ST"], height=0.4, color=colours)
         ax.errorbar(rows["ST"], [i + 0.2 for i in y], xerr=rows["ST_conf"], fmt="none", color="black", capsize=3, lw=1)
-        ax.barh([i - 0.2 for i in y], rows["S1"], height=0.4, color=colours, alpha=0.4, label="first order S1")
+        ax.barh([i - 0.2 for i in y], rows["S1"], height=0.4, color=colours, alpha=0.4)
         ax.errorbar(rows["S1"], [i - 0.2 for i in y], xerr=rows["S1_conf"], fmt="none", color="black", capsize=3,
                     lw=1)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_xlabel("share of the KPI's variance (Sobol index)")
         ax.set_xlim(left=min(0.0, float((rows["S1"] - rows["S1_conf"]).min())))
+        handles = [Patch(color="#555555", label="upper bar: total order ST (alone and with others)"),
+                   Patch(color="#555555", alpha=0.4, label="lower bar: first order S1 (alone)"), *kinds]
         method = f"Sobol indices, N = {n} base samples"
     else:
-        ax.barh(y, rows["mu_star"], color=colours, label="mu* (mean absolute effect)")
+        ax.barh(y, rows["mu_star"], color=colours)
         ax.errorbar(rows["mu_star"], y, xerr=rows["mu_star_conf"], fmt="none", color="black", capsize=3, lw=1)
-        ax.scatter(rows["sigma"], y, marker="D", color="black", zorder=3, label="sigma (interactions, non-linearity)")
+        dots = ax.scatter(rows["sigma"], y, marker="D", color="black", zorder=3,
+                          label="sigma (interactions, non-linearity)")
         ax.set_xlabel(f"change of {_kpi_label(kpi, currency)} across a parameter's whole range")
         ax.set_xlim(left=0)
         _thousands(ax.xaxis)
+        handles = [Patch(color="#555555", label="mu* (mean absolute effect)"), dots, *kinds]
         method = f"Morris elementary effects, {n} trajectories"
     ax.set_yticks(list(y), rows["parameter"])
-    ax.legend(frameon=False, loc="lower right", fontsize=9)
+    ax.legend(handles=handles, frameon=False, loc="lower right", fontsize=8)
     ax.grid(axis="x", alpha=0.3)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(f"{method}; 95% bootstrap CI; blue: levers, orange: uncertainties", fontsize=9, color="#444444")
+    ax.set_title(f"{method}, replications averaged per point; bars show 95% bootstrap intervals", fontsize=9,
+                 color="#444444")
+    if warning:
+        ax.text(0.5, 1.12, warning, transform=ax.transAxes, ha="center", fontsize=9, color="#c0392b")
     fig.suptitle(title, fontsize=13)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -237,7 +247,8 @@ def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, s
     (x, gx), (y, gy) = list(goals.items())[:2]
     fig, ax = plt.subplots(figsize=(9, 6), constrained_layout=True)
     rest, best = settings[~settings["pareto"]], settings[settings["pareto"]]
-    ax.scatter(rest[x], rest[y], color="#bbbbbb", s=30, label="dominated setting")
+    if len(rest):
+        ax.scatter(rest[x], rest[y], color="#bbbbbb", s=30, label="dominated setting")
     ax.scatter(best[x], best[y], color="#c0392b", s=45, label="Pareto-efficient setting", zorder=3)
     labelled = settings if len(settings) <= 12 else best if len(best) <= 12 else best.iloc[:0]
     for _, row in labelled.iterrows():
@@ -268,6 +279,10 @@ def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path, 
         rows = table[table["kpi"] == kpi].reset_index(drop=True)
         colours = ["#2b9a5a" if r else "#1f5f99" for r in rows["most_robust"]]
         ax.barh(range(len(rows)), rows["max_regret"], color=colours)
+        for i, row in rows.iterrows():  # a zero-length bar is invisible: say it
+            if row["most_robust"]:
+                ax.annotate("most robust", (row["max_regret"], i), xytext=(4, 0), textcoords="offset points",
+                            va="center", fontsize=8, color="#2b9a5a")
         ax.set_yticks(range(len(rows)), [setting_label(r, levers) for _, r in rows.iterrows()] if ax is axes[0][0]
                       else [""] * len(rows))
         ax.invert_yaxis()
