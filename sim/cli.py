@@ -148,7 +148,7 @@ def _dask_client(address: str):
     """A client of the Dask scheduler at `address` (unreachable: one line, exit 2)."""
     from distributed import Client
     try:
-        return Client(address, timeout="20s")
+        return Client(address)  # waits distributed.comm.timeouts.connect (30 s unless configured)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError("--scheduler", None, f"cannot reach a Dask scheduler at {address} ({exc}); start one "
                             "with `dask scheduler` and give the address it prints") from None
