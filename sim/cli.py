@@ -69,6 +69,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.outputs import results_folder
     from sim.runner import run_scenario, write_run
     from sim.scenario_io import load_scenario
+    from sim.policies import enabled_policies
     from sim.tables import format_table
 
     scenario = load_scenario(args.scenario, overrides_from(args))
@@ -78,7 +79,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     write_run(result, out, args.scenario)
     if not args.quiet:
         print(format_table(result.summary, scenario.simulation.currency,
-                           f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})"))
+                           f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",
+                           enabled_policies(scenario.policies)))
         print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
     return 0
 
@@ -110,6 +112,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.runs import plan
     from sim.outputs import results_folder
     from sim.scenario_io import load_scenario
+    from sim.policies import enabled_policies
     from sim.tables import format_comparison, format_targets
 
     if args.replications < 1 or args.replications > 1000:
@@ -132,7 +135,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     table, targets = compare.write_outputs(out, scenarios, files, specs, results, args.replications, workers,
                                            time.perf_counter() - start, overrides_from(args))
     if not args.quiet:
-        print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency))
+        on = sorted({name for s in scenarios for name in enabled_policies(s.policies)})
+        print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency, on))
         if len(targets):
             print("\n" + format_targets(targets))
         print(f"\nwrote {out}/ ({len(specs)} runs, {workers} workers, {time.perf_counter() - start:.1f} s)")

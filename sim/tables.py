@@ -33,12 +33,44 @@ TABLE = (
 )
 
 
-def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str) -> str:
-    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval.
+COUNT_UNITS = ("orders", "customers", "shoppers", "merchants", "coupons", "sign-ups", "rewards", "points",
+               "(merchant, category) pairs", "units", "attempts")
+
+
+def _format_of(unit: str) -> str:
+    """A format for a KPI of this unit, in the style of TABLE."""
+    if unit.startswith("share"):
+        return "{:.2%}"
+    if unit in COUNT_UNITS:
+        return "{:,}"
+    if unit.startswith("currency"):
+        return "{:,.2f} {cur}" if " per " in unit else "{:,.0f} {cur}"
+    return "{:,.3f} " + unit.replace("{", "(").replace("}", ")")
+
+
+def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
+    """(key, label, format) of the headline KPIs of the policies that are on, after TABLE's, once each."""
+    from sim.kpis import by_name
+    from sim.policies import REGISTRY, policy_kpis
+    catalogue = by_name([*by_name().values(), *policy_kpis()])
+    shown = {k for k, _, _ in TABLE}
+    rows = []
+    for name in sorted(policies):
+        for key in REGISTRY[name].headline:
+            if key not in shown:
+                shown.add(key)
+                rows.append((key, f"{key.replace('_', ' ')}", _format_of(catalogue[key].unit)))
+    return rows
+
+
+def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str,
+                      policies: list[str] | tuple[str, ...] = ()) -> str:
+    """One block per scenario: its mean and its change vs the baseline with the 95% paired interval;
+    below the core KPIs, the headline KPIs of every policy on in any of the scenarios.
 
     Shares are shown in % and their changes in percentage points (pp); counts without decimals.
     """
-    keys = [(k, label, fmt) for k, label, fmt in TABLE]
+    keys = [*TABLE, *policy_rows(list(policies))]
     width = max(len(label) for _, label, _ in keys)
     lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI "
              f"(money in {currency}, shares in %, their changes in percentage points)",
@@ -83,11 +115,19 @@ def _num(value: float, sign: str = "") -> str:
     return f"{v:{sign}.4f}"
 
 
-def format_table(summary: dict, currency: str, title: str) -> str:
-    width = max(len(label) for _, label, _ in TABLE)
+def format_table(summary: dict, currency: str, title: str, policies: list[str] | tuple[str, ...] = ()) -> str:
+    """The core KPIs of one run, then the headline KPIs of the policies that are on."""
+    extra = policy_rows(list(policies))
+    width = max(len(label) for _, label, _ in (*TABLE, *extra))
     lines = [title, "-" * (width + 24)]
     for key, label, fmt in TABLE:
         lines.append(f"{label:<{width}}  {fmt.format(summary[key], cur=currency)}")
+    if extra:
+        lines.append(f"policies on: {', '.join(sorted(policies))}")
+        for key, label, fmt in extra:
+            value = summary.get(key, 0)
+            value = int(round(value)) if fmt == "{:,}" else value
+            lines.append(f"{label:<{width}}  {fmt.format(value, cur=currency)}")
     return "\n".join(lines)
 
 

@@ -45,6 +45,18 @@ def test_outputs_and_columns(compared):
     assert "change vs baseline with 95% paired CI" in stdout and "targets" in stdout
 
 
+def test_the_printed_table_shows_the_headline_kpis_of_the_policies_on(compared):
+    """growth_bundle has coupons and referrals on: their costs and cannibalisation are printed, with the
+    same numbers as comparison.csv; loyalty (on in no scenario) is not."""
+    out, stdout = compared
+    for label in ("subsidy cost", "subsidy cannibalisation share", "referral cost", "cac referral", "k factor"):
+        assert label in stdout, label
+    assert "membership revenue" not in stdout
+    table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
+    cost = table.loc[("growth_bundle", "subsidy_cost"), "mean"]
+    assert f"{cost:,.0f}" in stdout
+
+
 def test_replication_i_uses_the_same_seed_in_every_scenario(compared):
     runs = pd.read_csv(compared[0] / "runs.csv")
     assert len(runs) == 3 * 4

@@ -30,7 +30,7 @@ PLUGINS: tuple[type[Policy], ...] = (Assortment, GreenLogistics, Loyalty, Recomm
 REGISTRY: dict[str, type[Policy]] = {cls.name: cls for cls in sorted(PLUGINS, key=lambda c: c.name)}
 
 __all__ = ["REGISTRY", "MarketChanges", "MonthEndChanges", "Policy", "PolicyContext", "PolicySet",
-           "policy_flows", "policy_kpis"]
+           "enabled_policies", "policy_flows", "policy_kpis"]
 
 
 def policy_flows() -> Flows:
@@ -39,6 +39,12 @@ def policy_flows() -> Flows:
     for name in sorted(REGISTRY):
         flows.update(REGISTRY[name].flows)
     return flows
+
+
+def enabled_policies(policies_config: Any) -> list[str]:
+    """Names of the policies a scenario's `policies` section switches on, in registry order."""
+    return [name for name in sorted(REGISTRY)
+            if (section := getattr(policies_config, name, None)) is not None and section.enabled]
 
 
 def policy_kpis() -> list[Kpi]:
@@ -51,11 +57,8 @@ class PolicySet:
 
     def __init__(self, policies_config: Any, generator: Callable[[str], np.random.Generator]) -> None:
         """`generator(name)` gives a named random stream (sim.rng.Streams.generator)."""
-        self.policies: list[Policy] = []
-        for name in sorted(REGISTRY):
-            section = getattr(policies_config, name, None)
-            if section is not None and section.enabled:
-                self.policies.append(REGISTRY[name](section, generator(f"policy/{name}")))
+        self.policies: list[Policy] = [REGISTRY[name](getattr(policies_config, name), generator(f"policy/{name}"))
+                                       for name in enabled_policies(policies_config)]
 
     def __iter__(self):
         return iter(self.policies)

@@ -38,6 +38,8 @@ class AssortmentConfig(PolicySection):
 class Assortment(Policy):
     name = "assortment"
     title = "Assortment changes"
+    headline = ("assortment_onboarded_merchants", "assortment_delisted_cells", "inventory_turnover",
+                "stockout_rate", "top_decile_merchant_share")
     Config = AssortmentConfig
     kpis = (
         Kpi("assortment_delisted_cells", "(merchant, category) pairs", "categories dropped for slow turnover"),

@@ -107,6 +107,9 @@ class Policy:
     Config: ClassVar[type]  # the policy's config section (a sim.schema.PolicySection), under policies.<name>
     flows: ClassVar[Flows] = {}  # ledger flows the policy books: name -> (payer, payee)
     kpis: ClassVar[tuple[Kpi, ...]] = ()  # the summary keys summary() returns (targets may name them)
+    # the summary keys (its own or the catalogue's) that answer the policy's question; `run` and
+    # `compare` print them below the core KPIs when the policy is on
+    headline: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, rng: np.random.Generator) -> None:
         self.config = config

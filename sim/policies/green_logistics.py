@@ -51,6 +51,8 @@ class GreenLogisticsConfig(PolicySection):
 class GreenLogistics(Policy):
     name = "green_logistics"
     title = "Green logistics"
+    headline = ("carbon_per_order_kg", "carbon_logistics_kg", "logistics_cost", "carbon_levy",
+                "avg_delivery_days", "late_delivery_rate")
     Config = GreenLogisticsConfig
     flows = {"carbon_levy": ("platform", "external")}  # internal carbon price
     config: GreenLogisticsConfig

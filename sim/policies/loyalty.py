@@ -116,6 +116,8 @@ class LoyaltyConfig(PolicySection):
 class Loyalty(Policy):
     name = "loyalty"
     title = "Loyalty programme"
+    headline = ("loyalty_cost", "membership_revenue", "members_end", "free_shipping_cost",
+                "loyalty_points_liability_end", "loyalty_points_expired")
     Config = LoyaltyConfig
     flows = {
         "loyalty": ("platform", "provisions"),           # points' expected cost, booked when earned (+ true-ups)

@@ -28,6 +28,7 @@ class RecommendationConfig(PolicySection):
 class Recommendation(Policy):
     name = "recommendation"
     title = "Personalisation lever"
+    headline = ("top_decile_merchant_share", "return_rate")
     Config = RecommendationConfig
     flows = {"technology": ("platform", "external")}  # the recommender's running cost
     config: RecommendationConfig

@@ -80,6 +80,8 @@ class ReferralConfig(PolicySection):
 class Referral(Policy):
     name = "referral"
     title = "Referral programme"
+    headline = ("referral_cost", "new_customers_referral", "cac_referral", "cac_paid", "k_factor",
+                "referral_cannibalised_joins", "referral_fake_signups")
     Config = ReferralConfig
     flows = {"referral": ("platform", "shoppers")}  # rewards to referrers and referees
     kpis = (

@@ -72,6 +72,8 @@ class SubsidyConfig(PolicySection):
 class Subsidy(Policy):
     name = "subsidy"
     title = "Coupons"
+    headline = ("subsidy_cost", "coupons_issued", "coupons_redeemed", "subsidy_cannibalisation_share",
+                "subsidy_cannibalised_cost")
     Config = SubsidyConfig
     flows = {"subsidy": ("platform", "shoppers")}  # coupon discounts
     kpis = (
