@@ -136,6 +136,12 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
             "command": sys.argv, "overrides": overrides,
         })
         (tmp / "charts").mkdir()
-        comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png")
-        comparison_series(mean_series(scenarios, specs, results), replications, tmp / "charts" / "series.png")
+        base = scenarios[0]
+        currency = base.simulation.currency
+        context = (f"{base.shoppers.count:,} shoppers, {base.simulation.days} days from {base.simulation.start_date}"
+                   + (f" after a {base.simulation.warmup_days}-day warm-up" if base.simulation.warmup_days else "")
+                   + f"; seeds {', '.join(str(s) for s in sorted({s.seed for s in specs}))}.")
+        comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png", currency, context)
+        comparison_series(mean_series(scenarios, specs, results), replications, tmp / "charts" / "series.png",
+                          str(base.simulation.start_date), currency, context)
     return comparison, targets

@@ -8,113 +8,129 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-
-def _finish(fig, axes, title: str, path: Path) -> None:
-    """Light grid, no top/right spines, dated x axis, the run's title; save and close."""
-    for a in axes.ravel():
-        a.grid(alpha=0.3)
-        a.spines[["top", "right"]].set_visible(False)
-    fig.autofmt_xdate()
-    fig.suptitle(title, fontsize=14)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+from sim import style  # noqa: E402
 
 
-def kpi_timeseries(daily: pd.DataFrame, title: str, currency: str, path: Path) -> None:
-    """Four panels: GMV, customers, cumulative profit, supply; one PNG."""
+def _week(series: pd.Series) -> pd.Series:
+    return series.rolling(7, min_periods=1).mean()
+
+
+def _panels(axes, dates_axis: bool = True) -> None:
+    for ax in axes.ravel():
+        style.tidy(ax)
+        style.thousands(ax.yaxis)
+        if dates_axis:
+            style.dates(ax.xaxis)
+
+
+def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, currency: str,
+                   path: Path, windows: tuple[int, int, int] = (30, 90, 180)) -> None:
+    """A run at a glance: GMV, customers by lifecycle state, cumulative profit, and who is buying."""
     dates = pd.to_datetime(daily["date"])
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex=True, constrained_layout=True)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), sharex=True, layout="constrained")
     ax = axes[0, 0]
     ax.plot(dates, daily["gmv"], color="#9bbbd9", lw=0.8, label="daily")
-    ax.plot(dates, daily["gmv"].rolling(7, min_periods=1).mean(), color="#1f5f99", lw=1.8,
-            label="7-day mean")
-    ax.set_title("GMV per day")
-    ax.set_ylabel(currency)
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
-
-    ax = axes[0, 1]
-    ax.plot(dates, daily["customers_total"], color="#1f5f99", lw=1.8, label="customers (cumulative)")
-    ax.plot(dates, daily["active_customers"], color="#d9822b", lw=1.8, label="active (bought < dormancy window)")
-    ax.plot(dates, daily["churned_customers"], color="#999999", lw=1.2, label="churned (observable)")
-    ax.set_title("Customers")
-    ax.set_ylabel("shoppers")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
-
-    ax = axes[1, 0]
-    ax.plot(dates, (daily["platform_revenue"] - daily["platform_cost"]).cumsum(), color="#1f5f99",
-            lw=1.8, label="platform")
-    ax.plot(dates, daily["merchant_profit"].cumsum(), color="#2b9a5a", lw=1.8, label="merchants (all)")
-    ax.axhline(0, color="black", lw=0.6)
-    ax.set_title("Cumulative profit")
-    ax.set_ylabel(currency)
-    ax.legend(frameon=False)
-
-    ax = axes[1, 1]
-    attempts = daily["order_attempts"].where(daily["order_attempts"] > 0)
-    fill = (daily["orders"] / attempts).rolling(7, min_periods=1).mean() * 100
-    stockout = (daily["stockout_events"] / attempts).rolling(7, min_periods=1).mean() * 100
-    ax.plot(dates, fill, color="#1f5f99", lw=1.8, label="fill rate")
-    ax.plot(dates, stockout, color="#c0392b", lw=1.8, label="first choice out of stock")
-    ax.set_title("Supply (7-day mean)")
-    ax.set_ylabel("% of order attempts")
-    ax.set_ylim(0, 105)
-    ax.legend(frameon=False)
-
-    _finish(fig, axes, title, path)
-
-
-def supply_chain(daily: pd.DataFrame, title: str, currency: str, path: Path) -> None:
-    """Four panels: carbon by stage, delivery, returns, logistics cost; one PNG."""
-    dates = pd.to_datetime(daily["date"])
-    week = lambda s: s.rolling(7, min_periods=1).mean()  # noqa: E731
-    fig, axes = plt.subplots(2, 2, figsize=(12, 7.5), sharex=True, constrained_layout=True)
-
-    ax = axes[0, 0]
-    stages = [("production", "#6b4c9a"), ("line_haul", "#1f5f99"), ("last_mile", "#d9822b"),
-              ("packaging", "#8c6d31"), ("warehousing", "#999999")]
-    ax.stackplot(dates, *[week(daily[f"carbon_{s}_kg"]) for s, _ in stages],
-                 labels=["production (assumption)" if s == "production" else s.replace("_", " ") for s, _ in stages],
-                 colors=[c for _, c in stages], alpha=0.85)
-    ax.set_title("Carbon of what was sold and delivered, by stage (7-day mean)")
-    ax.set_ylabel("kg CO2e per day")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False, loc="upper left", fontsize=8)
-
-    ax = axes[0, 1]
-    orders = daily["orders"].where(daily["orders"] > 0)
-    ax.plot(dates, week(daily["delivery_days_sum"] / orders), color="#1f5f99", lw=1.8, label="mean delivery days")
-    ax.set_ylabel("days")
-    ax.set_ylim(bottom=0)
-    twin = ax.twinx()
-    twin.plot(dates, week(daily["late_deliveries"] / orders) * 100, color="#c0392b", lw=1.4, label="late (%)")
-    twin.set_ylabel("% of orders late")
-    twin.set_ylim(bottom=0)
-    ax.set_title("Delivery (7-day mean)")
-    lines = ax.get_legend_handles_labels()[0] + twin.get_legend_handles_labels()[0]
-    ax.legend(lines, [ln.get_label() for ln in lines], frameon=False, loc="lower left")
-
-    ax = axes[1, 0]
-    ax.plot(dates, week(daily["returns_decided"] / orders) * 100, color="#1f5f99", lw=1.8,
-            label="orders to be returned")
-    ax.set_title("Returns (7-day mean, by order day)")
-    ax.set_ylabel("% of orders")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False)
-
-    ax = axes[1, 1]
-    ax.plot(dates, week(daily["platform_logistics_cost"]), color="#1f5f99", lw=1.8, label="platform (fleet, packaging, returns)")
-    ax.plot(dates, week(daily["logistics_cost"] - daily["platform_logistics_cost"]), color="#2b9a5a", lw=1.8,
-            label="merchants (carrier, freight)")
-    ax.set_title("Logistics cost (7-day mean)")
+    ax.plot(dates, _week(daily["gmv"]), color=style.SCENARIOS[0], lw=1.8, label="7-day mean")
+    ax.set_title("GMV per day", fontsize=10)
     ax.set_ylabel(f"{currency} per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
 
-    _finish(fig, axes, title, path)
+    ax = axes[0, 1]
+    new = daily["new_state"]
+    active = daily["active_customers"] - new
+    ax.stackplot(dates, new, active, daily["dormant_customers"], daily["churned_customers"],
+                 labels=[f"new (first order in the last {windows[0]} days)",
+                         f"active (bought in the last {windows[1]} days)",
+                         f"dormant (no order for {windows[1]}-{windows[2]} days)",
+                         f"churned (no order for {windows[2]}+ days)"],
+                 colors=["#56B4E9", style.SCENARIOS[0], "#E69F00", "#bbbbbb"], alpha=0.9)
+    ax.set_title("Customers by lifecycle state (what the platform can observe)", fontsize=10)
+    ax.set_ylabel("customers")
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+
+    ax = axes[1, 0]
+    ax.plot(dates, (daily["platform_revenue"] - daily["platform_cost"]).cumsum(), color=style.SCENARIOS[0],
+            lw=1.8, label="platform")
+    ax.plot(dates, daily["merchant_profit"].cumsum(), color=style.SCENARIOS[2], lw=1.8, label="merchants (all)")
+    ax.axhline(0, color="black", lw=0.6)
+    ax.set_title("Cumulative profit since the first measured day", fontsize=10)
+    ax.set_ylabel(currency)
+    ax.legend(frameon=False)
+
+    ax = axes[1, 1]
+    ax.plot(dates, _week(daily["first_orders"]), color="#56B4E9", lw=1.8, label="first orders (new customers)")
+    ax.plot(dates, _week(daily["repeat_orders"]), color=style.SCENARIOS[0], lw=1.8, label="repeat orders")
+    ax.set_title("Orders per day (7-day mean)", fontsize=10)
+    ax.set_ylabel("orders per day")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+    _panels(axes)
+    finding = (f"{name}: GMV {style.number(summary['gmv'])} {currency}, platform profit "
+               f"{style.number(summary['platform_profit'])} {currency}, merchants' profit "
+               f"{style.number(summary['merchant_profit'])} {currency}")
+    style.titled(fig, finding, context)
+    style.save(fig, path)
+
+
+def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, currency: str, path: Path) -> None:
+    """Operations: logistics carbon by stage, delivery speed and lateness, returns, logistics cost per order."""
+    dates = pd.to_datetime(daily["date"])
+    orders = daily["orders"].where(daily["orders"] > 0)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5), sharex=True, layout="constrained")
+
+    ax = axes[0, 0]
+    stages = [("line_haul", style.SCENARIOS[0]), ("last_mile", style.SCENARIOS[1]),
+              ("packaging", "#8c6d31"), ("warehousing", "#999999")]
+    ax.stackplot(dates, *[_week(daily[f"carbon_{s}_kg"] / orders) for s, _ in stages],
+                 labels=[s.replace("_", " ") for s, _ in stages], colors=[c for _, c in stages], alpha=0.9)
+    production = daily["carbon_production_kg"].sum() / daily["carbon_kg"].sum() if daily["carbon_kg"].sum() else 0
+    ax.set_title(f"Logistics carbon per order, by stage (7-day mean)\nproduction, an assumption, adds "
+                 f"{production:.0%} of all carbon and is left out here", fontsize=10)
+    ax.set_ylabel("kg CO2e per order")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, loc="upper left", fontsize=8)
+
+    ax = axes[0, 1]
+    ax.plot(dates, _week(daily["delivery_days_sum"] / orders), color=style.SCENARIOS[0], lw=1.8)
+    ax.set_ylabel("mean delivery days", color=style.SCENARIOS[0])
+    ax.tick_params(axis="y", colors=style.SCENARIOS[0])
+    ax.set_ylim(bottom=0)
+    twin = ax.twinx()
+    twin.plot(dates, _week(daily["late_deliveries"] / orders), color=style.BAD, lw=1.4)
+    twin.set_ylabel("orders late (fleet backlog)", color=style.BAD)
+    twin.tick_params(axis="y", colors=style.BAD)
+    twin.set_ylim(bottom=0)
+    style.percent(twin.yaxis)
+    twin.spines[["top"]].set_visible(False)
+    ax.set_title("Delivery: days to deliver (blue, left) and share late (red, right), 7-day mean", fontsize=10)
+
+    ax = axes[1, 0]
+    ax.plot(dates, _week(daily["returns_decided"] / orders), color=style.SCENARIOS[0], lw=1.8)
+    ax.set_title("Orders that will be returned (7-day mean, by order day)", fontsize=10)
+    ax.set_ylabel("share of orders")
+    ax.set_ylim(bottom=0)
+
+    ax = axes[1, 1]
+    ax.plot(dates, _week(daily["platform_logistics_cost"] / orders), color=style.SCENARIOS[0], lw=1.8,
+            label="platform (fleet, packaging, returns)")
+    ax.plot(dates, _week((daily["logistics_cost"] - daily["platform_logistics_cost"]) / orders),
+            color=style.SCENARIOS[2], lw=1.8, label="merchants (carrier, freight)")
+    ax.set_title("Logistics cost per order (7-day mean): flat when cost only follows volume", fontsize=10)
+    ax.set_ylabel(f"{currency} per order")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False)
+    _panels(axes)
+    style.percent(axes[1, 0].yaxis)
+    finding = (f"{name}: {style.number(summary['carbon_per_order_kg'])} kg CO2e and "
+               f"{style.number(summary['logistics_cost'] / max(summary['orders'], 1))} {currency} of logistics per "
+               f"order; deliveries take {summary['avg_delivery_days']:.1f} days, "
+               f"{summary['late_delivery_rate']:.1%} late")
+    style.titled(fig, finding, context)
+    style.save(fig, path)
 
 
 KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "second purchase within 90 days"),
@@ -123,55 +139,112 @@ KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "secon
             ("carbon_kg", "carbon"))
 
 
-def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: int, path: Path) -> None:
-    """Change vs baseline of the key KPIs with 95% paired confidence intervals, one panel per KPI."""
+def _significant(row: pd.Series) -> bool:
+    return bool(row["ci_low"] > 0 or row["ci_high"] < 0)
+
+
+def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str) -> str:
+    """The comparison in one sentence: what moves GMV and platform profit most, significantly."""
+    rows = comparison[comparison["scenario"].isin(names[1:])].set_index(["kpi", "scenario"])
+    if len(names) == 2:
+        g, p = rows.loc[("gmv", names[1])], rows.loc[("platform_profit", names[1])]
+        rel = f" ({g['relative_delta']:+.1%})" if np.isfinite(g["relative_delta"]) else ""
+        return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}, "
+                f"platform profit {style.number(p['delta_vs_baseline'], True)} {currency}")
+    parts = []
+    for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")):
+        sub = rows.loc[kpi]
+        up = sub[(sub["ci_low"] > 0)]
+        if len(up):
+            best = up["delta_vs_baseline"].idxmax()
+            parts.append(f"{best} adds most {label} ({style.number(up.loc[best, 'delta_vs_baseline'], True)} "
+                         f"{currency})")
+        else:
+            parts.append(f"no scenario raises {label} for sure")
+    return "; ".join(parts)
+
+
+def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: int, path: Path,
+                      currency: str = "currency", context: str = "") -> None:
+    """Change vs baseline of the key KPIs in each KPI's own unit (percentage points for rates), with 95%
+    paired intervals; green when good for that KPI, red when bad, faded when the interval includes 0."""
+    from sim.kpis import by_name
+    catalogue = by_name()
     others = names[1:]
-    fig, axes = plt.subplots(2, 4, figsize=(15, 6.5), constrained_layout=True)
-    colours = plt.get_cmap("tab10")
+    colours = style.scenario_colours(names)
+    fig, axes = plt.subplots(2, 4, figsize=(17, 3.6 + 0.7 * len(others)), layout="constrained", sharey=True)
     for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS):
-        rows = comparison[(comparison["kpi"] == kpi)].set_index("scenario")
+        info = catalogue[kpi]
+        rows = comparison[comparison["kpi"] == kpi].set_index("scenario")
+        share = info.unit.startswith("share")
+        scale = 100.0 if share else 1.0
         base = float(rows.loc[names[0], "mean"])
-        scale = abs(base) if base else 1.0
-        unit = "% of baseline" if base else "absolute"
         for i, name in enumerate(others):
             r = rows.loc[name]
-            mid = r["delta_vs_baseline"] / scale * (100 if base else 1)
-            lo = r["ci_low"] / scale * (100 if base else 1)
-            hi = r["ci_high"] / scale * (100 if base else 1)
-            ax.barh(i, mid, color=colours(i % 10), alpha=0.8)
+            mid, lo, hi = (float(r[c]) * scale for c in ("delta_vs_baseline", "ci_low", "ci_high"))
+            colour = style.change_colour(mid, info.better)
+            ax.barh(i, mid, color=colour, alpha=0.9 if _significant(r) else 0.35)
             ax.errorbar(mid, i, xerr=[[mid - lo], [hi - mid]], color="black", capsize=3, lw=1)
+            rel = float(r["relative_delta"])
+            if not share and base > 0 and np.isfinite(rel) and abs(rel) < 10:  # the base is not tiny or negative
+                ax.annotate(f"{rel:+.1%}", (hi if mid >= 0 else lo, i), xytext=(4 if mid >= 0 else -4, 0),
+                            textcoords="offset points", va="center", ha="left" if mid >= 0 else "right",
+                            fontsize=8, color=style.SUBTLE)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(others)), others)
-        ax.invert_yaxis()
-        ax.set_title(label)
-        ax.set_xlabel(f"change, {unit}")
-        ax.grid(axis="x", alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle(f"Change vs {names[0]}: mean of {replications} paired replications, 95% confidence interval",
-                 fontsize=13)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        for tick, name in zip(ax.get_yticklabels(), others):
+            tick.set_color(colours[name])
+        ax.margins(x=0.3)
+        if share:
+            ax.set_xlabel("change, percentage points")
+            ax.set_title(f"{label}\n{names[0]}: {100 * base:.1f}%", fontsize=10)
+        else:
+            unit = info.unit.replace("currency", currency)
+            ax.set_xlabel(f"change, {unit}")
+            ax.set_title(f"{label}\n{names[0]}: {style.number(base)} {unit}", fontsize=10)
+            style.thousands(ax.xaxis)
+        style.tidy(ax, "x")
+    axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
+    warning = (f"Only {replications} replication{'s' if replications > 1 else ''}: intervals this wide (or missing) "
+               "cannot support a decision; rerun with --replications 5 or more") if replications < 5 else None
+    style.titled(fig, comparison_finding(comparison, names, currency),
+                 f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bars "
+                 f"show the 95% interval; green good, red bad for that KPI, faded where the interval includes zero; "
+                 f"labels: change relative to {names[0]}. {context}", warning)
+    style.save(fig, path)
 
 
-def comparison_series(series: dict[str, dict], replications: int, path: Path) -> None:
-    """GMV (7-day mean) and customers over time, replication means per scenario."""
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), constrained_layout=True)
+def comparison_series(series: dict[str, dict], replications: int, path: Path, start: str = "2025-01-01",
+                      currency: str = "currency", context: str = "") -> None:
+    """GMV (7-day mean) and customers over time, replication means per scenario, on a date axis."""
+    names = list(series)
+    colours = style.scenario_colours(names)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.2), layout="constrained")
+    days = len(next(iter(series.values()))["gmv"])
+    dates = pd.date_range(start, periods=days, freq="D")
     for name, s in series.items():
-        days = range(len(s["gmv"]))
-        axes[0].plot(days, pd.Series(s["gmv"]).rolling(7, min_periods=1).mean(), lw=1.6, label=name)
-        axes[1].plot(days, s["customers_total"], lw=1.6, label=name)
-    axes[0].set_title("GMV per day (7-day mean)")
-    axes[1].set_title("Customers (cumulative)")
-    for ax, unit in zip(axes, ("currency per day", "shoppers")):
-        ax.set_xlabel("day")
-        ax.set_ylabel(unit)
+        base = name == names[0]  # drawn on top, dashed, so scenarios that match it do not hide it
+        line = {"lw": 2.0 if base else 1.4, "ls": "--" if base else "-", "zorder": 5 if base else 2,
+                "color": colours[name], "label": name}
+        axes[0].plot(dates, _week(pd.Series(s["gmv"])), **line)
+        axes[1].plot(dates, s["customers_total"], **line)
+    axes[0].set_title("GMV per day (7-day mean)", fontsize=10)
+    axes[0].set_ylabel(f"{currency} per day")
+    axes[1].set_title("Customers (everyone who has bought, cumulative)", fontsize=10)
+    axes[1].set_ylabel("customers")
+    for ax in axes:
         ax.set_ylim(bottom=0)
-        ax.grid(alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.legend(frameon=False)
-    fig.suptitle(f"Mean of {replications} replications per scenario", fontsize=13)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    end = {name: s["customers_total"][-1] for name, s in series.items()}
+    most = max(end, key=end.get)
+    finding = (f"{most} ends with the most customers ({style.number(end[most])}, against "
+               f"{style.number(end[names[0]])} in {names[0]})") if most != names[0] else \
+        f"{names[0]} ends with the most customers ({style.number(end[most])})"
+    style.titled(fig, finding, f"Mean of {replications} replications per scenario. {context}")
+    style.save(fig, path)
 
 
 # --- sweeps (run.py analyze) ---------------------------------------------------------------------

@@ -100,6 +100,10 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         charts = tmp / "charts"
         charts.mkdir()
         warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
-        title = f"{sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days{warmup}, seed {sc.seed}"
-        kpi_timeseries(result.daily, title, sc.simulation.currency, charts / "kpis.png")
-        supply_chain(result.daily, title, sc.simulation.currency, charts / "supply_chain.png")
+        context = (f"Scenario {sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days from "
+                   f"{sc.simulation.start_date}{warmup}, seed {sc.seed}; one run (compare gives intervals).")
+        cur = sc.simulation.currency
+        life = sc.shoppers.lifecycle
+        kpi_timeseries(result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
+                       (life.new_days, life.dormant_after_days, life.churned_after_days))
+        supply_chain(result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png")

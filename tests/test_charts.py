@@ -1,0 +1,80 @@
+"""The house style (issue 12): every chart renders from small results as PNG and SVG of sensible size,
+with a title that states the finding, the scenario's currency, dates, and a warning when too few
+replications stand behind the intervals."""
+
+from __future__ import annotations
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import charts, style
+from sim.runner import run_scenario
+
+from conftest import small_scenario
+
+KEY = [k for k, _ in charts.KEY_KPIS]
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_scenario(small_scenario("simulation.days=60", "simulation.currency=EUR"))
+
+
+def _check(path, *texts: str) -> str:
+    png = mpimg.imread(path.with_suffix(".png"))
+    assert png.shape[0] > 400 and png.shape[1] > 800 and png.std() > 0.05  # an image, not a blank page
+    svg = path.with_suffix(".svg").read_text(encoding="utf-8")
+    for text in texts:
+        assert text in svg, text
+    return svg
+
+
+def test_run_charts_state_the_finding_in_the_scenarios_currency(run, tmp_path):
+    s = run.summary
+    charts.kpi_timeseries(run.daily, s, "baseline", "Scenario baseline: 5,000 shoppers", "EUR", tmp_path / "kpis.png")
+    svg = _check(tmp_path / "kpis", f"GMV {style.number(s['gmv'])} EUR", "EUR per day", "new (first order in the last 30 days)",
+                 "Scenario baseline: 5,000 shoppers")
+    assert "currency" not in svg
+    charts.supply_chain(run.daily, s, "baseline", "ctx", "EUR", tmp_path / "supply_chain.png")
+    _check(tmp_path / "supply_chain", "kg CO2e", "EUR per order", "days to deliver")
+
+
+def comparison(deltas: dict[str, float], ci: float) -> pd.DataFrame:
+    rows = []
+    for kpi in KEY:
+        rows.append({"scenario": "baseline", "kpi": kpi, "mean": 100.0, "delta_vs_baseline": 0.0, "ci_low": 0.0,
+                     "ci_high": 0.0, "relative_delta": 0.0})
+        for name, d in deltas.items():
+            rows.append({"scenario": name, "kpi": kpi, "mean": 100.0 + d, "delta_vs_baseline": d, "ci_low": d - ci,
+                         "ci_high": d + ci, "relative_delta": d / 100.0})
+    return pd.DataFrame(rows)
+
+
+def test_comparison_charts_warn_when_replications_are_few(tmp_path):
+    table = comparison({"cheap": 10.0, "dear": -5.0}, 2.0)
+    names = ["baseline", "cheap", "dear"]
+    charts.comparison_deltas(table, names, 2, tmp_path / "deltas.png", "EUR", "ctx")
+    svg = _check(tmp_path / "deltas", "cheap adds most GMV (+10.0 EUR)", "Only 2 replications", "change, EUR",
+                 "percentage points")
+    charts.comparison_deltas(table, names, 5, tmp_path / "five.png", "EUR", "ctx")
+    assert "Only" not in (tmp_path / "five.svg").read_text() and "+10.0%" in svg
+    series = {n: {"gmv": np.linspace(10, 20, 40), "customers_total": np.arange(40) * (i + 1)}
+              for i, n in enumerate(names)}
+    charts.comparison_series(series, 5, tmp_path / "series.png", "2025-03-01", "EUR", "ctx")
+    _check(tmp_path / "series", "dear ends with the most customers", "EUR per day", "Mar")
+
+
+def test_changes_are_green_when_good_for_the_kpi_and_colours_are_fixed_per_scenario():
+    assert style.change_colour(+1, "higher") == style.GOOD and style.change_colour(+1, "lower") == style.BAD
+    assert style.change_colour(-1, "lower") == style.GOOD and style.change_colour(5, "neither") == style.NEUTRAL
+    colours = style.scenario_colours([f"s{i}" for i in range(16)])
+    assert colours["s0"] == style.BASELINE and len(set(colours.values())) == 16
+    assert style.scenario_colours(["s0", "s1", "s2"])["s2"] == colours["s2"]  # same place, same colour
+
+
+def test_a_finding_says_when_no_scenario_raises_profit_for_sure():
+    table = comparison({"a": 10.0, "b": 3.0}, 20.0)
+    assert charts.comparison_finding(table, ["baseline", "a", "b"], "EUR") == \
+        "no scenario raises GMV for sure; no scenario raises platform profit for sure"
