@@ -358,14 +358,15 @@ def write(result: Analysis, folder: str | Path) -> Path:
                     f"Too few samples to trust these intervals: n = {int(v['n'])}, try n = {int(v['suggested_n'])} "
                     "(docs/experiments.md, convergence)")
                 charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.kind,
-                                        spec.design.n, f"{spec.name}: what moves {kpi}",
+                                        spec.design.n, f"Sweep {spec.name} ({spec.design.kind})",
                                         tmp / f"sensitivity-{kpi}.png", currency, warning)
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
             charts.pareto_scatter(t["pareto"], spec.lever_paths, goals,
-                                  f"{spec.name}: lever settings, Pareto-efficient ones marked", tmp / "pareto.png",
+                                  f"Sweep {spec.name}: each lever setting on the first two objectives", tmp / "pareto.png",
                                   currency)
         if "robustness" in t:
             charts.regret_bars(t["robustness"], spec.lever_paths,
-                               f"{spec.name}: worst-case regret of each lever setting", tmp / "regret.png", currency)
+                               f"Sweep {spec.name}: each lever setting against {spec.design.n} uncertainty scenarios", tmp / "regret.png",
+                               currency)
     return out

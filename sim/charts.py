@@ -256,11 +256,6 @@ def _kpi_label(kpi: str, currency: str = "currency") -> str:
     return f"{kpi} ({unit.unit.replace('currency', currency)})" if unit is not None else kpi
 
 
-def _thousands(axis) -> None:
-    from matplotlib.ticker import FuncFormatter
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if abs(v) >= 1000 else f"{v:g}"))
-
-
 def setting_label(row: pd.Series, levers: list[str], short: bool = True) -> str:
     """'take_rate=0.12, ev_share=0.5' (short: the last part of each path)."""
     def value(v) -> str:
@@ -276,9 +271,10 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: 
     sobol = design == "sobol"
     rows = table.sort_values("ST" if sobol else "mu_star", ascending=True)
     y = range(len(rows))
-    fig, ax = plt.subplots(figsize=(11, 1.8 + 0.55 * len(rows)), constrained_layout=True)
-    colours = ["#1f5f99" if k == "lever" else "#d9822b" for k in rows["kind"]]
-    kinds = [Patch(color="#1f5f99", label="lever"), Patch(color="#d9822b", label="uncertainty")]
+    fig, ax = plt.subplots(figsize=(11, 2.4 + 0.55 * len(rows)), layout="constrained")
+    lever, uncertain = style.SCENARIOS[0], style.SCENARIOS[1]
+    colours = [lever if k == "lever" else uncertain for k in rows["kind"]]
+    kinds = [Patch(color=lever, label="lever"), Patch(color=uncertain, label="uncertainty")]
     if sobol:
         ax.barh([i + 0.2 for i in y], rows["ST"], height=0.4, color=colours)
         ax.errorbar(rows["ST"], [i + 0.2 for i in y], xerr=rows["ST_conf"], fmt="none", color="black", capsize=3, lw=1)
@@ -298,20 +294,18 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: 
                           label="sigma (interactions, non-linearity)")
         ax.set_xlabel(f"change of {_kpi_label(kpi, currency)} across a parameter's whole range")
         ax.set_xlim(left=0)
-        _thousands(ax.xaxis)
+        style.thousands(ax.xaxis)
         handles = [Patch(color="#555555", label="mu* (mean absolute effect)"), dots, *kinds]
         method = f"Morris elementary effects, {n} trajectories"
     ax.set_yticks(list(y), rows["parameter"])
     ax.legend(handles=handles, frameon=False, loc="lower right", fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
-    ax.set_title(f"{method}, replications averaged per point; bars show 95% bootstrap intervals", fontsize=9,
-                 color="#444444")
-    if warning:
-        ax.text(0.5, 1.12, warning, transform=ax.transAxes, ha="center", fontsize=9, color="#c0392b")
-    fig.suptitle(title, fontsize=13)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    style.tidy(ax, "x")
+    top = rows.iloc[-1]
+    index = f"ST {top['ST']:.2f} ± {top['ST_conf']:.2f}" if sobol else \
+        f"mu* {style.number(top['mu_star'])} ± {style.number(top['mu_star_conf'])}"
+    style.titled(fig, f"{top['parameter']} moves {kpi} most ({index})",
+                 f"{title}. {method}, replications averaged per point; bars show 95% bootstrap intervals.", warning)
+    style.save(fig, path)
 
 
 def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, str], title: str,
@@ -322,49 +316,48 @@ def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, s
     rest, best = settings[~settings["pareto"]], settings[settings["pareto"]]
     if len(rest):
         ax.scatter(rest[x], rest[y], color="#bbbbbb", s=30, label="dominated setting")
-    ax.scatter(best[x], best[y], color="#c0392b", s=45, label="Pareto-efficient setting", zorder=3)
+    ax.scatter(best[x], best[y], color=style.BAD, s=45, label="Pareto-efficient setting", zorder=3)
     labelled = settings if len(settings) <= 12 else best if len(best) <= 12 else best.iloc[:0]
     for _, row in labelled.iterrows():
         ax.annotate(setting_label(row, levers), (row[x], row[y]), fontsize=7, xytext=(4, 4),
                     textcoords="offset points", color="black" if row["pareto"] else "#888888")
     ax.set_xlabel(f"{_kpi_label(x, currency)}, {'higher' if gx == 'max' else 'lower'} is better")
     ax.set_ylabel(f"{_kpi_label(y, currency)}, {'higher' if gy == 'max' else 'lower'} is better")
-    _thousands(ax.xaxis)
-    _thousands(ax.yaxis)
+    style.thousands(ax.xaxis)
+    style.thousands(ax.yaxis)
     others = [k for k in goals if k not in (x, y)]
     note = f"efficient over all objectives ({', '.join(goals)})" if others else "efficient over both objectives"
-    ax.set_title(f"mean over replications and uncertainties; {note}", fontsize=9, color="#444444")
     ax.legend(frameon=False, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle(title, fontsize=13)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    style.tidy(ax)
+    style.titled(fig, f"{len(best)} of {len(settings)} lever settings are Pareto-efficient", f"{title}. Mean over "
+                 f"replications and uncertainties; {note}: no other setting is better on all of them at once.")
+    style.save(fig, path)
 
 
 def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path, currency: str = "currency") -> None:
     """Per objective: each lever setting's worst-case regret across the uncertainty sample; the most robust marked."""
     kpis = list(dict.fromkeys(table["kpi"]))
     settings = table[table["kpi"] == kpis[0]]
-    fig, axes = plt.subplots(1, len(kpis), figsize=(4.5 * len(kpis) + 2.5, 1.5 + 0.35 * len(settings)),
-                             constrained_layout=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(kpis), figsize=(4.5 * len(kpis) + 2.5, 2.4 + 0.35 * len(settings)),
+                             layout="constrained", squeeze=False, sharey=True)
     for ax, kpi in zip(axes[0], kpis):
         rows = table[table["kpi"] == kpi].reset_index(drop=True)
-        colours = ["#2b9a5a" if r else "#1f5f99" for r in rows["most_robust"]]
+        colours = [style.GOOD if r else style.SCENARIOS[0] for r in rows["most_robust"]]
         ax.barh(range(len(rows)), rows["max_regret"], color=colours)
         for i, row in rows.iterrows():  # a zero-length bar is invisible: say it
             if row["most_robust"]:
                 ax.annotate("most robust", (row["max_regret"], i), xytext=(4, 0), textcoords="offset points",
-                            va="center", fontsize=8, color="#2b9a5a")
-        ax.set_yticks(range(len(rows)), [setting_label(r, levers) for _, r in rows.iterrows()] if ax is axes[0][0]
-                      else [""] * len(rows))
-        ax.invert_yaxis()
+                            va="center", fontsize=8, color=style.GOOD)
+        ax.set_yticks(range(len(rows)), [setting_label(r, levers) for _, r in rows.iterrows()])
         ax.set_xlim(left=0)
         ax.set_title(f"{kpi} ({rows['goal'].iloc[0]})", fontsize=10)
         ax.set_xlabel(f"worst-case shortfall from the best setting\n{_kpi_label(kpi, currency)}", fontsize=9)
-        _thousands(ax.xaxis)
-        ax.grid(axis="x", alpha=0.3)
-        ax.spines[["top", "right"]].set_visible(False)
-    fig.suptitle(f"{title} (green: most robust, minimax regret)", fontsize=13)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        style.thousands(ax.xaxis)
+        style.tidy(ax, "x")
+    axes[0][0].invert_yaxis()
+    first = table[(table["kpi"] == kpis[0]) & table["most_robust"]].iloc[0]
+    style.titled(fig, f"Most robust for {kpis[0]}: {setting_label(first, levers)} (worst-case regret "
+                      f"{style.number(first['max_regret'])})",
+                 f"{title}. Regret: in each uncertainty scenario, the shortfall from the best lever setting there; "
+                 "green: the setting with the smallest worst-case regret (minimax regret).")
+    style.save(fig, path)
