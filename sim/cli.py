@@ -1,4 +1,4 @@
-"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, validate, bench). It parses and dispatches;
+"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, validate, bench). It parses and dispatches;
 the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
     swp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    rep = sub.add_parser("report", help="a self-contained HTML and a PDF report of a run, compare or sweep folder")
+    rep.add_argument("folder", help="a results folder of run, compare or sweep (after analyze)")
     ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
     ana.add_argument("folder", help="the sweep's results folder, e.g. results/sweep-smoke")
     ana.add_argument("--quiet", action="store_true", help="no summary on the terminal")
@@ -202,6 +204,14 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from experiments.report import build, write
+
+    html, pdf = write(build(args.folder), args.folder)
+    print(f"wrote {html} and {pdf}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -217,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_sweep(args)
         if args.command == "analyze":
             return cmd_analyze(args)
+        if args.command == "report":
+            return cmd_report(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

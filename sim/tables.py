@@ -76,20 +76,22 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
              f"(money in {currency}, shares in %, their changes in percentage points)",
              f"{'':<{width}}  {names[0]:>14}"]
     base = table[table["scenario"] == names[0]].set_index("kpi")
-    lines += [f"{label:<{width}}  {_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
+    lines += [f"{label:<{width}}  {format_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
     for name in names[1:]:
         lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<28} {'relative':>9}"]
         rows = table[table["scenario"] == name].set_index("kpi")
         for key, label, fmt in keys:
             r = rows.loc[key]
             rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
-            ci = f"[{_change(r['ci_low'], fmt)}, {_change(r['ci_high'], fmt)}]"
-            lines.append(f"{label:<{width}}  {_value(r['mean'], fmt):>14}  {_change(r['delta_vs_baseline'], fmt):>12}  "
+            ci = f"[{format_change(r['ci_low'], fmt)}, {format_change(r['ci_high'], fmt)}]"
+            lines.append(f"{label:<{width}}  {format_value(r['mean'], fmt):>14}  "
+                         f"{format_change(r['delta_vs_baseline'], fmt):>12}  "
                          f"{ci:<28} {rel:>9}")
     return "\n".join(lines)
 
 
-def _value(v: float, fmt: str) -> str:
+def format_value(v: float, fmt: str) -> str:
+    """A KPI's value in the style of its table format."""
     if "%" in fmt:
         return f"{v:.2%}"
     if fmt == "{:,}":
@@ -97,7 +99,8 @@ def _value(v: float, fmt: str) -> str:
     return _num(v)
 
 
-def _change(v: float, fmt: str) -> str:
+def format_change(v: float, fmt: str) -> str:
+    """A change of a KPI: percentage points for shares, signed numbers otherwise."""
     if "%" in fmt:
         return f"{100 * v:+.2f} pp"
     if fmt == "{:,}":

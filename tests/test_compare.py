@@ -138,3 +138,20 @@ def test_same_names_and_bad_options_are_refused(tmp_path):
     assert proc.returncode == 2 and "scenario names must differ" in proc.stderr
     proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--replications", "0")
     assert proc.returncode == 2 and "--replications" in proc.stderr
+
+
+def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(compared):
+    import re
+    out, _ = compared
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "report", str(out)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline
+    assert html.count("data:image/png;base64,") == 2
+    table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
+    gmv = table.loc[("growth_bundle", "gmv")]
+    from sim.tables import format_change
+    assert f"{format_change(gmv['delta_vs_baseline'], 'x')} [{format_change(gmv['ci_low'], 'x')}" in html
+    assert "Only 4 replications" in html and "Assumptions: where growth_bundle differs from baseline" in html
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type /Page\b", pdf)) >= 3

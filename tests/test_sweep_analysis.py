@@ -132,6 +132,10 @@ def test_the_smoke_sweep_and_its_analysis_run_from_the_command_line(tmp_path):
     assert {"main_effects.csv", "pareto.csv", "summary.txt", "pareto.png"} <= names
     effects = pd.read_csv(out / "analysis" / "main_effects.csv")
     assert set(effects["parameter"]) == {"platform.take_rate", "shoppers.purchase_rate_multiplier"}
+    report = subprocess.run([*run, "report", str(out)], cwd=ROOT, capture_output=True, text=True)
+    assert report.returncode == 0, report.stderr
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Sweep smoke" in html and "Lever settings and the Pareto set" in html and "data:image/png" in html
 
 
 @pytest.mark.parametrize("make, message", [(lambda d: None, "not a sweep folder"),

@@ -1,0 +1,315 @@
+"""`run.py report DIR`: a report a team can hand to leadership as it is, rebuilt from a results
+folder alone (a run, a comparison or a sweep): DIR/report.html, self-contained (images inline,
+no network reference) and DIR/report.pdf with the same content.
+
+The HTML comes from a jinja2 template (experiments/templates/report.html.j2). The PDF is drawn
+with matplotlib's PDF backend (PdfPages): the charts are matplotlib figures already, so no
+second rendering engine (and no browser) is needed; text pages are laid out as figure text.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from sim.errors import ScenarioError
+
+HOW_TO_READ = {
+    "run": ("One simulated run of one scenario: one draw of the market's randomness. The numbers show what "
+            "the model does; how sure they are needs replications (`run.py compare`). Money is in the "
+            "scenario's currency; churn is what a retailer observes (no order for the churn window), the "
+            "latent dropout rate beside it is what the simulator knows to be true."),
+    "compare": ("Each scenario ran several times with the same random draws as the baseline (common random "
+                "numbers), so a change is the scenario's effect, not luck. A change is shown with its 95% "
+                "paired interval: when the interval includes zero, the scenario may not change that KPI at all. "
+                "Rates change in percentage points. Targets are met only when the whole interval meets them."),
+    "sweep": ("A sweep ran the base scenario over many settings of the levers (what the platform controls) and "
+              "uncertainties (what it does not). Sensitivity indices say which of them move a KPI; the Pareto "
+              "set lists the lever settings no other setting beats on every objective; regret says how far a "
+              "setting falls short of the best one when the market turns out differently."),
+}
+
+
+@dataclass
+class Report:
+    """Everything a report shows, whatever the output format."""
+
+    kind: str
+    title: str
+    subtitle: str
+    questions: list[tuple[str, str]]  # (scenario or sweep, its description)
+    tables: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # (heading, table of strings)
+    charts: list[tuple[str, Path]] = field(default_factory=list)  # (heading, PNG)
+    notes: list[str] = field(default_factory=list)
+    how_to_read: str = ""
+
+
+def _need(folder: Path, *names: str) -> None:
+    missing = [n for n in names if not (folder / n).exists()]
+    if missing:
+        raise ScenarioError(str(folder), None, f"missing {', '.join(missing)}: give a folder written by run.py run, "
+                            "compare or sweep (and analyze), complete")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(data, dict):
+        out: dict[str, Any] = {}
+        for k, v in data.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    if isinstance(data, list) and data and all(isinstance(x, dict) for x in data):
+        out = {}
+        for i, v in enumerate(data):
+            out.update(_flatten(v, f"{prefix}{i}."))
+        return out
+    return {prefix[:-1]: data}
+
+
+def parameter_sources() -> dict[str, str]:
+    """docs/parameters.md's source column by parameter path (empty outside a checkout of the project)."""
+    from sim.runner import PROJECT_ROOT
+    path = Path(PROJECT_ROOT) / "docs" / "parameters.md"
+    if not path.is_file():
+        return {}
+    sources = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].startswith("`") and cells[0].endswith("`"):
+            sources[cells[0].strip("`")] = cells[-1]
+    return sources
+
+
+def differences(base: dict[str, Any], other: dict[str, Any], sources: dict[str, str]) -> pd.DataFrame:
+    """The resolved parameters in which a scenario differs from the baseline, with their sources."""
+    a, b = _flatten(base), _flatten(other)
+    rows = []
+    for path in sorted(set(a) | set(b)):
+        if path in ("name", "description") or a.get(path) == b.get(path):
+            continue
+        generic = re.sub(r"\.\d+\.", ".<i>.", path)
+        source = sources.get(path) or sources.get(generic) or sources.get(path.rsplit(".", 1)[0], "")
+        rows.append({"parameter": path, "baseline": _show(a.get(path)), "scenario": _show(b.get(path)),
+                     "source or assumption": textwrap.shorten(source, 220, placeholder=" ...")})
+    return pd.DataFrame(rows, columns=["parameter", "baseline", "scenario", "source or assumption"])
+
+
+def _show(value: Any) -> str:
+    return "—" if value is None else json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+
+
+def _key_rows(policies: list[str]) -> list[tuple[str, str, str]]:
+    from sim.tables import TABLE, policy_rows
+    return [*TABLE, *policy_rows(policies)]
+
+
+def _compare_report(folder: Path) -> Report:
+    from sim.policies import enabled_policies
+    from sim.scenario_io import load_scenario
+    from sim.tables import format_change, format_value
+    _need(folder, "comparison.csv", "manifest.json", "targets.csv", "scenarios", "charts/deltas.png")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    names, reps = manifest["scenarios"], manifest["replications"]
+    resolved = {n: folder / "scenarios" / f"{n}.resolved.yaml" for n in names}
+    _need(folder, *(f"scenarios/{n}.resolved.yaml" for n in names))
+    scenarios = {n: load_scenario(p) for n, p in resolved.items()}
+    base = scenarios[names[0]]
+    currency = base.simulation.currency
+    table = pd.read_csv(folder / "comparison.csv")
+    on = sorted({p for s in scenarios.values() for p in enabled_policies(s.policies)})
+    rows = []
+    for key, label, fmt in _key_rows(on):
+        sub = table[table["kpi"] == key].set_index("scenario")
+        if sub.empty:
+            continue
+        row = {"KPI": label, names[0]: format_value(sub.loc[names[0], "mean"], fmt)}
+        for n in names[1:]:
+            r = sub.loc[n]
+            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
+                      f"{format_change(r['ci_high'], fmt)}]")
+        rows.append(row)
+    report = Report(
+        "compare", f"{', '.join(names[1:])} compared with {names[0]}",
+        f"{reps} paired replications per scenario; {base.shoppers.count:,} shoppers; {base.simulation.days} days "
+        f"from {base.simulation.start_date}; money in {currency}; seeds {', '.join(map(str, manifest['seeds']))}",
+        [(n, s.description.strip()) for n, s in scenarios.items()], how_to_read=HOW_TO_READ["compare"])
+    report.tables.append((f"Key numbers: {names[0]}'s mean, and each scenario's change with its 95% interval",
+                          pd.DataFrame(rows)))
+    targets = pd.read_csv(folder / "targets.csv")
+    if len(targets):
+        report.tables.append(("Targets (met only when the whole interval meets them)", targets.assign(
+            estimate=targets["estimate"].map(lambda v: f"{v:+.4g}"),
+            interval=[f"[{lo:+.4g}, {hi:+.4g}]" for lo, hi in zip(targets["ci_low"], targets["ci_high"])])
+            [["scenario", "kpi", "measure", "goal", "estimate", "interval", "status"]]))
+    sources = parameter_sources()
+    raw = {n: _read_yaml(p) for n, p in resolved.items()}
+    for n in names[1:]:
+        diff = differences(raw[names[0]], raw[n], sources)
+        report.tables.append((f"Assumptions: where {n} differs from {names[0]}", diff))
+    report.charts += [("Change of the key KPIs", folder / "charts" / "deltas.png"),
+                      ("Over time", folder / "charts" / "series.png")]
+    if reps < 5:
+        report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "
+                            "--replications 5 or more.")
+    return report
+
+
+def _run_report(folder: Path) -> Report:
+    from sim.policies import enabled_policies
+    from sim.scenario_io import load_scenario
+    from sim.tables import format_value
+    _need(folder, "summary.json", "scenario.resolved.yaml", "pnl.csv", "charts/kpis.png")
+    sc = load_scenario(folder / "scenario.resolved.yaml")
+    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    rows = [{"KPI": label, "value": format_value(summary[key], fmt)} for key, label, fmt
+            in _key_rows(enabled_policies(sc.policies)) if key in summary]
+    report = Report("run", f"{sc.name}: one run", f"{sc.shoppers.count:,} shoppers; {sc.simulation.days} days from "
+                    f"{sc.simulation.start_date}; seed {sc.seed}; money in {sc.simulation.currency}",
+                    [(sc.name, sc.description.strip())], how_to_read=HOW_TO_READ["run"])
+    report.tables.append(("Key numbers", pd.DataFrame(rows)))
+    pnl = pd.read_csv(folder / "pnl.csv")
+    report.tables.append(("Profit and loss, line by line", pnl.astype(str)))
+    report.charts += [("The run at a glance", folder / "charts" / "kpis.png"),
+                      ("Operations", folder / "charts" / "supply_chain.png")]
+    report.notes.append("One run has no interval: compare it with a baseline over 5 or more replications "
+                        "(run.py compare) before deciding anything.")
+    return report
+
+
+def _sweep_report(folder: Path) -> Report:
+    _need(folder, "spec.json", "runs.parquet", "analysis/summary.txt")
+    spec = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
+    analysis = folder / "analysis"
+    report = Report("sweep", f"Sweep {spec['name']}", f"design {spec['design']['kind']}; "
+                    f"{len(pd.read_parquet(folder / 'runs.parquet', columns=['point']))} runs; base "
+                    f"{Path(spec['base']).name}", [(spec["name"], spec.get("description", "").strip())],
+                    how_to_read=HOW_TO_READ["sweep"])
+    report.notes.append((analysis / "summary.txt").read_text(encoding="utf-8"))
+    for name, heading in (("convergence.csv", "Was the sample large enough?"),
+                          ("pareto.csv", "Lever settings and the Pareto set"),
+                          ("robustness.csv", "Robustness across the uncertainty sample")):
+        if (analysis / name).exists():
+            table = pd.read_csv(analysis / name)
+            report.tables.append((heading, table.map(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v))))
+    for png in sorted(analysis.glob("*.png")):
+        report.charts.append((png.stem.replace("-", ": ").replace("_", " "), png))
+    return report
+
+
+def build(folder: str | Path) -> Report:
+    """The report of a results folder, whatever wrote it (bad or incomplete folder: ScenarioError)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ScenarioError(str(folder), None, "not a folder: give a results folder of run.py run, compare or sweep")
+    if (folder / "comparison.csv").exists():
+        return _compare_report(folder)
+    if (folder / "spec.json").exists():
+        return _sweep_report(folder)
+    if (folder / "summary.json").exists():
+        return _run_report(folder)
+    raise ScenarioError(str(folder), None, "not a results folder (no summary.json, comparison.csv or spec.json)")
+
+
+def html(report: Report) -> str:
+    """The report as one self-contained HTML page (charts inline as base64 PNG)."""
+    from jinja2 import Environment, PackageLoader, select_autoescape
+    env = Environment(loader=PackageLoader("experiments", "templates"), autoescape=select_autoescape())
+    charts = [(heading, base64.b64encode(path.read_bytes()).decode("ascii")) for heading, path in report.charts
+              if path.exists()]
+    tables = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.tables]
+    return env.get_template("report.html.j2").render(report=report, charts=charts, tables=tables)
+
+
+def pdf(report: Report, path: Path) -> None:
+    """The same content as PDF pages: text and tables first, then one chart per page."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    with PdfPages(path, metadata={"Title": report.title, "Creator": "ecomsim run.py report"}) as pages:
+        blocks = [("title", report.title), ("sub", report.subtitle)]
+        for name, text in report.questions:
+            blocks.append(("head", f"The question: {name}"))
+            blocks += [("text", line) for line in textwrap.wrap(text or "(no description)", 110)]
+        blocks.append(("head", "How to read this"))
+        blocks += [("text", line) for line in textwrap.wrap(report.how_to_read, 110)]
+        for note in report.notes:
+            blocks += [("mono", line) for line in note.splitlines()] if "\n" in note else \
+                [("warn", line) for line in textwrap.wrap(note, 110)]
+        for heading, table in report.tables:
+            blocks.append(("head", heading))
+            blocks += [("mono", line) for line in _text_table(table).splitlines()]
+        _text_pages(pages, plt, blocks)
+        for heading, png in report.charts:
+            if not png.exists():
+                continue
+            image = mpimg.imread(png)
+            h, w = image.shape[:2]
+            fig = plt.figure(figsize=(11.69, 8.27))  # A4 landscape
+            ax = fig.add_axes((0.03, 0.03, 0.94, 0.88))
+            ax.imshow(image)
+            ax.set_aspect("equal")
+            ax.axis("off")
+            fig.text(0.03, 0.95, heading, fontsize=14, fontweight="bold")
+            pages.savefig(fig)
+            plt.close(fig)
+            del h, w
+
+
+def _text_table(table: pd.DataFrame, width: int = 40) -> str:
+    """A fixed-width table: the first column left-aligned (labels), the others right-aligned (numbers)."""
+    if table.empty:
+        return "(none)"
+    shown = table.map(lambda v: textwrap.shorten(str(v), width, placeholder="..."))
+    first = shown.columns[0]
+    w = max(len(first), int(shown[first].str.len().max()))
+    return shown.to_string(index=False, formatters={first: lambda v: f"{v:<{w}}"}, justify="right")
+
+
+def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
+    """Lay text blocks out on A4 landscape pages, top to bottom."""
+    styles = {"title": (18, "bold", "black", "sans-serif", 0.045), "sub": (10, "normal", "#555555", "sans-serif", 0.04),
+              "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
+              "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
+    fig, y = None, 0.0
+    for kind, text in blocks:
+        size, weight, colour, family, step = styles[kind]
+        if fig is None or y - step < 0.04:
+            if fig is not None:
+                pages.savefig(fig)
+                plt.close(fig)
+            fig, y = plt.figure(figsize=(11.69, 8.27)), 0.95
+        if kind == "head":
+            y -= 0.015
+        fig.text(0.04, y, text, fontsize=size, fontweight=weight, color=colour, family=family, va="top")
+        y -= step
+    if fig is not None:
+        pages.savefig(fig)
+        plt.close(fig)
+
+
+def write(report: Report, folder: str | Path) -> tuple[Path, Path]:
+    """DIR/report.html and DIR/report.pdf, each written whole or not at all."""
+    import os
+    folder = Path(folder)
+    out_html, out_pdf = folder / "report.html", folder / "report.pdf"
+    tmp_html, tmp_pdf = folder / ".report.html.tmp", folder / ".report.pdf.tmp"
+    tmp_html.write_text(html(report), encoding="utf-8")
+    pdf(report, tmp_pdf)
+    os.replace(tmp_html, out_html)
+    os.replace(tmp_pdf, out_pdf)
+    return out_html, out_pdf
