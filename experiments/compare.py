@@ -38,7 +38,7 @@ def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
 
 
 def execute(scenarios: list[Scenario], specs: list[RunSpec], workers: int, progress: bool
-            ) -> dict[tuple[int, int], tuple[dict[str, Any], dict[str, list[float]]]]:
+            ) -> dict[tuple[int, int], tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]]]]:
     """Run every spec on `workers` (results never depend on them); keyed by (scenario, replication)."""
     from tqdm import tqdm
 
@@ -110,11 +110,34 @@ def mean_series(scenarios: list[Scenario], specs: list[RunSpec], results: dict) 
     return out
 
 
+def series_table(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> pd.DataFrame:
+    """series.parquet: every run's kept daily series, long (scenario, replication, day, date, series...)."""
+    frames = []
+    for spec in specs:
+        sc = scenarios[spec.scenario_index]
+        frame = pd.DataFrame(results[(spec.scenario_index, spec.replication)][1])
+        frame.insert(0, "date", pd.date_range(sc.simulation.start_date, periods=len(frame), freq="D"))
+        frame.insert(0, "day", np.arange(len(frame)))
+        frame.insert(0, "replication", spec.replication)
+        frame.insert(0, "scenario", sc.name)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True).sort_values(["scenario", "replication", "day"], kind="stable")
+
+
+def pnl_means(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> pd.DataFrame:
+    """pnl.csv: each scenario's P&L lines, the mean over its replications (in the scenario's order)."""
+    rows = [{"scenario": scenarios[s.scenario_index].name, **line}
+            for s in specs for line in results[(s.scenario_index, s.replication)][2]]
+    table = pd.DataFrame(rows).groupby(["scenario", "party", "kind", "line"], sort=False)["amount"].mean()
+    order = {sc.name: i for i, sc in enumerate(scenarios)}
+    return table.reset_index().sort_values("scenario", key=lambda c: c.map(order), kind="stable")
+
+
 def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], specs: list[RunSpec], results: dict,
                   replications: int, workers: int, wall: float, overrides: list[str] | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """comparison.csv, runs.csv, targets.csv, manifest.json and charts/, written atomically."""
-    from sim.charts import comparison_deltas, comparison_series
+    from sim.charts import comparison_deltas, comparison_series, leadership_charts
     from sim.outputs import atomic_folder, write_json
     from sim.scenario_io import dump_resolved
 
@@ -125,6 +148,9 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
     with atomic_folder(out) as tmp:
         comparison.to_csv(tmp / "comparison.csv", index=False)
         runs.to_csv(tmp / "runs.csv", index=False)
+        series_table(scenarios, specs, results).to_parquet(tmp / "series.parquet", index=False)
+        pnl = pnl_means(scenarios, specs, results)
+        pnl.round({"amount": 2}).to_csv(tmp / "pnl.csv", index=False)
         targets.to_csv(tmp / "targets.csv", index=False)
         (tmp / "scenarios").mkdir()
         for sc in scenarios:
@@ -144,4 +170,6 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
         comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png", currency, context)
         comparison_series(mean_series(scenarios, specs, results), replications, tmp / "charts" / "series.png",
                           str(base.simulation.start_date), currency, context)
+        leadership_charts(tmp, names, comparison, targets, pnl, pd.read_parquet(tmp / "series.parquet"), replications,
+                          currency, context)
     return comparison, targets

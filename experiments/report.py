@@ -157,8 +157,10 @@ def _compare_report(folder: Path) -> Report:
     for n in names[1:]:
         diff = differences(raw[names[0]], raw[n], sources)
         report.tables.append((f"Assumptions: where {n} differs from {names[0]}", diff))
-    report.charts += [("Change of the key KPIs", folder / "charts" / "deltas.png"),
-                      ("Over time", folder / "charts" / "series.png")]
+    report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
+        ("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
+        ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
+        ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
     if reps < 5:
         report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "
                             "--replications 5 or more.")

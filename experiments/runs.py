@@ -13,7 +13,7 @@ from typing import Any
 from sim.scenario import Scenario
 
 # daily series a comparison keeps for its charts
-SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg")
+SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit")
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,10 @@ def plan(scenarios: list[Scenario], replications: int) -> list[RunSpec]:
     return [RunSpec(s, r, base_seed + r) for r in range(replications) for s in range(len(scenarios))]
 
 
-def run_one(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """One run (in a worker): its summary and the kept daily series."""
+def run_one(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]]]:
+    """One run (in a worker): its summary, the kept daily series and its P&L lines (pnl.csv's rows)."""
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
     series = {name: result.daily[name].astype(float).tolist() for name in SERIES}
-    return result.summary, series
+    return result.summary, series, result.pnl[["party", "kind", "line", "amount"]].to_dict("records")

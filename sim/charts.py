@@ -247,6 +247,156 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
     style.save(fig, path)
 
 
+# --- the leadership deck of a comparison (each from the comparison folder's files alone) ------------
+
+
+def leadership_charts(folder: Path, names: list[str], comparison: pd.DataFrame, targets: pd.DataFrame,
+                      pnl: pd.DataFrame, series: pd.DataFrame, replications: int, currency: str,
+                      context: str) -> None:
+    """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in folder/charts."""
+    charts = Path(folder) / "charts"
+    fan_chart(series, names, replications, currency, context, charts / "fan.png")
+    profit_bridge(pnl, names, currency, context, charts / "bridge.png")
+    trade_off(comparison, names, currency, context, charts / "tradeoff.png")
+    if len(targets):
+        targets_panel(targets, context, charts / "targets.png")
+
+
+def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currency: str, context: str,
+              path: Path) -> None:
+    """GMV, customers and cumulative platform profit over time: the median of the replications and the band
+    between their 10th and 90th percentiles, per scenario."""
+    colours = style.scenario_colours(names)
+    frame = series.assign(gmv7=series.groupby(["scenario", "replication"])["gmv"].transform(
+        lambda x: x.rolling(7, min_periods=1).mean()),
+        profit_cum=series.groupby(["scenario", "replication"])["platform_profit"].cumsum())
+    panels = (("gmv7", f"GMV per day, 7-day mean ({currency})"), ("customers_total", "Customers (cumulative)"),
+              ("profit_cum", f"Platform profit, cumulative ({currency})"))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), layout="constrained")
+    for ax, (column, title) in zip(axes, panels):
+        for name in names:
+            one = frame[frame["scenario"] == name].groupby("date")[column]
+            low, mid, high = one.quantile(0.1), one.median(), one.quantile(0.9)
+            ax.fill_between(mid.index, low, high, color=colours[name], alpha=0.18, lw=0)
+            ax.plot(mid.index, mid, color=colours[name], lw=2.0 if name == names[0] else 1.4,
+                    ls="--" if name == names[0] else "-", label=name, zorder=5 if name == names[0] else 2)
+        ax.set_title(title, fontsize=10)
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    axes[2].axhline(0, color="black", lw=0.6)
+    axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].median()
+    best = end.idxmax()
+    style.titled(fig, f"{best} ends the period with the highest platform profit (median {style.number(end[best])} "
+                      f"{currency})",
+                 f"Lines: median of {replications} replications; bands: 10th to 90th percentile of the replications "
+                 f"(with few replications the band is only indicative). {context}",
+                 f"Only {replications} replications: the bands are not reliable" if replications < 5 else None)
+    style.save(fig, path)
+
+
+BRIDGE_MIN_SHARE = 0.005  # P&L lines moving platform profit by less than 0.5% of GMV are summed as "other"
+
+
+def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
+    """Platform profit from the baseline to each scenario, P&L line by P&L line (a waterfall per scenario)."""
+    platform = pnl[(pnl["party"] == "platform") & (pnl["kind"] != "profit")]
+    table = platform.pivot_table(index="line", columns="scenario", values="amount", aggfunc="sum", sort=False)
+    profit = table.sum()
+    others = names[1:]
+    cols = min(3, len(others))
+    rows = -(-len(others) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.4 * rows), layout="constrained", squeeze=False)
+    gmv = pnl[(pnl["party"] == "merchants") & (pnl["line"] == "sale")].set_index("scenario")["amount"]
+    for ax, name in zip(axes.ravel(), others):
+        delta = (table[name] - table[names[0]]).fillna(0.0)
+        small = delta.abs() < BRIDGE_MIN_SHARE * float(gmv.get(names[0], 1.0))
+        steps = [(line.replace("_", " "), v) for line, v in delta[~small].items() if v != 0]
+        if delta[small].sum() != 0:
+            steps.append(("other lines", float(delta[small].sum())))
+        labels = [names[0], *[s for s, _ in steps], name]
+        level = float(profit[names[0]])
+        ax.bar(0, level, color=style.BASELINE)
+        for i, (_, v) in enumerate(steps, start=1):
+            ax.bar(i, v, bottom=level, color=style.GOOD if v > 0 else style.BAD)
+            ax.annotate(style.number(v, True), (i, max(level, level + v)), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7)
+            level += v
+        ax.bar(len(steps) + 1, float(profit[name]), color=style.scenario_colours(names)[name])
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
+        ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)} {currency}", fontsize=10)
+        ax.set_ylabel(currency)
+        style.thousands(ax.yaxis)
+        style.tidy(ax, "y")
+    for ax in axes.ravel()[len(others):]:
+        ax.set_visible(False)
+    change = (profit[others] - profit[names[0]])
+    best = change.idxmax()
+    finding = (f"Platform profit: {best} gains most ({style.number(float(change[best]), True)} {currency} against "
+               f"{names[0]})") if change[best] > 0 else (
+        f"Every scenario lowers platform profit; {best} least ({style.number(float(change[best]), True)} {currency})")
+    style.titled(fig, finding,
+                 f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
+                 f"lowers it; lines under {BRIDGE_MIN_SHARE:.1%} of GMV summed as other lines), the scenario's "
+                 f"profit. Means over replications (pnl.csv). {context}")
+    style.save(fig, path)
+
+
+def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
+    """GMV and platform profit against carbon, with 95% intervals; the scenarios no other beats on both
+    (more GMV or profit, less carbon) marked."""
+    colours = style.scenario_colours(names)
+    means = comparison.pivot_table(index="scenario", columns="kpi", values="mean", sort=False)
+    low = comparison.pivot_table(index="scenario", columns="kpi", values="ci_low", sort=False)
+    high = comparison.pivot_table(index="scenario", columns="kpi", values="ci_high", sort=False)
+    delta = comparison.pivot_table(index="scenario", columns="kpi", values="delta_vs_baseline", sort=False)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6), layout="constrained")
+    efficient_all = {}
+    for ax, kpi, label in ((axes[0], "gmv", "GMV"), (axes[1], "platform_profit", "platform profit")):
+        points = means.loc[names, [kpi, "carbon_kg"]].to_numpy(dtype=float) * np.array([1.0, -1.0])
+        efficient = [not any(np.all(o >= p) and np.any(o > p) for o in points) for p in points]
+        efficient_all[kpi] = [n for n, e in zip(names, efficient) if e]
+        for name, eff in zip(names, efficient):
+            x, y = means.loc[name, "carbon_kg"], means.loc[name, kpi]
+            xerr = [[delta.loc[name, "carbon_kg"] - low.loc[name, "carbon_kg"]],
+                    [high.loc[name, "carbon_kg"] - delta.loc[name, "carbon_kg"]]]
+            yerr = [[delta.loc[name, kpi] - low.loc[name, kpi]], [high.loc[name, kpi] - delta.loc[name, kpi]]]
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colours[name], ms=9 if eff else 6,
+                        mec="black" if eff else colours[name], capsize=2, lw=0.8)
+            ax.annotate(name + (" (efficient)" if eff else ""), (x, y), xytext=(6, 4), textcoords="offset points",
+                        fontsize=8, fontweight="bold" if eff else "normal")
+        ax.set_xlabel("carbon, kg CO2e (less is better)")
+        ax.set_ylabel(f"{label}, {currency} (more is better)")
+        style.thousands(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    style.titled(fig, f"Efficient on GMV and carbon: {', '.join(efficient_all['gmv'])}; on platform profit and "
+                      f"carbon: {', '.join(efficient_all['platform_profit'])}",
+                 "Means over replications; bars: 95% paired interval of the change against the baseline; efficient: "
+                 f"no other scenario has both more GMV (or profit) and less carbon. {context}")
+    style.save(fig, path)
+
+
+def targets_panel(targets: pd.DataFrame, context: str, path: Path) -> None:
+    """Each target of the scenarios: met, not met or inconclusive, with its estimate and 95% interval."""
+    colour = {"met": style.GOOD, "not met": style.BAD, "inconclusive": "#E69F00"}
+    fig, ax = plt.subplots(figsize=(12, 1.8 + 0.5 * len(targets)), layout="constrained")
+    for i, t in enumerate(targets.itertuples()):
+        c = colour.get(t.status, style.NEUTRAL)
+        ax.text(0.0, i, f"{t.scenario}: {t.kpi} {t.measure} {t.goal}", va="center", fontsize=10)
+        ax.text(0.62, i, f"{t.estimate:+,.4g}  [{t.ci_low:+,.4g}, {t.ci_high:+,.4g}]", va="center", fontsize=10)
+        ax.text(0.88, i, t.status.upper(), va="center", fontsize=10, fontweight="bold", color=c)
+    ax.set_ylim(len(targets) - 0.5, -0.5)
+    ax.set_xlim(0, 1)
+    ax.axis("off")
+    met = int((targets["status"] == "met").sum())
+    style.titled(fig, f"{met} of {len(targets)} targets met", "Met: the whole 95% interval meets the goal; not met: "
+                 f"the whole interval misses it; inconclusive: the interval straddles it. {context}")
+    style.save(fig, path)
+
+
 # --- sweeps (run.py analyze) ---------------------------------------------------------------------
 
 

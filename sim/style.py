@@ -88,7 +88,7 @@ def titled(fig, finding: str, subtitle: str, warning: str | None = None) -> None
     import math
     import textwrap
     per_line = int(fig.get_size_inches()[0] * 15)  # characters of 9-point text per line
-    title = textwrap.fill(finding, int(per_line * 0.7))
+    title = textwrap.fill(finding, int(per_line * 0.6))  # 13-point bold is wider
     if warning:  # in blank lines the title keeps free for it under the finding
         warning = textwrap.fill(warning, per_line)
         lines, height = title.count("\n") + 1, fig.get_size_inches()[1]

@@ -45,6 +45,24 @@ def test_outputs_and_columns(compared):
     assert "change vs baseline with 95% paired CI" in stdout and "targets" in stdout
 
 
+def test_the_leadership_charts_are_drawn_from_the_folder_s_files(compared):
+    """series.parquet (every replication's daily series) and pnl.csv (P&L lines, replication means) hold
+    what the fan chart and the profit bridge need; the bridge adds up to each scenario's platform profit."""
+    out, _ = compared
+    series = pd.read_parquet(out / "series.parquet")
+    assert set(series["scenario"]) == {"baseline", "subsidy_newcomers", "growth_bundle"}
+    assert series.groupby("scenario")["replication"].nunique().eq(4).all()
+    pnl = pd.read_csv(out / "pnl.csv")
+    table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
+    for name in ("baseline", "growth_bundle"):
+        lines = pnl[(pnl["scenario"] == name) & (pnl["party"] == "platform") & (pnl["kind"] != "profit")]
+        assert lines["amount"].sum() == pytest.approx(table.loc[(name, "platform_profit"), "mean"], abs=0.05)
+    for chart, text in (("fan", "10th to 90th percentile"), ("bridge", "p&amp;l line"),
+                        ("tradeoff", "carbon, kg co2e"), ("targets", "targets met")):
+        assert text in (out / "charts" / f"{chart}.svg").read_text(encoding="utf-8").lower(), chart
+        assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
+
+
 def test_the_printed_table_shows_the_headline_kpis_of_the_policies_on(compared):
     """growth_bundle has coupons and referrals on: their costs and cannibalisation are printed, with the
     same numbers as comparison.csv; loyalty (on in no scenario) is not."""
@@ -147,7 +165,7 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
     assert proc.returncode == 0, proc.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline
-    assert html.count("data:image/png;base64,") == 2
+    assert html.count("data:image/png;base64,") == 6  # deltas, targets, bridge, trade-off, fan, series
     table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
     gmv = table.loc[("growth_bundle", "gmv")]
     from sim.tables import format_change
