@@ -6,6 +6,7 @@ is compared on paired differences with a Student-t interval (experiments/stats.p
 
 from __future__ import annotations
 
+import json
 import sys
 from concurrent.futures import as_completed
 from pathlib import Path
@@ -101,15 +102,6 @@ def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mean_series(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> dict[str, dict[str, np.ndarray]]:
-    """Per scenario, the replication mean of each kept daily series."""
-    out: dict[str, dict[str, np.ndarray]] = {}
-    for i, sc in enumerate(scenarios):
-        reps = [results[(i, s.replication)][1] for s in specs if s.scenario_index == i]
-        out[sc.name] = {k: np.mean([r[k] for r in reps], axis=0) for k in SERIES}
-    return out
-
-
 def series_table(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> pd.DataFrame:
     """series.parquet: every run's kept daily series, long (scenario, replication, day, date, series...)."""
     frames = []
@@ -137,7 +129,6 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
                   replications: int, workers: int, wall: float, overrides: list[str] | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """comparison.csv, runs.csv, targets.csv, manifest.json and charts/, written atomically."""
-    from sim.charts import comparison_deltas, comparison_series, leadership_charts
     from sim.outputs import atomic_folder, write_json
     from sim.scenario_io import dump_resolved
 
@@ -161,15 +152,35 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
             "confidence": CONFIDENCE, "method": "common random numbers; paired Student-t intervals",
             "command": sys.argv, "overrides": overrides,
         })
-        (tmp / "charts").mkdir()
-        base = scenarios[0]
-        currency = base.simulation.currency
-        context = (f"{base.shoppers.count:,} shoppers, {base.simulation.days} days from {base.simulation.start_date}"
-                   + (f" after a {base.simulation.warmup_days}-day warm-up" if base.simulation.warmup_days else "")
-                   + f"; seeds {', '.join(str(s) for s in sorted({s.seed for s in specs}))}.")
-        comparison_deltas(comparison, names, replications, tmp / "charts" / "deltas.png", currency, context)
-        comparison_series(mean_series(scenarios, specs, results), replications, tmp / "charts" / "series.png",
-                          str(base.simulation.start_date), currency, context)
-        leadership_charts(tmp, names, comparison, targets, pnl, pd.read_parquet(tmp / "series.parquet"), replications,
-                          currency, context)
+        draw_charts(tmp)
     return comparison, targets
+
+
+def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
+    """Every chart of a comparison folder, from its files alone (manifest.json, scenarios/, comparison.csv,
+    targets.csv, pnl.csv, series.parquet), into folder/charts: `compare` draws them, `report` redraws them."""
+    import yaml
+
+    from sim.charts import comparison_deltas, comparison_series, leadership_charts
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    names, replications = manifest["scenarios"], manifest["replications"]
+    base = yaml.safe_load((folder / "scenarios" / f"{names[0]}.resolved.yaml").read_text(encoding="utf-8"))
+    sim_cfg, shoppers = base["simulation"], base["shoppers"]
+    currency = sim_cfg.get("currency", "currency")
+    warmup = sim_cfg.get("warmup_days", 0)
+    context = (f"{shoppers['count']:,} shoppers, {sim_cfg['days']} days from {sim_cfg['start_date']}"
+               + (f" after a {warmup}-day warm-up" if warmup else "")
+               + f"; seeds {', '.join(str(s) for s in manifest['seeds'])}.")
+    comparison = pd.read_csv(folder / "comparison.csv")
+    targets = pd.read_csv(folder / "targets.csv")
+    pnl = pd.read_csv(folder / "pnl.csv")
+    series = pd.read_parquet(folder / "series.parquet")
+    charts = Path(charts) if charts is not None else folder / "charts"
+    charts.mkdir(exist_ok=True)
+    means = {name: {k: one.groupby("day")[k].mean().to_numpy() for k in SERIES}
+             for name in names for one in [series[series["scenario"] == name]]}
+    comparison_deltas(comparison, names, replications, charts / "deltas.png", currency, context)
+    comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context)
+    leadership_charts(charts, names, comparison, targets, pnl, series, replications, currency, context)
+    return sorted(charts.glob("*.png"))

@@ -209,12 +209,32 @@ def _sweep_report(folder: Path) -> Report:
     return report
 
 
+def _redraw(folder: Path) -> None:
+    """Draw a comparison's charts again from its files (the house style may be newer than the folder);
+    each chart replaces the old one in a single rename."""
+    import os
+    import shutil
+
+    from experiments.compare import draw_charts
+    _need(folder, "manifest.json", "comparison.csv", "targets.csv", "pnl.csv", "series.parquet", "scenarios")
+    tmp = folder / ".charts.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        draw_charts(folder, tmp)
+        (folder / "charts").mkdir(exist_ok=True)
+        for path in tmp.iterdir():
+            os.replace(path, folder / "charts" / path.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build(folder: str | Path) -> Report:
     """The report of a results folder, whatever wrote it (bad or incomplete folder: ScenarioError)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ScenarioError(str(folder), None, "not a folder: give a results folder of run.py run, compare or sweep")
     if (folder / "comparison.csv").exists():
+        _redraw(folder)
         return _compare_report(folder)
     if (folder / "spec.json").exists():
         return _sweep_report(folder)

@@ -250,11 +250,11 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
 # --- the leadership deck of a comparison (each from the comparison folder's files alone) ------------
 
 
-def leadership_charts(folder: Path, names: list[str], comparison: pd.DataFrame, targets: pd.DataFrame,
+def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, targets: pd.DataFrame,
                       pnl: pd.DataFrame, series: pd.DataFrame, replications: int, currency: str,
                       context: str) -> None:
-    """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in folder/charts."""
-    charts = Path(folder) / "charts"
+    """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in the folder `charts`."""
+    charts = Path(charts)
     fan_chart(series, names, replications, currency, context, charts / "fan.png")
     profit_bridge(pnl, names, currency, context, charts / "bridge.png")
     trade_off(comparison, names, currency, context, charts / "tradeoff.png")

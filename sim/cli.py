@@ -22,6 +22,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    run.add_argument("--report", action="store_true", help="also write report.html and report.pdf")
     val = sub.add_parser("validate", help="reproduce the published results of DESIGN.md section 5; exit 1 on failure")
     val.add_argument("--quick", action="store_true", help="one case of each kind (about 10 s)")
     bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
@@ -37,12 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     _add_overrides(cmp)
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
+    cmp.add_argument("--report", action="store_true", help="also write report.html and report.pdf")
     swp = sub.add_parser("sweep", help="a batch experiment over levers and uncertainties (resumable)")
     swp.add_argument("spec", help="sweep spec YAML, e.g. experiments/smoke.yaml")
     swp.add_argument("--out", help="results folder (default: results/sweep-<name>); the same folder resumes")
     swp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
     swp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
+    swp.add_argument("--report", action="store_true", help="also analyze and write report.html and report.pdf")
     rep = sub.add_parser("report", help="a self-contained HTML and a PDF report of a run, compare or sweep folder")
     rep.add_argument("folder", help="a results folder of run, compare or sweep (after analyze)")
     ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
@@ -84,7 +87,22 @@ def cmd_run(args: argparse.Namespace) -> int:
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",
                            enabled_policies(scenario.policies)))
         print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
+    _report(args, out)
     return 0
+
+
+def _report(args: argparse.Namespace, folder) -> None:
+    """--report: the folder's report.html and report.pdf (a sweep is analyzed first)."""
+    if not getattr(args, "report", False):
+        return
+    from experiments.report import build, write
+    if args.command == "sweep":
+        from experiments.analysis import analyze
+        from experiments.analysis import write as write_analysis
+        write_analysis(analyze(folder), folder)
+    html, pdf = write(build(folder), folder)
+    if not args.quiet:
+        print(f"wrote {html} and {pdf}")
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -142,6 +160,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         if len(targets):
             print("\n" + format_targets(targets))
         print(f"\nwrote {out}/ ({len(specs)} runs, {workers} workers, {time.perf_counter() - start:.1f} s)")
+    _report(args, out)
     return 0
 
 
@@ -190,6 +209,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             notes.append(f"{counts['lost']} lost with their worker: run the same command again to retry them")
         print(f"wrote {out}/runs.parquet ({len(runs)} runs of {runs['point'].nunique() if len(runs) else 0} points"
               + "".join(f"; {n}" for n in notes) + f"); next: python run.py analyze {out}")
+    _report(args, out)
     return 0
 
 
