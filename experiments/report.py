@@ -182,8 +182,9 @@ def _run_report(folder: Path) -> Report:
     report.tables.append(("Key numbers", pd.DataFrame(rows)))
     pnl = pd.read_csv(folder / "pnl.csv")
     report.tables.append(("Profit and loss, line by line", pnl.astype(str)))
-    report.charts += [("The run at a glance", folder / "charts" / "kpis.png"),
-                      ("Operations", folder / "charts" / "supply_chain.png")]
+    report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
+        ("kpis", "The run at a glance"), ("retention", "Do new customers come back?"),
+        ("supply_chain", "Operations")) if (folder / "charts" / f"{name}.png").exists()]
     report.notes.append("One run has no interval: compare it with a baseline over 5 or more replications "
                         "(run.py compare) before deciding anything.")
     return report

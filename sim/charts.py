@@ -133,6 +133,35 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
     style.save(fig, path)
 
 
+def retention_curves(cohorts: pd.DataFrame, name: str, context: str, path: Path) -> None:
+    """Per monthly cohort (customers by the month of their first purchase), the share who buy in each
+    later month; the customer-weighted mean over cohorts in bold."""
+    data = cohorts[cohorts["months_since"] > 0].assign(share=lambda d: d["buyers"] / d["customers"])
+    fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")
+    labels = list(dict.fromkeys(data["cohort"]))
+    shades = plt.get_cmap("Blues")(np.linspace(0.35, 0.9, max(len(labels), 1)))
+    for colour, label in zip(shades, labels):
+        one = data[data["cohort"] == label]
+        ax.plot(one["months_since"], one["share"], color=colour, lw=1, marker="o", ms=3, label=label)
+    mean = data.groupby("months_since").apply(lambda d: d["buyers"].sum() / d["customers"].sum(),
+                                              include_groups=False)
+    ax.plot(mean.index, mean.values, color="black", lw=2.6, label="all cohorts (weighted)")
+    ax.set_xlabel("months after the month of the first purchase")
+    ax.set_ylabel("share of the cohort buying in that month")
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(range(1, int(data["months_since"].max()) + 1 if len(data) else 2))
+    style.percent(ax.yaxis)
+    style.tidy(ax)
+    ax.legend(frameon=False, fontsize=8, ncol=2, loc="upper right")
+    first = mean.get(1, float("nan"))
+    third = mean.get(3, float("nan"))
+    finding = f"{name}: {first:.0%} of new customers buy again the month after their first purchase" + (
+        f", {third:.0%} in the third month" if np.isfinite(third) else "")
+    style.titled(fig, finding, f"Cohorts: customers by the calendar month of their first purchase in the measured "
+                 f"period (what the platform can observe). {context}")
+    style.save(fig, path)
+
+
 KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "second purchase within 90 days"),
             ("churn_rate_monthly", "monthly churn"), ("platform_profit", "platform profit"),
             ("merchant_profit", "merchant profit"), ("merchant_satisfaction", "merchant satisfaction"),

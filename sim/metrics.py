@@ -11,7 +11,7 @@ the unit counters.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -74,6 +74,35 @@ class DailyRecorder:
         return pd.DataFrame(self.rows, columns=list(COLUMNS))
 
 
+class CohortRecorder:
+    """Monthly cohorts' repeat buying, as a retailer sees it: at each month end of the measured period,
+    for every cohort (the calendar month of its customers' first purchase, measured months only), how
+    many of its customers bought in that month. The retention curves of the run's charts."""
+
+    def __init__(self, calendar_start: dt.date, days: int, warmup: int) -> None:
+        dates = [calendar_start + dt.timedelta(days=d) for d in range(days)]
+        first = dates[warmup] if warmup < days else calendar_start
+        self.month = np.array([(x.year - first.year) * 12 + x.month - first.month for x in dates])  # per day
+        self.label = {int(m): f"{d.year}-{d.month:02d}" for m, d in zip(self.month, dates)}
+        self.warmup = warmup
+        self.rows: list[dict[str, object]] = []
+
+    def record(self, day: int, first_day: np.ndarray, last_day: np.ndarray) -> None:
+        """At the month end `day`: each measured cohort's size and how many of it bought this month."""
+        if day < self.warmup:
+            return
+        now = int(self.month[day])
+        month_start = day - int(np.count_nonzero(self.month[: day + 1] == now)) + 1
+        joined = (first_day >= self.warmup) & (first_day <= day)
+        cohort = self.month[first_day[joined]]
+        size = np.bincount(cohort, minlength=now + 1)
+        bought = np.bincount(cohort[last_day[joined] >= month_start], minlength=now + 1)
+        for c in range(now + 1):
+            if size[c]:
+                self.rows.append({"cohort": self.label[c], "month": self.label[now], "months_since": now - c,
+                                  "customers": int(size[c]), "buyers": int(bought[c])})
+
+
 @dataclass
 class RunEnd:
     """What the summary reads besides the daily series: the state at the end, as plain arrays."""
@@ -109,6 +138,7 @@ class RunEnd:
     merchants_satisfied: int        # of those: active at the end with positive trailing-quarter profit
     platform_balance: float
     platform_inflow: float          # the platform's ledger inflows over the run
+    cohorts: list[dict[str, object]] = field(default_factory=list)  # CohortRecorder.rows
 
 
 def _ratio(num: float, den: float) -> float:

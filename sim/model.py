@@ -28,7 +28,7 @@ from sim.choice import ChoiceModel
 from sim.config import MerchantsConfig
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.logistics import LastMile, build_fleet
-from sim.metrics import DailyRecorder, RunEnd
+from sim.metrics import CohortRecorder, DailyRecorder, RunEnd
 from sim.network import build_network
 from sim.orders import Market, OrderBatch, place_orders
 from sim.policies import MarketChanges, PolicyContext, PolicySet, policy_flows
@@ -108,6 +108,7 @@ class MarketModel(mesa.Model):
         self.served_by_category = np.zeros(self.n_categories, dtype=np.int64)
         self.season = daily_multipliers(cfg.seasonality, self.calendar_start, self.days)
         self.is_month_end = month_ends(self.calendar_start, self.days)
+        self.cohorts = CohortRecorder(self.calendar_start, self.days, self.warmup)
         self._entry_rng = self.streams.generator("merchant_entry")
         self.recorder = DailyRecorder(self.ledger)
         self.churn_at_risk_start = self._churn_counts(-1)[1]
@@ -368,6 +369,7 @@ class MarketModel(mesa.Model):
             self._add_merchants(self._new_merchants(n_new, day=d + 1))
         self.merchants.end_month(d)
         self.choice.refresh(self.merchants.table)
+        self.cohorts.record(d, self.shoppers.first_day, self.shoppers.last_day)
 
     def _record(self, d: int, orders: OrderBatch, demand: np.ndarray, profit: np.ndarray, channel: np.ndarray,
                 delivery: dict[str, float], reactivated: int, returns_due: int, dropouts: int) -> None:
@@ -438,6 +440,7 @@ class MarketModel(mesa.Model):
             merchants_in_window=int(np.count_nonzero(t.left_day >= self.warmup)),
             merchants_satisfied=int(np.count_nonzero(t.active & (t.profit_days.sum(axis=0) > 0))),
             platform_balance=self.ledger.balances["platform"], platform_inflow=self.ledger.inflow("platform"),
+            cohorts=list(self.cohorts.rows),
         )
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.charts import kpi_timeseries, supply_chain
+from sim.charts import kpi_timeseries, retention_curves, supply_chain
 from sim.invariants import check as check_conservation
 from sim.metrics import pnl_table, summarize
 from sim.model import MarketModel
@@ -37,6 +37,7 @@ class RunResult:
     wall_seconds: float
     network: dict[str, Any]
     carbon_factors: dict[str, str]
+    cohorts: pd.DataFrame  # monthly cohorts' buyers per month (sim/metrics.CohortRecorder)
 
 
 def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
@@ -55,8 +56,9 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
         factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
     finally:
         model.release()  # memory stays flat over many runs in one process
+    cohorts = pd.DataFrame(end.cohorts, columns=["cohort", "month", "months_since", "customers", "buyers"])
     return RunResult(scenario, daily, summary, pnl_table(end), model.unit_balance(), model.ledger.imbalance(),
-                     time.perf_counter() - start, network, factors)
+                     time.perf_counter() - start, network, factors, cohorts)
 
 
 def _versions() -> dict[str, str]:
@@ -79,6 +81,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         daily.to_parquet(tmp / "kpis_daily.parquet", index=False)
         daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
         result.pnl.round({"amount": 2, "share_of_gmv": 4}).to_csv(tmp / "pnl.csv", index=False)
+        result.cohorts.to_csv(tmp / "cohorts.csv", index=False)
         (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
         write_json(tmp / "manifest.json", {
             "ecomsim_version": __version__,
@@ -107,3 +110,5 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         kpi_timeseries(result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
                        (life.new_days, life.dormant_after_days, life.churned_after_days))
         supply_chain(result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png")
+        if len(result.cohorts):
+            retention_curves(result.cohorts, sc.name, context, charts / "retention.png")

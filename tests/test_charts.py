@@ -78,3 +78,20 @@ def test_a_finding_says_when_no_scenario_raises_profit_for_sure():
     table = comparison({"a": 10.0, "b": 3.0}, 20.0)
     assert charts.comparison_finding(table, ["baseline", "a", "b"], "EUR") == \
         "no scenario raises GMV for sure; no scenario raises platform profit for sure"
+
+
+def test_cohort_sizes_match_the_daily_joiners_and_the_retention_chart_renders(tmp_path):
+    """cohorts.csv's cohort sizes reconcile with the daily new_customers (another recorder); buyers never
+    exceed the cohort; the chart states the month-after share."""
+    result = run_scenario(small_scenario("simulation.days=120", "simulation.start_date=2025-01-01"))
+    cohorts, daily = result.cohorts, result.daily
+    first = cohorts[cohorts["months_since"] == 0].set_index("cohort")["customers"]
+    joined = daily.assign(cohort=pd.to_datetime(daily["date"]).dt.strftime("%Y-%m")).groupby("cohort")[
+        "new_customers"].sum()
+    assert first.to_dict() == joined.to_dict()
+    assert (cohorts["buyers"] <= cohorts["customers"]).all() and (cohorts.loc[cohorts["months_since"] == 0, "buyers"]
+                                                                  == first.values).all()
+    later = cohorts[cohorts["months_since"] > 0]
+    assert len(later) and 0 < (later["buyers"] / later["customers"]).mean() < 1
+    charts.retention_curves(cohorts, "baseline", "ctx", tmp_path / "retention.png")
+    _check(tmp_path / "retention", "buy again the month after their first purchase")
