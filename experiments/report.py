@@ -160,6 +160,7 @@ def _compare_report(folder: Path) -> Report:
     report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
         ("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
         ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
+        ("lifecycle", "Customers by lifecycle state"),
         ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
     if reps < 5:
         report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "

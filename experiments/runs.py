@@ -13,7 +13,8 @@ from typing import Any
 from sim.scenario import Scenario
 
 # daily series a comparison keeps for its charts
-SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit")
+SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit", "new_state",
+          "dormant_customers", "churned_customers")
 
 
 @dataclass(frozen=True)

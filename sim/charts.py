@@ -285,6 +285,8 @@ def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, 
     """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in the folder `charts`."""
     charts = Path(charts)
     fan_chart(series, names, replications, currency, context, charts / "fan.png")
+    if {"new_state", "dormant_customers", "churned_customers"} <= set(series.columns):
+        lifecycle_areas(series, names, replications, context, charts / "lifecycle.png")
     profit_bridge(pnl, names, currency, context, charts / "bridge.png")
     trade_off(comparison, names, currency, context, charts / "tradeoff.png")
     if len(targets):
@@ -322,6 +324,40 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
                  f"Lines: median of {replications} replications; bands: 10th to 90th percentile of the replications "
                  f"(with few replications the band is only indicative). {context}",
                  f"Only {replications} replications: the bands are not reliable" if replications < 5 else None)
+    style.save(fig, path)
+
+
+LIFECYCLE = (("new", "#56B4E9"), ("active", "#0072B2"), ("dormant", "#E69F00"), ("churned", "#bbbbbb"))
+
+
+def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, context: str, path: Path) -> None:
+    """Per scenario, customers by lifecycle state over time (stacked, replication means), on one scale."""
+    means = series.groupby(["scenario", "date"])[["new_state", "active_customers", "dormant_customers",
+                                                  "churned_customers"]].mean()
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols + 1, 3.3 * rows + 1.2), layout="constrained",
+                             squeeze=False, sharey=True, sharex=True)
+    active_end = {}
+    for ax, name in zip(axes.ravel(), names):
+        m = means.loc[name]
+        stack = [m["new_state"], m["active_customers"] - m["new_state"], m["dormant_customers"], m["churned_customers"]]
+        ax.stackplot(m.index, *stack, colors=[c for _, c in LIFECYCLE], labels=[s for s, _ in LIFECYCLE], alpha=0.9)
+        active_end[name] = float(m["active_customers"].iloc[-1])
+        ax.set_title(f"{name}: {style.number(active_end[name])} active at the end", fontsize=9,
+                     color=style.scenario_colours(names)[name] if name != names[0] else "black")
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
+    best = max(active_end, key=active_end.get)
+    finding = (f"{best} ends with the most active customers ({style.number(active_end[best])} against "
+               f"{style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
+        f"No scenario ends with more active customers than {names[0]}"
+    style.titled(fig, finding, f"Customers by lifecycle state (new: first order in the last month; active: bought "
+                 f"within the dormancy window; dormant; churned), mean of {replications} replications. {context}")
     style.save(fig, path)
 
 
