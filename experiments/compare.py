@@ -152,7 +152,11 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
             "confidence": CONFIDENCE, "method": "common random numbers; paired Student-t intervals",
             "command": sys.argv, "overrides": overrides,
         })
-        draw_charts(tmp)
+        try:
+            draw_charts(tmp)
+        except Exception as exc:  # noqa: BLE001 - the runs are worth more than a chart; `report` redraws them
+            print(f"warning: charts not drawn ({type(exc).__name__}: {exc}); the results are written, "
+                  "run.py report redraws the charts from them", file=sys.stderr)
     return comparison, targets
 
 

@@ -162,9 +162,10 @@ def _compare_report(folder: Path) -> Report:
         ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
         ("lifecycle", "Customers by lifecycle state"),
         ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
-    if reps < 5:
+    from sim.style import MIN_REPLICATIONS
+    if reps < MIN_REPLICATIONS:
         report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "
-                            "--replications 5 or more.")
+                            f"--replications {MIN_REPLICATIONS} or more.")
     return report
 
 
@@ -182,7 +183,9 @@ def _run_report(folder: Path) -> Report:
                     [(sc.name, sc.description.strip())], how_to_read=HOW_TO_READ["run"])
     report.tables.append(("Key numbers", pd.DataFrame(rows)))
     pnl = pd.read_csv(folder / "pnl.csv")
-    report.tables.append(("Profit and loss, line by line", pnl.astype(str)))
+    pnl = pnl.assign(amount=pnl["amount"].map(lambda v: f"{v:,.0f}"),
+                     share_of_gmv=pnl["share_of_gmv"].map(lambda v: f"{v:.1%}"))
+    report.tables.append((f"Profit and loss, line by line ({sc.simulation.currency}; share of GMV)", pnl))
     report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
         ("kpis", "The run at a glance"), ("retention", "Do new customers come back?"),
         ("supply_chain", "Operations")) if (folder / "charts" / f"{name}.png").exists()]
@@ -213,14 +216,16 @@ def _sweep_report(folder: Path) -> Report:
 
 def _redraw(folder: Path) -> None:
     """Draw a comparison's charts again from its files (the house style may be newer than the folder);
-    each chart replaces the old one in a single rename."""
+    each chart replaces the old one in a single rename. A folder from before series.parquet and pnl.csv
+    keeps the charts it has."""
     import os
     import shutil
+    import tempfile
 
     from experiments.compare import draw_charts
-    _need(folder, "manifest.json", "comparison.csv", "targets.csv", "pnl.csv", "series.parquet", "scenarios")
-    tmp = folder / ".charts.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    if not all((folder / n).exists() for n in ("series.parquet", "pnl.csv", "targets.csv", "scenarios")):
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=".charts.", dir=folder))
     try:
         draw_charts(folder, tmp)
         (folder / "charts").mkdir(exist_ok=True)
@@ -247,8 +252,8 @@ def build(folder: str | Path) -> Report:
 
 def html(report: Report) -> str:
     """The report as one self-contained HTML page (charts inline as base64 PNG)."""
-    from jinja2 import Environment, PackageLoader, select_autoescape
-    env = Environment(loader=PackageLoader("experiments", "templates"), autoescape=select_autoescape())
+    from jinja2 import Environment, PackageLoader
+    env = Environment(loader=PackageLoader("experiments", "templates"), autoescape=True)  # .j2: escape always
     charts = [(heading, base64.b64encode(path.read_bytes()).decode("ascii")) for heading, path in report.charts
               if path.exists()]
     tables = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.tables]
@@ -294,14 +299,25 @@ def pdf(report: Report, path: Path) -> None:
             del h, w
 
 
-def _text_table(table: pd.DataFrame, width: int = 40) -> str:
-    """A fixed-width table: the first column left-aligned (labels), the others right-aligned (numbers)."""
+def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
+    """Fixed-width text: the first column left-aligned (labels), the others right-aligned; a table wider
+    than `line` characters is split into blocks of columns, each repeating the first column."""
     if table.empty:
         return "(none)"
     shown = table.map(lambda v: textwrap.shorten(str(v), width, placeholder="..."))
-    first = shown.columns[0]
+    first, rest = shown.columns[0], list(shown.columns[1:])
     w = max(len(first), int(shown[first].str.len().max()))
-    return shown.to_string(index=False, formatters={first: lambda v: f"{v:<{w}}"}, justify="right")
+    widths = {c: max(len(c), int(shown[c].str.len().max())) + 2 for c in rest}
+    blocks, block, used = [], [], w
+    for c in rest:
+        if block and used + widths[c] > line:
+            blocks.append(block)
+            block, used = [], w
+        block.append(c)
+        used += widths[c]
+    blocks.append(block)
+    return "\n\n".join(shown[[first, *b]].to_string(index=False, formatters={first: lambda v: f"{v:<{w}}"},
+                                                    justify="right") for b in blocks)
 
 
 def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
@@ -328,12 +344,9 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
 
 def write(report: Report, folder: str | Path) -> tuple[Path, Path]:
     """DIR/report.html and DIR/report.pdf, each written whole or not at all."""
-    import os
+    from sim.outputs import replace_atomically
     folder = Path(folder)
     out_html, out_pdf = folder / "report.html", folder / "report.pdf"
-    tmp_html, tmp_pdf = folder / ".report.html.tmp", folder / ".report.pdf.tmp"
-    tmp_html.write_text(html(report), encoding="utf-8")
-    pdf(report, tmp_pdf)
-    os.replace(tmp_html, out_html)
-    os.replace(tmp_pdf, out_pdf)
+    replace_atomically(out_html, lambda tmp: tmp.write_text(html(report), encoding="utf-8"))
+    replace_atomically(out_pdf, lambda tmp: pdf(report, tmp))
     return out_html, out_pdf

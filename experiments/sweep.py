@@ -329,13 +329,9 @@ def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
 
 
 def _replace(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write `path` through a temporary file beside it, on disk before it is renamed: the file is
-    either whole or absent, even after a power cut."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    with open(tmp, "rb") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write `path` whole or not at all, on disk before it is renamed (sim.outputs.replace_atomically)."""
+    from sim.outputs import replace_atomically
+    replace_atomically(path, write)
 
 
 def _part(out: Path, point: int, replication: int, kind: str = "run") -> Path:

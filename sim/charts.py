@@ -155,8 +155,9 @@ def retention_curves(cohorts: pd.DataFrame, name: str, context: str, path: Path)
     ax.legend(frameon=False, fontsize=8, ncol=2, loc="upper right")
     first = mean.get(1, float("nan"))
     third = mean.get(3, float("nan"))
-    finding = f"{name}: {first:.0%} of new customers buy again the month after their first purchase" + (
-        f", {third:.0%} in the third month" if np.isfinite(third) else "")
+    finding = (f"{name}: {first:.0%} of new customers buy again the month after their first purchase" + (
+        f", {third:.0%} in the third month" if np.isfinite(third) else "")) if np.isfinite(first) else \
+        f"{name}: the run is too short to see new customers come back (no month after a first purchase)"
     style.titled(fig, finding, f"Cohorts: customers by the calendar month of their first purchase in the measured "
                  f"period (what the platform can observe). {context}")
     style.save(fig, path)
@@ -169,7 +170,8 @@ KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "secon
 
 
 def _significant(row: pd.Series) -> bool:
-    return bool(row["ci_low"] > 0 or row["ci_high"] < 0)
+    """The 95% interval excludes zero (one replication has no interval: never significant)."""
+    return bool(row.get("replications", 2) >= 2 and (row["ci_low"] > 0 or row["ci_high"] < 0))
 
 
 def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str) -> str:
@@ -178,12 +180,14 @@ def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str
     if len(names) == 2:
         g, p = rows.loc[("gmv", names[1])], rows.loc[("platform_profit", names[1])]
         rel = f" ({g['relative_delta']:+.1%})" if np.isfinite(g["relative_delta"]) else ""
-        return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}, "
-                f"platform profit {style.number(p['delta_vs_baseline'], True)} {currency}")
+        def unsure(r: pd.Series) -> str:
+            return "" if _significant(r) else " (interval includes zero)"
+        return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}"
+                f"{unsure(g)}, platform profit {style.number(p['delta_vs_baseline'], True)} {currency}{unsure(p)}")
     parts = []
     for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")):
         sub = rows.loc[kpi]
-        up = sub[(sub["ci_low"] > 0)]
+        up = sub[[_significant(r) and r["delta_vs_baseline"] > 0 for _, r in sub.iterrows()]]
         if len(up):
             best = up["delta_vs_baseline"].idxmax()
             parts.append(f"{best} adds most {label} ({style.number(up.loc[best, 'delta_vs_baseline'], True)} "
@@ -215,7 +219,7 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
             ax.barh(i, mid, color=colour, alpha=0.9 if _significant(r) else 0.35)
             ax.errorbar(mid, i, xerr=[[mid - lo], [hi - mid]], color="black", capsize=3, lw=1)
             rel = float(r["relative_delta"])
-            if not share and base > 0 and np.isfinite(rel) and abs(rel) < 10:  # the base is not tiny or negative
+            if not share and base > 0 and np.isfinite(rel) and abs(rel) <= 1:  # a base that is not tiny or negative
                 ax.annotate(f"{rel:+.1%}", (hi if mid >= 0 else lo, i), xytext=(4 if mid >= 0 else -4, 0),
                             textcoords="offset points", va="center", ha="left" if mid >= 0 else "right",
                             fontsize=8, color=style.SUBTLE)
@@ -235,7 +239,8 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
         style.tidy(ax, "x")
     axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
     warning = (f"Only {replications} replication{'s' if replications > 1 else ''}: intervals this wide (or missing) "
-               "cannot support a decision; rerun with --replications 5 or more") if replications < 5 else None
+               f"cannot support a decision; rerun with --replications {style.MIN_REPLICATIONS} or more"
+               ) if replications < style.MIN_REPLICATIONS else None
     style.titled(fig, comparison_finding(comparison, names, currency),
                  f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bars "
                  f"show the 95% interval; green good, red bad for that KPI, faded where the interval includes zero; "
@@ -249,9 +254,8 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
     names = list(series)
     colours = style.scenario_colours(names)
     fig, axes = plt.subplots(1, 2, figsize=(15, 5.2), layout="constrained")
-    days = len(next(iter(series.values()))["gmv"])
-    dates = pd.date_range(start, periods=days, freq="D")
     for name, s in series.items():
+        dates = pd.date_range(start, periods=len(s["gmv"]), freq="D")  # scenarios may differ in days
         base = name == names[0]  # drawn on top, dashed, so scenarios that match it do not hide it
         line = {"lw": 2.0 if base else 1.4, "ls": "--" if base else "-", "zorder": 5 if base else 2,
                 "color": colours[name], "label": name}
@@ -312,9 +316,14 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
             ax.plot(mid.index, mid, color=colours[name], lw=2.0 if name == names[0] else 1.4,
                     ls="--" if name == names[0] else "-", label=name, zorder=5 if name == names[0] else 2)
         ax.set_title(title, fontsize=10)
+        if column != "profit_cum":
+            ax.set_ylim(bottom=0)
         style.dates(ax.xaxis)
         style.thousands(ax.yaxis)
         style.tidy(ax)
+    axes[0].set_ylabel(f"{currency} per day")
+    axes[1].set_ylabel("customers")
+    axes[2].set_ylabel(currency)
     axes[2].axhline(0, color="black", lw=0.6)
     axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].median()
@@ -323,11 +332,12 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
                       f"{currency})",
                  f"Lines: median of {replications} replications; bands: 10th to 90th percentile of the replications "
                  f"(with few replications the band is only indicative). {context}",
-                 f"Only {replications} replications: the bands are not reliable" if replications < 5 else None)
+                 f"Only {replications} replications: the bands are not reliable"
+                 if replications < style.MIN_REPLICATIONS else None)
     style.save(fig, path)
 
 
-LIFECYCLE = (("new", "#56B4E9"), ("active", "#0072B2"), ("dormant", "#E69F00"), ("churned", "#bbbbbb"))
+LIFECYCLE = (("new", "#56B4E9"), ("active, not new", "#0072B2"), ("dormant", "#E69F00"), ("churned", "#bbbbbb"))
 
 
 def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, context: str, path: Path) -> None:
@@ -344,7 +354,7 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
         stack = [m["new_state"], m["active_customers"] - m["new_state"], m["dormant_customers"], m["churned_customers"]]
         ax.stackplot(m.index, *stack, colors=[c for _, c in LIFECYCLE], labels=[s for s, _ in LIFECYCLE], alpha=0.9)
         active_end[name] = float(m["active_customers"].iloc[-1])
-        ax.set_title(f"{name}: {style.number(active_end[name])} active at the end", fontsize=9,
+        ax.set_title(f"{name}: {style.number(active_end[name])} active (new included) at the end", fontsize=9,
                      color=style.scenario_colours(names)[name] if name != names[0] else "black")
         style.dates(ax.xaxis)
         style.thousands(ax.yaxis)
@@ -356,8 +366,8 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
     finding = (f"{best} ends with the most active customers ({style.number(active_end[best])} against "
                f"{style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
         f"No scenario ends with more active customers than {names[0]}"
-    style.titled(fig, finding, f"Customers by lifecycle state (new: first order in the last month; active: bought "
-                 f"within the dormancy window; dormant; churned), mean of {replications} replications. {context}")
+    style.titled(fig, finding, f"Customers by lifecycle state (new: first order within the new-customer window; active: "
+                 f"bought within the dormancy window; dormant; churned: no order for the churn window), mean of {replications} replications. {context}")
     style.save(fig, path)
 
 

@@ -61,6 +61,23 @@ def atomic_folder(final: Path) -> Iterator[Path]:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def replace_atomically(path: Path, write) -> None:
+    """Write `path` through a temporary file beside it, flushed to disk, then renamed: the file is
+    whole or absent, and a failed write leaves nothing behind."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def git_commit(folder: Path) -> str | None:
     """The commit of the checkout the code runs from, if it is one."""
     try:

@@ -27,6 +27,7 @@ GOOD, BAD, NEUTRAL = "#1a9850", "#d73027", "#4d4d4d"
 WARNING = "#b2182b"
 SUBTLE = "#555555"
 DPI = 110
+MIN_REPLICATIONS = 5  # fewer: charts and reports warn that the intervals cannot support a decision
 
 
 def scenario_colours(names: list[str]) -> dict[str, str]:

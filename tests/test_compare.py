@@ -58,7 +58,8 @@ def test_the_leadership_charts_are_drawn_from_the_folder_s_files(compared):
         lines = pnl[(pnl["scenario"] == name) & (pnl["party"] == "platform") & (pnl["kind"] != "profit")]
         assert lines["amount"].sum() == pytest.approx(table.loc[(name, "platform_profit"), "mean"], abs=0.05)
     for chart, text in (("fan", "10th to 90th percentile"), ("bridge", "p&amp;l line"),
-                        ("tradeoff", "carbon, kg co2e"), ("targets", "targets met")):
+                        ("tradeoff", "carbon, kg co2e"), ("targets", "targets met"),
+                        ("lifecycle", "customers by lifecycle state")):
         assert text in (out / "charts" / f"{chart}.svg").read_text(encoding="utf-8").lower(), chart
         assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
 
@@ -165,7 +166,7 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
     assert proc.returncode == 0, proc.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline
-    assert html.count("data:image/png;base64,") == 6  # deltas, targets, bridge, trade-off, fan, series
+    assert html.count("data:image/png;base64,") == 7  # deltas, targets, bridge, trade-off, fan, lifecycle, series
     table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
     gmv = table.loc[("growth_bundle", "gmv")]
     from sim.tables import format_change

@@ -18,12 +18,13 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def test_the_report_of_a_run_has_its_key_numbers_and_charts(tmp_path):
     sets = [a for s in [*SMALL, "simulation.days=30"] for a in ("--set", s)]
     assert cli("run", str(ROOT / "scenarios" / "referral.yaml"), "--out", str(tmp_path / "run"), "--quiet",
-               *sets).returncode == 0
+               "--set", 'description="<script src=http://example.com/x.js></script> & more"', *sets).returncode == 0
     proc = cli("report", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
     html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     assert "referral cost" in html and "Profit and loss" in html and html.count("data:image/png;base64,") == 2
-    assert not re.search(r'(src|href)="(https?:)?//', html)
+    assert not re.search(r'(src|href)="(https?:)?//', html) and "<script" not in html  # text is escaped
+    assert "&lt;script src=http://example.com/x.js&gt;" in html
     assert (tmp_path / "run" / "report.pdf").read_bytes().startswith(b"%PDF")
 
 
