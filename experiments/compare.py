@@ -182,7 +182,7 @@ def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
     series = pd.read_parquet(folder / "series.parquet")
     charts = Path(charts) if charts is not None else folder / "charts"
     charts.mkdir(exist_ok=True)
-    means = {name: {k: one.groupby("day")[k].mean().to_numpy() for k in SERIES}
+    means = {name: {k: one.groupby("day")[k].mean().to_numpy() for k in SERIES if k in one}  # older folders: fewer
              for name in names for one in [series[series["scenario"] == name]]}
     comparison_deltas(comparison, names, replications, charts / "deltas.png", currency, context)
     comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context)

@@ -225,12 +225,16 @@ def _redraw(folder: Path) -> None:
     from experiments.compare import draw_charts
     if not all((folder / n).exists() for n in ("series.parquet", "pnl.csv", "targets.csv", "scenarios")):
         return
+    import sys
     tmp = Path(tempfile.mkdtemp(prefix=".charts.", dir=folder))
     try:
         draw_charts(folder, tmp)
         (folder / "charts").mkdir(exist_ok=True)
         for path in tmp.iterdir():
             os.replace(path, folder / "charts" / path.name)
+    except (OSError, ValueError, KeyError) as exc:  # damaged or older files: the charts the folder has
+        print(f"warning: charts not redrawn ({type(exc).__name__}: {exc}); the report uses the folder's charts",
+              file=sys.stderr)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

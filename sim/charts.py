@@ -235,7 +235,7 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
             unit = info.unit.replace("currency", currency)
             ax.set_xlabel(f"change, {unit}")
             ax.set_title(f"{label}\n{names[0]}: {style.number(base)} {unit}", fontsize=10)
-            style.thousands(ax.xaxis)
+            style.thousands(ax.xaxis, 4)
         style.tidy(ax, "x")
     axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
     warning = (f"Only {replications} replication{'s' if replications > 1 else ''}: intervals this wide (or missing) "
@@ -371,7 +371,8 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
     style.save(fig, path)
 
 
-BRIDGE_MIN_SHARE = 0.005  # P&L lines moving platform profit by less than 0.5% of GMV are summed as "other"
+BRIDGE_MIN_MOVE = 0.05  # P&L lines moving platform profit by less than 5% of the largest line's move ...
+BRIDGE_MIN_SHARE = 0.0005  # ... or by less than 0.05% of GMV are summed as "other lines"
 
 
 def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
@@ -386,19 +387,26 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
     gmv = pnl[(pnl["party"] == "merchants") & (pnl["line"] == "sale")].set_index("scenario")["amount"]
     for ax, name in zip(axes.ravel(), others):
         delta = (table[name] - table[names[0]]).fillna(0.0)
-        small = delta.abs() < BRIDGE_MIN_SHARE * float(gmv.get(names[0], 1.0))
+        # lines that move profit little (under 5% of the largest move, or 0.05% of GMV) are summed as "other"
+        small = delta.abs() < max(BRIDGE_MIN_MOVE * float(delta.abs().max()),
+                                  BRIDGE_MIN_SHARE * float(gmv.get(names[0], 1.0)))
         steps = [(line.replace("_", " "), v) for line, v in delta[~small].items() if v != 0]
         if delta[small].sum() != 0:
             steps.append(("other lines", float(delta[small].sum())))
         labels = [names[0], *[s for s, _ in steps], name]
         level = float(profit[names[0]])
         ax.bar(0, level, color=style.BASELINE)
+        levels = [0.0, level]
         for i, (_, v) in enumerate(steps, start=1):
             ax.bar(i, v, bottom=level, color=style.GOOD if v > 0 else style.BAD)
             ax.annotate(style.number(v, True), (i, max(level, level + v)), xytext=(0, 2), textcoords="offset points",
                         ha="center", va="bottom", fontsize=7)
             level += v
+            levels.append(level)
         ax.bar(len(steps) + 1, float(profit[name]), color=style.scenario_colours(names)[name])
+        low, high = min(levels), max(levels)  # set by hand: a step bar's base is a sticky edge for autoscaling
+        pad = 0.15 * (high - low or 1.0)
+        ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
         ax.axhline(0, color="black", lw=0.6)
         ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
         ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)} {currency}", fontsize=10)
@@ -414,7 +422,8 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
         f"Every scenario lowers platform profit; {best} least ({style.number(float(change[best]), True)} {currency})")
     style.titled(fig, finding,
                  f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
-                 f"lowers it; lines under {BRIDGE_MIN_SHARE:.1%} of GMV summed as other lines), the scenario's "
+                 f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as other "
+                 f"lines), the scenario's "
                  f"profit. Means over replications (pnl.csv). {context}")
     style.save(fig, path)
 

@@ -58,8 +58,11 @@ def _tick(value: float) -> str:
     return f"{value:,.0f}" if value == round(value) else number(value)
 
 
-def thousands(axis) -> None:
-    """Tick labels with thousands separators (no decimals on whole numbers)."""
+def thousands(axis, ticks: int = 6) -> None:
+    """Tick labels with thousands separators (no decimals on whole numbers), at most about `ticks` of them
+    so long labels do not run into each other."""
+    from matplotlib.ticker import MaxNLocator
+    axis.set_major_locator(MaxNLocator(ticks))
     axis.set_major_formatter(FuncFormatter(lambda v, _: _tick(v)))
 
 
