@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from sim.config import ShoppersConfig
 
@@ -55,6 +54,8 @@ class ShopperPopulation:
         spend_mult = np.array([s.spend_multiplier for s in cfg.segments])
         self.spend_multiplier = spend_mult[self.segment]
         grid = np.linspace(0.0, 1.0, QUANTILE_GRID)
+        from scipy import stats  # imported here: about 1 s, which loading a scenario (and bad input) need not pay
+
         self._spend_quantiles = stats.gamma.ppf(np.clip(grid, 1e-9, 1 - 1e-9), gg.p)
 
         self.is_customer = np.zeros(n, dtype=bool)
