@@ -53,7 +53,8 @@ def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
     folder = Path(folder)
     spec_file, runs_file = folder / "spec.json", folder / "runs.parquet"
     if not spec_file.is_file():
-        raise ScenarioError(str(folder), None, "not a sweep folder (no spec.json): give the --out folder of run.py sweep")
+        raise ScenarioError(str(folder), None,
+                            "not a sweep folder (no spec.json): give the --out folder of run.py sweep")
     if not runs_file.is_file():
         has_parts = any((folder / PARTS).glob("run-*.parquet"))
         hint = "rerun the same sweep command to finish it" if has_parts else "no run has finished yet"
@@ -313,10 +314,12 @@ def format_summary(result: Analysis) -> str:
         table = t["pareto"]
         levers = spec.lever_paths
         best = table[table["pareto"]]
-        lines.append(f"\nPareto-efficient lever settings ({', '.join(f'{k} {g}' for k, g in spec.goals.items() if k in table)}):"
+        aims = ", ".join(f"{k} {g}" for k, g in spec.goals.items() if k in table)
+        lines.append(f"\nPareto-efficient lever settings ({aims}):"
                      f" {len(best)} of {len(table)}")
         for _, row in best.head(10).iterrows():
-            lines.append(f"  {setting_label(row, levers, short=False)}: " + ", ".join(f"{k} {_fmt(row[k])}" for k in goals if k in row))
+            values = ", ".join(f"{k} {_fmt(row[k])}" for k in goals if k in row)
+            lines.append(f"  {setting_label(row, levers, short=False)}: {values}")
         if len(best) > 10:
             lines.append(f"  ... and {len(best) - 10} more in analysis/pareto.csv")
     if "robustness" in t:
@@ -324,7 +327,8 @@ def format_summary(result: Analysis) -> str:
         lines.append("\nmost robust lever setting (smallest worst-case regret across the uncertainty sample):")
         for kpi, rows in t["robustness"].groupby("kpi", sort=False):
             row = rows[rows["most_robust"]].iloc[0]
-            lines.append(f"  {kpi} ({row['goal']}): {setting_label(row, levers, short=False)}: mean {_fmt(row['mean'])}, worst "
+            lines.append(f"  {kpi} ({row['goal']}): {setting_label(row, levers, short=False)}: "
+                         f"mean {_fmt(row['mean'])}, worst "
                          f"{_fmt(row['worst'])}, worst regret {_fmt(row['max_regret'])}")
     lines.extend(f"\nnote: {n}" for n in result.notes)
     return "\n".join(lines)
@@ -363,10 +367,12 @@ def write(result: Analysis, folder: str | Path) -> Path:
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
             charts.pareto_scatter(t["pareto"], spec.lever_paths, goals,
-                                  f"Sweep {spec.name}: each lever setting on the first two objectives", tmp / "pareto.png",
+                                  f"Sweep {spec.name}: each lever setting on the first two objectives",
+                                  tmp / "pareto.png",
                                   currency)
         if "robustness" in t:
             charts.regret_bars(t["robustness"], spec.lever_paths,
-                               f"Sweep {spec.name}: each lever setting against {spec.design.n} uncertainty scenarios", tmp / "regret.png",
+                               f"Sweep {spec.name}: each lever setting against {spec.design.n} uncertainty scenarios",
+                               tmp / "regret.png",
                                currency)
     return out

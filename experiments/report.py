@@ -148,10 +148,11 @@ def _compare_report(folder: Path) -> Report:
                           pd.DataFrame(rows)))
     targets = pd.read_csv(folder / "targets.csv")
     if len(targets):
-        report.tables.append(("Targets (met only when the whole interval meets them)", targets.assign(
-            estimate=targets["estimate"].map(lambda v: f"{v:+.4g}"),
-            interval=[f"[{lo:+.4g}, {hi:+.4g}]" for lo, hi in zip(targets["ci_low"], targets["ci_high"])])
-            [["scenario", "kpi", "measure", "goal", "estimate", "interval", "status"]]))
+        from sim.style import target_texts
+        texts = [target_texts(t.kpi, t.measure, t.goal, t.estimate, t.ci_low, t.ci_high) for t in targets.itertuples()]
+        report.tables.append(("Targets (met only when the whole interval meets them)", pd.DataFrame({
+            "scenario": targets["scenario"], "kpi": targets["kpi"], "goal": [g for g, _ in texts],
+            "estimate [95% interval]": [e for _, e in texts], "status": targets["status"]})))
     sources = parameter_sources()
     raw = {n: _read_yaml(p) for n, p in resolved.items()}
     for n in names[1:]:
@@ -203,6 +204,18 @@ def _sweep_report(folder: Path) -> Report:
                     f"{Path(spec['base']).name}", [(spec["name"], spec.get("description", "").strip())],
                     how_to_read=HOW_TO_READ["sweep"])
     report.notes.append((analysis / "summary.txt").read_text(encoding="utf-8"))
+    sources = parameter_sources()
+    rows = []
+    for kind in ("levers", "uncertainties"):
+        for p in spec.get(kind, []):
+            values = (", ".join(map(str, p["levels"])) if p.get("levels") is not None
+                      else f"{p['low']:g} to {p['high']:g}" + (" (whole numbers)" if p.get("integer") else ""))
+            generic = re.sub(r"\.\d+\.", ".<i>.", p["path"])
+            source = sources.get(p["path"]) or sources.get(generic, "")
+            rows.append({"parameter": p["path"], "kind": kind[:-1] if kind == "levers" else "uncertainty",
+                         "values": values, "source or assumption of its default": textwrap.shorten(
+                             source, 220, placeholder=" ...")})
+    report.tables.append(("What was varied", pd.DataFrame(rows)))
     for name, heading in (("convergence.csv", "Was the sample large enough?"),
                           ("pareto.csv", "Lever settings and the Pareto set"),
                           ("robustness.csv", "Robustness across the uncertainty sample")):

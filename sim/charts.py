@@ -226,7 +226,7 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(others)), others)
         for tick, name in zip(ax.get_yticklabels(), others):
-            tick.set_color(colours[name])
+            tick.set_color(style.text_colour(colours[name]))
         ax.margins(x=0.3)
         if share:
             ax.set_xlabel("change, percentage points")
@@ -355,7 +355,7 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
         ax.stackplot(m.index, *stack, colors=[c for _, c in LIFECYCLE], labels=[s for s, _ in LIFECYCLE], alpha=0.9)
         active_end[name] = float(m["active_customers"].iloc[-1])
         ax.set_title(f"{name}: {style.number(active_end[name])} active (new included) at the end", fontsize=9,
-                     color=style.scenario_colours(names)[name] if name != names[0] else "black")
+                     color="black" if name == names[0] else style.text_colour(style.scenario_colours(names)[name]))
         style.dates(ax.xaxis)
         style.thousands(ax.yaxis)
         style.tidy(ax)
@@ -366,8 +366,9 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
     finding = (f"{best} ends with the most active customers ({style.number(active_end[best])} against "
                f"{style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
         f"No scenario ends with more active customers than {names[0]}"
-    style.titled(fig, finding, f"Customers by lifecycle state (new: first order within the new-customer window; active: "
-                 f"bought within the dormancy window; dormant; churned: no order for the churn window), mean of {replications} replications. {context}")
+    style.titled(fig, finding, "Customers by lifecycle state (new: first order within the new-customer window; "
+                 "active: bought within the dormancy window; dormant; churned: no order for the churn window), "
+                 f"mean of {replications} replications. {context}")
     style.save(fig, path)
 
 
@@ -422,9 +423,8 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
         f"Every scenario lowers platform profit; {best} least ({style.number(float(change[best]), True)} {currency})")
     style.titled(fig, finding,
                  f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
-                 f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as other "
-                 f"lines), the scenario's "
-                 f"profit. Means over replications (pnl.csv). {context}")
+                 f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as "
+                 f"other lines), the scenario's profit. Means over replications (pnl.csv). {context}")
     style.save(fig, path)
 
 
@@ -469,8 +469,9 @@ def targets_panel(targets: pd.DataFrame, context: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(12, 1.8 + 0.5 * len(targets)), layout="constrained")
     for i, t in enumerate(targets.itertuples()):
         c = colour.get(t.status, style.NEUTRAL)
-        ax.text(0.0, i, f"{t.scenario}: {t.kpi} {t.measure} {t.goal}", va="center", fontsize=10)
-        ax.text(0.62, i, f"{t.estimate:+,.4g}  [{t.ci_low:+,.4g}, {t.ci_high:+,.4g}]", va="center", fontsize=10)
+        goal, estimate = style.target_texts(t.kpi, t.measure, t.goal, t.estimate, t.ci_low, t.ci_high)
+        ax.text(0.0, i, f"{t.scenario}: {t.kpi}, {goal}", va="center", fontsize=10)
+        ax.text(0.62, i, estimate, va="center", fontsize=10)
         ax.text(0.88, i, t.status.upper(), va="center", fontsize=10, fontweight="bold", color=c)
     ax.set_ylim(len(targets) - 0.5, -0.5)
     ax.set_xlim(0, 1)

@@ -37,6 +37,15 @@ def scenario_colours(names: list[str]) -> dict[str, str]:
     return colours
 
 
+def text_colour(colour: str) -> tuple[float, float, float]:
+    """A scenario's colour dark enough to read as text on white (light ones are darkened)."""
+    from matplotlib.colors import to_rgb
+    r, g, b = to_rgb(colour)
+    light = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    k = min(1.0, 0.45 / light) if light > 0 else 1.0
+    return (r * k, g * k, b * k)
+
+
 def change_colour(delta: float, better: str) -> str:
     """Green if the change is good for a KPI whose `better` is higher/lower, red if bad, grey otherwise."""
     if better not in ("higher", "lower") or delta == 0:
@@ -52,6 +61,22 @@ def number(value: float, sign: bool = False) -> str:
     if abs(value) >= 1:
         return f"{value:{s},.1f}"
     return f"{value:{s}.3g}"
+
+
+def target_texts(kpi: str, measure: str, goal: str, estimate: float, low: float, high: float) -> tuple[str, str]:
+    """A target's goal and its estimate with interval, in the KPI's terms: relative changes and shares in %,
+    other levels as numbers ("relative change >= 20%", "+35.0% [+31.0%, +39.0%]")."""
+    from sim.kpis import by_name
+    kind, value = goal.split()
+    info = by_name().get(kpi)
+    if measure.startswith("relative") or (info is not None and info.unit.startswith("share")):
+        sign = "+" if measure.startswith("relative") else ""
+        def show(v: float) -> str:
+            return f"{100 * v:{sign}.1f}%"
+    else:
+        def show(v: float) -> str:
+            return number(v)
+    return f"{measure} {kind} {show(float(value)).lstrip('+')}", f"{show(estimate)} [{show(low)}, {show(high)}]"
 
 
 def _tick(value: float) -> str:

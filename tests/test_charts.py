@@ -95,3 +95,12 @@ def test_cohort_sizes_match_the_daily_joiners_and_the_retention_chart_renders(tm
     assert len(later) and 0 < (later["buyers"] / later["customers"]).mean() < 1
     charts.retention_curves(cohorts, "baseline", "ctx", tmp_path / "retention.png")
     _check(tmp_path / "retention", "buy again the month after their first purchase")
+
+
+def test_targets_read_in_the_kpi_s_terms():
+    assert style.target_texts("gmv", "relative change vs baseline", ">= 0.2", 0.35, 0.31, 0.39) == \
+        ("relative change vs baseline >= 20.0%", "+35.0% [+31.0%, +39.0%]")
+    assert style.target_texts("merchant_satisfaction", "level", ">= 0.9", 0.694, 0.617, 0.771) == \
+        ("level >= 90.0%", "69.4% [61.7%, 77.1%]")
+    assert style.target_texts("orders", "level", ">= 50000", 48_428.0, 47_000.0, 49_900.0)[1] == \
+        "48,428 [47,000, 49,900]"

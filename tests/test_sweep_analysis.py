@@ -136,6 +136,7 @@ def test_the_smoke_sweep_and_its_analysis_run_from_the_command_line(tmp_path):
     assert report.returncode == 0, report.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Sweep smoke" in html and "Lever settings and the Pareto set" in html and "data:image/png" in html
+    assert "What was varied" in html and "0.8 to 1.2" in html  # the uncertainty's range
 
 
 @pytest.mark.parametrize("make, message", [(lambda d: None, "not a sweep folder"),
