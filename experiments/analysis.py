@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.sweep import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
+from sim.charts import pareto_flags
 from sim.errors import ScenarioError
 
 RESAMPLES = 1000
@@ -184,16 +185,6 @@ def main_effects(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str], bins: int
             part.insert(0, "kpi", kpi)
             frames.append(part)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
-def pareto_flags(values: np.ndarray) -> np.ndarray:
-    """Rows no other row beats on every column (all columns: larger is better)."""
-    keep = np.ones(len(values), dtype=bool)
-    for i in range(len(values)):
-        others = np.delete(values, i, axis=0)
-        beaten = np.all(others >= values[i], axis=1) & np.any(others > values[i], axis=1)
-        keep[i] = not beaten.any()
-    return keep
 
 
 def lever_settings(spec: SweepSpec, runs: pd.DataFrame, goals: dict[str, str]) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from experiments.executors import local_executor
 from sim.errors import ScenarioError
-from sim.outputs import plain
+from sim.outputs import plain, replace_atomically
 from sim.schema import Section
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
@@ -309,10 +309,9 @@ def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
     return {**json.loads(spec.model_dump_json()), "base_scenario_sha256": digest, "ecomsim_version": __version__}
 
 
-def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
-    """A new folder gets the spec; an old one must hold the same spec (then the sweep resumes)."""
+def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
+    """A new folder gets the spec's fingerprint; an old one must hold the same (then the sweep resumes)."""
     saved = out / "spec.json"
-    mine = _fingerprint(spec)
     if saved.exists():
         theirs = json.loads(saved.read_text(encoding="utf-8"))
         if theirs != mine:
@@ -325,13 +324,7 @@ def _prepare(out: Path, spec: SweepSpec, source: str) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
     (out / PARTS).mkdir(parents=True, exist_ok=True)
-    _replace(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
-
-
-def _replace(path: Path, write: Callable[[Path], Any]) -> None:
-    """Write `path` whole or not at all, on disk before it is renamed (sim.outputs.replace_atomically)."""
-    from sim.outputs import replace_atomically
-    replace_atomically(path, write)
+    replace_atomically(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
 
 
 def _part(out: Path, point: int, replication: int, kind: str = "run") -> Path:
@@ -342,7 +335,7 @@ def _part(out: Path, point: int, replication: int, kind: str = "run") -> Path:
 def _write_part(path: Path, row: dict[str, Any]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
-    _replace(path, lambda tmp: pq.write_table(pa.Table.from_pylist([row]), tmp))
+    replace_atomically(path, lambda tmp: pq.write_table(pa.Table.from_pylist([row]), tmp))
 
 
 def _daily_part(out: Path, point: int, replication: int) -> Path:
@@ -351,7 +344,7 @@ def _daily_part(out: Path, point: int, replication: int) -> Path:
 
 def _write_daily(path: Path, series: pd.DataFrame) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _replace(path, lambda tmp: series.to_parquet(tmp, index=False))
+    replace_atomically(path, lambda tmp: series.to_parquet(tmp, index=False))
 
 
 def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
@@ -372,7 +365,8 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     else:
         spec = load_spec(spec)
     out = Path(out) if out is not None else Path("results") / f"sweep-{spec.name}"
-    _prepare(out, spec, source)
+    fingerprint = _fingerprint(spec)  # resolves the base scenario: once per sweep
+    _prepare(out, fingerprint, source)
     points = _design(out, spec, source)
     seeds = run_seeds(spec)
     params = [p.path for p in spec.parameters]
@@ -427,7 +421,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     runs = gather(out)
     timing = {"runs": len(todo), **counts, "wall_seconds": time.perf_counter() - started,
               "sim_seconds": sim_seconds, "workers": workers if own else None}
-    _write_manifest(out, spec, timing, runs)
+    _write_manifest(out, spec, fingerprint, timing, runs)
     return runs
 
 
@@ -437,7 +431,7 @@ def _design(out: Path, spec: SweepSpec, source: str) -> pd.DataFrame:
     points = design_points(spec)
     saved = out / "design.parquet"
     if not saved.exists():
-        _replace(saved, lambda tmp: points.to_parquet(tmp, index=False))
+        replace_atomically(saved, lambda tmp: points.to_parquet(tmp, index=False))
     elif not pd.read_parquet(saved).equals(points):
         raise ScenarioError(source, "design", f"the design drawn now differs from the one in {saved} (another "
                             "SALib or scipy version?); resume with the versions it was started with, or use a new --out")
@@ -465,7 +459,7 @@ def gather(out: Path) -> pd.DataFrame:
     runs = pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
     if len(runs):
         runs = runs.sort_values(["point", "replication"], ignore_index=True)
-        _replace(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
+        replace_atomically(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
     return runs
 
 
@@ -475,7 +469,8 @@ def status_counts(runs: pd.DataFrame) -> dict[str, int]:
     return {k: int(counts.get(k, 0)) for k in ("ok", "failed", "lost")}
 
 
-def _write_manifest(out: Path, spec: SweepSpec, timing: dict[str, Any], runs: pd.DataFrame) -> None:
+def _write_manifest(out: Path, spec: SweepSpec, fingerprint: dict[str, Any], timing: dict[str, Any],
+                    runs: pd.DataFrame) -> None:
     """What was run, with what, where and how long: the spec, versions, commit, machine, and the
     timings of this invocation and of the earlier ones (a resumed sweep keeps them all)."""
     import platform
@@ -506,8 +501,8 @@ def _write_manifest(out: Path, spec: SweepSpec, timing: dict[str, Any], runs: pd
     manifest = json.dumps({
         "ecomsim_version": __version__, "sweep": spec.name, "design": spec.design.kind,
         "points": int(runs["point"].nunique()) if len(runs) else 0, "runs": len(runs), **counts,
-        "problems": problems, "this_time": this_time, "earlier": earlier, "spec": _fingerprint(spec),
+        "problems": problems, "this_time": this_time, "earlier": earlier, "spec": fingerprint,
         "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
         "python": sys.version.split()[0], "versions": versions,
     }, indent=2)
-    _replace(path, lambda tmp: tmp.write_text(manifest, encoding="utf-8"))
+    replace_atomically(path, lambda tmp: tmp.write_text(manifest, encoding="utf-8"))

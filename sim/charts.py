@@ -280,6 +280,17 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
     style.save(fig, path)
 
 
+def pareto_flags(values: np.ndarray) -> np.ndarray:
+    """Rows no other row beats on every column (all columns: larger is better): the efficient points the
+    Pareto charts mark, and the Pareto set of a sweep's analysis."""
+    keep = np.ones(len(values), dtype=bool)
+    for i in range(len(values)):
+        others = np.delete(values, i, axis=0)
+        beaten = np.all(others >= values[i], axis=1) & np.any(others > values[i], axis=1)
+        keep[i] = not beaten.any()
+    return keep
+
+
 # --- the leadership deck of a comparison (each from the comparison folder's files alone) ------------
 
 
@@ -440,7 +451,7 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
     efficient_all = {}
     for ax, kpi, label in ((axes[0], "gmv", "GMV"), (axes[1], "platform_profit", "platform profit")):
         points = means.loc[names, [kpi, "carbon_kg"]].to_numpy(dtype=float) * np.array([1.0, -1.0])
-        efficient = [not any(np.all(o >= p) and np.any(o > p) for o in points) for p in points]
+        efficient = pareto_flags(points)
         efficient_all[kpi] = [n for n, e in zip(names, efficient) if e]
         for name, eff in zip(names, efficient):
             x, y = means.loc[name, "carbon_kg"], means.loc[name, kpi]

@@ -95,14 +95,11 @@ def _report(args: argparse.Namespace, folder) -> None:
     """--report: the folder's report.html and report.pdf (a sweep is analyzed first)."""
     if not getattr(args, "report", False):
         return
-    from experiments.report import build, write
     if args.command == "sweep":
         from experiments.analysis import analyze
         from experiments.analysis import write as write_analysis
         write_analysis(analyze(folder), folder)
-    html, pdf = write(build(folder), folder)
-    if not args.quiet:
-        print(f"wrote {html} and {pdf}")
+    _write_report(folder, show=not args.quiet)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -225,30 +222,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    _write_report(args.folder, show=True)
+    return 0
+
+
+def _write_report(folder, show: bool) -> None:
+    """report.html and report.pdf of a results folder (`report`, and `--report` of the other commands)."""
     from experiments.report import build, write
 
-    html, pdf = write(build(args.folder), args.folder)
-    print(f"wrote {html} and {pdf}")
-    return 0
+    html, pdf = write(build(folder), folder)
+    if show:
+        print(f"wrote {html} and {pdf}")
+
+
+COMMANDS = {"run": cmd_run, "compare": cmd_compare, "bench": cmd_bench, "validate": cmd_validate,
+            "sweep": cmd_sweep, "analyze": cmd_analyze, "report": cmd_report}
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "run":
-            return cmd_run(args)
-        if args.command == "compare":
-            return cmd_compare(args)
-        if args.command == "bench":
-            return cmd_bench(args)
-        if args.command == "validate":
-            return cmd_validate(args)
-        if args.command == "sweep":
-            return cmd_sweep(args)
-        if args.command == "analyze":
-            return cmd_analyze(args)
-        if args.command == "report":
-            return cmd_report(args)
+        return COMMANDS[args.command](args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -258,7 +252,6 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print("interrupted: nothing written", file=sys.stderr)
         return 130
-    return 1
 
 
 if __name__ == "__main__":
