@@ -39,7 +39,8 @@ def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
 
 
 def execute(scenarios: list[Scenario], specs: list[RunSpec], workers: int, progress: bool
-            ) -> dict[tuple[int, int], tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]]]]:
+            ) -> dict[tuple[int, int], tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]],
+                                             list[dict[str, Any]]]]:
     """Run every spec on `workers` (results never depend on them); keyed by (scenario, replication)."""
     from tqdm import tqdm
 
@@ -125,6 +126,37 @@ def pnl_means(scenarios: list[Scenario], specs: list[RunSpec], results: dict) ->
     return table.reset_index().sort_values("scenario", key=lambda c: c.map(order), kind="stable")
 
 
+def cohorts_table(scenarios: list[Scenario], specs: list[RunSpec], results: dict) -> pd.DataFrame:
+    """cohorts.csv: every run's monthly cohorts (customers, and buyers in each later month), long."""
+    rows = [{"scenario": scenarios[s.scenario_index].name, "replication": s.replication, **row}
+            for s in specs for row in results[(s.scenario_index, s.replication)][3]]
+    columns = ["scenario", "replication", "cohort", "month", "months_since", "customers", "buyers"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["scenario", "replication"], kind="stable")
+
+
+def retention_table(cohorts: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """retention.csv: per scenario and month k >= 1 after the first purchase's month, the share of all
+    cohorts (weighted by size) buying in that month: mean, lowest and highest over replications, and the
+    change against the baseline in percentage points with its paired 95% interval."""
+    data = cohorts[cohorts["months_since"] > 0]
+    sums = data.groupby(["scenario", "replication", "months_since"])[["buyers", "customers"]].sum()
+    share = (sums["buyers"] / sums["customers"]).unstack("months_since")
+    rows = []
+    for name in names:
+        if name not in share.index.get_level_values("scenario"):
+            continue
+        one = share.loc[name]
+        for k in one.columns:
+            paired = (one[k] - share.loc[names[0]][k].reindex(one.index)).dropna().to_numpy() * 100
+            change, low, high = t_interval(paired) if paired.size else (np.nan, np.nan, np.nan)
+            rows.append({"scenario": name, "months_since": int(k), "share": float(one[k].mean()),
+                         "share_low": float(one[k].min()), "share_high": float(one[k].max()),
+                         "change_pp": change, "ci_low_pp": low, "ci_high_pp": high,
+                         "replications": int(one[k].notna().sum())})
+    return pd.DataFrame(rows, columns=["scenario", "months_since", "share", "share_low", "share_high", "change_pp",
+                                       "ci_low_pp", "ci_high_pp", "replications"])
+
+
 def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], specs: list[RunSpec], results: dict,
                   replications: int, workers: int, wall: float, overrides: list[str] | None = None
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -142,6 +174,9 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
         series_table(scenarios, specs, results).to_parquet(tmp / "series.parquet", index=False)
         pnl = pnl_means(scenarios, specs, results)
         pnl.round({"amount": 2}).to_csv(tmp / "pnl.csv", index=False)
+        cohorts = cohorts_table(scenarios, specs, results)
+        cohorts.to_csv(tmp / "cohorts.csv", index=False)
+        retention_table(cohorts, names).to_csv(tmp / "retention.csv", index=False)
         targets.to_csv(tmp / "targets.csv", index=False)
         (tmp / "scenarios").mkdir()
         for sc in scenarios:
@@ -162,10 +197,11 @@ def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], spec
 
 def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
     """Every chart of a comparison folder, from its files alone (manifest.json, scenarios/, comparison.csv,
-    targets.csv, pnl.csv, series.parquet), into folder/charts: `compare` draws them, `report` redraws them."""
+    targets.csv, pnl.csv, series.parquet, cohorts.csv), into folder/charts: `compare` draws them, `report`
+    redraws them."""
     import yaml
 
-    from sim.charts import comparison_deltas, comparison_series, leadership_charts
+    from sim.charts import comparison_deltas, comparison_series, leadership_charts, retention_comparison
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     names, replications = manifest["scenarios"], manifest["replications"]
@@ -187,4 +223,8 @@ def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
     comparison_deltas(comparison, names, replications, charts / "deltas.png", currency, context)
     comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context)
     leadership_charts(charts, names, comparison, targets, pnl, series, replications, currency, context)
+    if (folder / "cohorts.csv").exists():  # folders written before cohorts.csv existed have no retention chart
+        retention = retention_table(pd.read_csv(folder / "cohorts.csv"), names)
+        if len(retention):
+            retention_comparison(retention, names, replications, context, charts / "retention.png")
     return sorted(charts.glob("*.png"))

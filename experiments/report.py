@@ -161,7 +161,7 @@ def _compare_report(folder: Path) -> Report:
     report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
         ("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
         ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
-        ("lifecycle", "Customers by lifecycle state"),
+        ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?"),
         ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
     from sim.style import MIN_REPLICATIONS
     if reps < MIN_REPLICATIONS:

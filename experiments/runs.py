@@ -30,10 +30,13 @@ def plan(scenarios: list[Scenario], replications: int) -> list[RunSpec]:
     return [RunSpec(s, r, base_seed + r) for r in range(replications) for s in range(len(scenarios))]
 
 
-def run_one(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]]]:
-    """One run (in a worker): its summary, the kept daily series and its P&L lines (pnl.csv's rows)."""
+def run_one(scenario: Scenario, seed: int) -> tuple[dict[str, Any], dict[str, list[float]], list[dict[str, Any]],
+                                                    list[dict[str, Any]]]:
+    """One run (in a worker): its summary, the kept daily series, its P&L lines (pnl.csv's rows) and its
+    monthly cohorts' buyers (cohorts.csv's rows)."""
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
     series = {name: result.daily[name].astype(float).tolist() for name in SERIES}
-    return result.summary, series, result.pnl[["party", "kind", "line", "amount"]].to_dict("records")
+    return (result.summary, series, result.pnl[["party", "kind", "line", "amount"]].to_dict("records"),
+            result.cohorts.to_dict("records"))

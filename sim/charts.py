@@ -163,6 +163,57 @@ def retention_curves(cohorts: pd.DataFrame, name: str, context: str, path: Path)
     style.save(fig, path)
 
 
+def retention_comparison(retention: pd.DataFrame, names: list[str], replications: int, context: str,
+                         path: Path) -> None:
+    """Per scenario, the share of new customers buying again k months after their first month (retention.csv
+    of a comparison: mean and range over replications); beside it, month 1's change against the baseline
+    with its paired 95% interval."""
+    colours = style.scenario_colours(names)
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(16, 6), layout="constrained", width_ratios=(1.6, 1))
+    for name in names:
+        one = retention[retention["scenario"] == name]
+        ax.fill_between(one["months_since"], one["share_low"], one["share_high"], color=colours[name], alpha=0.15,
+                        lw=0)
+        ax.plot(one["months_since"], one["share"], color=colours[name], marker="o", ms=4,
+                lw=2.0 if name == names[0] else 1.4, ls="--" if name == names[0] else "-", label=name)
+    ax.set_xlabel("months after the month of the first purchase")
+    ax.set_ylabel("share of new customers buying in that month")
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(sorted(set(retention["months_since"])))
+    style.percent(ax.yaxis)
+    style.tidy(ax)
+    ax.legend(frameon=False, fontsize=8, ncol=2, loc="upper right")
+    month1 = retention[retention["months_since"] == 1].set_index("scenario")
+    others = [n for n in names[1:] if n in month1.index]
+    for i, name in enumerate(others):
+        r = month1.loc[name]
+        significant = r["ci_low_pp"] > 0 or r["ci_high_pp"] < 0
+        bars.barh(i, r["change_pp"], xerr=[[r["change_pp"] - r["ci_low_pp"]], [r["ci_high_pp"] - r["change_pp"]]],
+                  color=style.change_colour(r["change_pp"], "higher"), alpha=1.0 if significant else 0.35, capsize=3)
+    bars.set_yticks(range(len(others)), others, fontsize=9)
+    bars.invert_yaxis()
+    bars.axvline(0, color="black", lw=0.6)
+    bars.set_xlabel("change in the share buying the month after, percentage points")
+    bars.set_title("Month 1: change against the baseline", fontsize=10)
+    style.tidy(bars, "x")
+    if names[0] not in month1.index:
+        finding = "The period is too short to see new customers come back (no month after a first purchase)"
+    else:
+        base = float(month1.loc[names[0], "share"])
+        up = month1.loc[others][month1.loc[others, "ci_low_pp"] > 0] if others else month1.iloc[:0]
+        best = up["change_pp"].idxmax() if len(up) else None
+        finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
+                   f"against {names[0]}'s {base:.1%})" if best else
+                   f"No scenario brings clearly more new customers back the month after than {names[0]} ({base:.1%})")
+    style.titled(fig, finding, "Cohorts: customers by the calendar month of their first purchase in the measured "
+                 f"period, all cohorts weighted by size. Lines: mean of {replications} replications; bands: lowest "
+                 f"to highest replication; a later month averages only the cohorts old enough to reach it. Bars: "
+                 f"95% paired interval (faded where it includes 0). {context}",
+                 f"Only {replications} replications: the intervals are not reliable"
+                 if replications < style.MIN_REPLICATIONS else None)
+    style.save(fig, path)
+
+
 KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "second purchase within 90 days"),
             ("churn_rate_monthly", "monthly churn"), ("platform_profit", "platform profit"),
             ("merchant_profit", "merchant profit"), ("merchant_satisfaction", "merchant satisfaction"),
@@ -310,8 +361,8 @@ def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, 
 
 def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currency: str, context: str,
               path: Path) -> None:
-    """GMV, customers and cumulative platform profit over time: the median of the replications and the band
-    between their 10th and 90th percentiles, per scenario."""
+    """GMV, customers and cumulative platform profit over time: the mean of the replications (as every other
+    chart and table) and the band between their 10th and 90th percentiles, per scenario."""
     colours = style.scenario_colours(names)
     frame = series.assign(gmv7=series.groupby(["scenario", "replication"])["gmv"].transform(
         lambda x: x.rolling(7, min_periods=1).mean()),
@@ -322,7 +373,7 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     for ax, (column, title) in zip(axes, panels):
         for name in names:
             one = frame[frame["scenario"] == name].groupby("date")[column]
-            low, mid, high = one.quantile(0.1), one.median(), one.quantile(0.9)
+            low, mid, high = one.quantile(0.1), one.mean(), one.quantile(0.9)
             ax.fill_between(mid.index, low, high, color=colours[name], alpha=0.18, lw=0)
             ax.plot(mid.index, mid, color=colours[name], lw=2.0 if name == names[0] else 1.4,
                     ls="--" if name == names[0] else "-", label=name, zorder=5 if name == names[0] else 2)
@@ -337,11 +388,13 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     axes[2].set_ylabel(currency)
     axes[2].axhline(0, color="black", lw=0.6)
     axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
-    end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].median()
+    end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].mean()
     best = end.idxmax()
-    style.titled(fig, f"{best} ends the period with the highest platform profit (median {style.number(end[best])} "
-                      f"{currency})",
-                 f"Lines: median of {replications} replications; bands: 10th to 90th percentile of the replications "
+    finding = (f"{best} ends the period with the highest platform profit (mean {style.number(end[best])} {currency})"
+               if end[best] >= 0 else f"Every scenario ends the period with a platform loss; {best} loses least "
+               f"(mean {style.number(end[best])} {currency})")
+    style.titled(fig, finding,
+                 f"Lines: mean of {replications} replications; bands: 10th to 90th percentile of the replications "
                  f"(with few replications the band is only indicative). {context}",
                  f"Only {replications} replications: the bands are not reliable"
                  if replications < style.MIN_REPLICATIONS else None)
@@ -470,7 +523,8 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
     style.titled(fig, f"Efficient on GMV and carbon: {', '.join(efficient_all['gmv'])}; on platform profit and "
                       f"carbon: {', '.join(efficient_all['platform_profit'])}",
                  "Means over replications; bars: 95% paired interval of the change against the baseline; efficient: "
-                 f"no other scenario has both more GMV (or profit) and less carbon. {context}")
+                 "no other scenario has both more GMV (or profit) and less carbon, judged on the means (where the "
+                 f"bars overlap, the ranking is uncertain). {context}")
     style.save(fig, path)
 
 

@@ -57,9 +57,19 @@ def test_the_leadership_charts_are_drawn_from_the_folder_s_files(compared):
     for name in ("baseline", "growth_bundle"):
         lines = pnl[(pnl["scenario"] == name) & (pnl["party"] == "platform") & (pnl["kind"] != "profit")]
         assert lines["amount"].sum() == pytest.approx(table.loc[(name, "platform_profit"), "mean"], abs=0.05)
+    cohorts = pd.read_csv(out / "cohorts.csv")
+    retention = pd.read_csv(out / "retention.csv").set_index(["scenario", "months_since"])
+    # month 1's share, rebuilt from cohorts.csv by hand for one replication of the baseline, and the
+    # baseline's change against itself
+    one = cohorts[(cohorts["scenario"] == "baseline") & (cohorts["months_since"] == 1)]
+    shares = one.groupby("replication").apply(lambda d: d["buyers"].sum() / d["customers"].sum(), include_groups=False)
+    assert retention.loc[("baseline", 1), "share"] == pytest.approx(shares.mean())
+    assert retention.loc[("baseline", 1), "share_low"] == pytest.approx(shares.min())
+    assert (retention.loc["baseline", ["change_pp", "ci_low_pp", "ci_high_pp"]] == 0).all().all()
+    assert retention.loc[("growth_bundle", 1), "replications"] == 4
     for chart, text in (("fan", "10th to 90th percentile"), ("bridge", "p&amp;l line"),
                         ("tradeoff", "carbon, kg co2e"), ("targets", "targets met"),
-                        ("lifecycle", "customers by lifecycle state")):
+                        ("lifecycle", "customers by lifecycle state"), ("retention", "month 1")):
         assert text in (out / "charts" / f"{chart}.svg").read_text(encoding="utf-8").lower(), chart
         assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
 
@@ -166,11 +176,18 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
     assert proc.returncode == 0, proc.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline
-    assert html.count("data:image/png;base64,") == 7  # deltas, targets, bridge, trade-off, fan, lifecycle, series
+    # deltas, targets, bridge, trade-off, fan, lifecycle, retention, series
+    assert html.count("data:image/png;base64,") == 8
     table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
-    gmv = table.loc[("growth_bundle", "gmv")]
-    from sim.tables import format_change
-    assert f"{format_change(gmv['delta_vs_baseline'], 'x')} [{format_change(gmv['ci_low'], 'x')}" in html
+    from sim.tables import TABLE, format_change, format_value, policy_rows
+    rows = [*TABLE, *policy_rows(["referral", "subsidy"])]
+    assert len(rows) > 12
+    for kpi, _, fmt in rows:  # every key number of the report is comparison.csv's, as formatted for print
+        assert f"<td>{format_value(table.loc[('baseline', kpi), 'mean'], fmt)}</td>" in html, kpi
+        for name in ("subsidy_newcomers", "growth_bundle"):
+            r = table.loc[(name, kpi)]
+            assert (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
+                    f"{format_change(r['ci_high'], fmt)}]") in html, (name, kpi)
     assert "Only 4 replications" in html and "Assumptions: where growth_bundle differs from baseline" in html
     pdf = (out / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type /Page\b", pdf)) >= 3
