@@ -20,3 +20,61 @@ def expected_repeat_transactions(t_weeks: float | np.ndarray, r: float, alpha: f
 def expected_spend(p: float, q: float, gamma: float) -> float:
     """Population mean spend per transaction of the Gamma-Gamma model: p gamma / (q - 1)."""
     return p * gamma / (q - 1.0)
+
+
+def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray,
+                         big_t: np.ndarray) -> np.ndarray:
+    """Each customer's BG/NBD log-likelihood of (x repeat transactions, the last at t_x, observed for T).
+
+    Fader, Hardie & Lee (2005), eq. 6, in log space: ln A1 + ln A2 + ln(A3 + [x > 0] A4), the sum
+    by logaddexp so that long histories (large x) neither overflow nor underflow.
+    """
+    from scipy.special import gammaln
+
+    x = np.asarray(x, dtype=float)
+    ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
+    ln_a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    ln_a3 = -(r + x) * np.log(alpha + big_t)
+    repeat = x > 0
+    ln_a4 = np.full_like(x, -np.inf)
+    ln_a4[repeat] = (np.log(a) - np.log(b + x[repeat] - 1.0)
+                     - (r + x[repeat]) * np.log(alpha + np.asarray(t_x, dtype=float)[repeat]))
+    return ln_a1 + ln_a2 + np.logaddexp(ln_a3, ln_a4)
+
+
+def conditional_expected_transactions(t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, r: float,
+                                      alpha: float, a: float, b: float) -> np.ndarray:
+    """E[Y(t) | x, t_x, T]: expected transactions in the next t of a customer with that history.
+
+    Fader, Hardie & Lee (2005), eq. 10 (the one place hyp2f1 is needed).
+    """
+    x = np.asarray(x, dtype=float)
+    t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
+    head = (a + b + x - 1.0) / (a - 1.0)
+    tail = 1.0 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
+        r + x, b + x, a + b + x - 1.0, t / (alpha + big_t + t))
+    alive_odds = np.where(x > 0, a / np.maximum(b + x - 1.0, 1e-300) * ((alpha + big_t) / (alpha + t_x)) ** (r + x),
+                          0.0)
+    return head * tail / (1.0 + alive_odds)
+
+
+def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: np.ndarray, mean_spend: np.ndarray
+                               ) -> np.ndarray:
+    """Each repeat customer's Gamma-Gamma log-likelihood of the mean spend of their x transactions.
+
+    Fader, Hardie & Lee (2005b), "RFM and CLV", eq. 4 (the density of the mean of x Gamma(p, nu)
+    spends, nu ~ Gamma(q, gamma)).
+    """
+    from scipy.special import gammaln
+
+    x = np.asarray(x, dtype=float)
+    z = np.asarray(mean_spend, dtype=float)
+    px = p * x
+    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + (px - 1.0) * np.log(z)
+            + px * np.log(x) - (px + q) * np.log(gamma + x * z))
+
+
+def bass_cumulative(t: np.ndarray, p: float, q: float) -> np.ndarray:
+    """Bass (1969) cumulative adoption share F(t) = (1 - e^-(p+q)t) / (1 + (q/p) e^-(p+q)t)."""
+    e = np.exp(-(p + q) * np.asarray(t, dtype=float))
+    return (1.0 - e) / (1.0 + (q / p) * e)

@@ -1,4 +1,4 @@
-"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, validate, bench). It parses and dispatches;
+"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, calibrate, validate, bench). It parses and dispatches;
 the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
@@ -48,6 +48,22 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--report", action="store_true", help="also analyze and write report.html and report.pdf")
     rep = sub.add_parser("report", help="a self-contained HTML and a PDF report of a run, compare or sweep folder")
     rep.add_argument("folder", help="a results folder of run, compare or sweep (after analyze)")
+    cal = sub.add_parser("calibrate", help="fit the shoppers (BG/NBD, Gamma-Gamma spend, Bass) to a transaction log")
+    cal.add_argument("transactions", help="CSV or Parquet, one row per transaction (customer_id, date, amount), "
+                     "or CDNOW's text layout")
+    cal.add_argument("--out", help="results folder (default: results/calibrate-<file>-<timestamp>); must be new or "
+                     "empty")
+    cal.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
+    cal.add_argument("--calibration-end", metavar="DATE", help="fit on transactions up to this date (YYYY-MM-DD) and "
+                     "forecast the rest of the log (the holdout)")
+    cal.add_argument("--time-unit", choices=("week", "day"), default="week",
+                     help="time unit of the fit (default week, as the published fits)")
+    cal.add_argument("--customer-column", default="customer_id", help="column of the customer id (default customer_id)")
+    cal.add_argument("--date-column", default="date", help="column of the date (default date)")
+    cal.add_argument("--amount-column", default="amount", help="column of the amount (default amount)")
+    cal.add_argument("--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y (default: YYYY-MM-DD, "
+                     "YYYYMMDD or YYYY-MM-DD HH:MM:SS, recognised)")
+    cal.add_argument("--quiet", action="store_true", help="print nothing but errors")
     ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
     ana.add_argument("folder", help="the sweep's results folder, e.g. results/sweep-smoke")
     ana.add_argument("--quiet", action="store_true", help="no summary on the terminal")
@@ -221,6 +237,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from experiments.calibration import calibrate, format_summary, write
+    from sim.outputs import results_folder
+
+    out = results_folder(args.out, args.overwrite, f"calibrate-{Path(args.transactions).stem}")
+    cal = calibrate(args.transactions, args.calibration_end, args.time_unit,
+                    {"customer_id": args.customer_column, "date": args.date_column, "amount": args.amount_column},
+                    args.date_format)
+    write(cal, out)
+    if not args.quiet:
+        print(format_summary(cal))
+        print(f"\nwrote {out}/ (calibration.json, calibrated.yaml, tracking.csv"
+              + (", conditional.csv" if cal.conditional is not None else "") + f", charts); next: python run.py run "
+              f"{out}/calibrated.yaml")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     _write_report(args.folder, show=True)
     return 0
@@ -236,7 +271,7 @@ def _write_report(folder, show: bool) -> None:
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "bench": cmd_bench, "validate": cmd_validate,
-            "sweep": cmd_sweep, "analyze": cmd_analyze, "report": cmd_report}
+            "sweep": cmd_sweep, "analyze": cmd_analyze, "report": cmd_report, "calibrate": cmd_calibrate}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,375 @@
+"""`run.py calibrate`: fit the shopper population to a platform's own transaction log.
+
+Maximum likelihood with scipy: BG/NBD (r, alpha, a, b; Fader, Hardie & Lee 2005) on each
+customer's frequency, recency and age, Gamma-Gamma (p, q, gamma; Fader, Hardie & Lee 2005b) on
+repeat customers' mean spend, standard errors from the inverse Hessian of the log-likelihood;
+the Bass (1969) curve of first purchases by nonlinear least squares (Srinivasan & Mason 1986)
+where the log spans acquisition. With a calibration end, the fit is judged on the holdout it did
+not see. A fit that does not converge is an error, never a result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.transactions import EPOCH, UNIT_DAYS, Customers, Log, read_log, summarise
+from sim.bgnbd import (bass_cumulative, bgnbd_log_likelihood, conditional_expected_transactions,
+                       expected_repeat_transactions, gamma_gamma_log_likelihood)
+from sim.errors import ScenarioError
+
+CORRELATION_WARNING = 0.3  # |corr(frequency, mean spend)| above this: Gamma-Gamma's independence is doubtful
+FREQUENCY_CLASSES = 8  # holdout by calibration frequency 0, 1, ..., 6, 7+
+
+
+@dataclass
+class Fit:
+    """Maximum-likelihood estimates with standard errors."""
+
+    params: dict[str, float]
+    se: dict[str, float]
+    log_likelihood: float
+    n: int
+
+
+def _hessian(f, x: np.ndarray) -> np.ndarray:
+    """Central-difference Hessian of f at x, steps relative to each coordinate."""
+    h = 1e-4 * np.maximum(np.abs(x), 1e-3)
+    k = x.size
+    out = np.empty((k, k))
+    for i in range(k):
+        for j in range(i, k):
+            ei, ej = np.eye(k)[i] * h[i], np.eye(k)[j] * h[j]
+            out[i, j] = out[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
+                4 * h[i] * h[j])
+    return out
+
+
+def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray, n: int, source: str,
+              advice: str) -> Fit:
+    """Minimise the negative log-likelihood over log-parameters (positivity for free), then check it:
+    the optimiser converged and the Hessian is positive definite, or the fit is refused."""
+    from scipy.optimize import minimize
+
+    def in_logs(theta: np.ndarray) -> float:
+        value = negative_ll(np.exp(theta))
+        return float(value) if np.isfinite(value) else 1e300
+
+    best = None
+    for method in ("L-BFGS-B", "Nelder-Mead"):
+        options = {"maxiter": 20_000} | ({"xatol": 1e-9, "fatol": 1e-9} if method == "Nelder-Mead" else {})
+        res = minimize(in_logs, start if best is None else best.x, method=method, options=options)
+        if best is None or res.fun <= best.fun:
+            best = res
+        if res.success:
+            break
+    estimate = np.exp(best.x)
+    hessian = _hessian(negative_ll, estimate)
+    try:
+        cov = np.linalg.inv(hessian)
+        eig = np.linalg.eigvalsh(hessian)
+    except np.linalg.LinAlgError:
+        eig, cov = np.array([-1.0]), None
+    if not best.success or eig.min() <= 0 or not np.all(np.isfinite(estimate)) or estimate.max() > 1e8:
+        raise ScenarioError(source, name, f"the maximum-likelihood fit did not converge ({best.message}; "
+                            f"estimates {dict(zip(names, np.round(estimate, 4).tolist()))}): {advice}")
+    se = np.sqrt(np.diag(cov))
+    return Fit(dict(zip(names, estimate.tolist())), dict(zip(names, se.tolist())), -float(best.fun), n)
+
+
+def fit_bgnbd(c: Customers, source: str) -> Fit:
+    """BG/NBD by maximum likelihood on (x, t_x, T); customers with the same triple share one term."""
+    triples = np.column_stack([c.x, c.t_x, c.big_t])
+    unique, weight = np.unique(triples, axis=0, return_counts=True)
+    x, t_x, big_t = unique.T
+
+    def negative_ll(theta: np.ndarray) -> float:
+        r, alpha, a, b = theta
+        return -float(weight @ bgnbd_log_likelihood(r, alpha, a, b, x, t_x, big_t))
+
+    return _maximise("bgnbd", ("r", "alpha", "a", "b"), negative_ll, np.zeros(4), len(c.x), source,
+                     "try --time-unit week if it was day, a longer calibration period (--calibration-end later), "
+                     "or check that the log holds repeat purchases of the same customer ids")
+
+
+def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float]:
+    """Gamma-Gamma by maximum likelihood on the repeat customers' mean repeat spend; and the correlation of
+    frequency and mean spend (the model assumes none)."""
+    repeat = c.x > 0
+    x, z = c.x[repeat].astype(float), c.mean_repeat_spend[repeat]
+    if (z <= 0).any():  # zero-value repeat purchases: the Gamma spend model needs positive spend
+        raise ScenarioError(source, "amount", f"{int((z <= 0).sum())} repeat customer(s) spent 0 on average; the "
+                            "Gamma-Gamma spend model needs positive amounts (drop free orders)")
+
+    def negative_ll(theta: np.ndarray) -> float:
+        p, q, gamma = theta
+        return -float(gamma_gamma_log_likelihood(p, q, gamma, x, z).sum())
+
+    fit = _maximise("spend", ("p", "q", "gamma"), negative_ll, np.log([1.0, 2.0, max(float(np.mean(z)), 1e-3)]),
+                    int(repeat.sum()), source, "spend may not be Gamma-Gamma: check for a few very large amounts or "
+                    "for amounts in different currencies or units")
+    if fit.params["q"] <= 1:
+        raise ScenarioError(source, "spend", f"the fitted q = {fit.params['q']:.3f} is not above 1, so mean spend is "
+                            "infinite under the Gamma-Gamma model: spend is too heavy-tailed for it")
+    corr = float(np.corrcoef(x, z)[0, 1]) if x.size > 2 and np.std(x) > 0 and np.std(z) > 0 else float("nan")
+    return fit, corr
+
+
+@dataclass
+class Bass:
+    fitted: bool
+    reason: str
+    params: dict[str, float] = field(default_factory=dict)
+    se: dict[str, float] = field(default_factory=dict)
+
+
+def fit_bass(first_periods: np.ndarray, periods: int, unit: str) -> Bass:
+    """Bass p, q and market potential m of the first-purchase curve (period adoptions
+    n_t = m (F(t) - F(t - 1)), nonlinear least squares; Srinivasan & Mason 1986), if the log spans
+    acquisition: first purchases go on into the last quarter of the log. A log whose customers all
+    first bought early (a cohort chosen by its first purchase, as CDNOW's) says nothing about it."""
+    from scipy.optimize import curve_fit
+
+    last_first, span = int(first_periods.max()), int(np.unique(first_periods).size)
+    if last_first < 0.75 * periods or span < 8:
+        return Bass(False, f"a single cohort: every first purchase falls in the first {last_first + 1} of the log's "
+                           f"{periods} {unit}s, so the log follows customers acquired in one window and says nothing "
+                           "about how acquisition evolves; acquisition keeps the scenario's Bass parameters")
+    adopters = np.bincount(first_periods, minlength=last_first + 1).astype(float)
+    t = np.arange(1, adopters.size + 1, dtype=float)
+
+    def per_period(t: np.ndarray, m: float, p: float, q: float) -> np.ndarray:
+        return m * (bass_cumulative(t, p, q) - bass_cumulative(t - 1.0, p, q))
+
+    total = adopters.sum()
+    try:
+        est, cov = curve_fit(per_period, t, adopters, p0=(total * 1.5, 0.01, 0.1),
+                             bounds=([total, 1e-7, 0.0], [total * 1000, 1.0, 5.0]), maxfev=20_000)
+    except (RuntimeError, ValueError) as exc:
+        return Bass(False, f"the Bass curve did not fit the first purchases ({exc}); acquisition keeps the "
+                           "scenario's Bass parameters")
+    se = np.sqrt(np.diag(cov))
+    return Bass(True, f"first purchases spread over {span} {unit}s", dict(zip(("m", "p", "q"), est.tolist())),
+                dict(zip(("m", "p", "q"), se.tolist())))
+
+
+@dataclass
+class Calibration:
+    source: str
+    unit: str
+    start: dt.date
+    calibration_end: dt.date
+    end: dt.date
+    log_rows: int
+    transactions: int  # after combining same-day rows
+    customers: int
+    later_customers: int  # first purchase after the calibration end: not in the fit
+    bgnbd: Fit
+    spend: Fit
+    correlation: float
+    bass: Bass
+    tracking: pd.DataFrame  # per period: actual and model cumulative repeat transactions
+    conditional: pd.DataFrame | None  # holdout by calibration frequency (with a holdout only)
+    warnings: list[str]
+
+    def holdout_summary(self) -> dict[str, Any] | None:
+        if self.conditional is None:
+            return None
+        hold = self.tracking[self.tracking["holdout"]]
+        base = self.tracking[~self.tracking["holdout"]].iloc[-1]
+        actual = float(hold["actual_cumulative"].iloc[-1] - base["actual_cumulative"])
+        model = float(hold["model_cumulative"].iloc[-1] - base["model_cumulative"])
+        return {"periods": int(len(hold)), "actual_repeat_transactions": actual, "forecast_repeat_transactions": model,
+                "error_percent": 100.0 * (model / actual - 1.0) if actual else None,
+                "actual_cumulative_end": float(hold["actual_cumulative"].iloc[-1]),
+                "forecast_cumulative_end": float(hold["model_cumulative"].iloc[-1])}
+
+
+def _date(value: np.datetime64) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = "week",
+              columns: dict[str, str] | None = None, date_format: str | None = None) -> Calibration:
+    """Read, summarise and fit a transaction log; with `calibration_end` (YYYY-MM-DD), forecast the rest."""
+    log = read_log(path, columns, date_format)
+    source, unit_days = str(path), UNIT_DAYS[unit]
+    if calibration_end is None:
+        end_day = int(log.day.max())
+    else:
+        try:
+            end_day = int((np.datetime64(dt.date.fromisoformat(calibration_end), "D") - EPOCH).astype(int))
+        except ValueError:
+            raise ScenarioError("--calibration-end", None, f"{calibration_end!r} is not a date YYYY-MM-DD") from None
+        if not log.day.min() <= end_day < log.day.max():
+            raise ScenarioError("--calibration-end", None, f"{calibration_end} is outside the log, which runs from "
+                                f"{_date(log.first_date)} to {_date(log.last_date)}: choose a date on or after the "
+                                "first and before the last, to leave a holdout")
+    customers = summarise(log, end_day, unit_days)
+    if customers.x.sum() == 0:
+        raise ScenarioError(source, None, "no customer buys twice in the calibration period: there are no repeat "
+                            "purchases to fit (check that customer ids are stable across transactions)")
+    bg = fit_bgnbd(customers, source)
+    spend, corr = fit_gamma_gamma(customers, source)
+    warnings = []
+    if np.isfinite(corr) and abs(corr) > CORRELATION_WARNING:
+        warnings.append(f"frequency and mean spend correlate ({corr:+.2f}): the Gamma-Gamma model assumes they are "
+                        "independent, so spend forecasts by frequency are biased")
+    start_day = int(log.day.min())
+    periods = (int(log.day.max()) - start_day) // unit_days + 1
+    bass = fit_bass((customers.first_day - start_day) // unit_days, periods, unit)
+    tracking = _tracking(log, customers, bg, start_day, end_day, unit_days)
+    conditional = None
+    if calibration_end is not None:
+        conditional = _conditional(customers, bg, (int(log.day.max()) - end_day) / unit_days)
+    return Calibration(source, unit, _date(log.first_date), _date(EPOCH + end_day), _date(log.last_date), log.rows,
+                       int(log.day.size), int(customers.x.size), int(np.unique(log.customer).size - customers.x.size),
+                       bg, spend, corr, bass, tracking, conditional, warnings)
+
+
+def _tracking(log: Log, c: Customers, fit: Fit, start_day: int, end_day: int, unit_days: int) -> pd.DataFrame:
+    """Cumulative repeat transactions of the calibration customers at each period's end: the log's and
+    the fitted model's (the sum over customers of E[X(t - first purchase)], Fader, Hardie & Lee eq. 9)."""
+    n = int(log.customer.max()) + 1
+    first = np.full(n, np.iinfo(np.int64).max)
+    np.minimum.at(first, log.customer, log.day)
+    cohort = first <= end_day
+    repeat = cohort[log.customer] & (log.day > first[log.customer])
+    last_day = int(log.day.max())
+    ends = np.arange(start_day + unit_days - 1, last_day + unit_days, unit_days)
+    ends[-1] = min(ends[-1], last_day)
+    actual = np.searchsorted(np.sort(log.day[repeat]), ends, side="right")
+    firsts, count = np.unique(c.first_day, return_counts=True)
+    age = np.clip((ends[:, None] - firsts[None, :]) / unit_days, 0.0, None)
+    model = expected_repeat_transactions(age, **fit.params) @ count
+    return pd.DataFrame({"period": np.arange(1, ends.size + 1), "period_end": [_date(EPOCH + int(e)) for e in ends],
+                         "actual_cumulative": actual.astype(float), "model_cumulative": model,
+                         "holdout": ends > end_day})
+
+
+def _conditional(c: Customers, fit: Fit, horizon: float) -> pd.DataFrame:
+    """Mean holdout transactions by calibration-period repeat frequency (0, 1, ..., 7+): the log's and the
+    model's conditional expectation E[Y(t) | x, t_x, T] (Fader, Hardie & Lee eq. 10)."""
+    expected = conditional_expected_transactions(horizon, c.x, c.t_x, c.big_t, **fit.params)
+    group = np.minimum(c.x, FREQUENCY_CLASSES - 1)
+    rows = []
+    for g in range(FREQUENCY_CLASSES):
+        members = group == g
+        if members.any():
+            rows.append({"frequency": f"{g}+" if g == FREQUENCY_CLASSES - 1 else str(g),
+                         "customers": int(members.sum()), "actual_mean": float(c.holdout_x[members].mean()),
+                         "model_mean": float(expected[members].mean())})
+    return pd.DataFrame(rows)
+
+
+def _rounded(d: dict[str, float]) -> dict[str, float]:
+    return {k: float(f"{v:.6g}") for k, v in d.items()}
+
+
+def calibration_json(cal: Calibration) -> dict[str, Any]:
+    """calibration.json: the fitted values at the top (r, alpha, a, b, p, q, gamma), then their standard
+    errors, log-likelihoods, counts, period and time unit; no customer id."""
+    out: dict[str, Any] = {**_rounded(cal.bgnbd.params), **_rounded(cal.spend.params)}
+    out["standard_errors"] = {**_rounded(cal.bgnbd.se), **_rounded(cal.spend.se)}
+    out["log_likelihood"] = {"bgnbd": round(cal.bgnbd.log_likelihood, 3), "spend": round(cal.spend.log_likelihood, 3)}
+    out.update({
+        "customers": cal.customers, "repeat_customers": cal.spend.n, "transactions": cal.transactions,
+        "log_rows": cal.log_rows, "customers_after_calibration_end": cal.later_customers,
+        "period": {"start": str(cal.start), "calibration_end": str(cal.calibration_end), "end": str(cal.end)},
+        "time_unit": cal.unit, "frequency_spend_correlation": round(cal.correlation, 4),
+        "bass": {"fitted": cal.bass.fitted, "note": cal.bass.reason, **({
+            "per": cal.unit, **_rounded(cal.bass.params),
+            "standard_errors": _rounded(cal.bass.se)} if cal.bass.fitted else {})},
+        "holdout": cal.holdout_summary(), "warnings": cal.warnings, "source": os.path.basename(cal.source),
+        "method": "maximum likelihood (scipy.optimize), standard errors from the inverse Hessian; BG/NBD and "
+                  "Gamma-Gamma: Fader, Hardie & Lee (2005, 2005b); Bass: Srinivasan & Mason (1986)",
+    })
+    return out
+
+
+def calibrated_yaml(cal: Calibration) -> str:
+    """A scenario that extends the shipped baseline and sets the fitted values (per week: the model's unit)."""
+    import yaml
+
+    to_week = UNIT_DAYS["week"] / UNIT_DAYS[cal.unit]  # a rate per day is 7 times that per week
+    bg = cal.bgnbd.params
+    data: dict[str, Any] = {
+        "extends": "baseline.yaml",  # the shipped baseline, copied beside it: the folder stands alone
+        "name": "calibrated",
+        "description": f"The baseline market with shoppers fitted to {os.path.basename(cal.source)} "
+                       f"({cal.customers:,} customers, {cal.start} to {cal.calibration_end}; run.py calibrate).",
+        "shoppers": {
+            # the purchase rate lambda ~ Gamma(r, alpha): per week, alpha scales as 1 / rate
+            "bgnbd": {"r": float(f"{bg['r']:.6g}"), "alpha": float(f"{bg['alpha'] / to_week:.6g}"),
+                      "a": float(f"{bg['a']:.6g}"), "b": float(f"{bg['b']:.6g}")},
+            "spend": _rounded(cal.spend.params),
+        },
+    }
+    if cal.bass.fitted:  # per day, as the model's acquisition is
+        per_day = UNIT_DAYS[cal.unit]
+        data["acquisition"] = {"innovation_p": float(f"{cal.bass.params['p'] / per_day:.6g}"),
+                               "imitation_q": float(f"{cal.bass.params['q'] / per_day:.6g}")}
+    head = (f"# Fitted by run.py calibrate on {os.path.basename(cal.source)}; standard errors and the holdout check "
+            "in calibration.json.\n# BG/NBD alpha is per week here (the model's time unit).\n")
+    return head + yaml.safe_dump(data, sort_keys=False)
+
+
+def write(cal: Calibration, out: str | Path) -> Path:
+    """DIR/calibration.json, calibrated.yaml (with the baseline.yaml it extends), tracking.csv,
+    conditional.csv (with a holdout), charts/ and manifest.json, written atomically."""
+    import shutil
+    import sys
+
+    from experiments.library import scenario_file
+    from sim import __version__
+    from sim.charts import calibration_conditional, calibration_tracking
+    from sim.outputs import atomic_folder, write_json
+
+    out = Path(out)
+    with atomic_folder(out) as tmp:
+        write_json(tmp / "calibration.json", calibration_json(cal))
+        (tmp / "calibrated.yaml").write_text(calibrated_yaml(cal), encoding="utf-8")
+        shutil.copyfile(scenario_file("baseline.yaml"), tmp / "baseline.yaml")
+        write_json(tmp / "manifest.json", {"command": sys.argv, "ecomsim_version": __version__,
+                                           "source": os.path.basename(cal.source), "time_unit": cal.unit})
+        cal.tracking.to_csv(tmp / "tracking.csv", index=False)
+        charts = tmp / "charts"
+        charts.mkdir()
+        title = (f"{os.path.basename(cal.source)}: {cal.customers:,} customers, calibration {cal.start} to "
+                 f"{cal.calibration_end}" + (f", holdout to {cal.end}" if cal.conditional is not None else ""))
+        calibration_tracking(cal.tracking, cal.unit, cal.holdout_summary(), title, charts / "tracking.png")
+        if cal.conditional is not None:
+            cal.conditional.to_csv(tmp / "conditional.csv", index=False)
+            calibration_conditional(cal.conditional, cal.unit, title, charts / "conditional.png")
+    return out
+
+
+def format_summary(cal: Calibration) -> str:
+    """What `calibrate` prints: the estimates with standard errors, and the holdout check."""
+    lines = [f"{cal.customers:,} customers ({cal.spend.n:,} with repeat purchases), {cal.transactions:,} "
+             f"transactions ({cal.log_rows:,} rows), {cal.start} to {cal.calibration_end}, time unit: {cal.unit}"]
+    for title, fit in (("BG/NBD", cal.bgnbd), ("Gamma-Gamma spend", cal.spend)):
+        est = ", ".join(f"{k} = {v:.4g} ({cal_se:.2g})" for (k, v), cal_se in zip(fit.params.items(), fit.se.values()))
+        lines.append(f"{title}: {est}; log-likelihood {fit.log_likelihood:,.2f}")
+    lines.append(f"frequency-spend correlation: {cal.correlation:+.3f}")
+    if cal.bass.fitted:
+        b = cal.bass.params
+        lines.append(f"Bass: p = {b['p']:.4g}, q = {b['q']:.4g} per {cal.unit}, m = {b['m']:,.0f}")
+    else:
+        lines.append(f"Bass: not fitted, {cal.bass.reason}")
+    hold = cal.holdout_summary()
+    if hold:
+        lines.append(f"holdout ({hold['periods']} {cal.unit}s to {cal.end}): actual {hold['actual_repeat_transactions']:,.0f} "
+                     f"repeat transactions, forecast {hold['forecast_repeat_transactions']:,.0f} "
+                     f"({hold['error_percent']:+.1f}%)")
+        for row in cal.conditional.itertuples():
+            lines.append(f"  calibration frequency {row.frequency:>2}: {row.customers:6,} customers, holdout mean "
+                         f"actual {row.actual_mean:.3f}, forecast {row.model_mean:.3f}")
+    lines += [f"warning: {w}" for w in cal.warnings]
+    return "\n".join(lines)
