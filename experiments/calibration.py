@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.transactions import EPOCH, UNIT_DAYS, Customers, Log, read_log, summarise
-from sim.bgnbd import (bass_cumulative, bgnbd_log_likelihood, conditional_expected_transactions,
-                       expected_repeat_transactions, gamma_gamma_log_likelihood)
+from sim.bgnbd import (bass_cumulative, bgnbd_gradient, bgnbd_log_likelihood, conditional_expected_transactions,
+                       expected_repeat_transactions, gamma_gamma_gradient, gamma_gamma_log_likelihood)
 from sim.errors import ScenarioError
 
 CORRELATION_WARNING = 0.3  # |corr(frequency, mean spend)| above this: Gamma-Gamma's independence is doubtful
@@ -52,19 +52,27 @@ def _hessian(f, x: np.ndarray) -> np.ndarray:
 
 
 def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray, n: int, source: str,
-              advice: str) -> Fit:
+              advice: str, negative_gradient=None) -> Fit:
     """Minimise the negative log-likelihood over log-parameters (positivity for free), then check it:
-    the optimiser converged and the Hessian is positive definite, or the fit is refused."""
+    the optimiser converged and the Hessian is positive definite, or the fit is refused. With the
+    gradient, L-BFGS-B needs one evaluation per step instead of one per parameter and direction."""
     from scipy.optimize import minimize
 
     def in_logs(theta: np.ndarray) -> float:
-        value = negative_ll(np.exp(theta))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # far from the optimum: +inf
+            value = negative_ll(np.exp(theta))
         return float(value) if np.isfinite(value) else 1e300
+
+    def gradient_in_logs(theta: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            g = np.exp(theta) * negative_gradient(np.exp(theta))  # chain rule: d/d(log phi) = phi d/d(phi)
+        return np.where(np.isfinite(g), g, 0.0)
 
     best = None
     for method in ("L-BFGS-B", "Nelder-Mead"):
         options = {"maxiter": 20_000} | ({"xatol": 1e-9, "fatol": 1e-9} if method == "Nelder-Mead" else {})
-        res = minimize(in_logs, start if best is None else best.x, method=method, options=options)
+        jac = gradient_in_logs if negative_gradient is not None and method == "L-BFGS-B" else None
+        res = minimize(in_logs, start if best is None else best.x, method=method, jac=jac, options=options)
         if best is None or res.fun <= best.fun:
             best = res
         if res.success:
@@ -85,17 +93,21 @@ def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray,
 
 def fit_bgnbd(c: Customers, source: str) -> Fit:
     """BG/NBD by maximum likelihood on (x, t_x, T); customers with the same triple share one term."""
-    triples = np.column_stack([c.x, c.t_x, c.big_t])
-    unique, weight = np.unique(triples, axis=0, return_counts=True)
-    x, t_x, big_t = unique.T
+    groups = pd.DataFrame({"x": c.x, "t_x": c.t_x, "big_t": c.big_t}).groupby(
+        ["x", "t_x", "big_t"], sort=False).size()  # hashing: a sort of millions of rows takes seconds
+    weight = groups.to_numpy(dtype=float)
+    x, t_x, big_t = (groups.index.get_level_values(k).to_numpy(dtype=float) for k in ("x", "t_x", "big_t"))
 
     def negative_ll(theta: np.ndarray) -> float:
         r, alpha, a, b = theta
         return -float(weight @ bgnbd_log_likelihood(r, alpha, a, b, x, t_x, big_t))
 
+    def negative_gradient(theta: np.ndarray) -> np.ndarray:
+        return -(weight @ bgnbd_gradient(*theta, x, t_x, big_t))
+
     return _maximise("bgnbd", ("r", "alpha", "a", "b"), negative_ll, np.zeros(4), len(c.x), source,
                      "try --time-unit week if it was day, a longer calibration period (--calibration-end later), "
-                     "or check that the log holds repeat purchases of the same customer ids")
+                     "or check that the log holds repeat purchases of the same customer ids", negative_gradient)
 
 
 def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float]:
@@ -111,9 +123,12 @@ def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float]:
         p, q, gamma = theta
         return -float(gamma_gamma_log_likelihood(p, q, gamma, x, z).sum())
 
+    def negative_gradient(theta: np.ndarray) -> np.ndarray:
+        return -gamma_gamma_gradient(*theta, x, z).sum(axis=0)
+
     fit = _maximise("spend", ("p", "q", "gamma"), negative_ll, np.log([1.0, 2.0, max(float(np.mean(z)), 1e-3)]),
                     int(repeat.sum()), source, "spend may not be Gamma-Gamma: check for a few very large amounts or "
-                    "for amounts in different currencies or units")
+                    "for amounts in different currencies or units", negative_gradient)
     if fit.params["q"] <= 1:
         raise ScenarioError(source, "spend", f"the fitted q = {fit.params['q']:.3f} is not above 1, so mean spend is "
                             "infinite under the Gamma-Gamma model: spend is too heavy-tailed for it")

@@ -110,7 +110,7 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     import pyarrow.compute as pc
 
     text = pc.utf8_trim_whitespace(text)
-    first = next((v for v in text.to_pylist()[:1000] if v), None) if date_format is None else None
+    first = next((v for v in text.slice(0, 1000).to_pylist() if v), None) if date_format is None else None
     formats = [date_format] if date_format else [f for f in DATE_FORMATS if _parses(first, f)]
     if not formats:
         raise ScenarioError(str(path), "date", f"cannot read the date {first!r}: give the dates as YYYY-MM-DD, "
@@ -119,7 +119,7 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     bad = pc.is_null(stamps)
     if pc.any(bad).as_py():
         row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-        raise ScenarioError(str(path), "date", f"row {row + 1}: {text[row].as_py()!r} is not a date in the format "
+        raise ScenarioError(str(path), "date", f"data row {row + 1}: {text[row].as_py()!r} is not a date in the format "
                             f"{formats[0]} (as the first rows are); fix the row or name the format with --date-format")
     return pc.cast(stamps, pa.int64()).to_numpy() // 86_400
 
@@ -170,13 +170,20 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
                             f"in row {row + 1} ({amount[row]:g}); give refunds as their own records, not as "
                             "negative transactions, or drop them")
     day = _days(path, table["date"], date_format)
-    ids = pc.dictionary_encode(pc.cast(table["customer_id"], pa.string())).combine_chunks()
-    customer = ids.indices.to_numpy().astype(np.int64)
-    # one row per customer and day: the key sorts by customer, then day
-    key = customer * (int(day.max() - day.min()) + 1) + (day - day.min())
-    unique, first_row, inverse = np.unique(key, return_index=True, return_inverse=True)
-    total = np.bincount(inverse, weights=amount, minlength=unique.size)
-    return Log(str(path), customer[first_row], day[first_row], total, table.num_rows)
+    customer = pc.dictionary_encode(pc.cast(table["customer_id"], pa.string())).combine_chunks().indices.to_numpy()
+    rows = table.num_rows
+    del table  # the text columns are done with: free them before sorting
+    # one row per customer and day: sort by a key of customer, then day; sum each run of equal keys
+    key = customer.astype(np.int64) * (int(day.max() - day.min()) + 1) + (day - day.min())
+    del customer
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    total = np.add.reduceat(amount[order], starts)
+    del order
+    span = int(day.max() - day.min()) + 1
+    lead = key[starts]
+    return Log(str(path), lead // span, lead % span + int(day.min()), total, rows)
 
 
 @dataclass(frozen=True)

@@ -78,3 +78,40 @@ def bass_cumulative(t: np.ndarray, p: float, q: float) -> np.ndarray:
     """Bass (1969) cumulative adoption share F(t) = (1 - e^-(p+q)t) / (1 + (q/p) e^-(p+q)t)."""
     e = np.exp(-(p + q) * np.asarray(t, dtype=float))
     return (1.0 - e) / (1.0 + (q / p) * e)
+
+
+def bgnbd_gradient(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+                   ) -> np.ndarray:
+    """d(log-likelihood)/d(r, alpha, a, b) per customer (rows: customers), the derivative of eq. 6 with
+    w the share of the A4 term (the customer dropped out after the last purchase) in A3 + A4."""
+    from scipy.special import digamma
+
+    x = np.asarray(x, dtype=float)
+    t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
+    ln_a3 = -(r + x) * np.log(alpha + big_t)
+    ln_a4 = np.full_like(x, -np.inf)
+    repeat = x > 0
+    ln_a4[repeat] = (np.log(a) - np.log(b + x[repeat] - 1.0)
+                     - (r + x[repeat]) * np.log(alpha + t_x[repeat]))
+    w = np.exp(ln_a4 - np.logaddexp(ln_a3, ln_a4))
+    b_term = np.zeros_like(x)
+    b_term[repeat] = 1.0 / (b + x[repeat] - 1.0)
+    d_r = digamma(r + x) - digamma(r) + np.log(alpha) - (1 - w) * np.log(alpha + big_t) - w * np.log(alpha + t_x)
+    d_alpha = r / alpha - (r + x) * ((1 - w) / (alpha + big_t) + w / (alpha + t_x))
+    d_a = digamma(a + b) - digamma(a + b + x) + w / a
+    d_b = digamma(a + b) + digamma(b + x) - digamma(b) - digamma(a + b + x) - w * b_term
+    return np.column_stack([d_r, d_alpha, d_a, d_b])
+
+
+def gamma_gamma_gradient(p: float, q: float, gamma: float, x: np.ndarray, mean_spend: np.ndarray) -> np.ndarray:
+    """d(log-likelihood)/d(p, q, gamma) per repeat customer (rows), the derivative of eq. 4."""
+    from scipy.special import digamma
+
+    x = np.asarray(x, dtype=float)
+    z = np.asarray(mean_spend, dtype=float)
+    px = p * x
+    log_base = np.log(gamma + x * z)
+    d_p = x * (digamma(px + q) - digamma(px) + np.log(z) + np.log(x) - log_base)
+    d_q = digamma(px + q) - digamma(q) + np.log(gamma) - log_base
+    d_gamma = q / gamma - (px + q) / (gamma + x * z)
+    return np.column_stack([d_p, d_q, d_gamma])

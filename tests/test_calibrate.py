@@ -1,0 +1,194 @@
+"""`run.py calibrate`: the published CDNOW fits, the holdout against the data, Bass on a known curve,
+column names and formats, and bad logs refused with exit 2 and nothing written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from experiments.calibration import _maximise, calibrate, fit_bass
+from sim.bgnbd import bass_cumulative
+from sim.errors import ScenarioError
+
+from conftest import ROOT
+
+CDNOW = ROOT / "sim" / "data" / "cdnow" / "CDNOW_sample.txt"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "run.py"), "calibrate", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def cdnow():
+    return calibrate(CDNOW, "1997-09-30", "week")
+
+
+def test_the_cdnow_sample_gives_the_published_fits_to_three_figures(cdnow):
+    """Fader, Hardie & Lee (2005): r = 0.243, alpha = 4.414, a = 0.793, b = 2.426 (LL -9582.4);
+    (2005b): p = 6.25, q = 3.74, gamma = 15.44 - numbers from the papers, not from this code."""
+    published = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 15.44}
+    fitted = {**cdnow.bgnbd.params, **cdnow.spend.params}
+    for key, value in published.items():
+        assert float(f"{fitted[key]:.3g}") == pytest.approx(float(f"{value:.3g}")), key
+    assert cdnow.bgnbd.log_likelihood == pytest.approx(-9582.4, abs=0.1)
+    assert cdnow.customers == 2357 and cdnow.spend.n == 946
+    assert all(0 < cdnow.bgnbd.se[k] < cdnow.bgnbd.params[k] for k in cdnow.bgnbd.se)
+
+
+def test_the_holdout_is_the_data_s_own_and_the_forecast_is_reported_as_it_is(cdnow):
+    """The data's README: 2,457 repeat transactions in weeks 1-39 and 4,339 by week 78. The published fit
+    under-forecasts the holdout; the error is reported, not tuned away."""
+    hold = cdnow.holdout_summary()
+    calib = cdnow.tracking[~cdnow.tracking["holdout"]]
+    assert calib["actual_cumulative"].iloc[-1] == 2457
+    assert hold["actual_cumulative_end"] == 4339 and hold["actual_repeat_transactions"] == 1882
+    assert hold["periods"] == 39
+    assert -15 < hold["error_percent"] < -5  # the forecast is below the actual holdout
+    cond = cdnow.conditional
+    assert list(cond["frequency"]) == ["0", "1", "2", "3", "4", "5", "6", "7+"]
+    assert cond["customers"].sum() == 2357
+    assert (cond["model_mean"].diff().iloc[1:] > 0).all()  # more past buying, more expected
+
+
+def test_bass_recovers_p_and_q_from_a_known_first_purchase_curve():
+    m, p, q, weeks = 20_000, 0.01, 0.25, 60
+    adopters = np.round(m * np.diff(bass_cumulative(np.arange(0, weeks + 1.0), p, q))).astype(int)
+    first_periods = np.repeat(np.arange(weeks), adopters)
+    fit = fit_bass(first_periods, weeks, "week")
+    assert fit.fitted
+    assert fit.params["p"] == pytest.approx(p, rel=0.03) and fit.params["q"] == pytest.approx(q, rel=0.03)
+    assert not fit_bass(first_periods[first_periods < 10], weeks, "week").fitted  # a cohort: no Bass fit
+
+
+def test_a_fit_that_does_not_converge_is_refused():
+    with pytest.raises(ScenarioError, match="did not converge.*try this"):
+        _maximise("bgnbd", ("u", "v"), lambda th: -float(th.sum()), np.zeros(2), 10, "log.csv", "try this")
+
+
+def _cdnow_frame() -> pd.DataFrame:
+    raw = pd.read_csv(CDNOW, sep=r"\s+", header=None, dtype=str)
+    return pd.DataFrame({"buyer": "id-" + raw[0] + "-x", "when": pd.to_datetime(raw[2]).dt.strftime("%Y-%m-%d"),
+                         "value": raw[4].astype(float)})
+
+
+def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id(tmp_path):
+    frame = _cdnow_frame()
+    frame.to_parquet(tmp_path / "log.parquet", index=False)
+    out = tmp_path / "out"
+    proc = cli(str(tmp_path / "log.parquet"), "--out", str(out), "--calibration-end", "1997-09-30",
+               "--customer-column", "buyer", "--date-column", "when", "--amount-column", "value")
+    assert proc.returncode == 0, proc.stderr
+    assert "r = 0.2426" in proc.stdout and "holdout (39 weeks" in proc.stdout
+    result = json.loads((out / "calibration.json").read_text())
+    assert result["r"] == pytest.approx(0.2426, abs=5e-4) and result["standard_errors"]["gamma"] > 0
+    assert result["holdout"]["actual_repeat_transactions"] == 1882 and result["bass"]["fitted"] is False
+    for path in out.rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".yaml", ".csv", ".svg"):
+            assert "id-" not in path.read_text(encoding="utf-8"), path
+    for chart in ("tracking", "conditional"):
+        assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
+    # the fitted scenario runs as it is (a short run of it)
+    run = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(out / "calibrated.yaml"), "--quiet",
+                          "--out", str(tmp_path / "run"), "--set", "shoppers.count=2000", "--days", "30",
+                          "--set", "simulation.warmup_days=0"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    import yaml
+    shoppers = yaml.safe_load((tmp_path / "run" / "scenario.resolved.yaml").read_text())["shoppers"]
+    assert shoppers["bgnbd"]["r"] == result["r"] and shoppers["spend"]["gamma"] == result["gamma"]
+
+
+def test_a_daily_fit_gives_the_weekly_rates_in_the_scenario(cdnow, tmp_path):
+    daily = calibrate(CDNOW, "1997-09-30", "day")
+    assert daily.bgnbd.params["r"] == pytest.approx(cdnow.bgnbd.params["r"], rel=0.02)
+    assert daily.bgnbd.params["alpha"] / 7 == pytest.approx(cdnow.bgnbd.params["alpha"], rel=0.02)
+    from experiments.calibration import calibrated_yaml
+    import yaml
+    assert yaml.safe_load(calibrated_yaml(daily))["shoppers"]["bgnbd"]["alpha"] == pytest.approx(
+        cdnow.bgnbd.params["alpha"], rel=0.02)
+
+
+BAD = [
+    ("missing.csv", None, [], "file not found"),
+    ("empty.csv", "", [], "empty"),
+    ("header.csv", "customer_id,date,amount\n", [], "no transactions"),
+    ("columns.csv", "client,date,amount\n1,2020-01-01,5\n", [], "missing customer_id (column 'customer_id')"),
+    ("renamed.csv", "customer_id,date,amount\n1,2020-01-01,5\n", ["--amount-column", "value"],
+     "missing amount (column 'value')"),
+    ("dates.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-13-45,5\n", [], "data row 2: '2020-13-45'"),
+    ("nodate.csv", "customer_id,date,amount\n1,yesterday,5\n", [], "cannot read the date 'yesterday'"),
+    ("negative.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,-3\n", [], "negative amount"),
+    ("text.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,lots\n", [], "amounts must be numbers"),
+    ("once.csv", "customer_id,date,amount\n1,2020-01-01,5\n2,2020-02-01,3\n3,2020-03-01,3\n", [],
+     "no customer buys twice"),
+    ("outside.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,3\n", ["--calibration-end", "2021-01-01"],
+     "outside the log"),
+]
+
+
+@pytest.mark.parametrize("name, text, extra, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_logs_exit_2_and_write_nothing(tmp_path, capsys, name, text, extra, message):
+    """In-process through the CLI's main (the exit code and message a user sees); one case as a subprocess."""
+    from sim.cli import main
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    out = tmp_path / "out"
+    code = main(["calibrate", str(tmp_path / name), "--out", str(out), "--quiet", *extra])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_a_bad_log_from_the_shell(tmp_path):
+    (tmp_path / "log.csv").write_text("customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,-3\n")
+    proc = cli(str(tmp_path / "log.csv"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "negative amount" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_estimator_recovers_known_parameters_within_their_standard_errors():
+    """50,000 customers drawn in continuous time from BG/NBD itself (no daily grid): every estimate
+    within 2.5 standard errors of the truth. (On a daily grid, where at most one purchase a day is
+    seen, as in CDNOW and the model, the mean rate comes out about 3% low: docs/parameters.md.)"""
+    from experiments.calibration import fit_bgnbd
+    from experiments.transactions import Customers
+    rng = np.random.default_rng(5)
+    n, truth = 50_000, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    first = rng.uniform(0, 12, n)
+    big_t = 39 - first
+    rate, drop = rng.gamma(truth["r"], 1 / truth["alpha"], n), rng.beta(truth["a"], truth["b"], n)
+    owner = np.repeat(np.arange(n), rng.poisson(rate * big_t))
+    when = rng.uniform(0, big_t[owner])
+    order = np.lexsort((when, owner))
+    owner, when = owner[order], when[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(owner)) + 1]
+    rank = np.arange(owner.size) - np.repeat(starts, np.diff(np.r_[starts, owner.size]))
+    alive = rank < rng.geometric(drop)[owner]  # drops out after that many repeat purchases
+    owner, when = owner[alive], when[alive]
+    t_x = np.zeros(n)
+    np.maximum.at(t_x, owner, when)
+    fit = fit_bgnbd(Customers(first, np.bincount(owner, minlength=n), t_x, big_t, np.full(n, np.nan), np.zeros(n)),
+                    "synthetic")
+    for key, value in truth.items():
+        assert abs(fit.params[key] - value) < 2.5 * fit.se[key], (key, fit.params[key], fit.se[key])
+
+
+def test_the_likelihood_gradients_match_finite_differences(cdnow):
+    """The analytic gradients the optimiser uses, against scipy's finite differences, on CDNOW-like data."""
+    from scipy.optimize import approx_fprime
+
+    from sim.bgnbd import bgnbd_gradient, bgnbd_log_likelihood, gamma_gamma_gradient, gamma_gamma_log_likelihood
+    x, t_x, big_t = np.array([0, 1, 2, 7, 30.0]), np.array([0, 3.5, 10, 30, 38.0]), np.array([39, 30, 20, 36, 38.5])
+    at = np.array([0.3, 4.0, 0.9, 2.2])
+    numeric = approx_fprime(at, lambda th: bgnbd_log_likelihood(*th, x, t_x, big_t).sum(), 1e-7)
+    assert bgnbd_gradient(*at, x, t_x, big_t).sum(axis=0) == pytest.approx(numeric, rel=1e-4)
+    z = np.array([5.0, 12, 30, 80, 200])
+    at = np.array([6.0, 3.5, 15.0])
+    numeric = approx_fprime(at, lambda th: gamma_gamma_log_likelihood(*th, x + 1, z).sum(), 1e-7)
+    assert gamma_gamma_gradient(*at, x + 1, z).sum(axis=0) == pytest.approx(numeric, rel=1e-3)  # forward steps
