@@ -109,6 +109,10 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_timestamp(text.type) or pa.types.is_date(text.type):  # typed dates (Parquet): no parsing
+        if text.null_count:
+            raise ScenarioError(str(path), "date", f"{text.null_count} empty date(s)")
+        return pc.cast(pc.cast(text, pa.date32()), pa.int32()).to_numpy().astype(np.int64)
     text = pc.utf8_trim_whitespace(text)
     first = next((v for v in text.slice(0, 1000).to_pylist() if v), None) if date_format is None else None
     formats = [date_format] if date_format else [f for f in DATE_FORMATS if _parses(first, f)]

@@ -13,6 +13,9 @@ and referral, in that order.
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import numpy as np
 
 from sim.config import AcquisitionConfig
@@ -44,3 +47,51 @@ def joiners(prospect: np.ndarray, u_join: np.ndarray, cfg: AcquisitionConfig, p_
     channel = np.select([u < p_paid, u < p_paid + p_org, u < wom_end],
                         [CHANNELS["paid"], CHANNELS["organic"], CHANNELS["word_of_mouth"]], CHANNELS["referral"])
     return idx, channel.astype(np.int8)
+
+
+def read_schedule(path: str, first_day: dt.date, days: int, free: int, source: str) -> np.ndarray:
+    """First purchases per simulated day from a CSV (date, customers), for `acquisition.schedule_file`.
+
+    first_day is the first simulated day (the warm-up's, if any); a date outside the simulated days,
+    a count that is not a non-negative integer, or more joiners than prospects is bad input.
+    """
+    import pandas as pd
+
+    from sim.errors import ScenarioError
+
+    field = "acquisition.schedule_file"
+    if not Path(path).is_file():
+        raise ScenarioError(source, field, f"{path}: file not found")
+    try:
+        frame = pd.read_csv(path, dtype=str, comment="#")
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ScenarioError(source, field, f"{path}: cannot read the schedule ({exc})") from None
+    if not {"date", "customers"} <= set(frame.columns) or frame.empty:
+        raise ScenarioError(source, field, f"{path}: needs rows under the header 'date,customers' "
+                            f"(got columns {list(frame.columns)})")
+    dates = pd.to_datetime(frame["date"].str.strip(), format="%Y-%m-%d", errors="coerce")
+    counts = pd.to_numeric(frame["customers"].str.strip(), errors="coerce")
+    bad = dates.isna() | counts.isna() | (counts < 0) | (counts % 1 != 0)
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise ScenarioError(source, field, f"{path}: line {row + 2}: needs a date YYYY-MM-DD and a whole number of "
+                            f"customers >= 0 (got {frame['date'].iloc[row]!r}, {frame['customers'].iloc[row]!r})")
+    day = (dates - pd.Timestamp(first_day)).dt.days.to_numpy()
+    outside = (day < 0) | (day >= days)
+    if outside.any():
+        row = int(np.flatnonzero(outside)[0])
+        last = first_day + dt.timedelta(days=days - 1)
+        raise ScenarioError(source, field, f"{path}: line {row + 2}: {frame['date'].iloc[row].strip()} is outside "
+                            f"the simulated days {first_day} to {last}")
+    joins = np.bincount(day, weights=counts.to_numpy(), minlength=days).astype(np.int64)
+    if joins.sum() > free:
+        raise ScenarioError(source, field, f"{path}: schedules {int(joins.sum()):,} first purchases but only {free:,} "
+                            "shoppers are prospects (shoppers.count less the initial customers): raise shoppers.count")
+    return joins
+
+
+def scheduled_joiners(prospect: np.ndarray, joins_today: int) -> tuple[np.ndarray, np.ndarray]:
+    """The day's scheduled first purchases: the first `joins_today` prospects by index (shoppers are drawn
+    independently, so any prospects are a random draw), as organic joins."""
+    idx = np.flatnonzero(prospect)[:joins_today]
+    return idx, np.full(idx.size, CHANNELS["organic"], dtype=np.int8)

@@ -23,6 +23,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_overrides(run)
     run.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     run.add_argument("--report", action="store_true", help="also write report.html and report.pdf")
+    run.add_argument("--transactions", action="store_true", help="also write transactions.parquet: every served "
+                     "order of the measured period (customer_id, day, date, amount), a log run.py calibrate reads")
     val = sub.add_parser("validate", help="reproduce the published results of DESIGN.md section 5; exit 1 on failure")
     val.add_argument("--quick", action="store_true", help="one case of each kind (about 10 s)")
     bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
@@ -96,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, overrides_from(args))
     out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
-    result = run_scenario(scenario, progress=show)
+    result = run_scenario(scenario, progress=show, transactions=args.transactions)
     write_run(result, out, args.scenario)
     if not args.quiet:
         print(format_table(result.summary, scenario.simulation.currency,

@@ -537,6 +537,11 @@ class AcquisitionConfig(Section):
     paid_cac: Positive = Field(
         40.0, description="Marketing spend per paid new customer at full reach [currency]"
     )
+    schedule_file: str | None = Field(
+        None, description="CSV of first purchases (columns date, customers): on each date exactly that many "
+        "prospects make their first purchase, instead of the Bass process (replay a real cohort; innovation_p, "
+        "imitation_q and platform.marketing_spend_per_day must then be 0)"
+    )
 
 
 MONTH_DAY = r"(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
@@ -636,6 +641,14 @@ class MarketConfig(Section):
         if self.network.kind not in ("complete", "edgelist") and self.network.mean_degree >= self.shoppers.count:
             raise ValueError(f"network.mean_degree ({self.network.mean_degree:g}) must be below shoppers.count "
                              f"({self.shoppers.count})")
+        acq = self.acquisition
+        if acq.schedule_file and (acq.innovation_p or acq.imitation_q or self.platform.marketing_spend_per_day):
+            raise ValueError(
+                "acquisition.schedule_file replaces the Bass process: set acquisition.innovation_p, "
+                "acquisition.imitation_q and platform.marketing_spend_per_day to 0 (got "
+                f"{acq.innovation_p:g}, {acq.imitation_q:g}, {self.platform.marketing_spend_per_day:g}), so that "
+                "no join and no marketing cost come from elsewhere"
+            )
         if self.merchants.categories_per_merchant > len(names):
             raise ValueError(
                 f"merchants.categories_per_merchant ({self.merchants.categories_per_merchant}) "

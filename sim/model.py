@@ -15,13 +15,14 @@ import time
 
 import mesa
 import numpy as np
+import pandas as pd
 import simpy
 
 from agents.merchant import MerchantTable, Merchants, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
-from sim.acquisition import CHANNELS, joiners, paid_join_probability
+from sim.acquisition import CHANNELS, joiners, paid_join_probability, read_schedule, scheduled_joiners
 from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel
@@ -42,14 +43,20 @@ from sim.supply_chain import SupplyChain
 class MarketModel(mesa.Model):
     """The marketplace: shoppers (columns), merchants, suppliers, the last mile, the platform and its policies."""
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(self, scenario: Scenario, log_orders: bool = False) -> None:
         self.streams = Streams(scenario.seed)
+        # the measured period's served orders (day, shopper, value), kept only on request: `run --transactions`
+        self.order_log: list[tuple[int, np.ndarray, np.ndarray]] | None = [] if log_orders else None
         super().__init__(rng=self.streams.generator("mesa"))
         self.scenario = cfg = scenario
         self.warmup = cfg.simulation.warmup_days  # days before the measured period
         self.days = self.warmup + cfg.simulation.days  # days simulated
         self.calendar_start = cfg.simulation.start_date - dt.timedelta(days=self.warmup)  # the first simulated day
         self.day = 0
+        self.schedule = None  # first purchases per day, when the scenario replays a cohort instead of Bass
+        if cfg.acquisition.schedule_file:
+            from sim.scenario_io import schedule_span
+            self.schedule = read_schedule(cfg.acquisition.schedule_file, *schedule_span(cfg), cfg.name)
         self.env = simpy.Environment()
         self.ledger = Ledger({**CORE_FLOWS, **policy_flows()})
         self.factors = load_factors(cfg.carbon.factors_file)
@@ -243,8 +250,11 @@ class MarketModel(mesa.Model):
         prospects = ~sh.is_customer
         p_paid = paid_join_probability(marketing, cfg.acquisition.paid_cac, int(prospects.sum()))
         adopted = ctx.customer_share = self.network.share(sh.is_customer)
-        new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
-                               self.policies.join_probability(ctx))
+        if self.schedule is None:
+            new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
+                                   self.policies.join_probability(ctx))
+        else:
+            new, channel = scheduled_joiners(prospects, int(self.schedule[d]))
         channel = self.policies.on_joins(ctx, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x personalisation x policies
@@ -269,6 +279,8 @@ class MarketModel(mesa.Model):
         reactivated = int(np.count_nonzero(d - sh.last_day[repeat_served]
                                            >= cfg.shoppers.lifecycle.dormant_after_days))
         sh.record_orders(d, buyers[served])
+        if self.order_log is not None and d >= self.warmup:
+            self.order_log.append((d - self.warmup, buyers[served], orders.value[served]))
         self.supply.units.sold += int(served.sum())
         m_served, c_served = orders.merchant[served], orders.category[served]
         if cfg.merchants.unlimited_stock:
@@ -315,6 +327,19 @@ class MarketModel(mesa.Model):
         for _ in tqdm(range(self.days), disable=not progress, desc=self.scenario.name, unit="day",
                       leave=False):
             self.step()
+
+    def transactions(self) -> pd.DataFrame:
+        """The served orders of the measured period, one row each (a shopper orders at most once a day):
+        customer_id (the shopper's index, no other identity), day (0 = simulation.start_date), date and
+        amount (the order's value in the scenario's currency, before any return)."""
+        log = self.order_log or []
+        day = np.concatenate([np.full(b.size, d, dtype=np.int32) for d, b, _ in log]) if log else np.zeros(0, np.int32)
+        frame = pd.DataFrame({
+            "customer_id": np.concatenate([b for _, b, _ in log]).astype(np.int64) if log else np.zeros(0, np.int64),
+            "day": day,
+            "date": pd.Timestamp(self.scenario.simulation.start_date) + pd.to_timedelta(day, unit="D"),
+            "amount": np.concatenate([v for _, _, v in log]).astype(np.float64) if log else np.zeros(0)})
+        return frame.sort_values(["customer_id", "day"], kind="stable").reset_index(drop=True)
 
     def release(self) -> None:
         """Let the model be garbage-collected once nothing else holds it. Mesa 3.3 keeps every model

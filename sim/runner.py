@@ -38,12 +38,13 @@ class RunResult:
     network: dict[str, Any]
     carbon_factors: dict[str, str]
     cohorts: pd.DataFrame  # monthly cohorts' buyers per month (sim/metrics.CohortRecorder)
+    transactions: pd.DataFrame | None = None  # served orders, with run --transactions (MarketModel.transactions)
 
 
-def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
-    """Build the model, run every day, summarise."""
+def run_scenario(scenario: Scenario, progress: bool = False, transactions: bool = False) -> RunResult:
+    """Build the model, run every day, summarise (and keep every served order, on request)."""
     start = time.perf_counter()
-    model = MarketModel(scenario)
+    model = MarketModel(scenario, log_orders=transactions)
     try:
         model.run(progress=progress)
         check_conservation(model)
@@ -54,11 +55,12 @@ def run_scenario(scenario: Scenario, progress: bool = False) -> RunResult:
                    **describe(model.network, model.streams.generator("network_stats"),
                               scenario.network.clustering_sample)}
         factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
+        orders = model.transactions() if transactions else None
     finally:
         model.release()  # memory stays flat over many runs in one process
     cohorts = pd.DataFrame(end.cohorts, columns=["cohort", "month", "months_since", "customers", "buyers"])
     return RunResult(scenario, daily, summary, pnl_table(end), model.unit_balance(), model.ledger.imbalance(),
-                     time.perf_counter() - start, network, factors, cohorts)
+                     time.perf_counter() - start, network, factors, cohorts, orders)
 
 
 def _versions() -> dict[str, str]:
@@ -72,7 +74,8 @@ def _versions() -> dict[str, str]:
 
 
 def write_run(result: RunResult, out_dir: Path, source: str) -> None:
-    """summary.json, kpis_daily.parquet/.csv, pnl.csv, scenario.resolved.yaml, manifest.json, charts/."""
+    """summary.json, kpis_daily.parquet/.csv, pnl.csv, cohorts.csv, scenario.resolved.yaml, manifest.json,
+    charts/ (and transactions.parquet when kept)."""
     sc = result.scenario
     with atomic_folder(out_dir) as tmp:
         write_json(tmp / "summary.json", result.summary)
@@ -82,6 +85,8 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
         daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
         result.pnl.round({"amount": 2, "share_of_gmv": 4}).to_csv(tmp / "pnl.csv", index=False)
         result.cohorts.to_csv(tmp / "cohorts.csv", index=False)
+        if result.transactions is not None:
+            result.transactions.to_parquet(tmp / "transactions.parquet", index=False)
         (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
         write_json(tmp / "manifest.json", {
             "ecomsim_version": __version__,

@@ -57,7 +57,18 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     check_factor_coverage(scenario, source, scenario.policy_carbon_factors())
     if scenario.network.kind == "edgelist":  # read now, so that a bad file is bad input of this scenario
         read_edgelist(scenario.network.edgelist_file, scenario.shoppers.count, source)
+    if scenario.acquisition.schedule_file:  # likewise the schedule of first purchases
+        from sim.acquisition import read_schedule
+        read_schedule(scenario.acquisition.schedule_file, *schedule_span(scenario), source)
     return scenario
+
+
+def schedule_span(scenario: Scenario) -> tuple:
+    """(first simulated day, simulated days, prospects at the start) that a schedule of first purchases must fit."""
+    import datetime as dt
+    sim, sh = scenario.simulation, scenario.shoppers
+    first = sim.start_date - dt.timedelta(days=sim.warmup_days)
+    return first, sim.warmup_days + sim.days, sh.count - int(round(sh.initial_customer_share * sh.count))
 
 
 def parse_override(item: str) -> tuple[str, Any]:
@@ -111,7 +122,7 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 # Fields naming a file: a relative path is relative to the scenario file that sets it (as
 # `extends:` is); on the command line (--set) it is relative to the working directory.
-FILE_FIELDS = (("carbon", "factors_file"), ("network", "edgelist_file"))
+FILE_FIELDS = (("carbon", "factors_file"), ("network", "edgelist_file"), ("acquisition", "schedule_file"))
 
 
 def _anchor_file_fields(data: dict[str, Any], folder: Path) -> None:
