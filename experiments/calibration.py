@@ -110,14 +110,17 @@ def fit_bgnbd(c: Customers, source: str) -> Fit:
                      "or check that the log holds repeat purchases of the same customer ids", negative_gradient)
 
 
-def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float]:
-    """Gamma-Gamma by maximum likelihood on the repeat customers' mean repeat spend; and the correlation of
-    frequency and mean spend (the model assumes none)."""
+def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float, int]:
+    """Gamma-Gamma by maximum likelihood on the repeat customers' mean repeat spend; the correlation of
+    frequency and mean spend (the model assumes none); and how many repeat customers were left out because
+    their repeat purchases were all free (Gamma spend is positive)."""
     repeat = c.x > 0
+    free = int((repeat & (c.mean_repeat_spend <= 0)).sum())
+    repeat &= c.mean_repeat_spend > 0
+    if not repeat.any():
+        raise ScenarioError(source, "amount", "no repeat customer has a positive mean repeat spend: there is no "
+                            "spend to fit")
     x, z = c.x[repeat].astype(float), c.mean_repeat_spend[repeat]
-    if (z <= 0).any():  # zero-value repeat purchases: the Gamma spend model needs positive spend
-        raise ScenarioError(source, "amount", f"{int((z <= 0).sum())} repeat customer(s) spent 0 on average; the "
-                            "Gamma-Gamma spend model needs positive amounts (drop free orders)")
 
     def negative_ll(theta: np.ndarray) -> float:
         p, q, gamma = theta
@@ -133,7 +136,7 @@ def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float]:
         raise ScenarioError(source, "spend", f"the fitted q = {fit.params['q']:.3f} is not above 1, so mean spend is "
                             "infinite under the Gamma-Gamma model: spend is too heavy-tailed for it")
     corr = float(np.corrcoef(x, z)[0, 1]) if x.size > 2 and np.std(x) > 0 and np.std(z) > 0 else float("nan")
-    return fit, corr
+    return fit, corr, free
 
 
 @dataclass
@@ -184,6 +187,7 @@ class Calibration:
     log_rows: int
     transactions: int  # after combining same-day rows
     customers: int
+    repeat_customers: int  # at least one repeat purchase in the calibration period
     later_customers: int  # first purchase after the calibration end: not in the fit
     bgnbd: Fit
     spend: Fit
@@ -231,8 +235,11 @@ def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = 
         raise ScenarioError(source, None, "no customer buys twice in the calibration period: there are no repeat "
                             "purchases to fit (check that customer ids are stable across transactions)")
     bg = fit_bgnbd(customers, source)
-    spend, corr = fit_gamma_gamma(customers, source)
+    spend, corr, free = fit_gamma_gamma(customers, source)
     warnings = []
+    if free:
+        warnings.append(f"{free} repeat customer(s) whose repeat purchases were all free (amount 0) are left out of "
+                        "the spend fit (Gamma-Gamma spend is positive); they stay in the BG/NBD fit")
     if np.isfinite(corr) and abs(corr) > CORRELATION_WARNING:
         warnings.append(f"frequency and mean spend correlate ({corr:+.2f}): the Gamma-Gamma model assumes they are "
                         "independent, so spend forecasts by frequency are biased")
@@ -244,7 +251,8 @@ def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = 
     if calibration_end is not None:
         conditional = _conditional(customers, bg, (int(log.day.max()) - end_day) / unit_days)
     return Calibration(source, unit, _date(log.first_date), _date(EPOCH + end_day), _date(log.last_date), log.rows,
-                       int(log.day.size), int(customers.x.size), int(np.unique(log.customer).size - customers.x.size),
+                       int(log.day.size), int(customers.x.size), int((customers.x > 0).sum()),
+                       int(np.unique(log.customer).size - customers.x.size),
                        bg, spend, corr, bass, tracking, conditional, warnings)
 
 
@@ -294,7 +302,8 @@ def calibration_json(cal: Calibration) -> dict[str, Any]:
     out["standard_errors"] = {**_rounded(cal.bgnbd.se), **_rounded(cal.spend.se)}
     out["log_likelihood"] = {"bgnbd": round(cal.bgnbd.log_likelihood, 3), "spend": round(cal.spend.log_likelihood, 3)}
     out.update({
-        "customers": cal.customers, "repeat_customers": cal.spend.n, "transactions": cal.transactions,
+        "customers": cal.customers, "repeat_customers": cal.repeat_customers, "spend_customers": cal.spend.n,
+        "transactions": cal.transactions,
         "log_rows": cal.log_rows, "customers_after_calibration_end": cal.later_customers,
         "period": {"start": str(cal.start), "calibration_end": str(cal.calibration_end), "end": str(cal.end)},
         "time_unit": cal.unit, "frequency_spend_correlation": round(cal.correlation, 4),
@@ -367,7 +376,7 @@ def write(cal: Calibration, out: str | Path) -> Path:
 
 def format_summary(cal: Calibration) -> str:
     """What `calibrate` prints: the estimates with standard errors, and the holdout check."""
-    lines = [f"{cal.customers:,} customers ({cal.spend.n:,} with repeat purchases), {cal.transactions:,} "
+    lines = [f"{cal.customers:,} customers ({cal.repeat_customers:,} with repeat purchases), {cal.transactions:,} "
              f"transactions ({cal.log_rows:,} rows), {cal.start} to {cal.calibration_end}, time unit: {cal.unit}"]
     for title, fit in (("BG/NBD", cal.bgnbd), ("Gamma-Gamma spend", cal.spend)):
         est = ", ".join(f"{k} = {v:.4g} ({cal_se:.2g})" for (k, v), cal_se in zip(fit.params.items(), fit.se.values()))

@@ -254,3 +254,20 @@ def test_a_schedule_of_first_purchases_is_checked_when_the_scenario_loads(tmp_pa
         return
     with pytest.raises(ScenarioError, match=message.replace("(", r"\(").replace(")", r"\)")):
         load_scenario(scenario, overrides)
+
+
+def test_strong_frequency_spend_correlation_and_free_orders_are_reported(tmp_path):
+    """Gamma-Gamma assumes spend independent of frequency: a log where frequent buyers spend more gets a
+    warning; a repeat customer whose repeats were all free stays in BG/NBD, leaves the spend fit, and is
+    named in a warning."""
+    from experiments.synthetic_log import synthetic_log
+    log = synthetic_log(3000, 52, seed=4)
+    repeats = log.groupby("customer_id")["day"].transform("size") - 1
+    log["amount"] = (log["amount"] * (1 + repeats)).round(2)  # the more purchases, the more per purchase
+    free = log[repeats == 1]["customer_id"].iloc[0]
+    log.loc[(log["customer_id"] == free) & (log.groupby("customer_id").cumcount() == 1), "amount"] = 0.0
+    log["date"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(log.pop("day"), unit="D")).dt.strftime("%Y-%m-%d")
+    log.to_csv(tmp_path / "log.csv", index=False)
+    cal = calibrate(tmp_path / "log.csv")
+    assert cal.correlation > 0.3 and any("correlate" in w for w in cal.warnings)
+    assert cal.spend.n == cal.repeat_customers - 1 and any("1 repeat customer(s)" in w for w in cal.warnings)
