@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.transactions import EPOCH, UNIT_DAYS, Customers, Log, read_log, summarise
+from experiments.transactions import EPOCH, UNIT_DAYS, Customers, Log, first_days, read_log, summarise
 from sim.bgnbd import (bass_cumulative, bgnbd_gradient, bgnbd_log_likelihood, conditional_expected_transactions,
                        expected_repeat_transactions, gamma_gamma_gradient, gamma_gamma_log_likelihood)
 from sim.errors import ScenarioError
@@ -82,9 +82,10 @@ def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray,
     try:
         cov = np.linalg.inv(hessian)
         eig = np.linalg.eigvalsh(hessian)
-    except np.linalg.LinAlgError:
+    except (np.linalg.LinAlgError, ValueError):
         eig, cov = np.array([-1.0]), None
-    if not best.success or eig.min() <= 0 or not np.all(np.isfinite(estimate)) or estimate.max() > 1e8:
+    finite = np.all(np.isfinite(hessian)) and np.all(np.isfinite(estimate))
+    if not best.success or not finite or eig.min() <= 0 or estimate.max() > 1e8:
         raise ScenarioError(source, name, f"the maximum-likelihood fit did not converge ({best.message}; "
                             f"estimates {dict(zip(names, np.round(estimate, 4).tolist()))}): {advice}")
     se = np.sqrt(np.diag(cov))
@@ -106,8 +107,10 @@ def fit_bgnbd(c: Customers, source: str) -> Fit:
         return -(weight @ bgnbd_gradient(*theta, x, t_x, big_t))
 
     return _maximise("bgnbd", ("r", "alpha", "a", "b"), negative_ll, np.zeros(4), len(c.x), source,
-                     "try --time-unit week if it was day, a longer calibration period (--calibration-end later), "
-                     "or check that the log holds repeat purchases of the same customer ids", negative_gradient)
+                     f"the log has {len(c.x):,} customers ({int((c.x > 0).sum()):,} with repeat purchases), and a fit "
+                     "needs hundreds; otherwise try --time-unit week if it was day, a longer calibration period "
+                     "(--calibration-end later), or check that the log holds repeat purchases of the same customer ids",
+                     negative_gradient)
 
 
 def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float, int]:
@@ -142,7 +145,7 @@ def fit_gamma_gamma(c: Customers, source: str) -> tuple[Fit, float, int]:
 @dataclass
 class Bass:
     fitted: bool
-    reason: str
+    note: str  # why it was not fitted, or what it was fitted on
     params: dict[str, float] = field(default_factory=dict)
     se: dict[str, float] = field(default_factory=dict)
 
@@ -155,10 +158,13 @@ def fit_bass(first_periods: np.ndarray, periods: int, unit: str) -> Bass:
     from scipy.optimize import curve_fit
 
     last_first, span = int(first_periods.max()), int(np.unique(first_periods).size)
-    if last_first < 0.75 * periods or span < 8:
-        return Bass(False, f"a single cohort: every first purchase falls in the first {last_first + 1} of the log's "
-                           f"{periods} {unit}s, so the log follows customers acquired in one window and says nothing "
-                           "about how acquisition evolves; acquisition keeps the scenario's Bass parameters")
+    if last_first < 0.75 * periods:
+        return Bass(False, f"a single cohort: every first purchase falls in the first {last_first + 1} of the "
+                           f"{periods} {unit}s fitted, so the log follows customers acquired in one window and says "
+                           "nothing about how acquisition evolves; acquisition keeps the scenario's Bass parameters")
+    if span < 8:
+        return Bass(False, f"first purchases fall in only {span} distinct {unit}s, too few to fit a Bass curve; "
+                           "acquisition keeps the scenario's Bass parameters")
     adopters = np.bincount(first_periods, minlength=last_first + 1).astype(float)
     t = np.arange(1, adopters.size + 1, dtype=float)
 
@@ -244,7 +250,7 @@ def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = 
         warnings.append(f"frequency and mean spend correlate ({corr:+.2f}): the Gamma-Gamma model assumes they are "
                         "independent, so spend forecasts by frequency are biased")
     start_day = int(log.day.min())
-    periods = (int(log.day.max()) - start_day) // unit_days + 1
+    periods = (end_day - start_day) // unit_days + 1  # Bass sees the calibration period only, like the others
     bass = fit_bass((customers.first_day - start_day) // unit_days, periods, unit)
     tracking = _tracking(log, customers, bg, start_day, end_day, unit_days)
     conditional = None
@@ -252,21 +258,21 @@ def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = 
         conditional = _conditional(customers, bg, (int(log.day.max()) - end_day) / unit_days)
     return Calibration(source, unit, _date(log.first_date), _date(EPOCH + end_day), _date(log.last_date), log.rows,
                        int(log.day.size), int(customers.x.size), int((customers.x > 0).sum()),
-                       int(np.unique(log.customer).size - customers.x.size),
+                       int(log.customer.max()) + 1 - int(customers.x.size),
                        bg, spend, corr, bass, tracking, conditional, warnings)
 
 
 def _tracking(log: Log, c: Customers, fit: Fit, start_day: int, end_day: int, unit_days: int) -> pd.DataFrame:
     """Cumulative repeat transactions of the calibration customers at each period's end: the log's and
     the fitted model's (the sum over customers of E[X(t - first purchase)], Fader, Hardie & Lee eq. 9)."""
-    n = int(log.customer.max()) + 1
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, log.customer, log.day)
+    first = first_days(log)
     cohort = first <= end_day
     repeat = cohort[log.customer] & (log.day > first[log.customer])
     last_day = int(log.day.max())
-    ends = np.arange(start_day + unit_days - 1, last_day + unit_days, unit_days)
-    ends[-1] = min(ends[-1], last_day)
+    # periods end on the calibration end and every unit before and after it (a partial one at either edge)
+    before = end_day - unit_days * np.arange((end_day - start_day) // unit_days + 1)[::-1]
+    after = end_day + unit_days * np.arange(1, (last_day - end_day) // unit_days + 1)
+    ends = np.concatenate([before, after, [last_day] if (last_day - end_day) % unit_days else []]).astype(np.int64)
     actual = np.searchsorted(np.sort(log.day[repeat]), ends, side="right")
     firsts, count = np.unique(c.first_day, return_counts=True)
     age = np.clip((ends[:, None] - firsts[None, :]) / unit_days, 0.0, None)
@@ -291,8 +297,9 @@ def _conditional(c: Customers, fit: Fit, horizon: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _rounded(d: dict[str, float]) -> dict[str, float]:
-    return {k: float(f"{v:.6g}") for k, v in d.items()}
+def _rounded(d: dict[str, float]) -> dict[str, float | None]:
+    """Six significant figures; a value that is not finite (an inestimable standard error) as null."""
+    return {k: float(f"{v:.6g}") if np.isfinite(v) else None for k, v in d.items()}
 
 
 def calibration_json(cal: Calibration) -> dict[str, Any]:
@@ -306,8 +313,9 @@ def calibration_json(cal: Calibration) -> dict[str, Any]:
         "transactions": cal.transactions,
         "log_rows": cal.log_rows, "customers_after_calibration_end": cal.later_customers,
         "period": {"start": str(cal.start), "calibration_end": str(cal.calibration_end), "end": str(cal.end)},
-        "time_unit": cal.unit, "frequency_spend_correlation": round(cal.correlation, 4),
-        "bass": {"fitted": cal.bass.fitted, "note": cal.bass.reason, **({
+        "time_unit": cal.unit,
+        "frequency_spend_correlation": round(cal.correlation, 4) if np.isfinite(cal.correlation) else None,
+        "bass": {"fitted": cal.bass.fitted, "note": cal.bass.note, **({
             "per": cal.unit, **_rounded(cal.bass.params),
             "standard_errors": _rounded(cal.bass.se)} if cal.bass.fitted else {})},
         "holdout": cal.holdout_summary(), "warnings": cal.warnings, "source": os.path.basename(cal.source),
@@ -335,12 +343,16 @@ def calibrated_yaml(cal: Calibration) -> str:
             "spend": _rounded(cal.spend.params),
         },
     }
-    if cal.bass.fitted:  # per day, as the model's acquisition is
+    head = (f"# Fitted by run.py calibrate on {os.path.basename(cal.source)}; standard errors and the holdout check "
+            "in calibration.json.\n# BG/NBD alpha is per week here (the model's time unit).\n")
+    if cal.bass.fitted:  # per day, as the model's acquisition is; the fitted curve holds every join, paid ones too
         per_day = UNIT_DAYS[cal.unit]
         data["acquisition"] = {"innovation_p": float(f"{cal.bass.params['p'] / per_day:.6g}"),
                                "imitation_q": float(f"{cal.bass.params['q'] / per_day:.6g}")}
-    head = (f"# Fitted by run.py calibrate on {os.path.basename(cal.source)}; standard errors and the holdout check "
-            "in calibration.json.\n# BG/NBD alpha is per week here (the model's time unit).\n")
+        data["platform"] = {"marketing_spend_per_day": 0}
+        head += (f"# Acquisition: the Bass curve of the log's first purchases (market potential m = "
+                 f"{cal.bass.params['m']:,.0f}); it holds paid joins too, so paid marketing is 0 here. shoppers.count "
+                 "plays m: set it to m to simulate the platform at its own scale.\n")
     return head + yaml.safe_dump(data, sort_keys=False)
 
 
@@ -386,12 +398,12 @@ def format_summary(cal: Calibration) -> str:
         b = cal.bass.params
         lines.append(f"Bass: p = {b['p']:.4g}, q = {b['q']:.4g} per {cal.unit}, m = {b['m']:,.0f}")
     else:
-        lines.append(f"Bass: not fitted, {cal.bass.reason}")
+        lines.append(f"Bass: not fitted, {cal.bass.note}")
     hold = cal.holdout_summary()
     if hold:
+        error = "" if hold["error_percent"] is None else f" ({hold['error_percent']:+.1f}%)"
         lines.append(f"holdout ({hold['periods']} {cal.unit}s to {cal.end}): actual {hold['actual_repeat_transactions']:,.0f} "
-                     f"repeat transactions, forecast {hold['forecast_repeat_transactions']:,.0f} "
-                     f"({hold['error_percent']:+.1f}%)")
+                     f"repeat transactions, forecast {hold['forecast_repeat_transactions']:,.0f}{error}")
         for row in cal.conditional.itertuples():
             lines.append(f"  calibration frequency {row.frequency:>2}: {row.customers:6,} customers, holdout mean "
                          f"actual {row.actual_mean:.3f}, forecast {row.model_mean:.3f}")

@@ -77,21 +77,29 @@ def _read_table(path: Path, names: dict[str, str]):
         return table.rename_columns(list(COLUMNS))
     layout = _cdnow_layout(path)
     if layout is not None:
-        frame = pd.read_csv(path, sep=r"\s+", header=None, skiprows=layout["header"], dtype=str, engine="c")
-        if frame.shape[1] != layout["width"]:
-            raise ScenarioError(str(path), None, f"CDNOW layout expects {layout['width']} columns per line, "
-                                f"found {frame.shape[1]}")
+        width = layout["width"]
+        try:
+            frame = pd.read_csv(path, sep=r"\s+", header=None, skiprows=layout["header"], dtype=str, engine="c",
+                                names=range(width))
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise ScenarioError(str(path), None, f"CDNOW layout expects {width} columns on every line "
+                                f"({str(exc).splitlines()[0]})") from None
+        if frame.isna().any().any():
+            row = int(np.flatnonzero(frame.isna().any(axis=1).to_numpy())[0])
+            raise ScenarioError(str(path), None, f"line {row + 1 + layout['header']}: CDNOW layout expects {width} "
+                                "columns on every line")
         return pa.table({c: pa.array(frame[layout[c]].to_numpy(dtype=object), pa.string()) for c in COLUMNS})
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as f:
+    with path.open("r", encoding="utf-8-sig", errors="replace", newline="") as f:  # -sig: Excel's byte-order mark
         header = next(csv.reader([f.readline()]), [])
     if not header:
         raise ScenarioError(str(path), None, "the file is empty (expected a header line and one row per transaction)")
-    _check_names(path, [h.strip() for h in header], names)
+    as_written = {h.strip(): h for h in header}  # "customer_id, date" names its columns with the spaces
+    _check_names(path, list(as_written), names)
+    wanted = [as_written[names[c]] for c in COLUMNS]
     try:
         table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-            include_columns=[names[c] for c in COLUMNS],
-            column_types={names["customer_id"]: pa.string(), names["date"]: pa.string()}))
-    except pa.ArrowInvalid as exc:
+            include_columns=wanted, column_types={wanted[0]: pa.string(), wanted[1]: pa.string()}))
+    except pa.ArrowException as exc:
         raise ScenarioError(str(path), None, f"cannot read as CSV ({str(exc).splitlines()[0]})") from None
     return table.rename_columns(list(COLUMNS))
 
@@ -109,10 +117,13 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_timestamp(text.type) or pa.types.is_date(text.type):  # typed dates (Parquet): no parsing
-        if text.null_count:
-            raise ScenarioError(str(path), "date", f"{text.null_count} empty date(s)")
+    if pa.types.is_dictionary(text.type):  # a pandas categorical written to Parquet
+        text = text.cast(text.type.value_type)
+    if pa.types.is_timestamp(text.type) or pa.types.is_date(text.type):  # typed dates (Parquet): no parsing;
+        # a timestamp with a time zone counts by its UTC date
         return pc.cast(pc.cast(text, pa.date32()), pa.int32()).to_numpy().astype(np.int64)
+    if not pa.types.is_string(text.type) and not pa.types.is_large_string(text.type):
+        text = pc.cast(text, pa.string())  # e.g. 19970101 stored as an integer
     text = pc.utf8_trim_whitespace(text)
     first = next((v for v in text.slice(0, 1000).to_pylist() if v), None) if date_format is None else None
     formats = [date_format] if date_format else [f for f in DATE_FORMATS if _parses(first, f)]
@@ -159,7 +170,9 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
             raise ScenarioError(str(path), names[c], f"{nulls} empty value(s); every row needs a customer, a date "
                                 "and an amount")
     amount = table["amount"]
-    if not pa.types.is_floating(amount.type) and not pa.types.is_integer(amount.type):
+    if pa.types.is_dictionary(amount.type):
+        amount = amount.cast(amount.type.value_type)
+    if not (pa.types.is_floating(amount.type) or pa.types.is_integer(amount.type) or pa.types.is_decimal(amount.type)):
         try:
             amount = pc.cast(pc.utf8_trim_whitespace(amount), pa.float64())
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -174,7 +187,10 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
                             f"in row {row + 1} ({amount[row]:g}); give refunds as their own records, not as "
                             "negative transactions, or drop them")
     day = _days(path, table["date"], date_format)
-    customer = pc.dictionary_encode(pc.cast(table["customer_id"], pa.string())).combine_chunks().indices.to_numpy()
+    ids = table["customer_id"]
+    if pa.types.is_dictionary(ids.type):
+        ids = ids.cast(ids.type.value_type)
+    customer = pc.dictionary_encode(pc.cast(ids, pa.string())).combine_chunks().indices.to_numpy()
     rows = table.num_rows
     del table  # the text columns are done with: free them before sorting
     # one row per customer and day: sort by a key of customer, then day; sum each run of equal keys
@@ -204,11 +220,17 @@ class Customers:
     holdout_x: np.ndarray
 
 
+def first_days(log: Log) -> np.ndarray:
+    """Each customer's first purchase day (indexed by customer code)."""
+    first = np.full(int(log.customer.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, log.customer, log.day)
+    return first
+
+
 def summarise(log: Log, calibration_end: int, unit_days: int) -> Customers:
     """The RFM summary of the customers whose first purchase is on or before `calibration_end` (a day)."""
-    n = int(log.customer.max()) + 1
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, log.customer, log.day)
+    first = first_days(log)
+    n = first.size
     keep = first <= calibration_end
     in_cal = log.day <= calibration_end
     c_cal = log.customer[in_cal]

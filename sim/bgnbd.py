@@ -46,16 +46,19 @@ def conditional_expected_transactions(t: float, x: np.ndarray, t_x: np.ndarray, 
                                       alpha: float, a: float, b: float) -> np.ndarray:
     """E[Y(t) | x, t_x, T]: expected transactions in the next t of a customer with that history.
 
-    Fader, Hardie & Lee (2005), eq. 10 (the one place hyp2f1 is needed).
+    Fader, Hardie & Lee (2005), eq. 10 (the one place hyp2f1 is needed). Its term
+    (1 - z)^(r+x) 2F1(r+x, b+x; a+b+x-1; z), z = t / (alpha + T + t), is taken through Euler's
+    transformation as (1 - z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), which stays finite for long
+    histories (x in the thousands), where the power underflows and 2F1 overflows.
     """
     x = np.asarray(x, dtype=float)
     t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
+    z = t / (alpha + big_t + t)
     head = (a + b + x - 1.0) / (a - 1.0)
-    tail = 1.0 - ((alpha + big_t) / (alpha + big_t + t)) ** (r + x) * hyp2f1(
-        r + x, b + x, a + b + x - 1.0, t / (alpha + big_t + t))
-    alive_odds = np.where(x > 0, a / np.maximum(b + x - 1.0, 1e-300) * ((alpha + big_t) / (alpha + t_x)) ** (r + x),
-                          0.0)
-    return head * tail / (1.0 + alive_odds)
+    tail = 1.0 - (1.0 - z) ** (a - 1.0) * hyp2f1(a + b - 1.0 - r, a - 1.0, a + b + x - 1.0, z)
+    log_odds = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1.0, 1e-300))
+                        + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x)), -np.inf)
+    return head * tail * np.exp(-np.logaddexp(0.0, log_odds))  # / (1 + odds), without overflow
 
 
 def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x: np.ndarray, mean_spend: np.ndarray

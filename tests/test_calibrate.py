@@ -271,3 +271,51 @@ def test_strong_frequency_spend_correlation_and_free_orders_are_reported(tmp_pat
     cal = calibrate(tmp_path / "log.csv")
     assert cal.correlation > 0.3 and any("correlate" in w for w in cal.warnings)
     assert cal.spend.n == cal.repeat_customers - 1 and any("1 repeat customer(s)" in w for w in cal.warnings)
+
+
+def _write_variant(frame: pd.DataFrame, path, variant: str):
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    if variant == "spaces in the header":
+        frame.rename(columns={"buyer": "customer_id", "when": " date", "value": " amount"}).to_csv(path, index=False)
+        return path, ["--date-column", "date", "--amount-column", "amount"]
+    if variant == "Excel byte-order mark":
+        path.write_text("\ufeff" + frame.rename(columns={"buyer": "customer_id", "when": "date", "value": "amount"})
+                        .to_csv(index=False), encoding="utf-8")
+        return path, []
+    if variant == "categorical ids, integer dates, decimal amounts":
+        table = pa.table({"customer_id": pa.array(frame["buyer"]).dictionary_encode(),
+                          "date": pa.array(frame["when"].str.replace("-", "").astype(int)),
+                          "amount": pa.array([decimal.Decimal(f"{v:.2f}") for v in frame["value"]], pa.decimal128(10, 2))})
+        pq.write_table(table, path.with_suffix(".parquet"))
+        return path.with_suffix(".parquet"), []
+    raise AssertionError(variant)
+
+
+@pytest.mark.parametrize("variant", ["spaces in the header", "Excel byte-order mark",
+                                     "categorical ids, integer dates, decimal amounts"])
+def test_logs_as_other_tools_write_them_read_the_same(tmp_path, capsys, variant):
+    from sim.cli import main
+    path, extra = _write_variant(_cdnow_frame(), tmp_path / "log.csv", variant)
+    assert main(["calibrate", str(path), "--out", str(tmp_path / "out"), "--quiet", "--calibration-end", "1997-09-30",
+                 *extra]) == 0, capsys.readouterr()
+    assert json.loads((tmp_path / "out" / "calibration.json").read_text())["r"] == pytest.approx(0.2426, abs=5e-4)
+
+
+def test_a_calibration_end_inside_a_week_splits_the_periods_there():
+    """The holdout counted from the log's rows (tracking) equals the holdout counted per customer
+    (conditional), when the calibration end is not a whole number of weeks after the log's start."""
+    cal = calibrate(CDNOW, "1997-09-27", "week")
+    hold = cal.holdout_summary()
+    per_customer = float((cal.conditional["customers"] * cal.conditional["actual_mean"]).sum())
+    assert hold["actual_repeat_transactions"] == pytest.approx(per_customer)
+    assert str(cal.tracking[~cal.tracking["holdout"]]["period_end"].iloc[-1]) == "1997-09-27"
+
+
+def test_the_conditional_expectation_stays_finite_for_long_histories():
+    from sim.bgnbd import conditional_expected_transactions
+    value = conditional_expected_transactions(39.0, np.array([3000.0]), np.array([38.5]), np.array([38.5]),
+                                              0.243, 4.414, 0.793, 2.426)
+    assert np.isfinite(value).all() and 2000 < value[0] < 4000  # about 3000 / 38.5 a week for 39 weeks, if alive
