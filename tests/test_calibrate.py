@@ -319,3 +319,21 @@ def test_the_conditional_expectation_stays_finite_for_long_histories():
     value = conditional_expected_transactions(39.0, np.array([3000.0]), np.array([38.5]), np.array([38.5]),
                                               0.243, 4.414, 0.793, 2.426)
     assert np.isfinite(value).all() and 2000 < value[0] < 4000  # about 3000 / 38.5 a week for 39 weeks, if alive
+
+
+def test_a_log_that_spans_acquisition_gets_a_bass_fit_in_the_scenario(tmp_path):
+    """Customers first buying throughout the log: Bass is fitted, and calibrated.yaml sets its p and q per
+    day with paid marketing off (the fitted curve already holds every join); the scenario loads."""
+    from experiments.calibration import calibrated_yaml
+    from experiments.synthetic_log import synthetic_log
+    from sim.scenario_io import load_scenario
+    log = synthetic_log(4000, 60, seed=2, acquisition_weeks=60)
+    log["date"] = (pd.Timestamp("2024-01-01") + pd.to_timedelta(log.pop("day"), unit="D")).dt.strftime("%Y-%m-%d")
+    log.to_csv(tmp_path / "log.csv", index=False)
+    cal = calibrate(tmp_path / "log.csv", "2024-10-31")
+    assert cal.bass.fitted and cal.bass.params["m"] >= 3000
+    (tmp_path / "calibrated.yaml").write_text(calibrated_yaml(cal))
+    (tmp_path / "baseline.yaml").write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
+    scenario = load_scenario(tmp_path / "calibrated.yaml")
+    assert scenario.acquisition.innovation_p == pytest.approx(cal.bass.params["p"] / 7, rel=1e-5)
+    assert scenario.platform.marketing_spend_per_day == 0
