@@ -78,14 +78,16 @@ def _cdnow_frame() -> pd.DataFrame:
                          "value": raw[4].astype(float)})
 
 
-def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id(tmp_path):
+def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id(tmp_path, capsys):
+    from sim.cli import main
     frame = _cdnow_frame()
     frame.to_parquet(tmp_path / "log.parquet", index=False)
     out = tmp_path / "out"
-    proc = cli(str(tmp_path / "log.parquet"), "--out", str(out), "--calibration-end", "1997-09-30",
-               "--customer-column", "buyer", "--date-column", "when", "--amount-column", "value")
-    assert proc.returncode == 0, proc.stderr
-    assert "r = 0.2426" in proc.stdout and "holdout (39 weeks" in proc.stdout
+    code = main(["calibrate", str(tmp_path / "log.parquet"), "--out", str(out), "--calibration-end", "1997-09-30",
+                 "--customer-column", "buyer", "--date-column", "when", "--amount-column", "value"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "r = 0.2426" in printed.out and "holdout (39 weeks" in printed.out
     result = json.loads((out / "calibration.json").read_text())
     assert result["r"] == pytest.approx(0.2426, abs=5e-4) and result["standard_errors"]["gamma"] > 0
     assert result["holdout"]["actual_repeat_transactions"] == 1882 and result["bass"]["fitted"] is False
@@ -95,10 +97,8 @@ def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id
     for chart in ("tracking", "conditional"):
         assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
     # the fitted scenario runs as it is (a short run of it)
-    run = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(out / "calibrated.yaml"), "--quiet",
-                          "--out", str(tmp_path / "run"), "--set", "shoppers.count=2000", "--days", "30",
-                          "--set", "simulation.warmup_days=0"], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
+    assert main(["run", str(out / "calibrated.yaml"), "--quiet", "--out", str(tmp_path / "run"), "--set",
+                 "shoppers.count=2000", "--days", "30", "--set", "simulation.warmup_days=0"]) == 0
     import yaml
     shoppers = yaml.safe_load((tmp_path / "run" / "scenario.resolved.yaml").read_text())["shoppers"]
     assert shoppers["bgnbd"]["r"] == result["r"] and shoppers["spend"]["gamma"] == result["gamma"]
@@ -198,29 +198,27 @@ NEUTRAL_PRICES = ["catalog.categories=[{name: all, demand_share: 1}]", "merchant
                   "merchants.categories_per_merchant=1"]  # order value = the Gamma-Gamma spend itself
 
 
-def test_round_trip_the_model_s_own_log_gives_back_its_parameters(tmp_path):
+def test_round_trip_the_model_s_own_log_gives_back_its_parameters(tmp_path, capsys):
     """`run --transactions` on the CDNOW cohort replay with known parameters (the published fit), then
     `calibrate` on the Parquet log it wrote: every estimate near the truth, for four seeds. Criteria: each
     parameter's z = (estimate - truth) / standard error, averaged over the seeds, within +-2 (the mean of
     four has a standard deviation of 0.5 if the standard errors are right); and the spread of the estimates
     over the seeds is of the size the standard errors say (0.3 to 3 times). Measured over 16 seeds: mean z
     +0.5 (r) and +0.8 (alpha), from the one-purchase-a-day grid; sd of z 0.6 to 1.3."""
+    from sim.cli import main
     from sim.runner import run_scenario
     from sim.scenario_io import load_scenario
     scenario = ROOT / "scenarios" / "validation" / "cdnow_cohort.yaml"
     sets = [a for s in NEUTRAL_PRICES for a in ("--set", s)]
-    run = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(scenario), "--transactions", "--quiet",
-                          "--seed", "0", "--out", str(tmp_path / "run"), *sets], capture_output=True, text=True,
-                         timeout=300)
-    assert run.returncode == 0, run.stderr
+    assert main(["run", str(scenario), "--transactions", "--quiet", "--seed", "0", "--out", str(tmp_path / "run"),
+                 *sets]) == 0, capsys.readouterr().err
     log = pd.read_parquet(tmp_path / "run" / "transactions.parquet")
     assert list(log.columns) == ["customer_id", "day", "date", "amount"]
     assert log.groupby("customer_id")["day"].min().lt(84).all()  # every first purchase on the replayed dates
     daily = pd.read_parquet(tmp_path / "run" / "kpis_daily.parquet")
     assert len(log) == daily["orders"].sum() and log["amount"].sum() == pytest.approx(daily["gmv"].sum())
-    proc = cli(str(tmp_path / "run" / "transactions.parquet"), "--calibration-end", "1997-09-30", "--out",
-               str(tmp_path / "fit"), "--quiet")
-    assert proc.returncode == 0, proc.stderr
+    assert main(["calibrate", str(tmp_path / "run" / "transactions.parquet"), "--calibration-end", "1997-09-30",
+                 "--out", str(tmp_path / "fit"), "--quiet"]) == 0, capsys.readouterr().err
     truth = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426, "p": 6.25, "q": 3.74, "gamma": 15.44}
     fits = [json.loads((tmp_path / "fit" / "calibration.json").read_text())]
     for seed in (1, 2, 3):

@@ -217,18 +217,20 @@ def test_bench_times_the_standard_scenario_by_phase():
     assert "SimPy events" in proc.stdout and "word of mouth (network)" in proc.stdout and "peak RSS" in proc.stdout
 
 
-def test_out_never_replaces_a_folder_that_is_not_an_earlier_result(tmp_path):
+def test_out_never_replaces_a_folder_that_is_not_an_earlier_result(tmp_path, capsys):
+    """Through the CLI's main in-process (the same code and exit codes as the shell, without four starts)."""
+    from sim.cli import main
     keep = tmp_path / "mine"
     keep.mkdir()
     (keep / "notes.txt").write_text("precious")
-    proc = run_cli(BASE, "--out", str(keep), "--days", "5", *SETS, "--quiet")
-    assert proc.returncode == 2 and "folder exists and is not empty" in proc.stderr
+    assert main(["run", BASE, "--out", str(keep), "--days", "5", *SETS, "--quiet"]) == 2
+    assert "folder exists and is not empty" in capsys.readouterr().err
     assert (keep / "notes.txt").read_text() == "precious"
     out = tmp_path / "r"
-    assert run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet").returncode == 0
-    again = run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet")
-    assert again.returncode == 2 and "--overwrite" in again.stderr
-    assert run_cli(BASE, "--out", str(out), "--days", "5", *SETS, "--quiet", "--overwrite").returncode == 0
+    assert main(["run", BASE, "--out", str(out), "--days", "5", *SETS, "--quiet"]) == 0
+    assert main(["run", BASE, "--out", str(out), "--days", "5", *SETS, "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(["run", BASE, "--out", str(out), "--days", "5", *SETS, "--quiet", "--overwrite"]) == 0
 
 
 def test_a_bad_set_value_is_blamed_on_the_set_and_unnamed_files_are_named_after_themselves(tmp_path):
