@@ -26,7 +26,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--transactions", action="store_true", help="also write transactions.parquet: every served "
                      "order of the measured period (customer_id, day, date, amount), a log run.py calibrate reads")
     val = sub.add_parser("validate", help="reproduce the published results of DESIGN.md section 5; exit 1 on failure")
-    val.add_argument("--quick", action="store_true", help="one case of each kind (about 10 s)")
+    val.add_argument("--quick", action="store_true", help="one case of each kind (about 40 s)")
     bench = sub.add_parser("bench", help="the standard benchmark (DESIGN.md section 6), timed by phase")
     bench.add_argument("scenario", nargs="?", default=None,
                        help="scenario to time (default: scenarios/bench.yaml of this project)")
