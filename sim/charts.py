@@ -721,10 +721,13 @@ def calibration_conditional(conditional: pd.DataFrame, unit: str, context: str, 
     worst = (conditional["model_mean"] - conditional["actual_mean"]).abs().idxmax()
     row = conditional.loc[worst]
     gap = conditional["model_mean"] - conditional["actual_mean"]
-    verdict = ("The fit under-forecasts the holdout at every calibration frequency" if (gap < 0).all() else
+    relative = (gap.abs() / conditional["actual_mean"].where(conditional["actual_mean"] > 0)).max()
+    verdict = (f"Holdout forecasts within {relative:.0%} of the log at every calibration frequency"
+               if relative <= 0.05 else
+               "The fit under-forecasts the holdout at every calibration frequency" if (gap < 0).all() else
                "The fit over-forecasts the holdout at every calibration frequency" if (gap > 0).all() else
                "The fit's holdout forecasts fall on both sides of the log")
-    style.titled(fig, f"{verdict}; largest gap at {row['frequency']} ({row['model_mean']:.2f} against "
+    style.titled(fig, f"{verdict}; largest gap at {row['frequency']} ({row['model_mean']:.2f} vs "
                  f"{row['actual_mean']:.2f})",
                  f"E[holdout transactions | calibration frequency, recency, age] (Fader, Hardie & Lee 2005, eq. 10), "
                  f"averaged over the customers of each frequency. {context}")
