@@ -86,8 +86,8 @@ def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray,
         eig, cov = np.array([-1.0]), None
     finite = np.all(np.isfinite(hessian)) and np.all(np.isfinite(estimate))
     if not best.success or not finite or eig.min() <= 0 or estimate.max() > 1e8:
-        raise ScenarioError(source, name, f"the maximum-likelihood fit did not converge ({best.message}; "
-                            f"estimates {dict(zip(names, np.round(estimate, 4).tolist()))}): {advice}")
+        raise ScenarioError(source, name, f"the maximum-likelihood fit did not converge: {advice} (optimiser: "
+                            f"{best.message}; estimates {dict(zip(names, np.round(estimate, 4).tolist()))})")
     se = np.sqrt(np.diag(cov))
     return Fit(dict(zip(names, estimate.tolist())), dict(zip(names, se.tolist())), -float(best.fun), n)
 
@@ -388,8 +388,9 @@ def write(cal: Calibration, out: str | Path) -> Path:
 
 def format_summary(cal: Calibration) -> str:
     """What `calibrate` prints: the estimates with standard errors, and the holdout check."""
-    lines = [f"{cal.customers:,} customers ({cal.repeat_customers:,} with repeat purchases), {cal.transactions:,} "
-             f"transactions ({cal.log_rows:,} rows), {cal.start} to {cal.calibration_end}, time unit: {cal.unit}"]
+    lines = [f"fitted on {cal.start} to {cal.calibration_end}: {cal.customers:,} customers ({cal.repeat_customers:,} "
+             f"with repeat purchases), time unit: {cal.unit}; the log: {cal.log_rows:,} rows, {cal.transactions:,} "
+             f"transactions (a customer's rows of one day combined) to {cal.end}"]
     for title, fit in (("BG/NBD", cal.bgnbd), ("Gamma-Gamma spend", cal.spend)):
         est = ", ".join(f"{k} = {v:.4g} ({cal_se:.2g})" for (k, v), cal_se in zip(fit.params.items(), fit.se.values()))
         lines.append(f"{title}: {est}; log-likelihood {fit.log_likelihood:,.2f}")

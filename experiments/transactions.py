@@ -134,6 +134,9 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     bad = pc.is_null(stamps)
     if pc.any(bad).as_py():
         row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+        if date_format:
+            raise ScenarioError(str(path), "date", f"data row {row + 1}: {text[row].as_py()!r} does not match "
+                                f"--date-format {date_format!r} (a strptime format, e.g. %d/%m/%Y or %Y-%m-%d)")
         raise ScenarioError(str(path), "date", f"data row {row + 1}: {text[row].as_py()!r} is not a date in the format "
                             f"{formats[0]} (as the first rows are); fix the row or name the format with --date-format")
     return pc.cast(stamps, pa.int64()).to_numpy() // 86_400

@@ -50,7 +50,10 @@ def _parser() -> argparse.ArgumentParser:
     swp.add_argument("--report", action="store_true", help="also analyze and write report.html and report.pdf")
     rep = sub.add_parser("report", help="a self-contained HTML and a PDF report of a run, compare or sweep folder")
     rep.add_argument("folder", help="a results folder of run, compare or sweep (after analyze)")
-    cal = sub.add_parser("calibrate", help="fit the shoppers (BG/NBD, Gamma-Gamma spend, Bass) to a transaction log")
+    cal = sub.add_parser("calibrate", help="fit the shoppers (BG/NBD, Gamma-Gamma spend, Bass) to a transaction log",
+                         description="Fit the shopper population to a platform's transaction log by maximum "
+                         "likelihood and write calibration.json and calibrated.yaml (a scenario with the fitted "
+                         "shoppers); with --calibration-end, check the forecast of the rest of the log.")
     cal.add_argument("transactions", help="CSV or Parquet, one row per transaction (customer_id, date, amount), "
                      "or CDNOW's text layout")
     cal.add_argument("--out", help="results folder (default: results/calibrate-<file>-<timestamp>); must be new or "
@@ -63,8 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     cal.add_argument("--customer-column", default="customer_id", help="column of the customer id (default customer_id)")
     cal.add_argument("--date-column", default="date", help="column of the date (default date)")
     cal.add_argument("--amount-column", default="amount", help="column of the amount (default amount)")
-    cal.add_argument("--date-format", help="strptime format of the dates, e.g. %%d/%%m/%%Y (default: YYYY-MM-DD, "
-                     "YYYYMMDD or YYYY-MM-DD HH:MM:SS, recognised)")
+    cal.add_argument("--date-format", help="strptime format of the log's dates, e.g. %%d/%%m/%%Y (default: "
+                     "YYYY-MM-DD, YYYYMMDD and YYYY-MM-DD HH:MM:SS are recognised)")
     cal.add_argument("--quiet", action="store_true", help="print nothing but errors")
     ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
     ana.add_argument("folder", help="the sweep's results folder, e.g. results/sweep-smoke")

@@ -88,6 +88,7 @@ def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id
     printed = capsys.readouterr()
     assert code == 0, printed.err
     assert "r = 0.2426" in printed.out and "holdout (39 weeks" in printed.out
+    assert printed.out.startswith("fitted on 1997-01-01 to 1997-09-30: 2,357 customers (946 with repeat purchases)")
     result = json.loads((out / "calibration.json").read_text())
     assert result["r"] == pytest.approx(0.2426, abs=5e-4) and result["standard_errors"]["gamma"] > 0
     assert result["holdout"]["actual_repeat_transactions"] == 1882 and result["bass"]["fitted"] is False
@@ -123,6 +124,8 @@ BAD = [
      "missing amount (column 'value')"),
     ("dates.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-13-45,5\n", [], "data row 2: '2020-13-45'"),
     ("nodate.csv", "customer_id,date,amount\n1,yesterday,5\n", [], "cannot read the date 'yesterday'"),
+    ("format.csv", "customer_id,date,amount\n1,05/01/2020,5\n", ["--date-format", "DD/MM/YYYY"],
+     "does not match --date-format 'DD/MM/YYYY' (a strptime format, e.g. %d/%m/%Y"),
     ("negative.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,-3\n", [], "negative amount"),
     ("text.csv", "customer_id,date,amount\n1,2020-01-01,5\n1,2020-02-01,lots\n", [], "amounts must be numbers"),
     ("once.csv", "customer_id,date,amount\n1,2020-01-01,5\n2,2020-02-01,3\n3,2020-03-01,3\n", [],
