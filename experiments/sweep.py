@@ -387,19 +387,27 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
                 for point, rep in itertools.islice(queue, window - len(pending)):
                     values = values_at[point]
                     sets = [*spec.sets, *(_set(path, value) for path, value in values.items())]
-                    future = pool.submit(run_point, evaluate, spec.base, sets, seeds[rep], spec.kpis, spec.daily)
-                    pending[future] = (point, rep, values)
+                    job = (run_point, evaluate, spec.base, sets, seeds[rep], spec.kpis, spec.daily)
+                    try:
+                        future = pool.submit(*job)
+                    except BrokenProcessPool:  # a worker died since the last wait: a new pool takes this run
+                        if not own:
+                            raise
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = local_executor(workers)
+                        future = pool.submit(*job)
+                    pending[future] = (point, rep, values, pool)
                 if not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    point, rep, values = pending.pop(future)
+                    point, rep, values, owner = pending.pop(future)
                     try:
                         result = future.result()  # run_point never raises: this is the worker itself failing
                     except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool, Dask's KilledWorker
                         result = {"status": "lost", "error": f"worker lost: {type(exc).__name__}: {exc}",
                                   "wall_seconds": float("nan"), "sim_seconds": float("nan"), DAILY: None}
-                        if own and isinstance(exc, BrokenProcessPool):
+                        if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
                             pool.shutdown(wait=False, cancel_futures=True)
                             pool = local_executor(workers)
                     series = result.pop(DAILY)

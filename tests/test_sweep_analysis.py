@@ -179,6 +179,40 @@ def test_a_run_whose_worker_dies_is_kept_as_lost_and_retried_by_the_next_resume(
     assert len(manifest["earlier"]) == 1 and manifest["lost"] == 0
 
 
+def test_a_pool_found_broken_when_submitting_is_replaced(tmp_path, monkeypatch):
+    """The race a dying worker leaves: the pool breaks between a wait and the next submit, so submit
+    itself raises BrokenProcessPool. The sweep moves the run to a new pool and finishes every run."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    import experiments.sweep as sweep_module
+    real = sweep_module.local_executor
+    made = []
+
+    class BreaksOnThirdSubmit:
+        def __init__(self, workers):
+            self.pool, self.calls = real(workers), 0
+
+        def submit(self, *args):
+            self.calls += 1
+            if self.calls == 3:
+                raise BrokenProcessPool("a child process terminated abruptly")
+            return self.pool.submit(*args)
+
+        def shutdown(self, *args, **kwargs):
+            self.pool.shutdown(*args, **kwargs)
+
+    def executor(workers):
+        made.append(BreaksOnThirdSubmit(workers) if not made else real(workers))
+        return made[-1]
+
+    monkeypatch.setattr(sweep_module, "local_executor", executor)
+    spec = SweepSpec.model_validate({"name": "race", "base": "(a test function)", "objectives": {"y": "max"},
+                                     "levers": [{"path": "a", "levels": [0, 1, 2, 3, 4, 5]}],
+                                     "design": {"kind": "full_factorial"}})
+    runs = sweep(spec, tmp_path / "out", workers=2, evaluate=steady, window=2)
+    assert len(made) == 2 and list(runs["status"]) == ["ok"] * 6 and list(runs["y"]) == [0, 1, 2, 3, 4, 5]
+
+
 def test_main_effects_keep_quantile_bins_in_order(tmp_path):
     spec = SweepSpec.model_validate({"name": "bins", "base": "(a test function)", "objectives": {"y": "max"},
                                      "levers": [{"path": "a", "low": 1, "high": 30, "integer": True}],
