@@ -393,8 +393,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
                     except BrokenProcessPool:  # a worker died since the last wait: a new pool takes this run
                         if not own:
                             raise
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        pool = local_executor(workers)
+                        pool = _replace_pool(pool, workers)
                         future = pool.submit(*job)
                     pending[future] = (point, rep, values, pool)
                 if not pending:
@@ -408,8 +407,7 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
                         result = {"status": "lost", "error": f"worker lost: {type(exc).__name__}: {exc}",
                                   "wall_seconds": float("nan"), "sim_seconds": float("nan"), DAILY: None}
                         if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
-                            pool.shutdown(wait=False, cancel_futures=True)
-                            pool = local_executor(workers)
+                            pool = _replace_pool(pool, workers)
                     series = result.pop(DAILY)
                     if series is not None:
                         _write_daily(_daily_part(out, point, rep), series)
@@ -431,6 +429,12 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
               "sim_seconds": sim_seconds, "workers": workers if own else None}
     _write_manifest(out, spec, fingerprint, timing, runs)
     return runs
+
+
+def _replace_pool(broken: Executor, workers: int) -> Executor:
+    """A new local pool for one whose worker died (its other runs are lost; the next resume reruns them)."""
+    broken.shutdown(wait=False, cancel_futures=True)
+    return local_executor(workers)
 
 
 def _design(out: Path, spec: SweepSpec, source: str) -> pd.DataFrame:

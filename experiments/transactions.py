@@ -117,8 +117,6 @@ def _days(path: Path, text, date_format: str | None) -> np.ndarray:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if pa.types.is_dictionary(text.type):  # a pandas categorical written to Parquet
-        text = text.cast(text.type.value_type)
     if pa.types.is_timestamp(text.type) or pa.types.is_date(text.type):  # typed dates (Parquet): no parsing;
         # a timestamp with a time zone counts by its UTC date
         return pc.cast(pc.cast(text, pa.date32()), pa.int32()).to_numpy().astype(np.int64)
@@ -165,6 +163,8 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
     if path.stat().st_size == 0:
         raise ScenarioError(str(path), None, "the file is empty (expected one row per transaction)")
     table = _read_table(path, names)
+    table = pa.table({c: table[c].cast(table[c].type.value_type) if pa.types.is_dictionary(table[c].type)
+                      else table[c] for c in COLUMNS})  # a pandas categorical written to Parquet: its values
     if table.num_rows == 0:
         raise ScenarioError(str(path), None, "no transactions (only a header)")
     for c in COLUMNS:
@@ -173,8 +173,6 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
             raise ScenarioError(str(path), names[c], f"{nulls} empty value(s); every row needs a customer, a date "
                                 "and an amount")
     amount = table["amount"]
-    if pa.types.is_dictionary(amount.type):
-        amount = amount.cast(amount.type.value_type)
     if not (pa.types.is_floating(amount.type) or pa.types.is_integer(amount.type) or pa.types.is_decimal(amount.type)):
         try:
             amount = pc.cast(pc.utf8_trim_whitespace(amount), pa.float64())
@@ -191,8 +189,6 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
                             "negative transactions, or drop them")
     day = _days(path, table["date"], date_format)
     ids = table["customer_id"]
-    if pa.types.is_dictionary(ids.type):
-        ids = ids.cast(ids.type.value_type)
     customer = pc.dictionary_encode(pc.cast(ids, pa.string())).combine_chunks().indices.to_numpy()
     rows = table.num_rows
     del table  # the text columns are done with: free them before sorting

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.config import AcquisitionConfig
+from sim.config import AcquisitionConfig, MarketConfig
 
 CHANNELS = {"initial": 0, "paid": 1, "organic": 2, "word_of_mouth": 3, "referral": 4}
 
@@ -88,6 +88,18 @@ def read_schedule(path: str, first_day: dt.date, days: int, free: int, source: s
         raise ScenarioError(source, field, f"{path}: schedules {int(joins.sum()):,} first purchases but only {free:,} "
                             "shoppers are prospects (shoppers.count less the initial customers): raise shoppers.count")
     return joins
+
+
+def scenario_schedule(cfg: MarketConfig, source: str) -> np.ndarray | None:
+    """The scenario's first purchases per simulated day (None without `acquisition.schedule_file`): read
+    and checked against the simulated days (warm-up included) and the prospects at the start (the
+    shoppers less the initial customers, rounded as ShopperPopulation rounds them)."""
+    if not cfg.acquisition.schedule_file:
+        return None
+    sim, sh = cfg.simulation, cfg.shoppers
+    return read_schedule(cfg.acquisition.schedule_file, sim.start_date - dt.timedelta(days=sim.warmup_days),
+                         sim.warmup_days + sim.days, sh.count - int(round(sh.initial_customer_share * sh.count)),
+                         source)
 
 
 def scheduled_joiners(prospect: np.ndarray, joins_today: int) -> tuple[np.ndarray, np.ndarray]:

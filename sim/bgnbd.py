@@ -34,12 +34,20 @@ def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float, x: np.ndarr
     x = np.asarray(x, dtype=float)
     ln_a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     ln_a2 = gammaln(a + b) + gammaln(b + x) - gammaln(b) - gammaln(a + b + x)
+    ln_a3, ln_a4 = _ln_a3_a4(r, alpha, a, b, x, t_x, big_t)
+    return ln_a1 + ln_a2 + np.logaddexp(ln_a3, ln_a4)
+
+
+def _ln_a3_a4(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """ln A3 (alive at T) and ln A4 (dropped out after the last purchase; -inf without repeats) of eq. 6,
+    shared by the log-likelihood and its gradient."""
+    t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
     ln_a3 = -(r + x) * np.log(alpha + big_t)
     repeat = x > 0
     ln_a4 = np.full_like(x, -np.inf)
-    ln_a4[repeat] = (np.log(a) - np.log(b + x[repeat] - 1.0)
-                     - (r + x[repeat]) * np.log(alpha + np.asarray(t_x, dtype=float)[repeat]))
-    return ln_a1 + ln_a2 + np.logaddexp(ln_a3, ln_a4)
+    ln_a4[repeat] = np.log(a) - np.log(b + x[repeat] - 1.0) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+    return ln_a3, ln_a4
 
 
 def conditional_expected_transactions(t: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray, r: float,
@@ -91,12 +99,9 @@ def bgnbd_gradient(r: float, alpha: float, a: float, b: float, x: np.ndarray, t_
 
     x = np.asarray(x, dtype=float)
     t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
-    ln_a3 = -(r + x) * np.log(alpha + big_t)
-    ln_a4 = np.full_like(x, -np.inf)
-    repeat = x > 0
-    ln_a4[repeat] = (np.log(a) - np.log(b + x[repeat] - 1.0)
-                     - (r + x[repeat]) * np.log(alpha + t_x[repeat]))
+    ln_a3, ln_a4 = _ln_a3_a4(r, alpha, a, b, x, t_x, big_t)
     w = np.exp(ln_a4 - np.logaddexp(ln_a3, ln_a4))
+    repeat = x > 0
     b_term = np.zeros_like(x)
     b_term[repeat] = 1.0 / (b + x[repeat] - 1.0)
     d_r = digamma(r + x) - digamma(r) + np.log(alpha) - (1 - w) * np.log(alpha + big_t) - w * np.log(alpha + t_x)

@@ -22,7 +22,7 @@ from agents.merchant import MerchantTable, Merchants, Pricing, budget_for_expect
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
-from sim.acquisition import CHANNELS, joiners, paid_join_probability, read_schedule, scheduled_joiners
+from sim.acquisition import CHANNELS, joiners, paid_join_probability, scenario_schedule, scheduled_joiners
 from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel
@@ -53,10 +53,8 @@ class MarketModel(mesa.Model):
         self.days = self.warmup + cfg.simulation.days  # days simulated
         self.calendar_start = cfg.simulation.start_date - dt.timedelta(days=self.warmup)  # the first simulated day
         self.day = 0
-        self.schedule = None  # first purchases per day, when the scenario replays a cohort instead of Bass
-        if cfg.acquisition.schedule_file:
-            from sim.scenario_io import schedule_span
-            self.schedule = read_schedule(cfg.acquisition.schedule_file, *schedule_span(cfg), cfg.name)
+        # first purchases per day when the scenario replays a cohort instead of Bass (None otherwise)
+        self.schedule = scenario_schedule(cfg, cfg.name)
         self.env = simpy.Environment()
         self.ledger = Ledger({**CORE_FLOWS, **policy_flows()})
         self.factors = load_factors(cfg.carbon.factors_file)
@@ -332,13 +330,13 @@ class MarketModel(mesa.Model):
         """The served orders of the measured period, one row each (a shopper orders at most once a day):
         customer_id (the shopper's index, no other identity), day (0 = simulation.start_date), date and
         amount (the order's value in the scenario's currency, before any return)."""
-        log = self.order_log or []
-        day = np.concatenate([np.full(b.size, d, dtype=np.int32) for d, b, _ in log]) if log else np.zeros(0, np.int32)
+        log = [(0, np.zeros(0, np.int64), np.zeros(0)), *(self.order_log or [])]  # the first: no orders, typed
+        day = np.concatenate([np.full(b.size, d, dtype=np.int32) for d, b, _ in log])
         frame = pd.DataFrame({
-            "customer_id": np.concatenate([b for _, b, _ in log]).astype(np.int64) if log else np.zeros(0, np.int64),
+            "customer_id": np.concatenate([b for _, b, _ in log]).astype(np.int64),
             "day": day,
             "date": pd.Timestamp(self.scenario.simulation.start_date) + pd.to_timedelta(day, unit="D"),
-            "amount": np.concatenate([v for _, _, v in log]).astype(np.float64) if log else np.zeros(0)})
+            "amount": np.concatenate([v for _, _, v in log]).astype(np.float64)})
         return frame.sort_values(["customer_id", "day"], kind="stable").reset_index(drop=True)
 
     def release(self) -> None:

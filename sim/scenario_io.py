@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.scenario import Scenario
+from sim.acquisition import scenario_schedule
 from sim.carbon import check_factor_coverage
 from sim.errors import ScenarioError
 from sim.network import read_edgelist
@@ -57,18 +58,8 @@ def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     check_factor_coverage(scenario, source, scenario.policy_carbon_factors())
     if scenario.network.kind == "edgelist":  # read now, so that a bad file is bad input of this scenario
         read_edgelist(scenario.network.edgelist_file, scenario.shoppers.count, source)
-    if scenario.acquisition.schedule_file:  # likewise the schedule of first purchases
-        from sim.acquisition import read_schedule
-        read_schedule(scenario.acquisition.schedule_file, *schedule_span(scenario), source)
+    scenario_schedule(scenario, source)  # likewise the schedule of first purchases, if any
     return scenario
-
-
-def schedule_span(scenario: Scenario) -> tuple:
-    """(first simulated day, simulated days, prospects at the start) that a schedule of first purchases must fit."""
-    import datetime as dt
-    sim, sh = scenario.simulation, scenario.shoppers
-    first = sim.start_date - dt.timedelta(days=sim.warmup_days)
-    return first, sim.warmup_days + sim.days, sh.count - int(round(sh.initial_customer_share * sh.count))
 
 
 def parse_override(item: str) -> tuple[str, Any]:
