@@ -112,7 +112,8 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
         supplier[:, c] = np.where(carries[:, c], rows, -1)
         unit_cost[:, c] = np.where(carries[:, c], goods_cost[:, c] * supplier_cost_factor[rows], 0.0)
     # catalogue size: a merchant with k listings is k alternatives to a logit chooser (+ log k in utility)
-    listings = np.exp(rng.normal(-cfg.listings_log_sd**2 / 2, cfg.listings_log_sd, n)) if cfg.listings_log_sd else np.ones(n)
+    sd = cfg.listings_log_sd
+    listings = np.exp(rng.normal(-sd**2 / 2, sd, n)) if sd else np.ones(n)
     p = cfg.replenishment.forecast_window_days
     return MerchantTable(
         active=np.ones(n, dtype=bool),

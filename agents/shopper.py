@@ -69,7 +69,8 @@ class ShopperPopulation:
         # experience starts at the average the calibration contains: only better or worse moves behaviour
         self.reference_satisfaction = np.float32(cfg.experience.reference_outcome)
         self.satisfaction = np.full(n, self.reference_satisfaction, dtype=np.float32)
-        self.channel = np.zeros(n, dtype=np.int8)  # sim.acquisition.CHANNELS: 0 initial, 1 paid, 2 organic, 3 word of mouth
+        # sim.acquisition.CHANNELS: 0 initial, 1 paid, 2 organic, 3 word of mouth
+        self.channel = np.zeros(n, dtype=np.int8)
 
         self._seed_initial_customers(rng, history_rng)
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import resource
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 import simpy
 
 from sim.scenario import Scenario
+
 
 def _phases() -> list[tuple[str, object, str]]:
     """(label, owner, attribute) of the functions a day spends its time in."""

@@ -20,8 +20,15 @@ import numpy as np
 import pandas as pd
 
 from experiments.transactions import EPOCH, UNIT_DAYS, Customers, Log, first_days, read_log, summarise
-from sim.bgnbd import (bass_cumulative, bgnbd_gradient, bgnbd_log_likelihood, conditional_expected_transactions,
-                       expected_repeat_transactions, gamma_gamma_gradient, gamma_gamma_log_likelihood)
+from sim.bgnbd import (
+    bass_cumulative,
+    bgnbd_gradient,
+    bgnbd_log_likelihood,
+    conditional_expected_transactions,
+    expected_repeat_transactions,
+    gamma_gamma_gradient,
+    gamma_gamma_log_likelihood,
+)
 from sim.errors import ScenarioError
 
 CORRELATION_WARNING = 0.3  # |corr(frequency, mean spend)| above this: Gamma-Gamma's independence is doubtful
@@ -87,9 +94,11 @@ def _maximise(name: str, names: tuple[str, ...], negative_ll, start: np.ndarray,
     finite = np.all(np.isfinite(hessian)) and np.all(np.isfinite(estimate))
     if not best.success or not finite or eig.min() <= 0 or estimate.max() > 1e8:
         raise ScenarioError(source, name, f"the maximum-likelihood fit did not converge: {advice} (optimiser: "
-                            f"{best.message}; estimates {dict(zip(names, np.round(estimate, 4).tolist()))})")
+                            f"{best.message}; estimates "
+                            f"{dict(zip(names, np.round(estimate, 4).tolist(), strict=True))})")
     se = np.sqrt(np.diag(cov))
-    return Fit(dict(zip(names, estimate.tolist())), dict(zip(names, se.tolist())), -float(best.fun), n)
+    return Fit(dict(zip(names, estimate.tolist(), strict=True)), dict(zip(names, se.tolist(), strict=True)),
+               -float(best.fun), n)
 
 
 def fit_bgnbd(c: Customers, source: str) -> Fit:
@@ -179,8 +188,9 @@ def fit_bass(first_periods: np.ndarray, periods: int, unit: str) -> Bass:
         return Bass(False, f"the Bass curve did not fit the first purchases ({exc}); acquisition keeps the "
                            "scenario's Bass parameters")
     se = np.sqrt(np.diag(cov))
-    return Bass(True, f"first purchases spread over {span} {unit}s", dict(zip(("m", "p", "q"), est.tolist())),
-                dict(zip(("m", "p", "q"), se.tolist())))
+    names = ("m", "p", "q")
+    return Bass(True, f"first purchases spread over {span} {unit}s", dict(zip(names, est.tolist(), strict=True)),
+                dict(zip(names, se.tolist(), strict=True)))
 
 
 @dataclass
@@ -392,7 +402,7 @@ def format_summary(cal: Calibration) -> str:
              f"with repeat purchases), time unit: {cal.unit}; the log: {cal.log_rows:,} rows, {cal.transactions:,} "
              f"transactions (a customer's rows of one day combined) to {cal.end}"]
     for title, fit in (("BG/NBD", cal.bgnbd), ("Gamma-Gamma spend", cal.spend)):
-        est = ", ".join(f"{k} = {v:.4g} ({cal_se:.2g})" for (k, v), cal_se in zip(fit.params.items(), fit.se.values()))
+        est = ", ".join(f"{k} = {v:.4g} ({fit.se[k]:.2g})" for k, v in fit.params.items())
         lines.append(f"{title}: {est}; log-likelihood {fit.log_likelihood:,.2f}")
     lines.append(f"frequency-spend correlation: {cal.correlation:+.3f}")
     if cal.bass.fitted:
@@ -403,8 +413,9 @@ def format_summary(cal: Calibration) -> str:
     hold = cal.holdout_summary()
     if hold:
         error = "" if hold["error_percent"] is None else f" ({hold['error_percent']:+.1f}%)"
-        lines.append(f"holdout ({hold['periods']} {cal.unit}s to {cal.end}): actual {hold['actual_repeat_transactions']:,.0f} "
-                     f"repeat transactions, forecast {hold['forecast_repeat_transactions']:,.0f}{error}")
+        lines.append(f"holdout ({hold['periods']} {cal.unit}s to {cal.end}): "
+                     f"actual {hold['actual_repeat_transactions']:,.0f} repeat transactions, "
+                     f"forecast {hold['forecast_repeat_transactions']:,.0f}{error}")
         for row in cal.conditional.itertuples():
             lines.append(f"  calibration frequency {row.frequency:>2}: {row.customers:6,} customers, holdout mean "
                          f"actual {row.actual_mean:.3f}, forecast {row.model_mean:.3f}")

@@ -8,8 +8,9 @@ same bits.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 
 class SerialExecutor(Executor):

@@ -46,7 +46,7 @@ def assess_targets(runs: pd.DataFrame, names: list[str], targets_by_scenario: li
     """Each target: met (the whole CI satisfies it), not met (none of it does) or inconclusive."""
     base = runs[runs["scenario"] == names[0]].set_index("replication")
     rows = []
-    for name, targets in zip(names, targets_by_scenario):
+    for name, targets in zip(names, targets_by_scenario, strict=True):
         runs_s = runs[runs["scenario"] == name].set_index("replication")
         for t in targets:
             values = runs_s[t.kpi].to_numpy(dtype=float)

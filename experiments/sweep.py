@@ -1,4 +1,4 @@
-"""`run.py sweep`: batch experiments over levers and uncertainties (issue 11, first part).
+"""`run.py sweep`: batch experiments over levers and uncertainties.
 
 A sweep spec (YAML) names a base scenario, the levers the platform controls and the
 uncertainties it does not (dotted scenario paths with a range or levels), a design that
@@ -7,11 +7,11 @@ Morris samples from SALib; every lever point against a common uncertainty sample
 replications per point. Replication i of every point runs with the same seed (spawned from
 the spec's seed with numpy's SeedSequence): common random numbers across points.
 
-Each finished run is written at once as its own Parquet part (atomically), so a killed sweep
-loses at most the runs in flight, and running the same command again resumes: finished runs
-are never recomputed; a changed spec in the same folder is refused. A run the model rejects
-or that fails is recorded with its error and the sweep goes on. At the end the parts are
-gathered into runs.parquet, one row per run.
+Runs go through the batch engine (experiments/batch.py): each finished run is written at once as
+its own Parquet part, so a killed sweep loses at most the runs in flight, and running the same
+command again resumes; a changed spec in the same folder is refused. A run the model rejects or
+that fails is recorded with its error and the sweep goes on. At the end the parts are gathered
+into runs.parquet, one row per run.
 """
 
 from __future__ import annotations
@@ -21,25 +21,23 @@ import itertools
 import json
 import os
 import sys
-import time
-from concurrent.futures import FIRST_COMPLETED, Executor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from experiments.executors import local_executor
+from experiments.batch import PARTS, BatchStats, Job, Outcome, gather, replication_seeds, run_batch, status_counts
 from sim.errors import ScenarioError
 from sim.outputs import plain, replace_atomically
 from sim.schema import Section
 
 DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
-PARTS = "parts"
-DAILY = "daily"
+DAILY = "daily"  # the per-run table of the kept daily series: DIR/daily/point=P/replication=R/part.parquet
 DEFAULT_OBJECTIVES = {"gmv": "max", "platform_profit": "max", "carbon_per_order_kg": "min"}
 
 
@@ -249,10 +247,11 @@ def design_points(spec: SweepSpec) -> pd.DataFrame:
     elif cfg.kind == "lever_x_uncertainty":
         levers = list(itertools.product(*(p.grid(cfg.steps) for p in spec.levers)))
         unc = _unit_sample(spec, spec.uncertainties, cfg.n)
-        sample = [tuple(p.value(u) for p, u in zip(spec.uncertainties, row)) for row in unc]
+        sample = [tuple(p.value(u) for p, u in zip(spec.uncertainties, row, strict=True)) for row in unc]
         rows = [lever + point for lever in levers for point in sample]
     else:
-        rows = [tuple(p.value(u) for p, u in zip(params, row)) for row in _unit_sample(spec, params, cfg.n)]
+        unit = _unit_sample(spec, params, cfg.n)
+        rows = [tuple(p.value(u) for p, u in zip(params, row, strict=True)) for row in unit]
     points = pd.DataFrame(rows, columns=[p.path for p in params])
     points.insert(0, "point", np.arange(len(points)))
     return points
@@ -260,8 +259,7 @@ def design_points(spec: SweepSpec) -> pd.DataFrame:
 
 def run_seeds(spec: SweepSpec) -> list[int]:
     """Replication i's seed, the same at every point (common random numbers)."""
-    children = np.random.SeedSequence(spec.seed).spawn(spec.replications)
-    return [int(c.generate_state(1)[0] % (2**31)) for c in children]
+    return replication_seeds(spec.seed, spec.replications)
 
 
 # --- running -------------------------------------------------------------------------------------
@@ -280,20 +278,14 @@ def simulate(base: str, sets: list[str], seed: int, daily: list[str] | None
     return result.summary, series, result.wall_seconds
 
 
-def run_point(evaluate: Evaluate, base: str, sets: list[str], seed: int, kpis: list[str] | None,
-              daily: list[str] | None) -> dict[str, Any]:
-    """One run in a worker: its numeric KPIs (and daily series), or the error that stopped it (never raises)."""
-    start = time.perf_counter()
-    try:
-        summary, series, sim_seconds = evaluate(base, sets, seed, daily)
-        keep = kpis if kpis is not None else [k for k, v in summary.items()
-                                              if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        row = {k: float(summary[k]) for k in keep if k in summary}
-        return {"status": "ok", "error": "", "wall_seconds": time.perf_counter() - start,
-                "sim_seconds": sim_seconds, **row, DAILY: series}
-    except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the sweep goes on
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-                "wall_seconds": time.perf_counter() - start, "sim_seconds": float("nan"), DAILY: None}
+def run_point(evaluate: Evaluate, base: str, sets: list[str], kpis: list[str] | None, daily: list[str] | None,
+              seed: int) -> Outcome:
+    """One point's run in a worker (the batch engine's evaluate): its numeric KPIs and daily series."""
+    summary, series, sim_seconds = evaluate(base, sets, seed, daily)
+    keep = kpis if kpis is not None else [k for k, v in summary.items()
+                                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    tables = {DAILY: series} if series is not None else {}
+    return Outcome({k: float(summary[k]) for k in keep if k in summary}, tables, sim_seconds)
 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
@@ -318,33 +310,11 @@ def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
             changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: {', '.join(changed)}); "
                                 "use another --out folder, or the spec it was run with to resume it")
-        for stale in out.rglob(".*.tmp"):  # a write cut short by a kill
-            stale.unlink()
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
     (out / PARTS).mkdir(parents=True, exist_ok=True)
     replace_atomically(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
-
-
-def _part(out: Path, point: int, replication: int, kind: str = "run") -> Path:
-    """A finished run's row ("run"), or a run whose worker died ("lost": retried by the next resume)."""
-    return out / PARTS / f"{kind}-{point:06d}-{replication:04d}.parquet"
-
-
-def _write_part(path: Path, row: dict[str, Any]) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    replace_atomically(path, lambda tmp: pq.write_table(pa.Table.from_pylist([row]), tmp))
-
-
-def _daily_part(out: Path, point: int, replication: int) -> Path:
-    return out / DAILY / f"point={point}" / f"replication={replication}" / "part.parquet"
-
-
-def _write_daily(path: Path, series: pd.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    replace_atomically(path, lambda tmp: series.to_parquet(tmp, index=False))
 
 
 def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
@@ -353,11 +323,10 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     """Run (or resume) a sweep and return one row per run (the Python API behind `run.py sweep`).
 
     `out` defaults to results/sweep-<name>; `executor` (e.g. a Dask client's `get_executor()`)
-    replaces the local pool of `workers` processes. Results never depend on either. At most
-    `window` runs are in flight at once (default 4 per worker, 1 serially, 256 with an executor), so
-    memory stays flat however many runs the sweep has; `evaluate` is the model (tests plug in
-    functions with known answers). A run whose worker dies (killed, out of memory) is kept as
-    status "lost" and retried by the next resume; a run the model rejects is "failed" for good."""
+    replaces the local pool of `workers` processes. Results never depend on either. Runs go through
+    the batch engine (experiments/batch.py: parts written as runs end, resume, lost workers, at most
+    `window` runs in flight); `evaluate` is the model (tests plug in functions with known answers).
+    A run the model rejects is "failed" for good; one whose worker dies is "lost" and rerun on resume."""
     source = str(spec) if not isinstance(spec, SweepSpec) else spec.name
     if isinstance(spec, SweepSpec):
         if evaluate is simulate:
@@ -370,71 +339,19 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
     points = _design(out, spec, source)
     seeds = run_seeds(spec)
     params = [p.path for p in spec.parameters]
-    todo = [(int(pt.point), r) for pt in points.itertuples() for r in range(spec.replications)
-            if not _part(out, int(pt.point), r).exists()]
-    values_at = [{p: plain(v) for p, v in row.items()} for row in points[params].to_dict("records")]
-    started = time.perf_counter()
-    own = executor is None
-    workers = min(workers, max(len(todo), 1))
-    pool = local_executor(workers) if own else executor
-    window = window or ((1 if workers == 1 else 4 * workers) if own else 256)  # serial: write each run at once
-    from tqdm import tqdm
-    counts, sim_seconds = {"failed": 0, "lost": 0}, 0.0
-    try:
-        queue, pending = iter(todo), {}
-        with tqdm(total=len(todo), disable=not progress, desc=spec.name, unit="run") as bar:
-            while True:
-                for point, rep in itertools.islice(queue, window - len(pending)):
-                    values = values_at[point]
-                    sets = [*spec.sets, *(_set(path, value) for path, value in values.items())]
-                    job = (run_point, evaluate, spec.base, sets, seeds[rep], spec.kpis, spec.daily)
-                    try:
-                        future = pool.submit(*job)
-                    except BrokenProcessPool:  # a worker died since the last wait: a new pool takes this run
-                        if not own:
-                            raise
-                        pool = _replace_pool(pool, workers)
-                        future = pool.submit(*job)
-                    pending[future] = (point, rep, values, pool)
-                if not pending:
-                    break
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    point, rep, values, owner = pending.pop(future)
-                    try:
-                        result = future.result()  # run_point never raises: this is the worker itself failing
-                    except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool, Dask's KilledWorker
-                        result = {"status": "lost", "error": f"worker lost: {type(exc).__name__}: {exc}",
-                                  "wall_seconds": float("nan"), "sim_seconds": float("nan"), DAILY: None}
-                        if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
-                            pool = _replace_pool(pool, workers)
-                    series = result.pop(DAILY)
-                    if series is not None:
-                        _write_daily(_daily_part(out, point, rep), series)
-                    row = {"point": point, **values, "replication": rep, "seed": seeds[rep], **result}
-                    kind = "lost" if row["status"] == "lost" else "run"
-                    _write_part(_part(out, point, rep, kind), row)  # last: a run with its part is finished
-                    if kind == "run":
-                        _part(out, point, rep, "lost").unlink(missing_ok=True)
-                    if row["status"] in counts:
-                        counts[row["status"]] += 1
-                    sim_seconds += 0.0 if np.isnan(row["sim_seconds"]) else row["sim_seconds"]
-                    bar.update(1)
-                    bar.set_postfix(counts)
-    finally:
-        if own:
-            pool.shutdown(cancel_futures=True)
+    jobs = []
+    for point, row in zip(points["point"], points[params].to_dict("records"), strict=True):
+        values = {p: plain(v) for p, v in row.items()}
+        sets = [*spec.sets, *(_set(path, value) for path, value in values.items())]
+        jobs += [Job(int(point), r, seeds[r], values, (evaluate, spec.base, sets, spec.kpis, spec.daily))
+                 for r in range(spec.replications)]
+    stats = run_batch(jobs, run_point, out, workers=workers, executor=executor, progress=progress,
+                      desc=spec.name, window=window)
     runs = gather(out)
-    timing = {"runs": len(todo), **counts, "wall_seconds": time.perf_counter() - started,
-              "sim_seconds": sim_seconds, "workers": workers if own else None}
-    _write_manifest(out, spec, fingerprint, timing, runs)
+    if len(runs):
+        replace_atomically(out / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
+    _write_manifest(out, spec, fingerprint, stats, runs)
     return runs
-
-
-def _replace_pool(broken: Executor, workers: int) -> Executor:
-    """A new local pool for one whose worker died (its other runs are lost; the next resume reruns them)."""
-    broken.shutdown(wait=False, cancel_futures=True)
-    return local_executor(workers)
 
 
 def _design(out: Path, spec: SweepSpec, source: str) -> pd.DataFrame:
@@ -446,42 +363,12 @@ def _design(out: Path, spec: SweepSpec, source: str) -> pd.DataFrame:
         replace_atomically(saved, lambda tmp: points.to_parquet(tmp, index=False))
     elif not pd.read_parquet(saved).equals(points):
         raise ScenarioError(source, "design", f"the design drawn now differs from the one in {saved} (another "
-                            "SALib or scipy version?); resume with the versions it was started with, or use a new --out")
+                            "SALib or scipy version?); resume with the versions it was started with, "
+                            "or use a new --out")
     return points
 
 
-def gather(out: Path) -> pd.DataFrame:
-    """Every run's row (finished, or lost with its worker and not yet rerun), in (point, replication)
-    order; written to runs.parquet atomically. A part that cannot be read is removed, so the next
-    resume runs it again."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-    folder = Path(out) / PARTS
-    finished = {p.name.removeprefix("run-") for p in folder.glob("run-*.parquet")}
-    parts = sorted([*folder.glob("run-*.parquet"),
-                    *(p for p in folder.glob("lost-*.parquet") if p.name.removeprefix("lost-") not in finished)])
-    tables = []
-    for part in parts:
-        try:
-            tables.append(pq.read_table(part))
-        except (OSError, pa.ArrowException) as exc:
-            print(f"warning: {part} cannot be read ({exc}); removed, the next resume runs it again", file=sys.stderr)
-            part.unlink()
-    # failed runs have no KPI columns; a parameter's levels may mix integers and reals: promote
-    runs = pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
-    if len(runs):
-        runs = runs.sort_values(["point", "replication"], ignore_index=True)
-        replace_atomically(Path(out) / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
-    return runs
-
-
-def status_counts(runs: pd.DataFrame) -> dict[str, int]:
-    """Runs by status: ok, failed (the model rejected it or raised), lost (its worker died)."""
-    counts = runs["status"].value_counts() if len(runs) else pd.Series(dtype=int)
-    return {k: int(counts.get(k, 0)) for k in ("ok", "failed", "lost")}
-
-
-def _write_manifest(out: Path, spec: SweepSpec, fingerprint: dict[str, Any], timing: dict[str, Any],
+def _write_manifest(out: Path, spec: SweepSpec, fingerprint: dict[str, Any], stats: BatchStats,
                     runs: pd.DataFrame) -> None:
     """What was run, with what, where and how long: the spec, versions, commit, machine, and the
     timings of this invocation and of the earlier ones (a resumed sweep keeps them all)."""
@@ -494,11 +381,12 @@ def _write_manifest(out: Path, spec: SweepSpec, fingerprint: dict[str, Any], tim
     versions = {pkg: metadata.version(pkg) for pkg in ("mesa", "numpy", "pandas", "scipy", "pyarrow", "SALib",
                                                        "distributed")}
     counts = status_counts(runs)
-    wall, busy = timing["wall_seconds"], timing["sim_seconds"]
-    overhead = (wall * timing["workers"] - busy) / busy if timing["workers"] and busy > 0 else None
-    this_time = {"runs": timing["runs"], "failed": timing["failed"], "lost": timing["lost"],
-                 "workers": timing["workers"] or "dask scheduler", "wall_seconds": round(wall, 3),
-                 "simulation_seconds": round(busy, 3), "overhead_share": None if overhead is None else round(overhead, 4),
+    wall, busy = stats.wall_seconds, stats.sim_seconds
+    overhead = (wall * stats.workers - busy) / busy if stats.workers and busy > 0 else None
+    this_time = {"runs": stats.runs, "failed": stats.failed, "lost": stats.lost,
+                 "workers": stats.workers or "dask scheduler", "wall_seconds": round(wall, 3),
+                 "simulation_seconds": round(busy, 3),
+                 "overhead_share": None if overhead is None else round(overhead, 4),
                  "git_commit": git_commit(PROJECT_ROOT)}
     path = out / "manifest.json"
     earlier = []

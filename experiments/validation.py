@@ -8,8 +8,8 @@ with its closed form. Every run also checks money and unit conservation (sim/inv
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

@@ -14,7 +14,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from sim.errors import ScenarioError
@@ -62,13 +61,19 @@ class FactorTable:
         return self.factors[(stage, key)].value
 
 
-@lru_cache(maxsize=8)
 def load_factors(path: str | None = None) -> FactorTable:
-    """Read and check a factor table; bad files raise ScenarioError naming the row and column."""
+    """Read and check a factor table; bad files raise ScenarioError naming the row and column. Read
+    once per version of the file (a long-lived process sees an edited file anew)."""
     file = Path(path) if path else DEFAULT_FACTORS
-    source = str(file)
     if not file.is_file():
-        raise ScenarioError(source, "carbon.factors_file", "file not found")
+        raise ScenarioError(str(file), "carbon.factors_file", "file not found")
+    stat = file.stat()
+    return _read_factors(str(file), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _read_factors(source: str, mtime_ns: int, size: int) -> FactorTable:
+    file = Path(source)
     try:
         with file.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -80,7 +85,8 @@ def load_factors(path: str | None = None) -> FactorTable:
     for i, row in enumerate(rows, start=2):  # line 1 is the header
         where = f"line {i}"
         if row["stage"] not in STAGES:
-            raise ScenarioError(source, f"{where}.stage", f"unknown stage {row['stage']!r}; allowed: {', '.join(STAGES)}")
+            raise ScenarioError(source, f"{where}.stage",
+                                f"unknown stage {row['stage']!r}; allowed: {', '.join(STAGES)}")
         try:
             value = float(row["factor"])
         except (TypeError, ValueError):

@@ -140,7 +140,7 @@ def retention_curves(cohorts: pd.DataFrame, name: str, context: str, path: Path)
     fig, ax = plt.subplots(figsize=(11, 6), layout="constrained")
     labels = list(dict.fromkeys(data["cohort"]))
     shades = plt.get_cmap("Blues")(np.linspace(0.35, 0.9, max(len(labels), 1)))
-    for colour, label in zip(shades, labels):
+    for colour, label in zip(shades, labels, strict=False):  # no cohort: one shade, no line
         one = data[data["cohort"] == label]
         ax.plot(one["months_since"], one["share"], color=colour, lw=1, marker="o", ms=3, label=label)
     mean = data.groupby("months_since").apply(lambda d: d["buyers"].sum() / d["customers"].sum(),
@@ -257,7 +257,7 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
     others = names[1:]
     colours = style.scenario_colours(names)
     fig, axes = plt.subplots(2, 4, figsize=(17, 3.6 + 0.7 * len(others)), layout="constrained", sharey=True)
-    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS):
+    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS, strict=True):
         info = catalogue[kpi]
         rows = comparison[comparison["kpi"] == kpi].set_index("scenario")
         share = info.unit.startswith("share")
@@ -276,7 +276,8 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
                             fontsize=8, color=style.SUBTLE)
         ax.axvline(0, color="black", lw=0.8)
         ax.set_yticks(range(len(others)), others)
-        for tick, name in zip(ax.get_yticklabels(), others):
+        # the y axis is shared: only the first column has labels to colour
+        for tick, name in zip(ax.get_yticklabels(), others, strict=False):
             tick.set_color(style.text_colour(colours[name]))
         ax.margins(x=0.3)
         if share:
@@ -370,7 +371,7 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     panels = (("gmv7", f"GMV per day, 7-day mean ({currency})"), ("customers_total", "Customers (cumulative)"),
               ("profit_cum", f"Platform profit, cumulative ({currency})"))
     fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), layout="constrained")
-    for ax, (column, title) in zip(axes, panels):
+    for ax, (column, title) in zip(axes, panels, strict=True):
         for name in names:
             one = frame[frame["scenario"] == name].groupby("date")[column]
             low, mid, high = one.quantile(0.1), one.mean(), one.quantile(0.9)
@@ -413,7 +414,7 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
     fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols + 1, 3.3 * rows + 1.2), layout="constrained",
                              squeeze=False, sharey=True, sharex=True)
     active_end = {}
-    for ax, name in zip(axes.ravel(), names):
+    for ax, name in zip(axes.ravel(), names, strict=False):
         m = means.loc[name]
         stack = [m["new_state"], m["active_customers"] - m["new_state"], m["dormant_customers"], m["churned_customers"]]
         ax.stackplot(m.index, *stack, colors=[c for _, c in LIFECYCLE], labels=[s for s, _ in LIFECYCLE], alpha=0.9)
@@ -450,7 +451,7 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
     rows = -(-len(others) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.4 * rows), layout="constrained", squeeze=False)
     gmv = pnl[(pnl["party"] == "merchants") & (pnl["line"] == "sale")].set_index("scenario")["amount"]
-    for ax, name in zip(axes.ravel(), others):
+    for ax, name in zip(axes.ravel(), others, strict=False):
         delta = (table[name] - table[names[0]]).fillna(0.0)
         # lines that move profit little (under 5% of the largest move, or 0.05% of GMV) are summed as "other"
         small = delta.abs() < max(BRIDGE_MIN_MOVE * float(delta.abs().max()),
@@ -505,8 +506,8 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
     for ax, kpi, label in ((axes[0], "gmv", "GMV"), (axes[1], "platform_profit", "platform profit")):
         points = means.loc[names, [kpi, "carbon_kg"]].to_numpy(dtype=float) * np.array([1.0, -1.0])
         efficient = pareto_flags(points)
-        efficient_all[kpi] = [n for n, e in zip(names, efficient) if e]
-        for name, eff in zip(names, efficient):
+        efficient_all[kpi] = [n for n, e in zip(names, efficient, strict=True) if e]
+        for name, eff in zip(names, efficient, strict=True):
             x, y = means.loc[name, "carbon_kg"], means.loc[name, kpi]
             xerr = [[delta.loc[name, "carbon_kg"] - low.loc[name, "carbon_kg"]],
                     [high.loc[name, "carbon_kg"] - delta.loc[name, "carbon_kg"]]]
@@ -640,7 +641,7 @@ def regret_bars(table: pd.DataFrame, levers: list[str], title: str, path: Path, 
     settings = table[table["kpi"] == kpis[0]]
     fig, axes = plt.subplots(1, len(kpis), figsize=(4.5 * len(kpis) + 2.5, 2.4 + 0.35 * len(settings)),
                              layout="constrained", squeeze=False, sharey=True)
-    for ax, kpi in zip(axes[0], kpis):
+    for ax, kpi in zip(axes[0], kpis, strict=True):
         rows = table[table["kpi"] == kpi].reset_index(drop=True)
         colours = [style.GOOD if r else style.SCENARIOS[0] for r in rows["most_robust"]]
         ax.barh(range(len(rows)), rows["max_regret"], color=colours)
@@ -694,7 +695,8 @@ def calibration_tracking(tracking: pd.DataFrame, unit: str, holdout: dict | None
         finding = (f"The fit forecasts {style.number(holdout['forecast_repeat_transactions'])} repeat transactions in "
                    f"the holdout against {style.number(holdout['actual_repeat_transactions'])} actual "
                    f"({holdout['error_percent']:+.1f}%; cumulative "
-                   f"{100 * (holdout['forecast_cumulative_end'] / holdout['actual_cumulative_end'] - 1):+.1f}% by the end)")
+                   f"{100 * (holdout['forecast_cumulative_end'] / holdout['actual_cumulative_end'] - 1):+.1f}% "
+                   "by the end)")
     else:
         last = tracking.iloc[-1]
         finding = (f"The fit tracks {style.number(last['model_cumulative'])} repeat transactions against "
@@ -712,7 +714,7 @@ def calibration_conditional(conditional: pd.DataFrame, unit: str, context: str, 
     ax.plot(x, conditional["actual_mean"], color="black", marker="o", lw=1.8, label="actual (the log)")
     ax.plot(x, conditional["model_mean"], color=style.SCENARIOS[0], marker="s", lw=1.8, ls="--",
             label="BG/NBD conditional expectation")
-    ax.set_xticks(x, [f"{f}\n({n:,})" for f, n in zip(conditional["frequency"], conditional["customers"])])
+    ax.set_xticks(x, [f"{f}\n({n:,})" for f, n in zip(conditional["frequency"], conditional["customers"], strict=True)])
     ax.set_xlabel("repeat transactions in the calibration period (customers)")
     ax.set_ylabel("mean repeat transactions in the holdout")
     ax.set_ylim(bottom=0)

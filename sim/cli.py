@@ -1,4 +1,5 @@
-"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, calibrate, validate, bench). It parses and dispatches;
+"""Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, calibrate, validate,
+bench). It parses and dispatches;
 the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
@@ -93,9 +94,9 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from sim.outputs import results_folder
+    from sim.policies import enabled_policies
     from sim.runner import run_scenario, write_run
     from sim.scenario_io import load_scenario
-    from sim.policies import enabled_policies
     from sim.tables import format_table
 
     scenario = load_scenario(args.scenario, overrides_from(args))
@@ -149,8 +150,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from experiments.executors import default_workers
     from experiments.runs import plan
     from sim.outputs import results_folder
-    from sim.scenario_io import load_scenario
     from sim.policies import enabled_policies
+    from sim.scenario_io import load_scenario
     from sim.tables import format_comparison, format_targets
 
     if args.replications < 1 or args.replications > 1000:

@@ -108,8 +108,8 @@ EXTRA = (
     Kpi("platform_logistics_cost", "currency", "the platform's part of logistics_cost", "lower",
         column="platform_logistics_cost"),
     Kpi("parcels_late", "orders", "orders delayed by the fleet's backlog", "lower", column="late_deliveries"),
-    Kpi("reactivated_customers", "orders (reactivations)", "repeat orders of customers who were dormant or churned", "higher",
-        column="reactivated_customers"),
+    Kpi("reactivated_customers", "orders (reactivations)", "repeat orders of customers who were dormant or churned",
+        "higher", column="reactivated_customers"),
     Kpi("top_decile_merchant_share", "share", "share of GMV won by the top 10% of merchants ever created"),
     *(Kpi(f"carbon_{stage}_kg", "kg CO2e", f"emissions of stage {stage}", "lower", column=f"carbon_{stage}_kg")
       for stage in STAGES),

@@ -3,10 +3,10 @@
 Platform-fulfilled parcels join their region's FIFO backlog; once a day, a delivery wave (one
 SimPy event per region, at mid-day) delivers up to the region's capacity (a fractional
 capacity is honoured by carrying the fraction to the next wave: over w waves the fleet
-delivers floor(credit + w x capacity), kept in integer thousandths of a parcel). Because the queue is FIFO and capacity is known,
-each parcel's wait is known when it is handed over, so delays, lateness and their effect on the
-shopper are decided at order time, and the waves book the km, cost and carbon of the
-parcels they actually deliver. Merchant-fulfilled parcels go with a carrier that has no
+delivers floor(credit + w x capacity), kept in integer thousandths of a parcel). Because the
+queue is FIFO and capacity is known, each parcel's wait is known when it is handed over, so
+delays, lateness and their effect on the shopper are decided at order time, and the waves book
+the km, cost and carbon of the parcels they actually deliver. Merchant-fulfilled parcels go with a carrier that has no
 capacity limit. Vehicles are counted in vehicle-equivalents (capacity bought from a
 carrier's shared fleet), so a small platform need not own whole vans.
 """

@@ -11,8 +11,9 @@ the unit counters.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,8 @@ COLUMNS = (
     "lost_sales", "fallback_orders", "stockout_events", "new_customers",
     *(f"new_customers_{ch}" for ch in JOIN_CHANNELS),
     "customers_total", "active_customers", "new_state", "dormant_customers", "churned_customers",
-    "churn_entries", "churn_at_risk", "alive_latent", "dropouts", "platform_revenue", "platform_cost", "merchant_profit", "marketing_cost",
+    "churn_entries", "churn_at_risk", "alive_latent", "dropouts", "platform_revenue", "platform_cost",
+    "merchant_profit", "marketing_cost",
     "subsidy_cost", "referral_cost", "loyalty_cost", "logistics_cost", "platform_logistics_cost", "goods_cost",
     "refunds", "carbon_levy", "returns", "returns_decided", "carbon_kg", *(f"carbon_{s}_kg" for s in STAGES),
     "units_demanded", "units_sold", "units_ordered", "on_hand_units", "delivery_days_sum", "late_deliveries",
@@ -83,7 +85,7 @@ class CohortRecorder:
         dates = [calendar_start + dt.timedelta(days=d) for d in range(days)]
         first = dates[warmup] if warmup < days else calendar_start
         self.month = np.array([(x.year - first.year) * 12 + x.month - first.month for x in dates])  # per day
-        self.label = {int(m): f"{d.year}-{d.month:02d}" for m, d in zip(self.month, dates)}
+        self.label = {int(m): f"{d.year}-{d.month:02d}" for m, d in zip(self.month, dates, strict=True)}
         self.warmup = warmup
         self.rows: list[dict[str, object]] = []
 
@@ -239,7 +241,8 @@ FORMULAS: dict[str, Callable[[pd.DataFrame, RunEnd, dict[str, Any]], Any]] = {
     "net_gmv": lambda d, e, s: s["gmv"] - s["refunds"],
     "returns_outstanding_end": lambda d, e, s: e.returns_outstanding,
     "top_decile_merchant_share": lambda d, e, s: _top_decile_share(e.merchant_gmv),
-    "carbon_logistics_kg": lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production")),
+    "carbon_logistics_kg": lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES
+                                                     if st != "production")),
     "cac_paid": lambda d, e, s: _ratio(s["marketing_cost"], s["new_customers_paid"]),
     "cac_referral": lambda d, e, s: _ratio(s["referral_cost"], s["new_customers_referral"]),
     "k_factor": lambda d, e, s: _ratio(s["new_customers_referral"], float(d["customers_total"].mean())),

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import simpy
 
-from agents.merchant import MerchantTable, Merchants, Pricing, budget_for_expected_sales, build_merchants, record_demand
+from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
@@ -454,7 +454,8 @@ class MarketModel(mesa.Model):
             returns_by_category=self.returns.decided_by_category.copy(),
             initial_history_days=cfg.shoppers.initial_history_days, measure_start=self.warmup,
             churn_after_days=cfg.shoppers.lifecycle.churned_after_days, churn_at_risk_start=self.churn_at_risk_start,
-            alive_start=self.alive_start, is_month_end=self.is_month_end[self.warmup:], forecast_window_days=cfg.merchants.replenishment.forecast_window_days,
+            alive_start=self.alive_start, is_month_end=self.is_month_end[self.warmup:],
+            forecast_window_days=cfg.merchants.replenishment.forecast_window_days,
             merchant_active=t.active.copy(), merchant_trailing_profit=t.profit_days.sum(axis=0),
             merchant_gmv=t.gmv_run[t.left_day >= self.warmup].copy(), merchants_joined=self.merchants.joined,
             returns_outstanding=self.returns.outstanding(), ledger_totals=dict(self.ledger.totals),

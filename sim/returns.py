@@ -1,8 +1,9 @@
 """Returns: decided when an order is placed, refunded and restocked `delay_days` later.
 
 The probability of a return rises as quality falls and depends on the category: p = (base_rate +
-quality_slope x (1 - merchant quality x supplier quality)) x the category's return_multiplier. A returned unit is fit to sell again with
-probability restock_share (it goes back on the merchant's shelf), otherwise it is scrapped.
+quality_slope x (1 - merchant quality x supplier quality)) x the category's return_multiplier. A
+returned unit is fit to sell again with probability restock_share (it goes back on the
+merchant's shelf), otherwise it is scrapped.
 The shopper gets the order value back; the platform refunds its commission.
 """
 

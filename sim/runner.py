@@ -97,7 +97,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
             "days": sc.simulation.days,
             "shoppers": sc.shoppers.count,
             "wall_seconds": round(result.wall_seconds, 3),
-            "finished_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "command": sys.argv,
             "versions": _versions(),
             "unit_balance": result.unit_balance,

@@ -35,7 +35,8 @@ PoliciesConfig = create_model(
 class TargetConfig(Section):
     """A goal on one summary KPI: a change relative to the baseline, or a level."""
 
-    kpi: str = Field(min_length=1, description="A summary.json key, e.g. gmv, second_purchase_90d, merchant_satisfaction")
+    kpi: str = Field(min_length=1,
+                     description="A summary.json key, e.g. gmv, second_purchase_90d, merchant_satisfaction")
     relative_change_min: float | None = Field(
         None, description="Met when (scenario - baseline) / baseline is at least this (e.g. 0.20 for +20%)"
     )

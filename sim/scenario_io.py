@@ -17,11 +17,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.scenario import Scenario
 from sim.acquisition import scenario_schedule
 from sim.carbon import check_factor_coverage
 from sim.errors import ScenarioError
 from sim.network import read_edgelist
+from sim.scenario import Scenario
 
 
 def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:

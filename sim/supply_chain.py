@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 import simpy
 
-from agents.merchant import MerchantTable, Merchants, replenishment_orders
+from agents.merchant import Merchants, MerchantTable, replenishment_orders
 from agents.supplier import Lot, Supplier, SupplierTable, delay_sampler
 from sim.carbon import CarbonTally
 from sim.config import MerchantsConfig, SuppliersConfig
@@ -90,7 +90,7 @@ class SupplyChain:
         order = np.argsort(sup, kind="stable")
         m, c, units, sup = m[order], c[order], units[order], sup[order]
         bounds = np.flatnonzero(np.diff(sup)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, sup.size]):  # one lot per supplier
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, sup.size], strict=True):  # one lot per supplier
             if hi > lo:
                 self.suppliers[sup[lo]].order(Lot(m[lo:hi], c[lo:hi], units[lo:hi], day))
         return ordering

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,25 @@ SMALL = ["shoppers.count=5000", "merchants.count=40", "suppliers.count=10", "sim
 def small_scenario(*extra: str):
     """The baseline shrunk to 5,000 shoppers, 40 merchants, 120 days without warm-up, plus overrides."""
     return load_scenario(BASELINE, [*SMALL, *extra])
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`run.py ARGS` through the CLI's main() in this process: the exit code, stdout and stderr a user
+    sees, without starting Python each time (a few tests still start run.py as a real process)."""
+    from sim.cli import main
+
+    out, err, here = io.StringIO(), io.StringIO(), os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's own errors (exit 2) and --help (exit 0)
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["run.py", *args], code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="session")

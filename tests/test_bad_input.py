@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BASELINE, SMALL
 from sim import scenario_io
 from sim.cli import main
 from sim.errors import ScenarioError
 from sim.outputs import atomic_folder
 from sim.scenario_io import load_scenario, parse_scenario
-
-from conftest import BASELINE, SMALL
 
 BASE = str(BASELINE)
 # a small, short run: should a check ever let bad input through, the test fails in seconds, not minutes

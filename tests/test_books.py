@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 from agents.merchant import QUARTER_DAYS
+from conftest import small_scenario
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.metrics import pnl_table
 from sim.model import MarketModel
-
-from conftest import small_scenario
 
 HELD = ["simulation.days=90", "merchants.entry.monthly_rate=0", "merchants.exit.min_age_days=3650"]
 

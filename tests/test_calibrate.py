@@ -11,11 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ROOT
 from experiments.calibration import _maximise, calibrate, fit_bass
 from sim.bgnbd import bass_cumulative
 from sim.errors import ScenarioError
-
-from conftest import ROOT
 
 CDNOW = ROOT / "sim" / "data" / "cdnow" / "CDNOW_sample.txt"
 
@@ -109,8 +108,9 @@ def test_a_daily_fit_gives_the_weekly_rates_in_the_scenario(cdnow, tmp_path):
     daily = calibrate(CDNOW, "1997-09-30", "day")
     assert daily.bgnbd.params["r"] == pytest.approx(cdnow.bgnbd.params["r"], rel=0.02)
     assert daily.bgnbd.params["alpha"] / 7 == pytest.approx(cdnow.bgnbd.params["alpha"], rel=0.02)
-    from experiments.calibration import calibrated_yaml
     import yaml
+
+    from experiments.calibration import calibrated_yaml
     assert yaml.safe_load(calibrated_yaml(daily))["shoppers"]["bgnbd"]["alpha"] == pytest.approx(
         cdnow.bgnbd.params["alpha"], rel=0.02)
 
@@ -201,6 +201,7 @@ NEUTRAL_PRICES = ["catalog.categories=[{name: all, demand_share: 1}]", "merchant
                   "merchants.categories_per_merchant=1"]  # order value = the Gamma-Gamma spend itself
 
 
+@pytest.mark.slow
 def test_round_trip_the_model_s_own_log_gives_back_its_parameters(tmp_path, capsys):
     """`run --transactions` on the CDNOW cohort replay with known parameters (the published fit), then
     `calibrate` on the Parquet log it wrote: every estimate near the truth, for four seeds. Criteria: each
@@ -289,7 +290,8 @@ def _write_variant(frame: pd.DataFrame, path, variant: str):
     if variant == "categorical ids, integer dates, decimal amounts":
         table = pa.table({"customer_id": pa.array(frame["buyer"]).dictionary_encode(),
                           "date": pa.array(frame["when"].str.replace("-", "").astype(int)),
-                          "amount": pa.array([decimal.Decimal(f"{v:.2f}") for v in frame["value"]], pa.decimal128(10, 2))})
+                          "amount": pa.array([decimal.Decimal(f"{v:.2f}") for v in frame["value"]],
+                                             pa.decimal128(10, 2))})
         pq.write_table(table, path.with_suffix(".parquet"))
         return path.with_suffix(".parquet"), []
     raise AssertionError(variant)

@@ -9,10 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import small_scenario
 from sim import charts, style
 from sim.runner import run_scenario
-
-from conftest import small_scenario
 
 KEY = [k for k, _ in charts.KEY_KPIS]
 
@@ -34,8 +33,8 @@ def _check(path, *texts: str) -> str:
 def test_run_charts_state_the_finding_in_the_scenarios_currency(run, tmp_path):
     s = run.summary
     charts.kpi_timeseries(run.daily, s, "baseline", "Scenario baseline: 5,000 shoppers", "EUR", tmp_path / "kpis.png")
-    svg = _check(tmp_path / "kpis", f"GMV {style.number(s['gmv'])} EUR", "EUR per day", "new (first order in the last 30 days)",
-                 "Scenario baseline: 5,000 shoppers")
+    svg = _check(tmp_path / "kpis", f"GMV {style.number(s['gmv'])} EUR", "EUR per day",
+                 "new (first order in the last 30 days)", "Scenario baseline: 5,000 shoppers")
     assert "currency" not in svg
     charts.supply_chain(run.daily, s, "baseline", "ctx", "EUR", tmp_path / "supply_chain.png")
     _check(tmp_path / "supply_chain", "kg CO2e", "EUR per order", "days to deliver")

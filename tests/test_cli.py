@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import ROOT, SMALL, cli
 from sim.kpis import SUMMARY_KEYS
-
-from conftest import ROOT, SMALL
 
 RUN = [sys.executable, str(ROOT / "run.py"), "run"]
 BASE = str(ROOT / "scenarios" / "baseline.yaml")
@@ -22,7 +21,7 @@ SETS = [arg for s in SMALL for arg in ("--set", s)]
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([*RUN, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return cli("run", *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
@@ -210,8 +209,7 @@ def test_an_edge_list_network_runs_and_is_described_in_the_manifest(tmp_path):
 
 
 def test_bench_times_the_standard_scenario_by_phase():
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "bench", *SETS, "--days", "30"],
-                          capture_output=True, text=True, timeout=300)
+    proc = cli("bench", *SETS, "--days", "30")
     assert proc.returncode == 0, proc.stderr
     assert "bench: build" in proc.stdout and "ns per shopper-day (150,000 shopper-days)" in proc.stdout
     assert "SimPy events" in proc.stdout and "word of mouth (network)" in proc.stdout and "peak RSS" in proc.stdout
@@ -242,6 +240,7 @@ def test_a_bad_set_value_is_blamed_on_the_set_and_unnamed_files_are_named_after_
     assert proc.returncode == 0 and "cheaper_commission (5 days" in proc.stdout
 
 
+@pytest.mark.slow
 def test_validate_quick_reproduces_every_kind_of_published_result():
     proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "validate", "--quick"], capture_output=True,
                           text=True, timeout=600)

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ROOT, SMALL, cli
 from experiments.compare import assess_targets, comparison_table
+from sim.kpis import SUMMARY_KEYS
 from sim.scenario import TargetConfig as Target
-
-from conftest import ROOT, SMALL
 
 SCEN = ROOT / "scenarios"
 SETS = [arg for s in [*SMALL, "simulation.days=90"] for arg in ("--set", s)]
 
 
 def compare_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), "compare", *args], capture_output=True, text=True,
-                          timeout=600)
+    return cli("compare", *args)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +107,7 @@ def test_targets_are_reported_with_their_interval(compared):
     assert (targets["ci_low"] <= targets["estimate"]).all() and (targets["estimate"] <= targets["ci_high"]).all()
 
 
+@pytest.mark.slow
 def test_workers_do_not_change_results(compared, tmp_path):
     out = tmp_path / "one"
     proc = compare_cli(str(SCEN / "baseline.yaml"), str(SCEN / "subsidy_newcomers.yaml"),
@@ -131,12 +130,13 @@ def test_target_assessment_rules():
 
 def test_paired_interval_on_known_numbers():
     runs = pd.DataFrame({"scenario": ["b"] * 3 + ["s"] * 3, "replication": [0, 1, 2] * 2,
-                         **{k: [1.0, 2.0, 3.0, 2.0, 3.0, 4.5] for k in __import__("sim.kpis", fromlist=["x"]).SUMMARY_KEYS}})
+                         **{k: [1.0, 2.0, 3.0, 2.0, 3.0, 4.5] for k in SUMMARY_KEYS}})
     row = comparison_table(runs, ["b", "s"]).query("scenario == 's' and kpi == 'gmv'").iloc[0]
     deltas = np.array([1.0, 1.0, 1.5])
     half = 4.302652729911275 * deltas.std(ddof=1) / np.sqrt(3)  # t(0.975, 2)
     assert row["delta_vs_baseline"] == pytest.approx(deltas.mean())
-    assert row["ci_low"] == pytest.approx(deltas.mean() - half) and row["ci_high"] == pytest.approx(deltas.mean() + half)
+    assert row["ci_low"] == pytest.approx(deltas.mean() - half)
+    assert row["ci_high"] == pytest.approx(deltas.mean() + half)
 
 
 @pytest.mark.parametrize("text,field,phrase", [
@@ -157,8 +157,7 @@ def test_impossible_policy_settings_exit_2_before_any_run(tmp_path, text, field,
     line = proc.stderr.strip().splitlines()
     assert len(line) == 1 and field in line[0] and phrase in line[0], proc.stderr
     assert not (tmp_path / "o").exists()
-    run = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(bad), "--out", str(tmp_path / "r")],
-                         capture_output=True, text=True)
+    run = cli("run", str(bad), "--out", str(tmp_path / "r"))
     assert run.returncode == 2 and not (tmp_path / "r").exists()
 
 
@@ -169,10 +168,11 @@ def test_same_names_and_bad_options_are_refused(tmp_path):
     assert proc.returncode == 2 and "--replications" in proc.stderr
 
 
+@pytest.mark.slow
 def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(compared):
     import re
     out, _ = compared
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "report", str(out)], capture_output=True, text=True)
+    proc = cli("report", str(out))
     assert proc.returncode == 0, proc.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import Scenario
-from sim.errors import ScenarioError
-from sim.scenario_io import load_scenario
-
 from conftest import BASELINE, ROOT
+from sim.errors import ScenarioError
+from sim.scenario import Scenario
+from sim.scenario_io import load_scenario
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from conftest import small_scenario
 from sim.model import MarketModel
 from sim.runner import run_scenario
-
-from conftest import small_scenario
 
 
 def test_same_seed_gives_identical_summary_and_daily_series(small_run):

@@ -7,12 +7,11 @@ import typing
 
 from pydantic import BaseModel
 
-from sim.scenario import Scenario
+from conftest import ROOT
 from sim.kpis import CATALOGUE, SUMMARY_KEYS
 from sim.metrics import COLUMNS
 from sim.policies import policy_kpis
-
-from conftest import ROOT
+from sim.scenario import Scenario
 
 
 def _unwrap_optional(annotation):

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from conftest import ROOT, small_scenario
 from sim.model import MarketModel
 from sim.runner import run_scenario
-
-from conftest import ROOT, small_scenario
 
 GREEN = "policies.green_logistics"
 
@@ -69,8 +68,8 @@ def test_carbon_price_is_charged_on_the_days_emissions(base):
 
 
 def test_green_logistics_scenario_beats_baseline_on_carbon_per_order():
-    from sim.scenario_io import load_scenario
     from conftest import SMALL
+    from sim.scenario_io import load_scenario
     sets = [*SMALL, "suppliers.count=50"]
     green = run_scenario(load_scenario(ROOT / "scenarios" / "green_logistics.yaml", sets))
     base = run_scenario(load_scenario(ROOT / "scenarios" / "baseline.yaml", sets))

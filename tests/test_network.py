@@ -75,7 +75,7 @@ def test_edgelist_reader(tmp_path):
     f = tmp_path / "ties.tsv"
     f.write_text("source\ttarget\n0\t1\n# a comment\n1\t2\n2\t2\n")
     u, v = read_edgelist(str(f), 3, "s.yaml")
-    assert list(zip(u, v)) == [(0, 1), (1, 2), (2, 2)]
+    assert list(zip(u, v, strict=True)) == [(0, 1), (1, 2), (2, 2)]
     assert from_edges(3, u, v).degree.tolist() == [1, 2, 1]  # the self-loop is dropped
     f.write_text("0,1\n1,7\n")
     with pytest.raises(ScenarioError, match="line 2: shopper index 7 is out of range; allowed 0 to 2"):

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import small_scenario
 from sim.metrics import summarize
 from sim.model import MarketModel
 from sim.runner import run_scenario
-
-from conftest import small_scenario
 
 WELCOME = "{name: welcome, target: new, coupon_type: fixed, value: 5, validity_days: 30, reissue_after_days: 365}"
 
@@ -55,11 +54,12 @@ def test_subsidy_raises_orders_and_costs_and_reports_cannibalisation(base):
 
 
 def test_price_hunters_respond_more_to_the_same_coupon():
-    model, _ = model_run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, value: 20}]}")
-    p = next(p for p in model.policies if p.name == "subsidy")
+    model, _ = model_run("policies.subsidy={campaigns: [{name: all, target: everyone, coupon_type: percent, "
+                         "value: 20}]}")
     seg = {s.name: i for i, s in enumerate(model.scenario.shoppers.segments)}
     mult = model.context.saving_multiplier(0.2)  # a 20% coupon, through the buy-or-not choice
-    assert mult[model.shoppers.segment == seg["price_hunters"]].mean() > mult[model.shoppers.segment == seg["premium"]].mean()
+    by_segment = {name: mult[model.shoppers.segment == i].mean() for name, i in seg.items()}
+    assert by_segment["price_hunters"] > by_segment["premium"]
     # the incidence elasticity is -incidence_weight x price_sensitivity: 0.25 x 4 = 1 for price hunters
     assert np.allclose(mult[model.shoppers.segment == seg["price_hunters"]], 0.8 ** -1.0)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from conftest import small_scenario
 from sim.model import MarketModel
 from sim.runner import run_scenario
-
-from conftest import small_scenario
 
 REF = "policies.referral"
 
@@ -71,8 +70,10 @@ def test_any_customer_refers_more_than_only_active_ones():
 
 
 def test_fraud_costs_rewards_but_brings_no_customers():
-    honest = run_summary(with_referral(f"{REF}.fraud_share=0", f"{REF}.reward_type=cash", f"{REF}.cap_per_referrer=null"))
-    fraud = run_summary(with_referral(f"{REF}.fraud_share=0.5", f"{REF}.reward_type=cash", f"{REF}.cap_per_referrer=null"))
+    honest = run_summary(with_referral(f"{REF}.fraud_share=0", f"{REF}.reward_type=cash",
+                                       f"{REF}.cap_per_referrer=null"))
+    fraud = run_summary(with_referral(f"{REF}.fraud_share=0.5", f"{REF}.reward_type=cash",
+                                      f"{REF}.cap_per_referrer=null"))
     assert honest["referral_fake_signups"] == 0
     assert fraud["new_customers_referral"] == honest["new_customers_referral"]  # same shoppers join
     assert fraud["referral_fake_signups"] == pytest.approx(fraud["new_customers_referral"], rel=0.2)  # 0.5/(1-0.5)

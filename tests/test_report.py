@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
-from conftest import ROOT, SMALL
-
-
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True, text=True, timeout=600)
+from conftest import ROOT, SMALL, cli
 
 
 def test_the_report_of_a_run_has_its_key_numbers_and_charts(tmp_path):

@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from conftest import small_scenario
-
 from sim.runner import run_scenario
 
 
@@ -78,6 +77,7 @@ def test_today_market_buys_as_calibrated():
     assert np.all(np.abs(model.choice.segment_offer_multiplier - 1.0) < 0.02)
 
 
+@pytest.mark.slow
 def test_purchase_rate_lever_does_not_shorten_lifetimes():
     """More purchases per week, same lifetimes in calendar time: latent_alive_end does not fall."""
     cohort = ["shoppers.count=20000", "shoppers.initial_customer_share=1.0", "shoppers.initial_history_days=0",

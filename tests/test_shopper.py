@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from agents.shopper import NEVER, ShopperPopulation
-from sim.model import MarketModel
-
 from conftest import small_scenario
+from sim.model import MarketModel
 
 
 def test_nobody_drops_out_without_a_repeat_purchase():

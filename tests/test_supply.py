@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sim.model import MarketModel
-
 from conftest import small_scenario
+from sim.model import MarketModel
 
 
 @pytest.mark.parametrize("lead", [1, 2, 5])

@@ -7,11 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from conftest import small_scenario
 from sim.invariants import violations
 from sim.model import MarketModel
 from sim.runner import run_scenario
-
-from conftest import small_scenario
 
 
 def lots_of(model: MarketModel) -> list:
@@ -101,7 +100,8 @@ def test_carbon_stages_add_up_and_last_mile_follows_the_factor_table():
     np.testing.assert_allclose(daily[stages].sum(axis=1), daily["carbon_kg"])
     assert (daily[stages].sum() > 0).all()
     # warehousing: one factor per order served
-    assert daily["carbon_warehousing_kg"].sum() == pytest.approx(daily["orders"].sum() * model.factors("warehousing", "default"))
+    assert daily["carbon_warehousing_kg"].sum() == pytest.approx(daily["orders"].sum() * model.factors("warehousing",
+                                                                                                       "default"))
     # production: units produced x intensity (green suppliers at their lower factor)
     assert model.carbon.totals["production"] > 0
 
@@ -132,7 +132,8 @@ def test_waits_promised_at_hand_over_are_the_waves_that_deliver():
     due = np.bincount(np.concatenate(promised), minlength=200)[:80]
     delivered = model.recorder.frame()["parcels_delivered_by_fleet"].to_numpy()
     np.testing.assert_array_equal(delivered, due)
-    assert due.sum() > 0 and (np.concatenate(promised) - np.repeat(np.arange(len(promised)), [p.size for p in promised])).max() > 0
+    assert due.sum() > 0 and (np.concatenate(promised) - np.repeat(np.arange(len(promised)),
+                                                                   [p.size for p in promised])).max() > 0
 
 
 def test_monthly_fleet_review_follows_a_growing_customer_base():

@@ -10,16 +10,14 @@ import socket
 import subprocess
 import sys
 import time
-
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import ROOT, cli
 from experiments.sweep import design_points, load_spec, run_seeds, sweep
 from sim.errors import ScenarioError
-
-from conftest import ROOT
 
 TINY = '["shoppers.count=1000", "merchants.count=5", "suppliers.count=4", "simulation.days=20", ' \
        '"simulation.warmup_days=0"]'
@@ -131,12 +129,12 @@ design: {kind: lever_x_uncertainty, n: 4}
 def test_bad_specs_exit_2_and_write_nothing(tmp_path, body, message):
     spec = write_spec(tmp_path, body)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(out)],
-                          capture_output=True, text=True, cwd=ROOT)
+    proc = cli("sweep", spec, "--out", str(out), cwd=ROOT)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
     assert message in proc.stderr and not out.exists()
 
 
+@pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_bits(tmp_path):
     from distributed import Client, LocalCluster
 
@@ -167,6 +165,7 @@ kpis: [gmv, orders, platform_profit]
 """
 
 
+@pytest.mark.slow
 def test_a_sweep_killed_mid_way_resumes_and_ends_with_every_run_exactly_once(tmp_path):
     spec, out = write_spec(tmp_path, KILLABLE), tmp_path / "out"
     cmd = [sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(out), "--workers", "2", "--quiet"]
@@ -196,6 +195,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_the_real_dask_scheduler_and_worker_commands_run_a_sweep(tmp_path):
     from distributed import Client
 
@@ -211,8 +211,7 @@ def test_the_real_dask_scheduler_and_worker_commands_run_a_sweep(tmp_path):
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         spec = write_spec(tmp_path, FACTORIAL)
-        proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(tmp_path / "dask"),
-                               "--scheduler", address], capture_output=True, text=True, cwd=ROOT, timeout=300)
+        proc = cli("sweep", spec, "--out", str(tmp_path / "dask"), "--scheduler", address, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr
         on_dask = pd.read_parquet(tmp_path / "dask" / "runs.parquet")
         manifest = json.loads((tmp_path / "dask" / "manifest.json").read_text())
@@ -256,7 +255,8 @@ def test_an_edited_base_scenario_is_refused_on_resume(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nplatform: {{take_rate: 0.12}}\n")
     spec = tmp_path / "s.yaml"
-    spec.write_text(f"name: s\nbase: base.yaml\nsets: {TINY}\n" + FACTORIAL.replace("replications: 2", "replications: 1"))
+    spec.write_text(f"name: s\nbase: base.yaml\nsets: {TINY}\n" + FACTORIAL.replace("replications: 2",
+                                                                                    "replications: 1"))
     sweep(str(spec), tmp_path / "out")
     base.write_text(f"extends: {ROOT / 'scenarios' / 'baseline.yaml'}\nplatform: {{take_rate: 0.12, "
                     "marketing_spend_per_day: 500}\n")
@@ -268,15 +268,14 @@ def test_an_edited_base_scenario_is_refused_on_resume(tmp_path):
                                             (["--workers", "0"], "--workers")])
 def test_bad_options_exit_2(tmp_path, extra, message):
     spec = write_spec(tmp_path, FACTORIAL)
-    env = {**os.environ, "DASK_DISTRIBUTED__COMM__TIMEOUTS__CONNECT": "3s"}  # give up on the scheduler soon
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", spec, "--out", str(tmp_path / "out"),
-                           *extra], capture_output=True, text=True, cwd=ROOT, timeout=120, env=env)
+    import dask
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):  # give up on the scheduler soon
+        proc = cli("sweep", spec, "--out", str(tmp_path / "out"), *extra, cwd=ROOT)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "out").exists()
 
 
 def test_an_out_path_that_is_a_file_is_refused(tmp_path):
     (tmp_path / "taken").write_text("x")
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "sweep", write_spec(tmp_path, FACTORIAL), "--out",
-                           str(tmp_path / "taken")], capture_output=True, text=True, cwd=ROOT)
+    proc = cli("sweep", write_spec(tmp_path, FACTORIAL), "--out", str(tmp_path / "taken"), cwd=ROOT)
     assert proc.returncode == 2 and "not a sweep folder" in proc.stderr, proc.stderr

@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import ROOT, cli
 from experiments.analysis import analyze, pareto_flags, write
 from experiments.sweep import SweepSpec, sweep
-
-from conftest import ROOT
 
 # Ishigami (1990), a = 7, b = 0.1, inputs uniform on [-pi, pi]; analytical indices (Sobol' & Levitan 1999):
 # V = a^2/8 + b pi^4/5 + b^2 pi^8/18 + 1/2, V1 = (1 + b pi^4/5)^2 / 2, V2 = a^2/8, V13 = b^2 pi^8 (1/18 - 1/50)
@@ -44,6 +43,7 @@ def ishigami_spec(n: int) -> SweepSpec:
         "design": {"kind": "sobol", "n": n}})
 
 
+@pytest.mark.slow
 def test_sobol_indices_of_the_ishigami_function_come_out_right_within_their_intervals(tmp_path):
     sweep(ishigami_spec(1024), tmp_path / "out", evaluate=ishigami)
     result = analyze(tmp_path / "out")
@@ -118,6 +118,7 @@ def test_morris_ranks_the_influential_input_first(tmp_path):
     assert (tmp_path / "out" / "analysis" / "sensitivity-y.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow
 def test_the_smoke_sweep_and_its_analysis_run_from_the_command_line(tmp_path):
     out = tmp_path / "smoke"
     run = [sys.executable, str(ROOT / "run.py")]
@@ -143,8 +144,7 @@ def test_the_smoke_sweep_and_its_analysis_run_from_the_command_line(tmp_path):
                                            (lambda d: (d / "spec.json").write_text("{}"), "no runs.parquet")])
 def test_analyze_on_a_folder_that_is_not_a_finished_sweep_exits_2(tmp_path, make, message):
     make(tmp_path)
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "analyze", str(tmp_path)], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = cli("analyze", str(tmp_path), cwd=ROOT)
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "analysis").exists()
 
@@ -162,6 +162,7 @@ def steady(base, sets, seed, daily):
     return {"y": float(_values(sets)["a"])}, None, 0.0
 
 
+@pytest.mark.slow
 def test_a_run_whose_worker_dies_is_kept_as_lost_and_retried_by_the_next_resume(tmp_path):
     spec = SweepSpec.model_validate({"name": "crash", "base": "(a test function)", "objectives": {"y": "max"},
                                      "levers": [{"path": "a", "levels": [0, 1, 2, 3, 4, 5]}],
@@ -179,13 +180,14 @@ def test_a_run_whose_worker_dies_is_kept_as_lost_and_retried_by_the_next_resume(
     assert len(manifest["earlier"]) == 1 and manifest["lost"] == 0
 
 
+@pytest.mark.slow
 def test_a_pool_found_broken_when_submitting_is_replaced(tmp_path, monkeypatch):
     """The race a dying worker leaves: the pool breaks between a wait and the next submit, so submit
     itself raises BrokenProcessPool. The sweep moves the run to a new pool and finishes every run."""
     from concurrent.futures.process import BrokenProcessPool
 
-    import experiments.sweep as sweep_module
-    real = sweep_module.local_executor
+    import experiments.batch as batch_module
+    real = batch_module.local_executor
     made = []
 
     class BreaksOnThirdSubmit:
@@ -205,7 +207,7 @@ def test_a_pool_found_broken_when_submitting_is_replaced(tmp_path, monkeypatch):
         made.append(BreaksOnThirdSubmit(workers) if not made else real(workers))
         return made[-1]
 
-    monkeypatch.setattr(sweep_module, "local_executor", executor)
+    monkeypatch.setattr(batch_module, "local_executor", executor)
     spec = SweepSpec.model_validate({"name": "race", "base": "(a test function)", "objectives": {"y": "max"},
                                      "levers": [{"path": "a", "levels": [0, 1, 2, 3, 4, 5]}],
                                      "design": {"kind": "full_factorial"}})
@@ -226,6 +228,5 @@ def test_a_sweep_where_every_run_failed_is_analyzed_without_a_traceback(tmp_path
     spec = SweepSpec.model_validate({"name": "allfail", "base": "(a test function)", "objectives": {"y": "max"},
                                      "levers": [{"path": "a", "levels": [0, 1]}], "design": {"kind": "full_factorial"}})
     sweep(spec, tmp_path / "out", evaluate=ishigami)  # no x1: every run fails
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "analyze", str(tmp_path / "out")], cwd=ROOT,
-                          capture_output=True, text=True)
+    proc = cli("analyze", str(tmp_path / "out"), cwd=ROOT)
     assert proc.returncode == 0 and "no successful run" in proc.stdout, proc.stderr

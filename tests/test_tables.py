@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
+from conftest import ROOT, SMALL, cli
 from sim.kpis import by_name
 from sim.policies import REGISTRY, policy_kpis
 from sim.tables import format_table, policy_rows
-
-from conftest import ROOT, SMALL
 
 
 def test_every_policy_declares_headline_kpis_that_exist():
@@ -36,8 +32,8 @@ def test_headline_rows_follow_the_units():
 
 def test_run_prints_the_headline_kpis_of_its_policies(tmp_path):
     sets = [a for s in [*SMALL, "simulation.days=30"] for a in ("--set", s)]
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), "run", str(ROOT / "scenarios" / "green_logistics.yaml"),
-                           "--out", str(tmp_path / "out"), *sets], capture_output=True, text=True)
+    scenario = ROOT / "scenarios" / "green_logistics.yaml"
+    proc = cli("run", str(scenario), "--out", str(tmp_path / "out"), *sets)
     assert proc.returncode == 0, proc.stderr
     assert "policies on: green_logistics" in proc.stdout
     for label in ("carbon per order kg", "carbon levy", "avg delivery days", "late delivery rate"):

@@ -19,8 +19,11 @@ def adoption(*sets: str):
     return adoption_of(list(sets))
 
 
-@pytest.mark.parametrize("sets", [[], ["acquisition.innovation_p=0.003", "acquisition.imitation_q=0.015"],
-                                  ["network.kind=complete"]], ids=["default", "slower", "complete"])
+@pytest.mark.parametrize("sets", [
+    [],
+    pytest.param(["acquisition.innovation_p=0.003", "acquisition.imitation_q=0.015"], marks=pytest.mark.slow),
+    pytest.param(["network.kind=complete"], marks=pytest.mark.slow),
+], ids=["default", "slower", "complete"])
 def test_dense_random_graph_follows_the_bass_cumulative(sets):
     share, p, q = adoption(*sets)
     days = np.arange(0, share.size, 10)
@@ -29,6 +32,7 @@ def test_dense_random_graph_follows_the_bass_cumulative(sets):
     assert share[-1] > 0.5  # the comparison covers the take-off, not just the start
 
 
+@pytest.mark.slow
 def test_clustered_small_world_diffuses_more_slowly_than_a_random_graph():
     """Rahmandad & Sterman (2008): clustering slows word of mouth at the same mean degree."""
     common = ["network.mean_degree=6", "acquisition.innovation_p=0.0005", "acquisition.imitation_q=0.15"]

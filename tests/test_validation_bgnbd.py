@@ -13,20 +13,19 @@ import numpy as np
 import pytest
 from scipy import integrate, stats
 
+from conftest import ROOT
+from experiments.validation import CDNOW  # Fader, Hardie & Lee (2005), table 1
 from sim.bgnbd import expected_repeat_transactions
 from sim.runner import run_scenario
 from sim.scenario_io import load_scenario
-from experiments.validation import CDNOW  # Fader, Hardie & Lee (2005), table 1
-
-from conftest import ROOT
 
 COHORT = ROOT / "scenarios" / "validation" / "bgnbd_cohort.yaml"
 
 
 @pytest.mark.parametrize("params", [
     CDNOW,
-    {"r": 0.5, "alpha": 2.0, "a": 1.5, "b": 3.0},   # heavier buyers, faster dropout
-    {"r": 1.2, "alpha": 8.0, "a": 0.6, "b": 5.0},
+    pytest.param({"r": 0.5, "alpha": 2.0, "a": 1.5, "b": 3.0}, marks=pytest.mark.slow),  # heavier, faster dropout
+    pytest.param({"r": 1.2, "alpha": 8.0, "a": 0.6, "b": 5.0}, marks=pytest.mark.slow),
 ], ids=["cdnow", "heavy", "loyal"])
 def test_cohort_matches_expected_repeat_transactions(params):
     scenario = load_scenario(COHORT, [f"shoppers.bgnbd.{k}={v}" for k, v in params.items()])

@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import pytest
 
-from sim.runner import run_scenario
-from sim.scenario_io import load_scenario
+from conftest import ROOT
 from experiments.validation import base_stock, daily_demand
 from sim.model import MarketModel
-
-from conftest import ROOT
+from sim.runner import run_scenario
+from sim.scenario_io import load_scenario
 
 VALIDATION = ROOT / "scenarios" / "validation"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lead,window", [(2, 8), (4, 5)])
 def test_bullwhip_ratio_matches_chen_et_al(lead, window):
     scenario = load_scenario(VALIDATION / "bullwhip.yaml", [
@@ -37,6 +37,7 @@ def test_bullwhip_ratio_matches_chen_et_al(lead, window):
     assert result.summary["fill_rate"] > 0.999  # the premise: sales equal demand
 
 
+@pytest.mark.slow
 def test_without_forecasting_there_is_no_bullwhip():
     """A base-stock merchant passes demand through unchanged: ratio 1 (a test that can fail)."""
     scenario = load_scenario(VALIDATION / "bullwhip.yaml", ["merchants.replenishment.policy=base_stock",
@@ -44,6 +45,7 @@ def test_without_forecasting_there_is_no_bullwhip():
     assert run_scenario(scenario).summary["bullwhip_ratio"] == pytest.approx(1.0, abs=0.05)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("z", [1.5, 2.0])
 def test_base_stock_service_levels_match_closed_forms(z):
     type1, fill = base_stock(z)  # experiments/validation.py: the run, its conservation check and the formulas

@@ -10,7 +10,8 @@ and its KPIs in summary.json and the KPI catalogue.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -16,9 +16,9 @@ x that discount less. That saving acts through the buy-or-not choice (sim/choice
 price cut. Purchases also accelerate as the balance nears the threshold (the goal gradient,
 Kivetz, Urminsky & Zheng 2006, where the reward, a free coffee, was worth about one purchase):
 x (1 + goal_gradient x balance / threshold x min(1, reward / usual order)), the reward being
-redeem_min_points x point_value. Raising point_value raises repeat orders and costs more. Every customer's dropout probability is
-multiplied by dropout_factor, and by its tier's (an assumption to sweep: switching away
-forfeits the points).
+redeem_min_points x point_value. Raising point_value raises repeat orders and costs more. Every
+customer's dropout probability is multiplied by dropout_factor, and by its tier's (an
+assumption to sweep: switching away forfeits the points).
 
 Tiers. A shopper's tier follows its trailing 90-day spend (an exponentially weighted sum with
 a 90-day time constant), with its own points multiplier and dropout factor.
@@ -82,7 +82,8 @@ class LoyaltyConfig(PolicySection):
 
     points_per_currency: NonNegative = Field(1.0, description="Points earned per unit of currency spent")
     point_value: NonNegative = Field(0.01, description="Value of a point when redeemed [currency]")
-    redeem_min_points: Positive = Field(500.0, description="Points are redeemed on an order once the balance reaches this")
+    redeem_min_points: Positive = Field(500.0,
+                                        description="Points are redeemed on an order once the balance reaches this")
     breakage: Probability = Field(
         0.3, description="Share of points expected never to be redeemed: the provision booked when a point is earned "
         "is point_value x (1 - breakage)"
@@ -155,8 +156,8 @@ class Loyalty(Policy):
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
         self.last_order = np.full(n, -1, dtype=np.int64)  # day of the last served order (expiry clock)
-        self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "points_expired": 0.0, "membership_fees": 0.0, "free_shipping": 0.0,
-                       "members_joined": 0}
+        self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "points_expired": 0.0, "membership_fees": 0.0,
+                       "free_shipping": 0.0, "members_joined": 0}
         self.liability = 0.0
 
     def _tier(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
@@ -220,7 +221,8 @@ class Loyalty(Policy):
         self._book(ctx, "loyalty_redeemed", paid)
         if cfg.membership.enabled:
             members = self.member[shopper]
-            delivery = float(_delivery_cost(ctx, ctx.merchants.platform_fulfilled[orders.merchant[rows][members]]).sum())
+            fulfilled = ctx.merchants.platform_fulfilled[orders.merchant[rows][members]]
+            delivery = float(_delivery_cost(ctx, fulfilled).sum())
             self._book(ctx, "free_shipping", delivery)
             self.totals["free_shipping"] += delivery
             self._book(ctx, "member_delivery_discount", delivery)

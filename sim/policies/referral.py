@@ -46,7 +46,8 @@ from sim.schema import NonNegative, PolicySection, Positive, Probability
 class ReferralConfig(PolicySection):
     """The referral ("social fission") policy: rewards for referrer and referee, spread on the network."""
 
-    reward_referrer: NonNegative = Field(10.0, description="Reward to the referrer per referred new customer [currency]")
+    reward_referrer: NonNegative = Field(10.0,
+                                         description="Reward to the referrer per referred new customer [currency]")
     reward_referee: NonNegative = Field(10.0, description="Reward to the new customer [currency]")
     reward_type: Literal["cash", "coupon"] = Field(
         "coupon", description="cash: the referee is paid at sign-up; coupon: only when its first order is served"

@@ -134,7 +134,8 @@ class Subsidy(Policy):
         for i, c in enumerate(self.config.campaigns):
             if self._budget_left(i) <= 0:
                 continue
-            give = self._targets(ctx, i, day) & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days)
+            due = day - self.last_issue[i] >= c.reissue_after_days
+            give = self._targets(ctx, i, day) & (self.expiry[i] < day) & due
             self.expiry[i, give] = day + c.validity_days - 1
             self.last_issue[i, give] = day
             self.totals["issued"] += int(give.sum())

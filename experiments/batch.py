@@ -1,0 +1,275 @@
+"""The one batch engine: many runs, each written as it ends, resumable, on any executor.
+
+`compare` and `sweep` both hand it a list of jobs (a point, a replication, its seed and what the
+model needs) and a function that runs one job in a worker. Each finished run is written at
+once, atomically, as its own Parquet part (`parts/run-PPPPPP-RRRR.parquet`, one row: the job's
+columns, status, error, timings, KPIs) with its per-run tables (daily series, P&L lines, cohorts)
+in `<table>/point=P/replication=R/part.parquet` before it; the part comes last, so a run with its
+part is finished. Running the same jobs into the same folder again skips finished runs (resume
+after Ctrl-C, a kill or a crash); a run whose worker dies is kept as `lost-...parquet` and rerun
+next time; a run the model rejects or that raises is recorded as failed and the batch goes on.
+
+Results never depend on the executor or the number of workers: each job carries its own seed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
+from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.executors import local_executor
+from sim.outputs import replace_atomically
+
+PARTS = "parts"
+STATUSES = ("ok", "failed", "lost")
+
+
+def replication_seeds(seed: int, replications: int) -> list[int]:
+    """Replication i's seed, the same at every point or scenario (common random numbers): spawned from
+    `seed` with numpy's SeedSequence, so replications draw from independent streams."""
+    children = np.random.SeedSequence(seed).spawn(replications)
+    return [int(c.generate_state(1)[0] % (2**31)) for c in children]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to do: design point (or scenario index), replication, seed, the columns its row carries
+    besides them (a sweep's parameter values) and the arguments of the evaluate function."""
+
+    point: int
+    replication: int
+    seed: int
+    columns: dict[str, Any] = field(default_factory=dict)
+    args: tuple = ()
+
+
+@dataclass
+class Outcome:
+    """What one run gives back from its worker: KPIs, per-run tables, seconds of simulation."""
+
+    kpis: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    sim_seconds: float = float("nan")
+
+
+@dataclass
+class RunRecord:
+    """A finished (or failed, or lost) run as the engine returns and stores it."""
+
+    point: int
+    replication: int
+    seed: int
+    status: str
+    error: str
+    wall_seconds: float
+    sim_seconds: float
+    kpis: dict[str, float]
+    tables: dict[str, pd.DataFrame]
+    columns: dict[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """The run's row in runs.parquet / its part: point, columns, replication, seed, status, ..., KPIs."""
+        return {"point": self.point, **self.columns, "replication": self.replication, "seed": self.seed,
+                "status": self.status, "error": self.error, "wall_seconds": self.wall_seconds,
+                "sim_seconds": self.sim_seconds, **self.kpis}
+
+
+@dataclass
+class BatchStats:
+    """What one invocation did: runs attempted, by status, wall and simulation seconds."""
+
+    runs: int = 0
+    ok: int = 0
+    failed: int = 0
+    lost: int = 0
+    wall_seconds: float = 0.0
+    sim_seconds: float = 0.0
+    workers: int | None = None  # None: an external executor (a Dask cluster)
+
+
+class Interrupted(Exception):
+    """Ctrl-C (or SIGTERM turned into KeyboardInterrupt) stopped the batch; finished runs are kept."""
+
+    def __init__(self, folder: Path, kept: int, total: int) -> None:
+        super().__init__(f"interrupted: {kept} of {total} runs are kept in {folder}; run the same command "
+                         "again to resume")
+        self.folder, self.kept, self.total = folder, kept, total
+
+
+Evaluate = Callable[..., Outcome]
+
+
+def run_in_worker(evaluate: Evaluate, job: Job) -> RunRecord:
+    """One run in a worker: its outcome, or the error that stopped it (never raises)."""
+    start = time.perf_counter()
+    try:
+        outcome = evaluate(*job.args, job.seed)
+        return RunRecord(job.point, job.replication, job.seed, "ok", "", time.perf_counter() - start,
+                         outcome.sim_seconds, dict(outcome.kpis), dict(outcome.tables), dict(job.columns))
+    except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the batch goes on
+        return RunRecord(job.point, job.replication, job.seed, "failed", f"{type(exc).__name__}: {exc}",
+                         time.perf_counter() - start, float("nan"), {}, {}, dict(job.columns))
+
+
+def part_path(folder: Path, point: int, replication: int, kind: str = "run") -> Path:
+    """A finished run's row ("run"), or a run whose worker died ("lost": rerun by the next resume)."""
+    return folder / PARTS / f"{kind}-{point:06d}-{replication:04d}.parquet"
+
+
+def table_path(folder: Path, table: str, point: int, replication: int) -> Path:
+    return folder / table / f"point={point}" / f"replication={replication}" / "part.parquet"
+
+
+def finished(folder: Path, jobs: Iterable[Job]) -> set[tuple[int, int]]:
+    """(point, replication) of the jobs that already have their part."""
+    return {(j.point, j.replication) for j in jobs if part_path(folder, j.point, j.replication).exists()}
+
+
+def prepare(folder: Path) -> None:
+    """The parts folder exists; writes cut short by a kill (hidden .tmp files) are removed."""
+    (folder / PARTS).mkdir(parents=True, exist_ok=True)
+    for stale in folder.rglob(".*.tmp"):
+        stale.unlink()
+
+
+def _write(folder: Path, record: RunRecord) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    for name, table in record.tables.items():
+        path = table_path(folder, name, record.point, record.replication)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(path, lambda tmp, t=table: t.to_parquet(tmp, index=False))
+    kind = "lost" if record.status == "lost" else "run"
+    row = pa.Table.from_pylist([record.row()])
+    replace_atomically(part_path(folder, record.point, record.replication, kind), lambda tmp: pq.write_table(row, tmp))
+    if kind == "run":
+        part_path(folder, record.point, record.replication, "lost").unlink(missing_ok=True)
+
+
+def _stop_pool(pool: Executor) -> None:
+    """Stop a local pool now: pending runs cancelled, running workers terminated (their runs are
+    simply not written; the next resume runs them)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    if isinstance(pool, ProcessPoolExecutor):
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+
+
+def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int = 1,
+              executor: Executor | None = None, progress: bool = False, desc: str = "runs",
+              window: int | None = None, on_record: Callable[[RunRecord], None] | None = None) -> BatchStats:
+    """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
+
+    `executor` (e.g. a Dask client's `get_executor()`) replaces the local pool of `workers`
+    processes (one worker: in this process). At most `window` runs are in flight (default 4 per
+    worker, 1 serially, 256 on an executor), so memory stays flat however many runs there are.
+    Ctrl-C stops within a moment: running workers are terminated and `Interrupted` says how many runs
+    are kept."""
+    from tqdm import tqdm
+
+    prepare(folder)
+    done_before = finished(folder, jobs)
+    todo = [j for j in jobs if (j.point, j.replication) not in done_before]
+    stats = BatchStats(runs=len(todo))
+    started = time.perf_counter()
+    own = executor is None
+    workers = min(workers, max(len(todo), 1))
+    stats.workers = workers if own else None
+    if not todo:
+        return stats
+    pool = local_executor(workers) if own else executor
+    window = window or ((1 if workers == 1 else 4 * workers) if own else 256)
+    queue, pending = iter(todo), {}
+    bar = tqdm(total=len(todo), disable=not progress, desc=desc, unit="run", mininterval=0.5)
+    try:
+        while True:
+            for job in itertools.islice(queue, window - len(pending)):
+                try:
+                    future: Future = pool.submit(run_in_worker, evaluate, job)
+                except BrokenProcessPool:  # a worker died since the last wait: a new pool takes this run
+                    if not own:
+                        raise
+                    pool = _replace_pool(pool, workers)
+                    future = pool.submit(run_in_worker, evaluate, job)
+                pending[future] = (job, pool)
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                job, owner = pending.pop(future)
+                try:
+                    record = future.result()  # run_in_worker never raises: this is the worker itself failing
+                except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool, Dask's KilledWorker
+                    record = RunRecord(job.point, job.replication, job.seed, "lost",
+                                       f"worker lost: {type(exc).__name__}: {exc}", float("nan"), float("nan"),
+                                       {}, {}, dict(job.columns))
+                    if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
+                        pool = _replace_pool(pool, workers)
+                _write(folder, record)
+                setattr(stats, record.status, getattr(stats, record.status) + 1)
+                if not np.isnan(record.sim_seconds):
+                    stats.sim_seconds += record.sim_seconds
+                if on_record is not None:
+                    on_record(record)
+                bar.update(1)
+                bar.set_postfix({"failed": stats.failed, "lost": stats.lost})
+    except KeyboardInterrupt:
+        bar.close()
+        if own:
+            _stop_pool(pool)
+        raise Interrupted(folder, len(finished(folder, jobs)), len(jobs)) from None
+    finally:
+        bar.close()
+    if own:
+        pool.shutdown(cancel_futures=True)
+    stats.wall_seconds = time.perf_counter() - started
+    return stats
+
+
+def _replace_pool(broken: Executor, workers: int) -> Executor:
+    """A new local pool for one whose worker died (its other runs are lost; the next resume reruns them)."""
+    broken.shutdown(wait=False, cancel_futures=True)
+    return local_executor(workers)
+
+
+def gather(folder: Path) -> pd.DataFrame:
+    """Every run's row (finished, or lost with its worker and not yet rerun), in (point, replication)
+    order. A part that cannot be read is removed, so the next resume runs it again."""
+    import sys
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    parts_dir = Path(folder) / PARTS
+    done = {p.name.removeprefix("run-") for p in parts_dir.glob("run-*.parquet")}
+    parts = sorted([*parts_dir.glob("run-*.parquet"),
+                    *(p for p in parts_dir.glob("lost-*.parquet") if p.name.removeprefix("lost-") not in done)])
+    tables = []
+    for part in parts:
+        try:
+            tables.append(pq.read_table(part))
+        except (OSError, pa.ArrowException) as exc:
+            print(f"warning: {part} cannot be read ({exc}); removed, the next resume runs it again", file=sys.stderr)
+            part.unlink()
+    # failed runs have no KPI columns; a parameter's levels may mix integers and reals: promote
+    runs = pa.concat_tables(tables, promote_options="permissive").to_pandas() if tables else pd.DataFrame()
+    return runs.sort_values(["point", "replication"], ignore_index=True) if len(runs) else runs
+
+
+def read_table(folder: Path, table: str, point: int, replication: int) -> pd.DataFrame:
+    """A finished run's per-run table."""
+    return pd.read_parquet(table_path(folder, table, point, replication))
+
+
+def status_counts(runs: pd.DataFrame) -> dict[str, int]:
+    """Runs by status: ok, failed (the model rejected it or raised), lost (its worker died)."""
+    counts = runs["status"].value_counts() if len(runs) else pd.Series(dtype=int)
+    return {k: int(counts.get(k, 0)) for k in STATUSES}

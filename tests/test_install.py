@@ -1,0 +1,38 @@
+"""Installation: the shipped files are found however ecomsim is installed, and the pins are complete."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from conftest import ROOT
+from experiments.library import scenario_file
+
+
+def test_every_package_is_a_regular_package():
+    """A folder without __init__.py is a namespace package: an editable install (pip install -e) gives
+    importlib.resources a MultiplexedPath for it, and looking up a shipped scenario crashed."""
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    missing = [p for p in packages if not (ROOT / p.replace(".", "/") / "__init__.py").is_file()]
+    assert missing == []
+
+
+def test_shipped_scenarios_are_found_through_importlib_resources():
+    assert isinstance(resources.files("scenarios"), Path)
+    assert scenario_file("bench.yaml").is_file()
+    assert scenario_file("validation/cdnow_cohort.yaml").is_file()
+
+
+def test_the_pins_cover_every_dependency():
+    """constraints.txt pins every dependency pyproject names (and the dev tools), with ==."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    names = {w.split("[")[0].split(">")[0].split("<")[0].split("=")[0].strip().lower() for w in wanted}
+    pinned = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"not pinned with ==: {line}"
+            pinned[name.strip().lower().replace("_", "-")] = version
+    assert sorted(names - set(pinned)) == []
