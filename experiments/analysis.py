@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.sweep import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
+from experiments.sweeps import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
 from sim.charts import pareto_flags
 from sim.errors import ScenarioError
 

@@ -18,7 +18,7 @@ import itertools
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
-from concurrent.futures.process import BrokenProcessPool, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.executors import local_executor
+from sim.errors import Interrupted
 from sim.outputs import replace_atomically
 
 PARTS = "parts"
@@ -96,15 +97,6 @@ class BatchStats:
     workers: int | None = None  # None: an external executor (a Dask cluster)
 
 
-class Interrupted(Exception):
-    """Ctrl-C (or SIGTERM turned into KeyboardInterrupt) stopped the batch; finished runs are kept."""
-
-    def __init__(self, folder: Path, kept: int, total: int) -> None:
-        super().__init__(f"interrupted: {kept} of {total} runs are kept in {folder}; run the same command "
-                         "again to resume")
-        self.folder, self.kept, self.total = folder, kept, total
-
-
 Evaluate = Callable[..., Outcome]
 
 
@@ -141,11 +133,11 @@ def prepare(folder: Path) -> None:
         stale.unlink()
 
 
-def _write(folder: Path, record: RunRecord) -> None:
+def _write(folder: Path, record: RunRecord, tables_in: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     for name, table in record.tables.items():
-        path = table_path(folder, name, record.point, record.replication)
+        path = table_path(tables_in, name, record.point, record.replication)
         path.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(path, lambda tmp, t=table: t.to_parquet(tmp, index=False))
     kind = "lost" if record.status == "lost" else "run"
@@ -158,19 +150,22 @@ def _write(folder: Path, record: RunRecord) -> None:
 def _stop_pool(pool: Executor) -> None:
     """Stop a local pool now: pending runs cancelled, running workers terminated (their runs are
     simply not written; the next resume runs them)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    if isinstance(pool, ProcessPoolExecutor):
-        for process in list((getattr(pool, "_processes", None) or {}).values()):
-            process.terminate()
+    # the pool forgets its processes on shutdown: take them first (a private attribute, read defensively)
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)  # quick once the workers are gone; frees the pool's queues
 
 
 def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int = 1,
               executor: Executor | None = None, progress: bool = False, desc: str = "runs",
-              window: int | None = None, on_record: Callable[[RunRecord], None] | None = None) -> BatchStats:
+              window: int | None = None, tables_in: Path | None = None,
+              on_record: Callable[[RunRecord], None] | None = None) -> BatchStats:
     """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
 
     `executor` (e.g. a Dask client's `get_executor()`) replaces the local pool of `workers`
-    processes (one worker: in this process). At most `window` runs are in flight (default 4 per
+    processes (one worker: in this process). Per-run tables go to `tables_in` (default `folder`)
+    as <table>/point=P/replication=R/part.parquet. At most `window` runs are in flight (default 4 per
     worker, 1 serially, 256 on an executor), so memory stays flat however many runs there are.
     Ctrl-C stops within a moment: running workers are terminated and `Interrupted` says how many runs
     are kept."""
@@ -214,7 +209,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                                        {}, {}, dict(job.columns))
                     if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
                         pool = _replace_pool(pool, workers)
-                _write(folder, record)
+                _write(folder, record, tables_in or folder)
                 setattr(stats, record.status, getattr(stats, record.status) + 1)
                 if not np.isnan(record.sim_seconds):
                     stats.sim_seconds += record.sim_seconds

@@ -1,13 +1,15 @@
 """Where runs execute, behind `concurrent.futures.Executor`.
 
 Results never depend on the executor or the number of workers: every run carries its own
-seed (experiments/runs.py), so serial, process-pool (and, later, Dask) execution give the
+seed (experiments/batch.py), so serial, process-pool and Dask execution give the
 same bits.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from typing import Any
@@ -30,6 +32,17 @@ def default_workers() -> int:
     return max(1, min(os.cpu_count() or 1, 8))
 
 
+def _init_worker() -> None:
+    """Workers leave Ctrl-C to the main process, which stops them (no traceback from every worker), and
+    tqdm takes a thread lock: its default multiprocessing lock is a named semaphore that a worker stopped
+    mid-run leaves behind (and Python warns of at exit)."""
+    from tqdm import tqdm
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    tqdm.set_lock(threading.RLock())
+
+
 def local_executor(workers: int) -> Executor:
     """One worker: in this process; more: a pool of worker processes."""
-    return SerialExecutor() if workers <= 1 else ProcessPoolExecutor(max_workers=workers)
+    if workers <= 1:
+        return SerialExecutor()
+    return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)

@@ -235,7 +235,7 @@ def _redraw(folder: Path) -> None:
     import shutil
     import tempfile
 
-    from experiments.compare import draw_charts
+    from experiments.comparison import draw_charts
     if not all((folder / n).exists() for n in ("series.parquet", "pnl.csv", "targets.csv", "scenarios")):
         return
     import sys

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.errors import ScenarioError
+from sim.errors import Interrupted, ScenarioError
 
 EXIT_BAD_INPUT = 2
 def _parser() -> argparse.ArgumentParser:
@@ -37,8 +37,10 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
     cmp.add_argument("--replications", type=int, default=5, help="runs per scenario (default 5)")
     cmp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
-    cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>); must be new or empty")
+    cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>); new, or the folder of an "
+                     "interrupted comparison of the same inputs, which resumes")
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
+    cmp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     _add_overrides(cmp)
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     cmp.add_argument("--report", action="store_true", help="also write report.html and report.pdf")
@@ -144,43 +146,52 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    import time
-
-    from experiments import compare
-    from experiments.executors import default_workers
-    from experiments.runs import plan
-    from sim.outputs import results_folder
+    from experiments.comparison import run_comparison
     from sim.policies import enabled_policies
-    from sim.scenario_io import load_scenario
     from sim.tables import format_comparison, format_targets
 
-    if args.replications < 1 or args.replications > 1000:
-        raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {args.replications})")
     _check_workers(args)
-    files = [args.baseline, *args.scenarios]
-    scenarios = [load_scenario(f, overrides_from(args)) for f in files]  # all checked before any run
-    for note in compare.check_comparable(scenarios, files):
-        print(note, file=sys.stderr)
-    names = [s.name for s in scenarios]
-    out = results_folder(args.out, args.overwrite, "compare")
-    workers = args.workers or default_workers()
-    specs = plan(scenarios, args.replications)
+    executor, client = _executor(args)
     show = not args.quiet and sys.stderr.isatty()
-    if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
-        print(f"running {len(specs)} runs on {min(workers, len(specs))} workers ...", file=sys.stderr)
-    start = time.perf_counter()
-    results = compare.execute(scenarios, specs, min(workers, len(specs)), show)  # results never depend on workers
-    workers = min(workers, len(specs))
-    table, targets = compare.write_outputs(out, scenarios, files, specs, results, args.replications, workers,
-                                           time.perf_counter() - start, overrides_from(args))
+
+    def announce(runs: int) -> None:  # no terminal for a progress bar: say what is happening
+        if not args.quiet and not show:
+            print(f"running {runs} runs on {_where(args, client)} (finished ones are kept) ...", file=sys.stderr)
+    try:
+        result = run_comparison(args.baseline, args.scenarios, args.replications, args.out, sets=overrides_from(args),
+                                workers=args.workers or _default_workers(), executor=executor, progress=show,
+                                overwrite=args.overwrite, announce=announce)
+    finally:
+        if client is not None:
+            client.close()
     if not args.quiet:
-        on = sorted({name for s in scenarios for name in enabled_policies(s.policies)})
-        print(format_comparison(table, names, args.replications, scenarios[0].simulation.currency, on))
-        if len(targets):
-            print("\n" + format_targets(targets))
-        print(f"\nwrote {out}/ ({len(specs)} runs, {workers} workers, {time.perf_counter() - start:.1f} s)")
-    _report(args, out)
+        names = [s.name for s in result.scenarios]
+        on = sorted({name for s in result.scenarios for name in enabled_policies(s.policies)})
+        print(format_comparison(result.table, names, args.replications, result.scenarios[0].simulation.currency, on))
+        if len(result.targets):
+            print("\n" + format_targets(result.targets))
+        reused = len(result.runs) - result.stats.runs
+        print(f"\nwrote {result.out}/ ({len(result.runs)} runs" + (f", {reused} kept from before" if reused else "")
+              + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s)")
+    _report(args, result.out)
     return 0
+
+
+def _default_workers() -> int:
+    from experiments.executors import default_workers
+    return default_workers()
+
+
+def _executor(args: argparse.Namespace):
+    """(executor, client): a Dask cluster's executor with --scheduler, else (None, None): the local pool."""
+    if not getattr(args, "scheduler", None):
+        return None, None
+    client = _dask_client(args.scheduler)
+    return client.get_executor(), client
+
+
+def _where(args: argparse.Namespace, client) -> str:
+    return f"the Dask cluster at {args.scheduler}" if client else f"{args.workers or _default_workers()} workers"
 
 
 def _check_workers(args: argparse.Namespace) -> None:
@@ -199,23 +210,19 @@ def _dask_client(address: str):
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from experiments.executors import default_workers
-    from experiments.sweep import design_points, load_spec, status_counts, sweep
+    from experiments.batch import status_counts
+    from experiments.sweeps import design_points, load_spec, sweep
 
     _check_workers(args)
     spec = load_spec(args.spec)  # checked before anything is written
     out = args.out or f"results/sweep-{spec.name}"
-    executor, client = None, None
-    if args.scheduler:
-        client = _dask_client(args.scheduler)
-        executor = client.get_executor()
+    executor, client = _executor(args)
     show = not args.quiet and sys.stderr.isatty()
     if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
-        where = f"the Dask cluster at {args.scheduler}" if client else f"{args.workers or default_workers()} workers"
         print(f"sweep {spec.name}: {len(design_points(spec)) * spec.replications} runs (finished ones are kept) "
-              f"on {where} ...", file=sys.stderr)
+              f"on {_where(args, client)} ...", file=sys.stderr)
     try:
-        runs = sweep(spec, out, args.workers or default_workers(), executor, progress=show)
+        runs = sweep(spec, out, args.workers or _default_workers(), executor, progress=show)
     finally:
         if client is not None:
             client.close()
@@ -288,10 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        if args.command == "sweep":
-            print("interrupted: finished runs are kept; run the same command to resume", file=sys.stderr)
-        else:
-            print("interrupted: nothing written", file=sys.stderr)
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+    except Interrupted as exc:  # a compare or sweep: its finished runs are kept
+        print(f"{exc}", file=sys.stderr)
         return 130
 
 

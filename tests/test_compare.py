@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, SMALL, cli
-from experiments.compare import assess_targets, comparison_table
+from experiments.comparison import assess_targets, comparison_table
 from sim.kpis import SUMMARY_KEYS
 from sim.scenario import TargetConfig as Target
 

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from conftest import ROOT, cli
-from experiments.sweep import design_points, load_spec, run_seeds, sweep
+from experiments.sweeps import design_points, load_spec, run_seeds, sweep
 from sim.errors import ScenarioError
 
 TINY = '["shoppers.count=1000", "merchants.count=5", "suppliers.count=4", "simulation.days=20", ' \

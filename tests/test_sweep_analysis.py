@@ -16,7 +16,7 @@ import pytest
 
 from conftest import ROOT, cli
 from experiments.analysis import analyze, pareto_flags, write
-from experiments.sweep import SweepSpec, sweep
+from experiments.sweeps import SweepSpec, sweep
 
 # Ishigami (1990), a = 7, b = 0.1, inputs uniform on [-pi, pi]; analytical indices (Sobol' & Levitan 1999):
 # V = a^2/8 + b pi^4/5 + b^2 pi^8/18 + 1/2, V1 = (1 + b pi^4/5)^2 / 2, V2 = a^2/8, V13 = b^2 pi^8 (1/18 - 1/50)

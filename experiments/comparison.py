@@ -1,0 +1,354 @@
+"""`run.py compare`: scenarios against a baseline, with replications and common random numbers.
+
+Replication i of every scenario runs with the same seed (spawned from the baseline's seed,
+experiments/batch.py), and every KPI is compared on paired differences with a Student-t interval
+(experiments/stats.py). Runs go through the batch engine, as a sweep's do: each is written to
+DIR/parts/ as it ends, so an interrupted comparison resumes with the same command and `--out`.
+From Python: `from experiments import compare; compare(baseline, scenarios, replications=5, out=...)`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from experiments.batch import PARTS, BatchStats, Job, Outcome, gather, read_table, replication_seeds, run_batch
+from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
+from sim.errors import ScenarioError
+from sim.kpis import SUMMARY_KEYS
+from sim.outputs import replace_atomically
+from sim.scenario import Scenario
+
+# daily series a comparison keeps for its charts
+SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit", "new_state",
+          "dormant_customers", "churned_customers")
+# per-run tables, kept in DIR/parts/<table>/point=P/replication=R/part.parquet (P: the scenario's index)
+TABLES = ("series", "pnl", "cohorts")
+RUN_COLUMNS = ("point", "scenario", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
+
+
+def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
+    """Scenarios to compare need distinct names (bad input otherwise); notes where sizes differ."""
+    names = [s.name for s in scenarios]
+    if len(set(names)) != len(names):
+        dup = sorted({n for n in names if names.count(n) > 1})
+        raise ScenarioError(", ".join(files), "name", f"scenario names must differ to be compared (repeated: {dup})")
+    base, notes = scenarios[0], []
+    for sc in scenarios[1:]:
+        if (sc.simulation.days, sc.shoppers.count) != (base.simulation.days, base.shoppers.count):
+            notes.append(f"note: {sc.name} runs {sc.simulation.days} days with {sc.shoppers.count:,} shoppers, the "
+                         f"baseline {base.simulation.days} days with {base.shoppers.count:,}: its deltas mix the "
+                         f"policy with the difference in size")
+    return notes
+
+
+def simulate(scenario: Scenario, seed: int) -> Outcome:
+    """One run of a comparison (in a worker): its numeric KPIs, kept daily series, P&L lines and cohorts."""
+    from sim.runner import run_scenario
+
+    result = run_scenario(scenario.model_copy(update={"seed": seed}))
+    kpis = {k: v for k, v in result.summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    tables = {"series": result.daily[["day", *SERIES]].reset_index(drop=True),
+              "pnl": result.pnl[["party", "kind", "line", "amount"]].reset_index(drop=True),
+              "cohorts": result.cohorts.reset_index(drop=True)}
+    return Outcome(kpis, tables, result.wall_seconds)
+
+
+@dataclass
+class Comparison:
+    """A finished comparison: its tables (as written to its folder) and how it was run."""
+
+    table: pd.DataFrame      # comparison.csv
+    targets: pd.DataFrame    # targets.csv
+    runs: pd.DataFrame       # runs.csv
+    scenarios: list[Scenario]
+    out: Path
+    stats: BatchStats
+    replications: int
+
+
+class RunsFailed(ScenarioError):
+    """Some runs failed or were lost: no comparison is written (the finished runs are kept)."""
+
+
+def fingerprint(scenarios: list[Scenario], replications: int) -> dict[str, Any]:
+    """What a folder's runs depend on: each scenario as resolved, the replications, the ecomsim version."""
+    from sim import __version__
+    return {"scenarios": [s.name for s in scenarios], "replications": replications,
+            "scenario_sha256": [hashlib.sha256(s.model_dump_json().encode()).hexdigest() for s in scenarios],
+            "seed": scenarios[0].seed, "ecomsim_version": __version__}
+
+
+def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
+    """A new folder gets the comparison's fingerprint (spec.json); one with the same fingerprint resumes;
+    an earlier, different result is replaced only with `overwrite`; anything else is refused."""
+    saved = out / "spec.json"
+    if out.exists() and not out.is_dir():
+        raise ScenarioError(f"--out {out}", None, "exists and is not a folder")
+    if saved.exists():
+        theirs = json.loads(saved.read_text(encoding="utf-8"))
+        if theirs == mine:
+            return  # resume: finished runs are kept
+        if not overwrite:
+            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+            raise ScenarioError(f"--out {out}", None, f"holds a comparison of other inputs (changed: "
+                                f"{', '.join(changed)}); pass --overwrite to replace it, or choose a new folder")
+        shutil.rmtree(out)
+    elif out.is_dir() and any(out.iterdir()):
+        earlier = (out / "manifest.json").is_file()
+        if not (earlier and overwrite):
+            hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
+                    else "it is not an ecomsim result folder and would be replaced")
+            raise ScenarioError(f"--out {out}", None, f"folder exists and is not empty ({hint}); choose a new folder")
+        shutil.rmtree(out)
+    (out / PARTS).mkdir(parents=True, exist_ok=True)
+    replace_atomically(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
+
+
+def _load(items: list[Scenario | str | Path], sets: list[str]) -> tuple[list[Scenario], list[str]]:
+    from sim.scenario_io import load_scenario
+    scenarios, files = [], []
+    for item in items:
+        if isinstance(item, Scenario):
+            if sets:
+                raise ValueError("sets apply to scenario files; apply them to a loaded Scenario before passing it")
+            scenarios.append(item)
+            files.append(f"({item.name})")
+        else:
+            scenarios.append(load_scenario(item, sets))
+            files.append(str(item))
+    return scenarios, files
+
+
+def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Path], replications: int = 5,
+                   out: str | Path | None = None, *, sets: list[str] | None = None, workers: int = 1,
+                   executor: Executor | None = None, progress: bool = False, overwrite: bool = False,
+                   notes: bool = True, announce: Callable[[int], None] | None = None) -> Comparison:
+    """Run (or resume) a comparison and write its folder; what `run.py compare` and `compare` call.
+    `announce(runs)` is called once the inputs are checked, before any run."""
+    if not 1 <= replications <= 1000:
+        raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {replications})")
+    loaded, files = _load([baseline, *scenarios], list(sets or []))  # all checked before any run
+    for note in check_comparable(loaded, files):
+        if notes:
+            print(note, file=sys.stderr)
+    folder = Path(out) if out is not None else Path("results") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    _prepare(folder, fingerprint(loaded, replications), overwrite)
+    seeds = replication_seeds(loaded[0].seed, replications)
+    jobs = [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,)) for r in range(replications)
+            for i, sc in enumerate(loaded)]
+    if announce is not None:
+        announce(len(jobs))
+    stats = run_batch(jobs, simulate, folder, workers=workers, executor=executor, progress=progress, desc="runs",
+                      tables_in=folder / PARTS)
+    gathered = gather(folder)
+    bad = gathered[gathered["status"] != "ok"] if len(gathered) else gathered
+    if len(bad):
+        lost = int((bad["status"] == "lost").sum())
+        first = bad.iloc[0]
+        raise RunsFailed(f"--out {folder}", None, f"{len(bad)} of {len(jobs)} runs did not finish ({lost} lost with "
+                         f"their worker); first: {first['scenario']} replication {first['replication']}: "
+                         f"{first['error']}. Finished runs are kept: fix the cause and run the same command again")
+    runs = runs_table(gathered)
+    table, targets = write_outputs(folder, loaded, files, runs, replications, stats, list(sets or []))
+    return Comparison(table, targets, runs, loaded, folder, stats, replications)
+
+
+def compare(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Path], replications: int = 5,
+            out: str | Path | None = None, **options: Any) -> pd.DataFrame:
+    """Compare `scenarios` with `baseline` over `replications` common-seed runs each and return the
+    comparison table (comparison.csv: scenario, kpi, mean, delta_vs_baseline, ci_low, ci_high, ...),
+    writing the folder `run.py compare` writes. Scenarios are files or loaded `Scenario`s; options:
+    sets (overrides for every scenario), workers, executor (e.g. a Dask client's get_executor()),
+    progress, overwrite. Rerunning into the same `out` resumes and recomputes nothing."""
+    return run_comparison(baseline, scenarios, replications, out, **options).table
+
+
+def runs_table(gathered: pd.DataFrame) -> pd.DataFrame:
+    """runs.csv: one row per run (scenario, replication, seed, every KPI); a KPI a scenario lacks (e.g.
+    coupons without the subsidy) is 0 there."""
+    kpis = [c for c in gathered.columns if c not in RUN_COLUMNS]
+    frame = gathered[["scenario", "replication", "seed", *kpis]].fillna({k: 0.0 for k in kpis})
+    frame = frame.sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
+    return frame[["scenario", "replication", "seed", *kpi_columns(frame)]]
+
+
+def kpi_columns(runs: pd.DataFrame) -> list[str]:
+    """DESIGN.md's KPIs first, then every other numeric summary key, alphabetically."""
+    extra = sorted(c for c in runs.columns if c not in (*SUMMARY_KEYS, "scenario", "replication", "seed"))
+    return [*SUMMARY_KEYS, *extra]
+
+
+def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """comparison.csv: per scenario and KPI, mean, delta vs baseline and its paired CI (+ unpaired)."""
+    base = runs[runs["scenario"] == names[0]].set_index("replication")
+    rows = []
+    for name in names:
+        runs_s = runs[runs["scenario"] == name].set_index("replication")
+        for kpi in kpi_columns(runs):
+            values = runs_s[kpi].to_numpy(dtype=float)
+            delta = runs_s[kpi].to_numpy(dtype=float) - base.loc[runs_s.index, kpi].to_numpy(dtype=float)
+            mean_delta, low, high = t_interval(delta)
+            base_mean = float(base[kpi].mean())
+            if runs_s.shape[0] > 1 and name != names[0]:
+                u_low, u_high = welch_interval(values, base[kpi].to_numpy(dtype=float))
+            else:
+                u_low = u_high = mean_delta
+            rows.append({
+                "scenario": name, "kpi": kpi, "mean": float(values.mean()),
+                "delta_vs_baseline": mean_delta, "ci_low": low, "ci_high": high,
+                "sd": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+                "relative_delta": mean_delta / abs(base_mean) if base_mean else float("nan"),
+                "unpaired_ci_low": u_low, "unpaired_ci_high": u_high, "replications": int(values.size),
+            })
+    return pd.DataFrame(rows)
+
+
+def _per_run(folder: Path, scenarios: list[Scenario], replications: int, table: str) -> pd.DataFrame:
+    """One per-run table of every run, long: scenario, replication, then the table's columns."""
+    frames = []
+    for r in range(replications):
+        for i, sc in enumerate(scenarios):
+            frame = read_table(folder / PARTS, table, i, r)
+            frame.insert(0, "replication", r)
+            frame.insert(0, "scenario", sc.name)
+            frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def series_table(folder: Path, scenarios: list[Scenario], replications: int) -> pd.DataFrame:
+    """series.parquet: every run's kept daily series, long (scenario, replication, day, date, series...)."""
+    frame = _per_run(folder, scenarios, replications, "series")
+    start = {sc.name: pd.Timestamp(sc.simulation.start_date) for sc in scenarios}
+    frame.insert(3, "date", frame["scenario"].map(start) + pd.to_timedelta(frame["day"], unit="D"))
+    return frame.sort_values(["scenario", "replication", "day"], kind="stable", ignore_index=True)
+
+
+def pnl_means(folder: Path, scenarios: list[Scenario], replications: int) -> pd.DataFrame:
+    """pnl.csv: each scenario's P&L lines, the mean over its replications (in the scenario's order)."""
+    rows = _per_run(folder, scenarios, replications, "pnl")
+    table = rows.groupby(["scenario", "party", "kind", "line"], sort=False)["amount"].mean()
+    order = {sc.name: i for i, sc in enumerate(scenarios)}
+    return table.reset_index().sort_values("scenario", key=lambda c: c.map(order), kind="stable")
+
+
+def cohorts_table(folder: Path, scenarios: list[Scenario], replications: int) -> pd.DataFrame:
+    """cohorts.csv: every run's monthly cohorts (customers, and buyers in each later month), long."""
+    columns = ["scenario", "replication", "cohort", "month", "months_since", "customers", "buyers"]
+    rows = _per_run(folder, scenarios, replications, "cohorts")
+    return rows.reindex(columns=columns).sort_values(["scenario", "replication"], kind="stable")
+
+
+def retention_table(cohorts: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """retention.csv: per scenario and month k >= 1 after the first purchase's month, the share of all
+    cohorts (weighted by size) buying in that month: mean, lowest and highest over replications, and the
+    change against the baseline in percentage points with its paired 95% interval."""
+    data = cohorts[cohorts["months_since"] > 0]
+    sums = data.groupby(["scenario", "replication", "months_since"])[["buyers", "customers"]].sum()
+    share = (sums["buyers"] / sums["customers"]).unstack("months_since")
+    rows = []
+    for name in names:
+        if name not in share.index.get_level_values("scenario"):
+            continue
+        one = share.loc[name]
+        for k in one.columns:
+            paired = (one[k] - share.loc[names[0]][k].reindex(one.index)).dropna().to_numpy() * 100
+            change, low, high = t_interval(paired) if paired.size else (np.nan, np.nan, np.nan)
+            rows.append({"scenario": name, "months_since": int(k), "share": float(one[k].mean()),
+                         "share_low": float(one[k].min()), "share_high": float(one[k].max()),
+                         "change_pp": change, "ci_low_pp": low, "ci_high_pp": high,
+                         "replications": int(one[k].notna().sum())})
+    return pd.DataFrame(rows, columns=["scenario", "months_since", "share", "share_low", "share_high", "change_pp",
+                                       "ci_low_pp", "ci_high_pp", "replications"])
+
+
+def write_outputs(out: Path, scenarios: list[Scenario], sources: list[str], runs: pd.DataFrame, replications: int,
+                  stats: BatchStats, overrides: list[str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """comparison.csv, runs.csv, series.parquet, pnl.csv, cohorts.csv, retention.csv, targets.csv,
+    scenarios/, manifest.json and charts/: written into a hidden folder first, then moved into `out`
+    (the parts stay, so a rerun rewrites these from them without running anything)."""
+    from sim.outputs import atomic_folder, write_json
+    from sim.scenario_io import dump_resolved
+
+    names = [s.name for s in scenarios]
+    comparison = comparison_table(runs, names)
+    targets = assess_targets(runs, names, [s.targets for s in scenarios])
+    staging = out / ".outputs"
+    with atomic_folder(staging) as tmp:
+        comparison.to_csv(tmp / "comparison.csv", index=False)
+        runs.to_csv(tmp / "runs.csv", index=False)
+        series_table(out, scenarios, replications).to_parquet(tmp / "series.parquet", index=False)
+        pnl_means(out, scenarios, replications).round({"amount": 2}).to_csv(tmp / "pnl.csv", index=False)
+        cohorts = cohorts_table(out, scenarios, replications)
+        cohorts.to_csv(tmp / "cohorts.csv", index=False)
+        retention_table(cohorts, names).to_csv(tmp / "retention.csv", index=False)
+        targets.to_csv(tmp / "targets.csv", index=False)
+        (tmp / "scenarios").mkdir()
+        for sc in scenarios:
+            (tmp / "scenarios" / f"{sc.name}.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
+        write_json(tmp / "manifest.json", {
+            "baseline": names[0], "scenarios": names, "files": sources, "replications": replications,
+            "seeds": sorted(int(s) for s in runs["seed"].unique()), "workers": stats.workers or "dask scheduler",
+            "wall_seconds": round(stats.wall_seconds, 2), "runs_this_time": stats.runs,
+            "confidence": CONFIDENCE, "method": "common random numbers (replication seeds spawned from the "
+            "baseline's seed with numpy's SeedSequence); paired Student-t intervals",
+            "command": sys.argv, "overrides": overrides,
+        })
+        try:
+            draw_charts(tmp)
+        except Exception as exc:  # noqa: BLE001 - the runs are worth more than a chart; `report` redraws them
+            print(f"warning: charts not drawn ({type(exc).__name__}: {exc}); the results are written, "
+                  "run.py report redraws the charts from them", file=sys.stderr)
+    for entry in sorted(staging.iterdir(), key=lambda p: p.name == "manifest.json"):  # the manifest last
+        target = out / entry.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        entry.replace(target)
+    staging.rmdir()
+    return comparison, targets
+
+
+def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
+    """Every chart of a comparison folder, from its files alone (manifest.json, scenarios/, comparison.csv,
+    targets.csv, pnl.csv, series.parquet, cohorts.csv), into folder/charts: `compare` draws them, `report`
+    redraws them."""
+    import yaml
+
+    from sim.charts import comparison_deltas, comparison_series, leadership_charts, retention_comparison
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    names, replications = manifest["scenarios"], manifest["replications"]
+    base = yaml.safe_load((folder / "scenarios" / f"{names[0]}.resolved.yaml").read_text(encoding="utf-8"))
+    sim_cfg, shoppers = base["simulation"], base["shoppers"]
+    currency = sim_cfg.get("currency", "currency")
+    warmup = sim_cfg.get("warmup_days", 0)
+    context = (f"{shoppers['count']:,} shoppers, {sim_cfg['days']} days from {sim_cfg['start_date']}"
+               + (f" after a {warmup}-day warm-up" if warmup else "")
+               + f"; seeds {', '.join(str(s) for s in manifest['seeds'])}.")
+    comparison = pd.read_csv(folder / "comparison.csv")
+    targets = pd.read_csv(folder / "targets.csv")
+    pnl = pd.read_csv(folder / "pnl.csv")
+    series = pd.read_parquet(folder / "series.parquet")
+    charts = Path(charts) if charts is not None else folder / "charts"
+    charts.mkdir(exist_ok=True)
+    means = {name: {k: one.groupby("day")[k].mean().to_numpy() for k in SERIES if k in one}  # older folders: fewer
+             for name in names for one in [series[series["scenario"] == name]]}
+    comparison_deltas(comparison, names, replications, charts / "deltas.png", currency, context)
+    comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context)
+    leadership_charts(charts, names, comparison, targets, pnl, series, replications, currency, context)
+    if (folder / "cohorts.csv").exists():  # folders written before cohorts.csv existed have no retention chart
+        retention = retention_table(pd.read_csv(folder / "cohorts.csv"), names)
+        if len(retention):
+            retention_comparison(retention, names, replications, context, charts / "retention.png")
+    return sorted(charts.glob("*.png"))

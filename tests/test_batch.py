@@ -1,0 +1,170 @@
+"""The one batch engine under compare and sweep: seeds, parts as runs end, resume, failures, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ROOT, SMALL
+from experiments.batch import Job, Outcome, gather, replication_seeds, run_batch
+from sim.errors import Interrupted
+
+SCEN = ROOT / "scenarios"
+TINY = [*SMALL, "simulation.days=30", "shoppers.count=2000"]
+
+
+def square(x: float, seed: int) -> Outcome:
+    """A model with a known answer: x squared, plus the seed's first uniform (so seeds are visible)."""
+    u = float(np.random.default_rng(seed).random())
+    return Outcome({"y": x * x + u}, {"daily": pd.DataFrame({"day": [0, 1], "v": [x, x + 1]})}, 0.0)
+
+
+def refuses_three(x: float, seed: int) -> Outcome:
+    if x == 3:
+        raise ValueError("three is not allowed")
+    return square(x, seed)
+
+
+def interrupts_at_three(x: float, seed: int) -> Outcome:
+    if x == 3:
+        raise KeyboardInterrupt
+    return square(x, seed)
+
+
+def jobs(n: int = 5, replications: int = 2) -> list[Job]:
+    seeds = replication_seeds(7, replications)
+    return [Job(p, r, seeds[r], {"x": float(p)}, (float(p),)) for p in range(n) for r in range(replications)]
+
+
+def test_replication_seeds_are_spawned_and_shared_by_every_point():
+    seeds = replication_seeds(42, 3)
+    children = np.random.SeedSequence(42).spawn(3)
+    assert seeds == [int(c.generate_state(1)[0] % 2**31) for c in children]
+    assert len(set(seeds)) == 3 and replication_seeds(42, 5)[:3] == seeds  # more replications keep the first
+    shared = replication_seeds(7, 3)  # jobs() spawns from 7: every point's replication r has seed r
+    assert all(j.seed == shared[j.replication] for j in jobs(4, 3))
+
+
+def test_every_run_is_a_named_record_written_as_it_ends(tmp_path):
+    seen = []
+    stats = run_batch(jobs(), square, tmp_path, on_record=seen.append)
+    assert stats.runs == stats.ok == 10 and len(seen) == 10
+    record = seen[0]
+    assert (record.point, record.replication, record.status, record.columns) == (0, 0, "ok", {"x": 0.0})
+    runs = gather(tmp_path)
+    assert list(runs.columns[:4]) == ["point", "x", "replication", "seed"]
+    assert runs["y"].to_numpy() == pytest.approx(runs["x"].to_numpy() ** 2
+                                                 + [np.random.default_rng(s).random() for s in runs["seed"]])
+    daily = pd.read_parquet(tmp_path / "daily")  # a Parquet dataset partitioned by point and replication
+    assert len(daily) == 20 and set(daily["point"].astype(int)) == set(range(5))
+
+
+def test_a_rerun_resumes_without_recomputing(tmp_path):
+    run_batch(jobs()[:4], square, tmp_path)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "parts").glob("run-*.parquet")}
+    stats = run_batch(jobs(), square, tmp_path)
+    assert stats.runs == 6 and len(gather(tmp_path)) == 10
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items())
+
+
+def test_a_failing_run_is_recorded_and_the_others_go_on(tmp_path):
+    stats = run_batch(jobs(), refuses_three, tmp_path, workers=2)
+    runs = gather(tmp_path).set_index(["point", "replication"])
+    assert (stats.ok, stats.failed) == (8, 2)
+    assert runs.loc[(3, 0), "status"] == "failed" and "three is not allowed" in runs.loc[(3, 0), "error"]
+    assert (runs.drop(index=3, level="point")["status"] == "ok").all()
+
+
+def test_workers_do_not_change_the_bits(tmp_path):
+    run_batch(jobs(), square, tmp_path / "one", workers=1)
+    run_batch(jobs(), square, tmp_path / "two", workers=2)
+    one, two = gather(tmp_path / "one"), gather(tmp_path / "two")
+    cols = ["point", "replication", "seed", "y"]
+    pd.testing.assert_frame_equal(one[cols], two[cols])
+
+
+def test_ctrl_c_stops_with_the_runs_kept_and_the_rest_resume(tmp_path):
+    with pytest.raises(Interrupted) as stop:
+        run_batch(jobs(), interrupts_at_three, tmp_path)  # in this process: the 7th run is interrupted
+    assert (stop.value.kept, stop.value.total) == (6, 10) and "run the same command again" in str(stop.value)
+    stats = run_batch(jobs(), square, tmp_path)
+    assert stats.runs == 4 and len(gather(tmp_path)) == 10
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_compare_stops_within_two_seconds_and_the_same_command_resumes(tmp_path):
+    """A user's Ctrl-C (SIGINT to the command) while runs are in flight on 2 workers: one line saying how
+    many runs are kept and how to resume, exit 130, within 2 s; the same command then finishes the rest
+    and gives the same comparison as an uninterrupted one."""
+    out = tmp_path / "out"
+    sets = [a for s in [*SMALL, "simulation.days=60"] for a in ("--set", s)]
+    cmd = [sys.executable, str(ROOT / "run.py"), "compare", str(SCEN / "baseline.yaml"),
+           str(SCEN / "referral.yaml"), "--replications", "4", "--workers", "2", "--out", str(out), *sets]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((out / "parts").glob("run-*.parquet"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - start
+    kept = len(list((out / "parts").glob("run-*.parquet")))
+    assert proc.returncode == 130 and took < 2.0, (took, err)
+    assert f"interrupted: {kept} of 8 runs are kept in {out}/" in err and "Traceback" not in err, err
+    assert 2 <= kept < 8 and not (out / "comparison.csv").exists()
+    again = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert f"{kept} kept from before" in again.stdout
+    assert json.loads((out / "manifest.json").read_text())["runs_this_time"] == 8 - kept
+    clean = tmp_path / "clean"
+    assert subprocess.run([*cmd[:-len(sets) - 2], "--out", str(clean), *sets], cwd=ROOT).returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "comparison.csv"), pd.read_csv(clean / "comparison.csv"))
+
+
+def test_the_python_api_compares_and_resumes_like_the_command(tmp_path):
+    from experiments import compare, sweep
+    from experiments.sweeps import sweep as sweep_function
+    assert sweep is sweep_function
+    files = [SCEN / "baseline.yaml", [SCEN / "subsidy_newcomers.yaml"]]
+    table = compare(*files, replications=2, out=tmp_path / "api", sets=TINY)
+    assert set(table["scenario"]) == {"baseline", "subsidy_newcomers"}
+    pd.testing.assert_frame_equal(table, pd.read_csv(tmp_path / "api" / "comparison.csv"), check_dtype=False)
+    runs = pd.read_csv(tmp_path / "api" / "runs.csv")
+    seeds = replication_seeds(42, 2)
+    assert list(runs.sort_values(["replication", "scenario"])["seed"]) == [seeds[0]] * 2 + [seeds[1]] * 2
+    again = compare(*files, replications=2, out=tmp_path / "api", sets=TINY)  # resumes: nothing to run
+    pd.testing.assert_frame_equal(table, again)
+    assert json.loads((tmp_path / "api" / "manifest.json").read_text())["runs_this_time"] == 0
+
+
+def test_a_folder_of_other_inputs_is_refused_unless_overwritten(tmp_path):
+    from conftest import cli
+    args = ["compare", str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--replications", "1",
+            "--out", str(tmp_path / "o"), *[a for s in TINY for a in ("--set", s)]]
+    assert cli(*args).returncode == 0
+    proc = cli(*args[:-1], "simulation.days=20")
+    assert proc.returncode == 2 and "holds a comparison of other inputs (changed: scenario_sha256)" in proc.stderr
+    assert cli(*args[:-1], "simulation.days=20", "--overwrite").returncode == 0
+    assert pd.read_csv(tmp_path / "o" / "runs.csv")["days"].eq(20).all()
+
+
+@pytest.mark.slow
+def test_compare_on_a_dask_cluster_gives_the_same_bits(tmp_path):
+    from distributed import Client, LocalCluster
+
+    from experiments.comparison import run_comparison
+    files = [SCEN / "baseline.yaml", [SCEN / "referral.yaml"]]
+    local = run_comparison(*files, replications=2, out=tmp_path / "local", sets=TINY, workers=2)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        dask = run_comparison(*files, replications=2, out=tmp_path / "dask", sets=TINY, executor=client.get_executor())
+    pd.testing.assert_frame_equal(local.table, dask.table)
+    assert os.path.exists(tmp_path / "dask" / "parts")
