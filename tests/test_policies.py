@@ -205,3 +205,21 @@ def test_a_target_may_name_a_policy_kpi():
 def test_the_recommender_cost_accrues_daily():
     model, _ = model_run("policies.recommendation={personalisation: 0.5, cost_per_month: 365}", "simulation.days=45")
     assert model.ledger.totals["technology"] == pytest.approx(45 * 12.0)
+
+
+def test_every_hook_fans_out_through_one_mechanism():
+    """base.HOOKS names every hook a Policy has, and PolicySet combines them as it says: a new hook is a
+    method of Policy plus a line in HOOKS, and nothing in PolicySet."""
+    import inspect
+
+    from sim.policies import _fan_out
+    from sim.policies.base import HOOKS, Policy
+    not_hooks = {"check", "carbon_factors", "summary"}  # class-level checks and the summary, not hooks
+    methods = {n for n, _ in inspect.getmembers(Policy, inspect.isfunction) if not n.startswith("_")}
+    assert methods - not_hooks == set(HOOKS)
+    calls = []
+    a, b = (lambda *x: calls.append(("a", x)) or 2.0), (lambda *x: calls.append(("b", x)) or 3.0)
+    assert _fan_out("sum", [a, b])("ctx") == 5.0 and _fan_out("product", [a, b])("ctx") == 6.0
+    assert _fan_out("collect", [a, lambda *x: None, b])("ctx") == [2.0, 3.0]
+    assert _fan_out("each", [a, b])("ctx") is None and [c[0] for c in calls[-2:]] == ["a", "b"]
+    assert _fan_out("chain", [lambda ctx, v: v + 1, lambda ctx, v: None, lambda ctx, v: v * 10])("ctx", 1) == 20

@@ -15,12 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from agents.merchant import MerchantTable
 from sim.kpis import Kpi
 from sim.ledger import Flows
-from sim.orders import OrderBatch
 from sim.policies.assortment import Assortment
-from sim.policies.base import MarketChanges, MonthEndChanges, Policy, PolicyContext
+from sim.policies.base import HOOKS, MarketChanges, MonthEndChanges, Policy, PolicyContext
 from sim.policies.green_logistics import GreenLogistics
 from sim.policies.loyalty import Loyalty
 from sim.policies.recommendation import Recommendation
@@ -54,7 +52,8 @@ def policy_kpis() -> list[Kpi]:
 
 
 class PolicySet:
-    """The enabled policies, in a fixed order, and the fan-out of every hook to them."""
+    """The enabled policies, in a fixed order; `policies.<hook>(...)` fans a hook of base.HOOKS out to
+    every one of them and combines their answers as HOOKS says."""
 
     def __init__(self, policies_config: Any, generator: Callable[[str], np.random.Generator]) -> None:
         """`generator(name)` gives a named random stream (sim.rng.Streams.generator)."""
@@ -64,56 +63,12 @@ class PolicySet:
     def __iter__(self):
         return iter(self.policies)
 
-    def setup(self, ctx: PolicyContext) -> list[MarketChanges]:
-        return [c for p in self.policies if (c := p.setup(ctx)) is not None]
-
-    def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
-        for p in self.policies:
-            p.merchants_created(ctx, table)
-
-    def day_start(self, ctx: PolicyContext) -> None:
-        for p in self.policies:
-            p.day_start(ctx)
-
-    def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
-        extra: np.ndarray | float = 0.0
-        for p in self.policies:
-            extra = extra + p.join_probability(ctx)
-        return extra
-
-    def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray:
-        """Today's joins to every policy; returns the channels as the policies attribute them."""
-        for p in self.policies:
-            changed = p.on_joins(ctx, joiners, channel)
-            channel = channel if changed is None else changed
-        return channel
-
-    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        mult: np.ndarray | float = 1.0
-        for p in self.policies:
-            mult = mult * p.purchase_multiplier(ctx)
-        return mult
-
-    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        mult: np.ndarray | float = 1.0
-        for p in self.policies:
-            mult = mult * p.dropout_multiplier(ctx)
-        return mult
-
-    def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
-        for p in self.policies:
-            p.on_orders(ctx, orders)
-
-    def day_end(self, ctx: PolicyContext) -> None:
-        for p in self.policies:
-            p.day_end(ctx)
-
-    def month_end(self, ctx: PolicyContext) -> list[MonthEndChanges]:
-        return [c for p in self.policies if (c := p.month_end(ctx)) is not None]
-
-    def start_measuring(self) -> None:
-        for p in self.policies:
-            p.start_measuring()
+    def __getattr__(self, hook: str) -> Callable[..., Any]:
+        if hook not in HOOKS:
+            raise AttributeError(f"{type(self).__name__} has no hook {hook!r} (sim/policies/base.HOOKS)")
+        fan_out = _fan_out(HOOKS[hook], [getattr(p, hook) for p in self.policies])
+        setattr(self, hook, fan_out)  # built once per run
+        return fan_out
 
     def summary(self) -> dict[str, float]:
         """Every enabled policy's KPIs; each must report exactly the KPIs it declares."""
@@ -125,3 +80,30 @@ class PolicySet:
                 raise AssertionError(f"policy {p.name} reports {sorted(values)}, declares {sorted(declared)}")
             out.update(values)
         return out
+
+
+def _fan_out(combine: str, methods: list[Callable[..., Any]]) -> Callable[..., Any]:
+    """One callable for a hook: each policy's bound method, combined as base.HOOKS says."""
+    if combine == "each":
+        def each(*args: Any) -> None:
+            for method in methods:
+                method(*args)
+        return each
+    if combine == "collect":
+        return lambda *args: [r for method in methods if (r := method(*args)) is not None]
+    if combine in ("sum", "product"):
+        def fold(*args: Any) -> Any:
+            total: Any = 0.0 if combine == "sum" else 1.0
+            for method in methods:
+                total = total + method(*args) if combine == "sum" else total * method(*args)
+            return total
+        return fold
+    if combine == "chain":
+        def chain(*args: Any) -> Any:
+            *fixed, value = args
+            for method in methods:
+                changed = method(*fixed, value)
+                value = value if changed is None else changed
+            return value
+        return chain
+    raise ValueError(f"unknown way to combine a hook: {combine!r}")

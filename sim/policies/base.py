@@ -99,6 +99,18 @@ class MonthEndChanges:
     delist_categories: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
+# The hooks the model calls, and how PolicySet combines the enabled policies' answers (in registry
+# order): "each" calls them, "collect" lists what is not None, "sum" adds, "product" multiplies,
+# "chain" hands each policy the last argument as the one before returned it (None: unchanged). A new
+# hook is a method below (a no-op or neutral default) and a line here; the model calls
+# `policies.<hook>(...)`.
+HOOKS: dict[str, str] = {
+    "setup": "collect", "merchants_created": "each", "day_start": "each", "join_probability": "sum",
+    "on_joins": "chain", "purchase_multiplier": "product", "dropout_multiplier": "product", "on_orders": "each",
+    "day_end": "each", "month_end": "collect", "start_measuring": "each",
+}
+
+
 class Policy:
     """Base class: every hook is a no-op, so a policy overrides only what it changes."""
 
