@@ -21,9 +21,9 @@ from sim.scenario import Scenario
 def _phases() -> list[tuple[str, object, str]]:
     """(label, owner, attribute) of the functions a day spends its time in."""
     import sim.model as model_module
+    import sim.policies as policies_module
     from agents.shopper import ShopperPopulation
     from sim.network import SocialNetwork
-    from sim.policies import PolicySet
     from sim.supply_chain import SupplyChain
 
     return [
@@ -34,7 +34,7 @@ def _phases() -> list[tuple[str, object, str]]:
         ("last mile, returns", model_module.MarketModel, "_ship"),
         ("SimPy events", simpy.Environment, "step"),
         ("replenishment", SupplyChain, "replenish"),
-        ("policy multipliers", PolicySet, "purchase_multiplier"),
+        ("policy hooks", policies_module, "_fan_out"),  # the hooks it builds are timed (see timed_phases)
         ("KPI row", model_module.MarketModel, "_record"),
     ]
 
@@ -55,6 +55,19 @@ def timed_phases() -> Iterator[tuple[dict[str, float], dict[str, int]]]:
                 return _original(*args, **kwargs)
             finally:
                 spent[_label] += time.perf_counter() - start
+
+        if attr == "_fan_out":  # PolicySet builds each hook's fan-out once: time the fan-outs it builds
+            def wrapper(*args, _original: Callable = original, _label: str = label, **kwargs):
+                built = _original(*args, **kwargs)
+
+                def timed(*hook_args, **hook_kwargs):
+                    calls[_label] += 1
+                    start = time.perf_counter()
+                    try:
+                        return built(*hook_args, **hook_kwargs)
+                    finally:
+                        spent[_label] += time.perf_counter() - start
+                return timed
 
         setattr(owner, attr, wrapper)
         saved.append((owner, attr, original))

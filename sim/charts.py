@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from sim import style  # noqa: E402
+from sim.kpis import CATALOGUE  # noqa: E402
 
 
 def _week(series: pd.Series) -> pd.Series:
@@ -214,10 +215,8 @@ def retention_comparison(retention: pd.DataFrame, names: list[str], replications
     style.save(fig, path)
 
 
-KEY_KPIS = (("gmv", "GMV"), ("orders", "orders"), ("second_purchase_90d", "second purchase within 90 days"),
-            ("churn_rate_monthly", "monthly churn"), ("platform_profit", "platform profit"),
-            ("merchant_profit", "merchant profit"), ("merchant_satisfaction", "merchant satisfaction"),
-            ("carbon_kg", "carbon"))
+# the key KPIs of the comparison charts: the catalogue's marked `key`, in its order, with their labels
+KEY_KPIS = tuple((k.name, k.title) for k in CATALOGUE if k.key)
 
 
 def _significant(row: pd.Series) -> bool:

@@ -1,22 +1,29 @@
-"""The KPI catalogue: every summary KPI declared once, with its unit, meaning and computation.
+"""The KPI catalogue: every summary KPI declared once, with everything the code and docs say of it.
 
-`sim/metrics.py` computes the summary from this list, policies declare theirs in their own
-modules with the same `Kpi` type, and `compare`, targets, charts and docs/kpis.md (checked by
-tests/test_docs.py) read it. A KPI is computed one of three ways:
+A declaration (`Kpi`) holds the name, unit, label (tables and charts), which direction is good,
+the definition, and how the value is computed, one of:
 
-- `flows`: the run total of these ledger flows (the ledger's own running total);
-- `column`: the sum over the run of that daily column (sim/metrics.py records it; money columns
-  are the day's ledger flows, `DAILY_FLOWS` there);
-- neither: a formula in sim/metrics.py (`FORMULAS`), named like the KPI.
+- `flows`: the run total of these ledger flows (the ledger's own running total); the daily
+  series gets a column of the same name with the day's flows (sim/metrics.py);
+- `column`: the sum over the run of that daily column (sim/metrics.py records it);
+- `compute`: a formula of (daily series, the run's end state `sim.metrics.RunEnd`, the summary so
+  far), in catalogue order, so a formula may read the KPIs declared before it.
 
-`better` says which direction is good for the platform's goals ("higher", "lower" or
-"neither"), so charts can colour a change.
+`shown` puts it in the table `run` and `compare` print, `key` among the key KPIs of the comparison
+charts; `fmt` overrides the table format its unit implies. Policies declare their KPIs in their own
+modules with the same type. sim/metrics.py computes the summary from this list; sim/tables.py,
+sim/charts.py, targets and compare read it; tests/test_docs.py checks docs/kpis.md against it.
+Adding a KPI is one declaration here (and the golden file).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
 
 from sim.carbon import STAGES
 
@@ -33,32 +40,121 @@ class Kpi:
     better: Direction = "neither"
     flows: tuple[str, ...] = ()
     column: str | None = None
-    core: bool = False  # one of DESIGN.md section 3's keys
+    compute: Callable[[pd.DataFrame, Any, dict[str, Any]], Any] | None = None
+    label: str = ""          # in tables and charts; default: the name with spaces
+    shown: bool = False      # in the printed table of run and compare
+    key: bool = False        # one of the key KPIs of the comparison charts
+    fmt: str | None = None   # the printed table's format, where the unit's default does not suit
+    core: bool = False       # one of DESIGN.md section 3's keys
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name.replace("_", " ")
 
 
 def _core(name: str, unit: str, definition: str, better: Direction = "neither", **how) -> Kpi:
     return Kpi(name, unit, definition, better, core=True, **how)
 
 
+# --- formulas' helpers (daily: the measured days' series; end: sim.metrics.RunEnd) ----------------
+
+def ratio(num: float, den: float) -> float:
+    """num / den, or 0 when den is 0 (a KPI of an empty run is 0, not an error)."""
+    return float(num) / float(den) if den else 0.0
+
+
+def _monthly_rate(daily: pd.DataFrame, end: Any, events: str, base: str, base_start: int,
+                  first_month_start: int = 0) -> float:
+    """Mean over calendar months of (events in the month / `base` at the end of the day before it),
+    over the months that start on or after measured day `first_month_start`."""
+    days = len(daily)
+    month_start = np.r_[0, np.flatnonzero(end.is_month_end[: days - 1]) + 1]
+    rates = []
+    for i, start in enumerate(month_start):
+        stop = month_start[i + 1] if i + 1 < len(month_start) else days
+        if start < first_month_start:
+            continue
+        before = base_start if start == 0 else daily[base].iloc[start - 1]
+        rates.append(ratio(daily[events].iloc[start:stop].sum(), before))
+    return float(np.mean(rates)) if rates else 0.0
+
+
+def _churn_rate_monthly(daily: pd.DataFrame, end: Any) -> float:
+    """Observable churn: customers reaching N days without a purchase (counted from the run's start) in a
+    month / customers not churned at its start; mean of the months that start after day N of the run,
+    when every customer who has not bought since the run's start churns at once (a one-day spike)."""
+    after_spike = end.churn_after_days - end.measure_start + 1  # measured day after the spike
+    return _monthly_rate(daily, end, "churn_entries", "churn_at_risk", end.churn_at_risk_start, after_spike)
+
+
+def _dropout_rate_monthly(daily: pd.DataFrame, end: Any) -> float:
+    """Latent dropout: customers who truly left in a month / customers alive at its start; mean of months."""
+    return _monthly_rate(daily, end, "dropouts", "alive_latent", end.alive_start)
+
+
+def _second_purchase_90d(daily: pd.DataFrame, end: Any) -> float:
+    """Share of the run's cohort (or the day-0 cohort) who bought again within 90 days of their first purchase."""
+    last = end.measure_start + len(daily) - 1
+    first_min = -1 if end.initial_history_days == 0 and end.measure_start == 0 else end.measure_start
+    cohort = end.is_customer & (end.first_day >= first_min) & (end.first_day <= last - 90)
+    retained = cohort & (end.second_day - end.first_day <= 90)
+    return ratio(retained.sum(), cohort.sum())
+
+
+def _bullwhip_ratio(daily: pd.DataFrame, end: Any) -> float:
+    days = len(daily)
+    warm = min(end.forecast_window_days, days // 2)
+    ordered = daily["units_ordered"].to_numpy(dtype=float)
+    demand = daily["units_demanded"].to_numpy(dtype=float)
+    var_d = float(np.var(demand[warm:], ddof=1)) if days - warm > 2 else 0.0
+    var_o = float(np.var(ordered[warm:], ddof=1)) if days - warm > 2 else 0.0
+    return ratio(var_o, var_d)
+
+
+def _top_decile_share(gmv_by_merchant: np.ndarray) -> float:
+    """Share of the run's GMV won by the top 10% of merchants ever created (concentration of sales)."""
+    sales = np.sort(gmv_by_merchant)[::-1]
+    top = max(1, int(np.ceil(0.1 * sales.size)))
+    return ratio(sales[:top].sum(), sales.sum())
+
+
+def _col(daily: pd.DataFrame, name: str) -> float:
+    return daily[name].sum()
+
+
 # DESIGN.md section 3, in that order (summary.json keeps this order).
 CORE = (
-    _core("gmv", "currency", "value of served orders", "higher", column="gmv"),
-    _core("orders", "orders", "served purchase attempts, first and repeat", "higher", column="orders"),
-    _core("aov", "currency per order", "gmv / orders", "higher"),
-    _core("new_customers", "customers", "prospects who joined during the run", "higher", column="new_customers"),
-    _core("customers_total", "customers", "customers at the end (initial + new)", "higher"),
+    _core("gmv", "currency", "value of served orders", "higher", column="gmv", label="GMV", shown=True, key=True),
+    _core("orders", "orders", "served purchase attempts, first and repeat", "higher", column="orders", label="orders",
+          shown=True, key=True),
+    _core("aov", "currency per order", "gmv / orders", "higher", label="average order value", shown=True,
+          compute=lambda d, e, s: ratio(s["gmv"], s["orders"])),
+    _core("new_customers", "customers", "prospects who joined during the run", "higher", column="new_customers",
+          label="new customers", shown=True),
+    _core("customers_total", "customers", "customers at the end (initial + new)", "higher", label="customers (end)",
+          shown=True, compute=lambda d, e, s: int(e.is_customer.sum())),
     _core("active_customers_end", "customers", "customers who bought within the dormancy window, last day",
-          "higher"),
+          "higher", label="active customers (end)", shown=True,
+          compute=lambda d, e, s: int(d["active_customers"].iloc[-1])),
     _core("churn_rate_monthly", "share per month", "observable churn: customers reaching N days without a purchase "
-          "(counted from the run's start) per month / customers not churned", "lower"),
+          "(counted from the run's start) per month / customers not churned", "lower", label="churn rate, monthly",
+          shown=True, key=True, compute=lambda d, e, s: _churn_rate_monthly(d, e)),
     _core("dropout_rate_monthly", "share per month", "latent churn (simulator only): customers who truly dropped out "
-          "per month / customers alive", "lower"),
-    _core("second_purchase_90d", "share", "cohort share with a second purchase within 90 days of the first", "higher"),
-    _core("repeat_purchase_rate", "share", "customers with a repeat order in the run / customers", "higher"),
-    _core("platform_revenue", "currency", "platform inflows net of commission refunds", "higher"),
-    _core("platform_profit", "currency", "platform revenue - platform costs (its ledger balance)", "higher"),
+          "per month / customers alive", "lower", label="dropout rate, monthly (latent)", shown=True,
+          compute=lambda d, e, s: _dropout_rate_monthly(d, e)),
+    _core("second_purchase_90d", "share", "cohort share with a second purchase within 90 days of the first", "higher",
+          label="second purchase within 90 days", shown=True, key=True,
+          compute=lambda d, e, s: _second_purchase_90d(d, e)),
+    _core("repeat_purchase_rate", "share", "customers with a repeat order in the run / customers", "higher",
+          label="repeat purchase rate", shown=True,
+          compute=lambda d, e, s: ratio(np.count_nonzero(e.repeats_in_run), s["customers_total"])),
+    _core("platform_revenue", "currency", "platform inflows net of commission refunds", "higher",
+          label="platform revenue", shown=True,
+          compute=lambda d, e, s: e.platform_inflow - float(e.ledger_totals.get("commission_refund", 0.0))),
+    _core("platform_profit", "currency", "platform revenue - platform costs (its ledger balance)", "higher",
+          label="platform profit", shown=True, key=True, compute=lambda d, e, s: e.platform_balance),
     _core("merchant_profit", "currency", "merchants' accrual profit, all merchants", "higher",
-          column="merchant_profit"),
+          column="merchant_profit", label="merchant profit", shown=True, key=True),
     _core("subsidy_cost", "currency", "coupon discounts paid by the platform", "lower", flows=("subsidy",)),
     _core("referral_cost", "currency", "referral rewards paid by the platform", "lower", flows=("referral",)),
     _core("loyalty_cost", "currency", "points' cost accrued when earned (value x (1 - breakage), trued up on "
@@ -67,21 +163,37 @@ CORE = (
     _core("logistics_cost", "currency", "platform logistics + merchants' shipping + freight", "lower",
           column="logistics_cost"),
     _core("carbon_kg", "kg CO2e", "emissions of all five stages of what was sold and delivered (production is an "
-          "assumption: see carbon_logistics_kg)", "lower", column="carbon_kg"),
-    _core("carbon_per_order_kg", "kg CO2e per order", "carbon_kg / orders", "lower"),
-    _core("fill_rate", "share", "orders / purchase attempts", "higher"),
-    _core("stockout_rate", "share", "attempts whose first choice was out of stock / attempts", "lower"),
-    _core("avg_delivery_days", "days", "mean realised delivery time of served orders", "lower"),
-    _core("late_delivery_rate", "share", "orders delayed by the fleet's backlog / orders", "lower"),
-    _core("bullwhip_ratio", "ratio", "variance of daily replenishment orders / variance of daily demand", "lower"),
+          "assumption: see carbon_logistics_kg)", "lower", column="carbon_kg", label="carbon", shown=True,
+          fmt="{:,.0f} kg CO2e", key=True),
+    _core("carbon_per_order_kg", "kg CO2e per order", "carbon_kg / orders", "lower",
+          compute=lambda d, e, s: ratio(_col(d, "carbon_kg"), s["orders"])),
+    _core("fill_rate", "share", "orders / purchase attempts", "higher", label="fill rate", shown=True,
+          compute=lambda d, e, s: ratio(s["orders"], _col(d, "order_attempts"))),
+    _core("stockout_rate", "share", "attempts whose first choice was out of stock / attempts", "lower",
+          compute=lambda d, e, s: ratio(_col(d, "stockout_events"), _col(d, "order_attempts"))),
+    _core("avg_delivery_days", "days", "mean realised delivery time of served orders", "lower",
+          compute=lambda d, e, s: ratio(_col(d, "delivery_days_sum"), s["orders"])),
+    _core("late_delivery_rate", "share", "orders delayed by the fleet's backlog / orders", "lower",
+          compute=lambda d, e, s: ratio(_col(d, "late_deliveries"), s["orders"])),
+    _core("bullwhip_ratio", "ratio", "variance of daily replenishment orders / variance of daily demand", "lower",
+          compute=lambda d, e, s: _bullwhip_ratio(d, e)),
     _core("inventory_turnover", "turns per year", "units sold per unit of mean stock on hand, annualised",
-          "higher"),
-    _core("merchants_active_end", "merchants", "merchants active at the end", "higher"),
+          "higher",
+          compute=lambda d, e, s: ratio(_col(d, "units_sold"), float(d["on_hand_units"].mean())) * 365.0 / len(d)),
+    _core("merchants_active_end", "merchants", "merchants active at the end", "higher", label="merchants active (end)",
+          shown=True, compute=lambda d, e, s: int(np.count_nonzero(e.merchant_active))),
     _core("merchant_satisfaction", "share", "merchants active at the end with positive trailing-quarter profit / "
-          "every merchant active at any time in the run (those who left count as dissatisfied)", "higher"),
-    _core("return_rate", "share", "served orders flagged for return / orders", "lower"),
-    _core("cac", "currency per new customer", "(marketing + referral cost) / new customers", "lower"),
-    _core("repeat_transactions_per_customer", "orders per customer", "repeat orders / customers_total", "higher"),
+          "every merchant active at any time in the run (those who left count as dissatisfied)", "higher",
+          label="merchant satisfaction", shown=True, fmt="{:.1%}", key=True,
+          compute=lambda d, e, s: ratio(e.merchants_satisfied, e.merchants_in_window)),
+    _core("return_rate", "share", "served orders flagged for return / orders", "lower",
+          compute=lambda d, e, s: ratio(_col(d, "returns_decided"), s["orders"])),
+    _core("cac", "currency per new customer", "(marketing + referral cost) / new customers", "lower",
+          label="CAC (acquisition spend / new customer)", shown=True,
+          compute=lambda d, e, s: ratio(s["marketing_cost"] + float(e.ledger_totals.get("referral", 0.0)),
+                                         s["new_customers"])),
+    _core("repeat_transactions_per_customer", "orders per customer", "repeat orders / customers_total", "higher",
+          compute=lambda d, e, s: ratio(_col(d, "repeat_orders"), s["customers_total"])),
 )
 
 # Acquisition channels with their own KPIs (sim/acquisition.CHANNELS without 'initial').
@@ -91,35 +203,47 @@ EXTRA = (
     Kpi("units_demanded", "units", "requests that reached a merchant", column="units_demanded"),
     Kpi("lost_sales", "attempts", "purchase attempts nobody served", "lower", column="lost_sales"),
     Kpi("repeat_orders", "orders", "served repeat orders", "higher", column="repeat_orders"),
-    Kpi("latent_alive_end", "shoppers", "customers not latently dropped out at the end (unobservable)", "higher"),
-    Kpi("merchants_joined", "merchants", "merchants created after the day-0 market", "higher"),
-    Kpi("merchants_left", "merchants", "merchants who left during the run", "lower"),
-    Kpi("days", "days", "number of daily rows"),
+    Kpi("latent_alive_end", "shoppers", "customers not latently dropped out at the end (unobservable)", "higher",
+        compute=lambda d, e, s: int(e.alive.sum())),
+    Kpi("merchants_joined", "merchants", "merchants created after the day-0 market", "higher",
+        compute=lambda d, e, s: e.merchants_joined),
+    Kpi("merchants_left", "merchants", "merchants who left during the run", "lower",
+        label="merchants left (during the run)", shown=True, compute=lambda d, e, s: e.merchants_left),
+    Kpi("days", "days", "number of daily rows", compute=lambda d, e, s: len(d)),
     Kpi("refunds", "currency", "order value refunded for returns due in the run", "lower", column="refunds"),
-    Kpi("net_gmv", "currency", "gmv - refunds", "higher"),
+    Kpi("net_gmv", "currency", "gmv - refunds", "higher", compute=lambda d, e, s: s["gmv"] - s["refunds"]),
     Kpi("merchant_exit_rate_annual", "share per year", "merchants who left / merchants active at any time in the "
-        "run, per year", "lower"),
-    Kpi("merchant_net_margin", "share", "merchant_profit / net_gmv", "higher"),
-    Kpi("platform_take_rate", "share", "platform_revenue / gmv (commission, ads, fulfilment and other fees)"),
+        "run, per year", "lower",
+        compute=lambda d, e, s: ratio(e.merchants_left, e.merchants_in_window) * 365.0 / len(d)),
+    Kpi("merchant_net_margin", "share", "merchant_profit / net_gmv", "higher",
+        compute=lambda d, e, s: ratio(s["merchant_profit"], s["net_gmv"])),
+    Kpi("platform_take_rate", "share", "platform_revenue / gmv (commission, ads, fulfilment and other fees)",
+        compute=lambda d, e, s: ratio(s["platform_revenue"], s["gmv"])),
     Kpi("payment_processing_cost", "currency", "card processing paid by the platform", "lower",
         flows=("payment_processing",)),
-    Kpi("returns_outstanding_end", "orders", "orders flagged for return whose refund falls after the run"),
-    Kpi("carbon_levy", "currency", "internal carbon price paid by the platform", "lower", column="carbon_levy"),
+    Kpi("returns_outstanding_end", "orders", "orders flagged for return whose refund falls after the run",
+        compute=lambda d, e, s: e.returns_outstanding),
+    Kpi("carbon_levy", "currency", "internal carbon price paid by the platform", "lower", flows=("carbon_levy",)),
     Kpi("platform_logistics_cost", "currency", "the platform's part of logistics_cost", "lower",
         column="platform_logistics_cost"),
     Kpi("parcels_late", "orders", "orders delayed by the fleet's backlog", "lower", column="late_deliveries"),
     Kpi("reactivated_customers", "orders (reactivations)", "repeat orders of customers who were dormant or churned",
         "higher", column="reactivated_customers"),
-    Kpi("top_decile_merchant_share", "share", "share of GMV won by the top 10% of merchants ever created"),
+    Kpi("top_decile_merchant_share", "share", "share of GMV won by the top 10% of merchants ever created",
+        compute=lambda d, e, s: _top_decile_share(e.merchant_gmv)),
     *(Kpi(f"carbon_{stage}_kg", "kg CO2e", f"emissions of stage {stage}", "lower", column=f"carbon_{stage}_kg")
       for stage in STAGES),
     Kpi("carbon_logistics_kg", "kg CO2e", "line haul + last mile + packaging + warehousing: carbon_kg without the "
-        "production assumption", "lower"),
+        "production assumption", "lower",
+        compute=lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production"))),
     *(Kpi(f"new_customers_{ch}", "customers", f"joiners attributed to channel {ch}", "higher",
           column=f"new_customers_{ch}") for ch in JOIN_CHANNELS),
-    Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower"),
-    Kpi("cac_referral", "currency per referred new customer", "referral_cost / new_customers_referral", "lower"),
-    Kpi("k_factor", "new customers per customer", "referred joiners / mean daily customers", "higher"),
+    Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower",
+        compute=lambda d, e, s: ratio(s["marketing_cost"], s["new_customers_paid"])),
+    Kpi("cac_referral", "currency per referred new customer", "referral_cost / new_customers_referral", "lower",
+        compute=lambda d, e, s: ratio(s["referral_cost"], s["new_customers_referral"])),
+    Kpi("k_factor", "new customers per customer", "referred joiners / mean daily customers", "higher",
+        compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean()))),
 )
 
 CATALOGUE: tuple[Kpi, ...] = (*CORE, *EXTRA)

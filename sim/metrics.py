@@ -11,7 +11,7 @@ the unit counters.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,50 +19,65 @@ import numpy as np
 import pandas as pd
 
 from sim.carbon import STAGES
-from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, JOIN_CHANNELS, SEGMENT_ORDERS_PREFIX, Kpi
+from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, JOIN_CHANNELS, SEGMENT_ORDERS_PREFIX, Kpi, ratio
 from sim.ledger import Ledger
 
-# Daily money columns: the day's ledger flows (a flow nobody books, e.g. of a policy that is off, is 0).
-DAILY_FLOWS: dict[str, tuple[str, ...]] = {
+# Daily money columns of the market: the day's ledger flows. Besides these, every KPI computed from
+# ledger flows (the catalogue's and the policies', `Kpi.flows`) has a daily column of its own name.
+# A flow nobody books (e.g. of a policy that is off) is 0.
+MARKET_FLOWS: dict[str, tuple[str, ...]] = {
     "gmv": ("sale",),
-    "marketing_cost": ("marketing",),
-    "subsidy_cost": ("subsidy",),
-    "referral_cost": ("referral",),
-    "loyalty_cost": ("loyalty", "free_shipping"),
     "logistics_cost": ("logistics", "shipping", "freight"),
     "platform_logistics_cost": ("logistics",),
     "goods_cost": ("goods",),
     "refunds": ("refund",),
-    "carbon_levy": ("carbon_levy",),
 }
 
-# The daily series' columns, in order (docs/kpis.md defines each).
-COLUMNS = (
+# The daily series' columns before and after the flow KPIs' columns (docs/kpis.md defines each).
+_BEFORE_FLOWS = (
     "day", "date", "season_multiplier", "gmv", "orders", "first_orders", "repeat_orders", "order_attempts",
     "lost_sales", "fallback_orders", "stockout_events", "new_customers",
     *(f"new_customers_{ch}" for ch in JOIN_CHANNELS),
     "customers_total", "active_customers", "new_state", "dormant_customers", "churned_customers",
     "churn_entries", "churn_at_risk", "alive_latent", "dropouts", "platform_revenue", "platform_cost",
-    "merchant_profit", "marketing_cost",
-    "subsidy_cost", "referral_cost", "loyalty_cost", "logistics_cost", "platform_logistics_cost", "goods_cost",
-    "refunds", "carbon_levy", "returns", "returns_decided", "carbon_kg", *(f"carbon_{s}_kg" for s in STAGES),
-    "units_demanded", "units_sold", "units_ordered", "on_hand_units", "delivery_days_sum", "late_deliveries",
-    "reactivated_customers", "platform_parcels", "parcels_delivered_by_fleet", "fleet_backlog",
-    "merchants_active", "platform_profit",
+    "merchant_profit",
 )
+_AFTER_FLOWS = (
+    "logistics_cost", "platform_logistics_cost", "goods_cost", "refunds", "returns", "returns_decided", "carbon_kg",
+    *(f"carbon_{s}_kg" for s in STAGES), "units_demanded", "units_sold", "units_ordered", "on_hand_units",
+    "delivery_days_sum", "late_deliveries", "reactivated_customers", "platform_parcels", "parcels_delivered_by_fleet",
+    "fleet_backlog", "merchants_active", "platform_profit",
+)
+
+
+def flow_columns(kpis: Iterable[Kpi]) -> dict[str, tuple[str, ...]]:
+    """The daily column of every KPI computed from ledger flows: its name -> its flows."""
+    return {k.name: k.flows for k in kpis if k.flows}
+
+
+def daily_columns(kpis: Iterable[Kpi] = CATALOGUE) -> tuple[str, ...]:
+    """The daily series' columns, in order, with those of these KPIs' flows (pass the policies' too)."""
+    return (*_BEFORE_FLOWS, *flow_columns(kpis), *_AFTER_FLOWS)
+
+
+COLUMNS = daily_columns()  # the market's; a run's series adds its policies' flow KPIs (DailyRecorder)
 
 
 class DailyRecorder:
     """Collects one row of KPIs per day from what the model observed and the day's books."""
 
-    def __init__(self, ledger: Ledger) -> None:
+    def __init__(self, ledger: Ledger, kpis: Iterable[Kpi] = CATALOGUE) -> None:
+        """`kpis`: every KPI declared (the catalogue's and the policies'): those computed from ledger
+        flows get a daily column."""
         self.ledger = ledger
+        self.flows = {**MARKET_FLOWS, **flow_columns(kpis)}
+        self.columns = daily_columns(kpis)
         self.rows: list[dict[str, Any]] = []
 
     def record(self, observed: dict[str, Any], flows: dict[str, float], carbon: dict[str, float]) -> None:
         """`observed`: the model's counts for the day; `flows`, `carbon`: the day's closed books."""
         row = dict(observed)
-        for column, names in DAILY_FLOWS.items():
+        for column, names in self.flows.items():
             row[column] = sum(flows.get(f, 0.0) for f in names)
         row["platform_revenue"] = self.ledger.inflow("platform", flows) - flows["commission_refund"]
         row["platform_cost"] = self.ledger.outflow("platform", flows) - flows["commission_refund"]
@@ -70,10 +85,10 @@ class DailyRecorder:
         row["carbon_kg"] = sum(carbon.values())
         for stage, kg in carbon.items():
             row[f"carbon_{stage}_kg"] = kg
-        self.rows.append({c: row[c] for c in COLUMNS})
+        self.rows.append({c: row[c] for c in self.columns})
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=list(COLUMNS))
+        return pd.DataFrame(self.rows, columns=list(self.columns))
 
 
 class CohortRecorder:
@@ -143,124 +158,22 @@ class RunEnd:
     cohorts: list[dict[str, object]] = field(default_factory=list)  # CohortRecorder.rows
 
 
-def _ratio(num: float, den: float) -> float:
-    return float(num) / float(den) if den else 0.0
-
-
-def _monthly_rate(daily: pd.DataFrame, end: RunEnd, events: str, base: str, base_start: int,
-                  first_month_start: int = 0) -> float:
-    """Mean over calendar months of (events in the month / `base` at the end of the day before it),
-    over the months that start on or after measured day `first_month_start`."""
-    days = len(daily)
-    month_start = np.r_[0, np.flatnonzero(end.is_month_end[: days - 1]) + 1]
-    rates = []
-    for i, start in enumerate(month_start):
-        stop = month_start[i + 1] if i + 1 < len(month_start) else days
-        if start < first_month_start:
-            continue
-        before = base_start if start == 0 else daily[base].iloc[start - 1]
-        rates.append(_ratio(daily[events].iloc[start:stop].sum(), before))
-    return float(np.mean(rates)) if rates else 0.0
-
-
-def _churn_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
-    """Observable churn: customers reaching N days without a purchase (counted from the run's start) in a
-    month / customers not churned at its start; mean of the months that start after day N of the run,
-    when every customer who has not bought since the run's start churns at once (a one-day spike)."""
-    after_spike = end.churn_after_days - end.measure_start + 1  # measured day after the spike
-    return _monthly_rate(daily, end, "churn_entries", "churn_at_risk", end.churn_at_risk_start, after_spike)
-
-
-def _dropout_rate_monthly(daily: pd.DataFrame, end: RunEnd) -> float:
-    """Latent dropout: customers who truly left in a month / customers alive at its start; mean of months."""
-    return _monthly_rate(daily, end, "dropouts", "alive_latent", end.alive_start)
-
-
-def _second_purchase_90d(daily: pd.DataFrame, end: RunEnd) -> float:
-    """Share of the run's cohort (or the day-0 cohort) who bought again within 90 days of their first purchase."""
-    last = end.measure_start + len(daily) - 1
-    first_min = -1 if end.initial_history_days == 0 and end.measure_start == 0 else end.measure_start
-    cohort = end.is_customer & (end.first_day >= first_min) & (end.first_day <= last - 90)
-    retained = cohort & (end.second_day - end.first_day <= 90)
-    return _ratio(retained.sum(), cohort.sum())
-
-
-def _bullwhip_ratio(daily: pd.DataFrame, end: RunEnd) -> float:
-    days = len(daily)
-    warm = min(end.forecast_window_days, days // 2)
-    ordered = daily["units_ordered"].to_numpy(dtype=float)
-    demand = daily["units_demanded"].to_numpy(dtype=float)
-    var_d = float(np.var(demand[warm:], ddof=1)) if days - warm > 2 else 0.0
-    var_o = float(np.var(ordered[warm:], ddof=1)) if days - warm > 2 else 0.0
-    return _ratio(var_o, var_d)
-
-
-def _top_decile_share(gmv_by_merchant: np.ndarray) -> float:
-    """Share of the run's GMV won by the top 10% of merchants ever created (concentration of sales)."""
-    sales = np.sort(gmv_by_merchant)[::-1]
-    top = max(1, int(np.ceil(0.1 * sales.size)))
-    return _ratio(sales[:top].sum(), sales.sum())
-
-
-def _col(daily: pd.DataFrame, name: str) -> float:
-    return daily[name].sum()
-
-
-# Formula KPIs: name -> f(daily, end, summary so far). Catalogue order guarantees what they read exists.
-FORMULAS: dict[str, Callable[[pd.DataFrame, RunEnd, dict[str, Any]], Any]] = {
-    "aov": lambda d, e, s: _ratio(s["gmv"], s["orders"]),
-    "customers_total": lambda d, e, s: int(e.is_customer.sum()),
-    "active_customers_end": lambda d, e, s: int(d["active_customers"].iloc[-1]),
-    "churn_rate_monthly": lambda d, e, s: _churn_rate_monthly(d, e),
-    "dropout_rate_monthly": lambda d, e, s: _dropout_rate_monthly(d, e),
-    "second_purchase_90d": lambda d, e, s: _second_purchase_90d(d, e),
-    "repeat_purchase_rate": lambda d, e, s: _ratio(np.count_nonzero(e.repeats_in_run), s["customers_total"]),
-    "platform_revenue": lambda d, e, s: e.platform_inflow - float(e.ledger_totals.get("commission_refund", 0.0)),
-    "platform_profit": lambda d, e, s: e.platform_balance,
-    "carbon_per_order_kg": lambda d, e, s: _ratio(_col(d, "carbon_kg"), s["orders"]),
-    "fill_rate": lambda d, e, s: _ratio(s["orders"], _col(d, "order_attempts")),
-    "stockout_rate": lambda d, e, s: _ratio(_col(d, "stockout_events"), _col(d, "order_attempts")),
-    "avg_delivery_days": lambda d, e, s: _ratio(_col(d, "delivery_days_sum"), s["orders"]),
-    "late_delivery_rate": lambda d, e, s: _ratio(_col(d, "late_deliveries"), s["orders"]),
-    "bullwhip_ratio": lambda d, e, s: _bullwhip_ratio(d, e),
-    "inventory_turnover": lambda d, e, s: _ratio(_col(d, "units_sold"), float(d["on_hand_units"].mean()))
-    * 365.0 / len(d),
-    "merchants_active_end": lambda d, e, s: int(np.count_nonzero(e.merchant_active)),
-    "merchant_satisfaction": lambda d, e, s: _ratio(e.merchants_satisfied, e.merchants_in_window),
-    "return_rate": lambda d, e, s: _ratio(_col(d, "returns_decided"), s["orders"]),
-    "cac": lambda d, e, s: _ratio(s["marketing_cost"] + float(e.ledger_totals.get("referral", 0.0)),
-                                  s["new_customers"]),
-    "repeat_transactions_per_customer": lambda d, e, s: _ratio(_col(d, "repeat_orders"), s["customers_total"]),
-    "latent_alive_end": lambda d, e, s: int(e.alive.sum()),
-    "merchants_joined": lambda d, e, s: e.merchants_joined,
-    "merchants_left": lambda d, e, s: e.merchants_left,
-    "merchant_exit_rate_annual": lambda d, e, s: _ratio(e.merchants_left, e.merchants_in_window) * 365.0 / len(d),
-    "merchant_net_margin": lambda d, e, s: _ratio(s["merchant_profit"], s["net_gmv"]),
-    "platform_take_rate": lambda d, e, s: _ratio(s["platform_revenue"], s["gmv"]),
-    "days": lambda d, e, s: len(d),
-    "net_gmv": lambda d, e, s: s["gmv"] - s["refunds"],
-    "returns_outstanding_end": lambda d, e, s: e.returns_outstanding,
-    "top_decile_merchant_share": lambda d, e, s: _top_decile_share(e.merchant_gmv),
-    "carbon_logistics_kg": lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES
-                                                     if st != "production")),
-    "cac_paid": lambda d, e, s: _ratio(s["marketing_cost"], s["new_customers_paid"]),
-    "cac_referral": lambda d, e, s: _ratio(s["referral_cost"], s["new_customers_referral"]),
-    "k_factor": lambda d, e, s: _ratio(s["new_customers_referral"], float(d["customers_total"].mean())),
-}
-
-
 def _value(kpi: Kpi, daily: pd.DataFrame, end: RunEnd, summary: dict[str, Any]) -> Any:
     if kpi.column is not None:
         total = daily[kpi.column].sum()
         return int(total) if pd.api.types.is_integer_dtype(daily[kpi.column]) else float(total)
     if kpi.flows:
         return float(sum(end.ledger_totals.get(f, 0.0) for f in kpi.flows))
-    return FORMULAS[kpi.name](daily, end, summary)
+    if kpi.compute is None:
+        raise ValueError(f"KPI {kpi.name} says neither its flows, its column nor how to compute it")
+    return kpi.compute(daily, end, summary)
 
 
-def summarize(daily: pd.DataFrame, end: RunEnd, policy_values: dict[str, float]) -> dict[str, Any]:
+def summarize(daily: pd.DataFrame, end: RunEnd, policy_values: dict[str, float],
+              policy_kpis: Iterable[Kpi] = ()) -> dict[str, Any]:
     """The run summary (summary.json): the catalogue's KPIs in its order, served orders by segment,
-    then the KPIs of the policies that are on."""
+    then the KPIs of the policies that are on: `policy_values` (from their totals) and, for those of
+    `policy_kpis` declared by their ledger flows, the flows' run totals."""
     summary: dict[str, Any] = {}
     for kpi in CATALOGUE:
         summary[kpi.name] = _value(kpi, daily, end, summary)
@@ -270,8 +183,11 @@ def summarize(daily: pd.DataFrame, end: RunEnd, policy_values: dict[str, float])
     for name, count in summary["orders_by_segment"].items():
         summary[f"{SEGMENT_ORDERS_PREFIX}{name}"] = count  # flat, so that compare can compare them
     for i, name in enumerate(end.category_names):
-        summary[f"{CATEGORY_RETURNS_PREFIX}{name}"] = _ratio(end.returns_by_category[i], end.orders_by_category[i])
+        summary[f"{CATEGORY_RETURNS_PREFIX}{name}"] = ratio(end.returns_by_category[i], end.orders_by_category[i])
     summary.update(policy_values)
+    for kpi in policy_kpis:
+        if kpi.flows:
+            summary[kpi.name] = _value(kpi, daily, end, summary)
     return summary
 
 

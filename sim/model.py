@@ -27,12 +27,13 @@ from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel
 from sim.config import MerchantsConfig
+from sim.kpis import CATALOGUE
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.logistics import LastMile, build_fleet
 from sim.metrics import CohortRecorder, DailyRecorder, RunEnd
 from sim.network import build_network
 from sim.orders import Market, OrderBatch, place_orders
-from sim.policies import MarketChanges, PolicyContext, PolicySet, policy_flows
+from sim.policies import MarketChanges, PolicyContext, PolicySet, policy_flows, policy_kpis
 from sim.returns import ReturnsBook
 from sim.rng import Streams
 from sim.scenario import Scenario
@@ -115,7 +116,7 @@ class MarketModel(mesa.Model):
         self.is_month_end = month_ends(self.calendar_start, self.days)
         self.cohorts = CohortRecorder(self.calendar_start, self.days, self.warmup)
         self._entry_rng = self.streams.generator("merchant_entry")
-        self.recorder = DailyRecorder(self.ledger)
+        self.recorder = DailyRecorder(self.ledger, [*CATALOGUE, *policy_kpis()])
         self.churn_at_risk_start = self._churn_counts(-1)[1]
         self.alive_start = int(self.shoppers.alive.sum())
         self.context.merchants = self.merchants.table

@@ -50,7 +50,7 @@ def run_scenario(scenario: Scenario, progress: bool = False, transactions: bool 
         check_conservation(model)
         daily = model.recorder.frame()
         end = model.run_end()
-        summary = summarize(daily, end, model.policies.summary())
+        summary = summarize(daily, end, model.policies.summary(), model.policies.kpis())
         network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
                    **describe(model.network, model.streams.generator("network_stats"),
                               scenario.network.clustering_sample)}

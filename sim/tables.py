@@ -9,29 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-# (summary key, label, format) for the printed table
-TABLE = (
-    ("gmv", "GMV", "{:,.0f} {cur}"),
-    ("orders", "orders", "{:,}"),
-    ("aov", "average order value", "{:,.2f} {cur}"),
-    ("new_customers", "new customers", "{:,}"),
-    ("customers_total", "customers (end)", "{:,}"),
-    ("active_customers_end", "active customers (end)", "{:,}"),
-    ("churn_rate_monthly", "churn rate, monthly", "{:.2%}"),
-    ("dropout_rate_monthly", "dropout rate, monthly (latent)", "{:.2%}"),
-    ("second_purchase_90d", "second purchase within 90 days", "{:.2%}"),
-    ("repeat_purchase_rate", "repeat purchase rate", "{:.2%}"),
-    ("platform_revenue", "platform revenue", "{:,.0f} {cur}"),
-    ("platform_profit", "platform profit", "{:,.0f} {cur}"),
-    ("merchant_profit", "merchant profit", "{:,.0f} {cur}"),
-    ("cac", "CAC (acquisition spend / new customer)", "{:,.2f} {cur}"),
-    ("fill_rate", "fill rate", "{:.2%}"),
-    ("merchants_active_end", "merchants active (end)", "{:,}"),
-    ("merchants_left", "merchants left (during the run)", "{:,}"),
-    ("merchant_satisfaction", "merchant satisfaction", "{:.1%}"),
-    ("carbon_kg", "carbon", "{:,.0f} kg CO2e"),
-)
-
+from sim.kpis import CATALOGUE, Kpi
 
 COUNT_UNITS = ("orders", "customers", "shoppers", "merchants", "coupons", "sign-ups", "rewards", "points",
                "(merchant, category) pairs", "units", "attempts")
@@ -48,6 +26,15 @@ def _format_of(unit: str) -> str:
     return "{:,.3f} " + unit.replace("{", "(").replace("}", ")")
 
 
+def row(kpi: Kpi) -> tuple[str, str, str]:
+    """(key, label, format) of a KPI in the printed tables."""
+    return kpi.name, kpi.title, kpi.fmt or _format_of(kpi.unit)
+
+
+# (summary key, label, format) of the printed table: the catalogue's KPIs marked `shown`, in its order
+TABLE = tuple(row(k) for k in CATALOGUE if k.shown)
+
+
 def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
     """(key, label, format) of the headline KPIs of the policies that are on, after TABLE's, once each."""
     from sim.kpis import by_name
@@ -59,7 +46,7 @@ def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
         for key in REGISTRY[name].headline:
             if key not in shown:
                 shown.add(key)
-                rows.append((key, f"{key.replace('_', ' ')}", _format_of(catalogue[key].unit)))
+                rows.append(row(catalogue[key]))
     return rows
 
 

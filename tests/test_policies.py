@@ -41,7 +41,9 @@ def test_policies_switched_off_reproduce_the_baseline_exactly(base, section):
 
 
 def test_a_recommendation_at_todays_level_changes_nothing(base):
-    assert run("policies.recommendation={personalisation: 0.5}").summary == base.summary
+    summary = dict(run("policies.recommendation={personalisation: 0.5}").summary)
+    assert summary.pop("technology_cost") == 0.0  # its KPI, from its ledger flow: no running cost set
+    assert summary == base.summary
 
 
 def test_subsidy_raises_orders_and_costs_and_reports_cannibalisation(base):
@@ -186,7 +188,8 @@ def test_every_summary_kpi_is_known_to_targets():
     from sim.scenario import known_kpis
 
     s = run(f"policies.subsidy={{campaigns: [{WELCOME}]}}", "policies.loyalty={}", "policies.referral={}",
-            "policies.assortment={}", "policies.green_logistics={}", "simulation.days=20").summary
+            "policies.assortment={}", "policies.green_logistics={}", "policies.recommendation={personalisation: 0.5}",
+            "simulation.days=20").summary
     numeric = {k for k, v in s.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     unknown = {k for k in numeric - known_kpis()
                if not k.startswith((SEGMENT_ORDERS_PREFIX, CATEGORY_RETURNS_PREFIX))} - {"days"}
@@ -223,3 +226,23 @@ def test_every_hook_fans_out_through_one_mechanism():
     assert _fan_out("collect", [a, lambda *x: None, b])("ctx") == [2.0, 3.0]
     assert _fan_out("each", [a, b])("ctx") is None and [c[0] for c in calls[-2:]] == ["a", "b"]
     assert _fan_out("chain", [lambda ctx, v: v + 1, lambda ctx, v: None, lambda ctx, v: v * 10])("ctx", 1) == 20
+
+
+def test_a_kpi_declared_by_its_flows_gets_its_daily_column_and_its_total():
+    """The recommendation declares technology_cost by its ledger flow, nothing else: the daily series has
+    the column, the summary its run total, and the platform's P&L the same line."""
+    result = run("policies.recommendation={personalisation: 0.5, cost_per_month: 3000}")
+    total = result.summary["technology_cost"]
+    assert total == pytest.approx(3000 * 12 / 365 * len(result.daily), rel=1e-9)
+    assert result.daily["technology_cost"].sum() == pytest.approx(total, rel=1e-12)
+    pnl = result.pnl.set_index(["party", "line"])["amount"]
+    assert -pnl[("platform", "technology")] == pytest.approx(total, rel=1e-12)
+
+
+def test_the_printed_tables_and_key_charts_come_from_the_catalogue():
+    from sim.charts import KEY_KPIS
+    from sim.kpis import CATALOGUE
+    from sim.tables import TABLE
+    assert [k for k, _, _ in TABLE] == [k.name for k in CATALOGUE if k.shown]
+    assert dict((k, label) for k, label, _ in TABLE)["merchant_satisfaction"] == "merchant satisfaction"
+    assert [k for k, _ in KEY_KPIS] == [k.name for k in CATALOGUE if k.key] and len(KEY_KPIS) == 8

@@ -70,12 +70,17 @@ class PolicySet:
         setattr(self, hook, fan_out)  # built once per run
         return fan_out
 
+    def kpis(self) -> list[Kpi]:
+        """The KPIs the enabled policies declare."""
+        return [k for p in self.policies for k in p.kpis]
+
     def summary(self) -> dict[str, float]:
-        """Every enabled policy's KPIs; each must report exactly the KPIs it declares."""
+        """Every enabled policy's KPIs from its totals; each must report exactly the KPIs it declares
+        but those computed from its ledger flows."""
         out: dict[str, float] = {}
         for p in self.policies:
             values = p.summary()
-            declared = [k.name for k in p.kpis]
+            declared = [k.name for k in p.kpis if not k.flows]  # flow KPIs: the ledger's totals (metrics)
             if sorted(values) != sorted(declared):
                 raise AssertionError(f"policy {p.name} reports {sorted(values)}, declares {sorted(declared)}")
             out.update(values)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from sim.kpis import Kpi
 from sim.policies.base import MarketChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Probability
 
@@ -31,6 +32,8 @@ class Recommendation(Policy):
     headline = ("top_decile_merchant_share", "return_rate")
     Config = RecommendationConfig
     flows = {"technology": ("platform", "external")}  # the recommender's running cost
+    kpis = (Kpi("technology_cost", "currency", "the recommender's running cost, accrued daily", "lower",
+                flows=("technology",)),)
     config: RecommendationConfig
 
     def setup(self, ctx: PolicyContext) -> MarketChanges:
