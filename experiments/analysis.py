@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.stats import pareto_flags
 from experiments.sweeps import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
-from sim.charts import pareto_flags
 from sim.errors import ScenarioError
 
 RESAMPLES = 1000
@@ -284,7 +284,7 @@ def _fmt(x: float) -> str:
 
 def format_summary(result: Analysis) -> str:
     """What a planner reads first: the ranking of parameters, whether N was enough, the good settings."""
-    from sim.charts import setting_label
+    from experiments.sweep_charts import setting_label
     spec, t = result.spec, result.tables
     goals = list(spec.goals)
     lines = [f"sweep {spec.name}: {spec.design.kind}, {result.runs} runs ({result.failed} failed), "
@@ -336,7 +336,7 @@ def _currency(spec: SweepSpec) -> str:
 
 def write(result: Analysis, folder: str | Path) -> Path:
     """DIR/analysis/: one CSV per table, summary.txt and the charts, replaced as a whole (atomically)."""
-    from sim import charts
+    from experiments import sweep_charts as charts
     from sim.outputs import atomic_folder
     spec, t = result.spec, result.tables
     out = Path(folder) / "analysis"

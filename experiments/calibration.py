@@ -372,9 +372,9 @@ def write(cal: Calibration, out: str | Path) -> Path:
     import shutil
     import sys
 
+    from experiments.calibration_charts import calibration_conditional, calibration_tracking
     from experiments.library import scenario_file
     from sim import __version__
-    from sim.charts import calibration_conditional, calibration_tracking
     from sim.outputs import atomic_folder, write_json
 
     out = Path(out)

@@ -325,7 +325,12 @@ def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
     redraws them."""
     import yaml
 
-    from sim.charts import comparison_deltas, comparison_series, leadership_charts, retention_comparison
+    from experiments.comparison_charts import (
+        comparison_deltas,
+        comparison_series,
+        leadership_charts,
+        retention_comparison,
+    )
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     names, replications = manifest["scenarios"], manifest["replications"]

@@ -68,3 +68,14 @@ def assess_targets(runs: pd.DataFrame, names: list[str], targets_by_scenario: li
             rows.append({"scenario": name, "kpi": t.kpi, "measure": measure, "goal": f"{kind} {goal:g}",
                          "estimate": est, "ci_low": low, "ci_high": high, "status": status})
     return pd.DataFrame(rows, columns=["scenario", "kpi", "measure", "goal", "estimate", "ci_low", "ci_high", "status"])
+
+
+def pareto_flags(values: np.ndarray) -> np.ndarray:
+    """Rows no other row beats on every column (all columns: larger is better): the efficient points the
+    Pareto charts mark, and the Pareto set of a sweep's analysis."""
+    keep = np.ones(len(values), dtype=bool)
+    for i in range(len(values)):
+        others = np.delete(values, i, axis=0)
+        beaten = np.all(others >= values[i], axis=1) & np.any(others > values[i], axis=1)
+        keep[i] = not beaten.any()
+    return keep

@@ -12,7 +12,7 @@ the definition, and how the value is computed, one of:
 `shown` puts it in the table `run` and `compare` print, `key` among the key KPIs of the comparison
 charts; `fmt` overrides the table format its unit implies. Policies declare their KPIs in their own
 modules with the same type. sim/metrics.py computes the summary from this list; sim/tables.py,
-sim/charts.py, targets and compare read it; tests/test_docs.py checks docs/kpis.md against it.
+experiments/comparison_charts.py, targets and compare read it; tests/test_docs.py checks docs/kpis.md against it.
 Adding a KPI is one declaration here (and the golden file).
 """
 

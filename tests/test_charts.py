@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from conftest import small_scenario
+from experiments import comparison_charts
 from sim import charts, style
 from sim.runner import run_scenario
 
-KEY = [k for k, _ in charts.KEY_KPIS]
+KEY = [k for k, _ in comparison_charts.KEY_KPIS]
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +55,14 @@ def comparison(deltas: dict[str, float], ci: float) -> pd.DataFrame:
 def test_comparison_charts_warn_when_replications_are_few(tmp_path):
     table = comparison({"cheap": 10.0, "dear": -5.0}, 2.0)
     names = ["baseline", "cheap", "dear"]
-    charts.comparison_deltas(table, names, 2, tmp_path / "deltas.png", "EUR", "ctx")
+    comparison_charts.comparison_deltas(table, names, 2, tmp_path / "deltas.png", "EUR", "ctx")
     svg = _check(tmp_path / "deltas", "cheap adds most GMV (+10.0 EUR)", "Only 2 replications", "change, EUR",
                  "percentage points")
-    charts.comparison_deltas(table, names, 5, tmp_path / "five.png", "EUR", "ctx")
+    comparison_charts.comparison_deltas(table, names, 5, tmp_path / "five.png", "EUR", "ctx")
     assert "Only" not in (tmp_path / "five.svg").read_text() and "+10.0%" in svg
     series = {n: {"gmv": np.linspace(10, 20, 40), "customers_total": np.arange(40) * (i + 1)}
               for i, n in enumerate(names)}
-    charts.comparison_series(series, 5, tmp_path / "series.png", "2025-03-01", "EUR", "ctx")
+    comparison_charts.comparison_series(series, 5, tmp_path / "series.png", "2025-03-01", "EUR", "ctx")
     _check(tmp_path / "series", "dear ends with the most customers", "EUR per day", "Mar")
 
 
@@ -75,7 +76,7 @@ def test_changes_are_green_when_good_for_the_kpi_and_colours_are_fixed_per_scena
 
 def test_a_finding_says_when_no_scenario_raises_profit_for_sure():
     table = comparison({"a": 10.0, "b": 3.0}, 20.0)
-    assert charts.comparison_finding(table, ["baseline", "a", "b"], "EUR") == \
+    assert comparison_charts.comparison_finding(table, ["baseline", "a", "b"], "EUR") == \
         "no scenario raises GMV for sure; no scenario raises platform profit for sure"
 
 

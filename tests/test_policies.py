@@ -240,7 +240,7 @@ def test_a_kpi_declared_by_its_flows_gets_its_daily_column_and_its_total():
 
 
 def test_the_printed_tables_and_key_charts_come_from_the_catalogue():
-    from sim.charts import KEY_KPIS
+    from experiments.comparison_charts import KEY_KPIS
     from sim.kpis import CATALOGUE
     from sim.tables import TABLE
     assert [k for k, _, _ in TABLE] == [k.name for k in CATALOGUE if k.shown]

@@ -1,0 +1,393 @@
+"""Charts of a comparison (`run.py compare`, `report`): each from the comparison folder's files alone;
+the house style of sim/style.py. Computation lives beside the data (comparison.py, stats.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from experiments.stats import pareto_flags  # noqa: E402
+from sim import style  # noqa: E402
+from sim.charts import weekly_mean  # noqa: E402
+from sim.kpis import CATALOGUE  # noqa: E402
+
+
+def retention_comparison(retention: pd.DataFrame, names: list[str], replications: int, context: str,
+                         path: Path) -> None:
+    """Per scenario, the share of new customers buying again k months after their first month (retention.csv
+    of a comparison: mean and range over replications); beside it, month 1's change against the baseline
+    with its paired 95% interval."""
+    colours = style.scenario_colours(names)
+    fig, (ax, bars) = plt.subplots(1, 2, figsize=(16, 6), layout="constrained", width_ratios=(1.6, 1))
+    for name in names:
+        one = retention[retention["scenario"] == name]
+        ax.fill_between(one["months_since"], one["share_low"], one["share_high"], color=colours[name], alpha=0.15,
+                        lw=0)
+        ax.plot(one["months_since"], one["share"], color=colours[name], marker="o", ms=4,
+                lw=2.0 if name == names[0] else 1.4, ls="--" if name == names[0] else "-", label=name)
+    ax.set_xlabel("months after the month of the first purchase")
+    ax.set_ylabel("share of new customers buying in that month")
+    ax.set_ylim(bottom=0)
+    ax.set_xticks(sorted(set(retention["months_since"])))
+    style.percent(ax.yaxis)
+    style.tidy(ax)
+    ax.legend(frameon=False, fontsize=8, ncol=2, loc="upper right")
+    month1 = retention[retention["months_since"] == 1].set_index("scenario")
+    others = [n for n in names[1:] if n in month1.index]
+    for i, name in enumerate(others):
+        r = month1.loc[name]
+        significant = r["ci_low_pp"] > 0 or r["ci_high_pp"] < 0
+        bars.barh(i, r["change_pp"], xerr=[[r["change_pp"] - r["ci_low_pp"]], [r["ci_high_pp"] - r["change_pp"]]],
+                  color=style.change_colour(r["change_pp"], "higher"), alpha=1.0 if significant else 0.35, capsize=3)
+    bars.set_yticks(range(len(others)), others, fontsize=9)
+    bars.invert_yaxis()
+    bars.axvline(0, color="black", lw=0.6)
+    bars.set_xlabel("change in the share buying the month after, percentage points")
+    bars.set_title("Month 1: change against the baseline", fontsize=10)
+    style.tidy(bars, "x")
+    if names[0] not in month1.index:
+        finding = "The period is too short to see new customers come back (no month after a first purchase)"
+    else:
+        base = float(month1.loc[names[0], "share"])
+        up = month1.loc[others][month1.loc[others, "ci_low_pp"] > 0] if others else month1.iloc[:0]
+        best = up["change_pp"].idxmax() if len(up) else None
+        finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
+                   f"against {names[0]}'s {base:.1%})" if best else
+                   f"No scenario brings clearly more new customers back the month after than {names[0]} ({base:.1%})")
+    style.titled(fig, finding, "Cohorts: customers by the calendar month of their first purchase in the measured "
+                 f"period, all cohorts weighted by size. Lines: mean of {replications} replications; bands: lowest "
+                 f"to highest replication; a later month averages only the cohorts old enough to reach it. Bars: "
+                 f"95% paired interval (faded where it includes 0). {context}",
+                 f"Only {replications} replications: the intervals are not reliable"
+                 if replications < style.MIN_REPLICATIONS else None)
+    style.save(fig, path)
+
+
+# the key KPIs of the comparison charts: the catalogue's marked `key`, in its order, with their labels
+KEY_KPIS = tuple((k.name, k.title) for k in CATALOGUE if k.key)
+
+
+def _significant(row: pd.Series) -> bool:
+    """The 95% interval excludes zero (one replication has no interval: never significant)."""
+    return bool(row.get("replications", 2) >= 2 and (row["ci_low"] > 0 or row["ci_high"] < 0))
+
+
+def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str) -> str:
+    """The comparison in one sentence: what moves GMV and platform profit most, significantly."""
+    rows = comparison[comparison["scenario"].isin(names[1:])].set_index(["kpi", "scenario"])
+    if len(names) == 2:
+        g, p = rows.loc[("gmv", names[1])], rows.loc[("platform_profit", names[1])]
+        rel = f" ({g['relative_delta']:+.1%})" if np.isfinite(g["relative_delta"]) else ""
+        def unsure(r: pd.Series) -> str:
+            return "" if _significant(r) else " (interval includes zero)"
+        return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}"
+                f"{unsure(g)}, platform profit {style.number(p['delta_vs_baseline'], True)} {currency}{unsure(p)}")
+    parts = []
+    for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")):
+        sub = rows.loc[kpi]
+        up = sub[[_significant(r) and r["delta_vs_baseline"] > 0 for _, r in sub.iterrows()]]
+        if len(up):
+            best = up["delta_vs_baseline"].idxmax()
+            parts.append(f"{best} adds most {label} ({style.number(up.loc[best, 'delta_vs_baseline'], True)} "
+                         f"{currency})")
+        else:
+            parts.append(f"no scenario raises {label} for sure")
+    return "; ".join(parts)
+
+
+def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: int, path: Path,
+                      currency: str = "currency", context: str = "") -> None:
+    """Change vs baseline of the key KPIs in each KPI's own unit (percentage points for rates), with 95%
+    paired intervals; green when good for that KPI, red when bad, faded when the interval includes 0."""
+    from sim.kpis import by_name
+    catalogue = by_name()
+    others = names[1:]
+    colours = style.scenario_colours(names)
+    fig, axes = plt.subplots(2, 4, figsize=(17, 3.6 + 0.7 * len(others)), layout="constrained", sharey=True)
+    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS, strict=True):
+        info = catalogue[kpi]
+        rows = comparison[comparison["kpi"] == kpi].set_index("scenario")
+        share = info.unit.startswith("share")
+        scale = 100.0 if share else 1.0
+        base = float(rows.loc[names[0], "mean"])
+        for i, name in enumerate(others):
+            r = rows.loc[name]
+            mid, lo, hi = (float(r[c]) * scale for c in ("delta_vs_baseline", "ci_low", "ci_high"))
+            colour = style.change_colour(mid, info.better)
+            ax.barh(i, mid, color=colour, alpha=0.9 if _significant(r) else 0.35)
+            ax.errorbar(mid, i, xerr=[[mid - lo], [hi - mid]], color="black", capsize=3, lw=1)
+            rel = float(r["relative_delta"])
+            if not share and base > 0 and np.isfinite(rel) and abs(rel) <= 1:  # a base that is not tiny or negative
+                ax.annotate(f"{rel:+.1%}", (hi if mid >= 0 else lo, i), xytext=(4 if mid >= 0 else -4, 0),
+                            textcoords="offset points", va="center", ha="left" if mid >= 0 else "right",
+                            fontsize=8, color=style.SUBTLE)
+        ax.axvline(0, color="black", lw=0.8)
+        ax.set_yticks(range(len(others)), others)
+        # the y axis is shared: only the first column has labels to colour
+        for tick, name in zip(ax.get_yticklabels(), others, strict=False):
+            tick.set_color(style.text_colour(colours[name]))
+        ax.margins(x=0.3)
+        if share:
+            ax.set_xlabel("change, percentage points")
+            ax.set_title(f"{label}\n{names[0]}: {100 * base:.1f}%", fontsize=10)
+        else:
+            unit = info.unit.replace("currency", currency)
+            ax.set_xlabel(f"change, {unit}")
+            ax.set_title(f"{label}\n{names[0]}: {style.number(base)} {unit}", fontsize=10)
+            style.thousands(ax.xaxis, 4)
+        style.tidy(ax, "x")
+    axes[0, 0].invert_yaxis()  # shared: the first scenario on top in every panel
+    warning = (f"Only {replications} replication{'s' if replications > 1 else ''}: intervals this wide (or missing) "
+               f"cannot support a decision; rerun with --replications {style.MIN_REPLICATIONS} or more"
+               ) if replications < style.MIN_REPLICATIONS else None
+    style.titled(fig, comparison_finding(comparison, names, currency),
+                 f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bars "
+                 f"show the 95% interval; green good, red bad for that KPI, faded where the interval includes zero; "
+                 f"labels: change relative to {names[0]}. {context}", warning)
+    style.save(fig, path)
+
+
+def comparison_series(series: dict[str, dict], replications: int, path: Path, start: str = "2025-01-01",
+                      currency: str = "currency", context: str = "") -> None:
+    """GMV (7-day mean) and customers over time, replication means per scenario, on a date axis."""
+    names = list(series)
+    colours = style.scenario_colours(names)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 5.2), layout="constrained")
+    for name, s in series.items():
+        dates = pd.date_range(start, periods=len(s["gmv"]), freq="D")  # scenarios may differ in days
+        base = name == names[0]  # drawn on top, dashed, so scenarios that match it do not hide it
+        line = {"lw": 2.0 if base else 1.4, "ls": "--" if base else "-", "zorder": 5 if base else 2,
+                "color": colours[name], "label": name}
+        axes[0].plot(dates, weekly_mean(pd.Series(s["gmv"])), **line)
+        axes[1].plot(dates, s["customers_total"], **line)
+    axes[0].set_title("GMV per day (7-day mean)", fontsize=10)
+    axes[0].set_ylabel(f"{currency} per day")
+    axes[1].set_title("Customers (everyone who has bought, cumulative)", fontsize=10)
+    axes[1].set_ylabel("customers")
+    for ax in axes:
+        ax.set_ylim(bottom=0)
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    end = {name: s["customers_total"][-1] for name, s in series.items()}
+    most = max(end, key=end.get)
+    finding = (f"{most} ends with the most customers ({style.number(end[most])}, against "
+               f"{style.number(end[names[0]])} in {names[0]})") if most != names[0] else \
+        f"{names[0]} ends with the most customers ({style.number(end[most])})"
+    style.titled(fig, finding, f"Mean of {replications} replications per scenario. {context}")
+    style.save(fig, path)
+
+
+# --- the leadership deck of a comparison (each from the comparison folder's files alone) ------------
+
+
+def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, targets: pd.DataFrame,
+                      pnl: pd.DataFrame, series: pd.DataFrame, replications: int, currency: str,
+                      context: str) -> None:
+    """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in the folder `charts`."""
+    charts = Path(charts)
+    fan_chart(series, names, replications, currency, context, charts / "fan.png")
+    if {"new_state", "dormant_customers", "churned_customers"} <= set(series.columns):
+        lifecycle_areas(series, names, replications, context, charts / "lifecycle.png")
+    profit_bridge(pnl, names, currency, context, charts / "bridge.png")
+    trade_off(comparison, names, currency, context, charts / "tradeoff.png")
+    if len(targets):
+        targets_panel(targets, context, charts / "targets.png")
+
+
+def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currency: str, context: str,
+              path: Path) -> None:
+    """GMV, customers and cumulative platform profit over time: the mean of the replications (as every other
+    chart and table) and the band between their 10th and 90th percentiles, per scenario."""
+    colours = style.scenario_colours(names)
+    frame = series.assign(gmv7=series.groupby(["scenario", "replication"])["gmv"].transform(
+        lambda x: x.rolling(7, min_periods=1).mean()),
+        profit_cum=series.groupby(["scenario", "replication"])["platform_profit"].cumsum())
+    panels = (("gmv7", f"GMV per day, 7-day mean ({currency})"), ("customers_total", "Customers (cumulative)"),
+              ("profit_cum", f"Platform profit, cumulative ({currency})"))
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.4), layout="constrained")
+    for ax, (column, title) in zip(axes, panels, strict=True):
+        for name in names:
+            one = frame[frame["scenario"] == name].groupby("date")[column]
+            low, mid, high = one.quantile(0.1), one.mean(), one.quantile(0.9)
+            ax.fill_between(mid.index, low, high, color=colours[name], alpha=0.18, lw=0)
+            ax.plot(mid.index, mid, color=colours[name], lw=2.0 if name == names[0] else 1.4,
+                    ls="--" if name == names[0] else "-", label=name, zorder=5 if name == names[0] else 2)
+        ax.set_title(title, fontsize=10)
+        if column != "profit_cum":
+            ax.set_ylim(bottom=0)
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    axes[0].set_ylabel(f"{currency} per day")
+    axes[1].set_ylabel("customers")
+    axes[2].set_ylabel(currency)
+    axes[2].axhline(0, color="black", lw=0.6)
+    axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].mean()
+    best = end.idxmax()
+    finding = (f"{best} ends the period with the highest platform profit (mean {style.number(end[best])} {currency})"
+               if end[best] >= 0 else f"Every scenario ends the period with a platform loss; {best} loses least "
+               f"(mean {style.number(end[best])} {currency})")
+    style.titled(fig, finding,
+                 f"Lines: mean of {replications} replications; bands: 10th to 90th percentile of the replications "
+                 f"(with few replications the band is only indicative). {context}",
+                 f"Only {replications} replications: the bands are not reliable"
+                 if replications < style.MIN_REPLICATIONS else None)
+    style.save(fig, path)
+
+
+LIFECYCLE = (("new", "#56B4E9"), ("active, not new", "#0072B2"), ("dormant", "#E69F00"), ("churned", "#bbbbbb"))
+
+
+def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, context: str, path: Path) -> None:
+    """Per scenario, customers by lifecycle state over time (stacked, replication means), on one scale."""
+    means = series.groupby(["scenario", "date"])[["new_state", "active_customers", "dormant_customers",
+                                                  "churned_customers"]].mean()
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols + 1, 3.3 * rows + 1.2), layout="constrained",
+                             squeeze=False, sharey=True, sharex=True)
+    active_end = {}
+    for ax, name in zip(axes.ravel(), names, strict=False):
+        m = means.loc[name]
+        stack = [m["new_state"], m["active_customers"] - m["new_state"], m["dormant_customers"], m["churned_customers"]]
+        ax.stackplot(m.index, *stack, colors=[c for _, c in LIFECYCLE], labels=[s for s, _ in LIFECYCLE], alpha=0.9)
+        active_end[name] = float(m["active_customers"].iloc[-1])
+        ax.set_title(f"{name}: {style.number(active_end[name])} active (new included) at the end", fontsize=9,
+                     color="black" if name == names[0] else style.text_colour(style.scenario_colours(names)[name]))
+        style.dates(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    for ax in axes.ravel()[len(names):]:
+        ax.set_visible(False)
+    axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
+    best = max(active_end, key=active_end.get)
+    finding = (f"{best} ends with the most active customers ({style.number(active_end[best])} against "
+               f"{style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
+        f"No scenario ends with more active customers than {names[0]}"
+    style.titled(fig, finding, "Customers by lifecycle state (new: first order within the new-customer window; "
+                 "active: bought within the dormancy window; dormant; churned: no order for the churn window), "
+                 f"mean of {replications} replications. {context}")
+    style.save(fig, path)
+
+
+BRIDGE_MIN_MOVE = 0.05  # P&L lines moving platform profit by less than 5% of the largest line's move ...
+BRIDGE_MIN_SHARE = 0.0005  # ... or by less than 0.05% of GMV are summed as "other lines"
+
+
+def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
+    """Platform profit from the baseline to each scenario, P&L line by P&L line (a waterfall per scenario)."""
+    platform = pnl[(pnl["party"] == "platform") & (pnl["kind"] != "profit")]
+    table = platform.pivot_table(index="line", columns="scenario", values="amount", aggfunc="sum", sort=False)
+    profit = table.sum()
+    others = names[1:]
+    cols = min(3, len(others))
+    rows = -(-len(others) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.4 * rows), layout="constrained", squeeze=False)
+    gmv = pnl[(pnl["party"] == "merchants") & (pnl["line"] == "sale")].set_index("scenario")["amount"]
+    for ax, name in zip(axes.ravel(), others, strict=False):
+        delta = (table[name] - table[names[0]]).fillna(0.0)
+        # lines that move profit little (under 5% of the largest move, or 0.05% of GMV) are summed as "other"
+        small = delta.abs() < max(BRIDGE_MIN_MOVE * float(delta.abs().max()),
+                                  BRIDGE_MIN_SHARE * float(gmv.get(names[0], 1.0)))
+        steps = [(line.replace("_", " "), v) for line, v in delta[~small].items() if v != 0]
+        if delta[small].sum() != 0:
+            steps.append(("other lines", float(delta[small].sum())))
+        labels = [names[0], *[s for s, _ in steps], name]
+        level = float(profit[names[0]])
+        ax.bar(0, level, color=style.BASELINE)
+        levels = [0.0, level]
+        for i, (_, v) in enumerate(steps, start=1):
+            ax.bar(i, v, bottom=level, color=style.GOOD if v > 0 else style.BAD)
+            ax.annotate(style.number(v, True), (i, max(level, level + v)), xytext=(0, 2), textcoords="offset points",
+                        ha="center", va="bottom", fontsize=7)
+            level += v
+            levels.append(level)
+        ax.bar(len(steps) + 1, float(profit[name]), color=style.scenario_colours(names)[name])
+        low, high = min(levels), max(levels)  # set by hand: a step bar's base is a sticky edge for autoscaling
+        pad = 0.15 * (high - low or 1.0)
+        ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
+        ax.axhline(0, color="black", lw=0.6)
+        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
+        ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)} {currency}", fontsize=10)
+        ax.set_ylabel(currency)
+        style.thousands(ax.yaxis)
+        style.tidy(ax, "y")
+    for ax in axes.ravel()[len(others):]:
+        ax.set_visible(False)
+    change = (profit[others] - profit[names[0]])
+    best = change.idxmax()
+    finding = (f"Platform profit: {best} gains most ({style.number(float(change[best]), True)} {currency} against "
+               f"{names[0]})") if change[best] > 0 else (
+        f"Every scenario lowers platform profit; {best} least ({style.number(float(change[best]), True)} {currency})")
+    style.titled(fig, finding,
+                 f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
+                 f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as "
+                 f"other lines), the scenario's profit. Means over replications (pnl.csv). {context}")
+    style.save(fig, path)
+
+
+def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
+    """GMV and platform profit against carbon, with 95% intervals; the scenarios no other beats on both
+    (more GMV or profit, less carbon) marked."""
+    colours = style.scenario_colours(names)
+    means = comparison.pivot_table(index="scenario", columns="kpi", values="mean", sort=False)
+    low = comparison.pivot_table(index="scenario", columns="kpi", values="ci_low", sort=False)
+    high = comparison.pivot_table(index="scenario", columns="kpi", values="ci_high", sort=False)
+    delta = comparison.pivot_table(index="scenario", columns="kpi", values="delta_vs_baseline", sort=False)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6), layout="constrained")
+    efficient_all = {}
+    for ax, kpi, label in ((axes[0], "gmv", "GMV"), (axes[1], "platform_profit", "platform profit")):
+        points = means.loc[names, [kpi, "carbon_kg"]].to_numpy(dtype=float) * np.array([1.0, -1.0])
+        efficient = pareto_flags(points)
+        efficient_all[kpi] = [n for n, e in zip(names, efficient, strict=True) if e]
+        for name, eff in zip(names, efficient, strict=True):
+            x, y = means.loc[name, "carbon_kg"], means.loc[name, kpi]
+            xerr = [[delta.loc[name, "carbon_kg"] - low.loc[name, "carbon_kg"]],
+                    [high.loc[name, "carbon_kg"] - delta.loc[name, "carbon_kg"]]]
+            yerr = [[delta.loc[name, kpi] - low.loc[name, kpi]], [high.loc[name, kpi] - delta.loc[name, kpi]]]
+            ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colours[name], ms=9 if eff else 6,
+                        mec="black" if eff else colours[name], capsize=2, lw=0.8)
+            ax.annotate(name + (" (efficient)" if eff else ""), (x, y), xytext=(6, 4), textcoords="offset points",
+                        fontsize=8, fontweight="bold" if eff else "normal")
+        ax.set_xlabel("carbon, kg CO2e (less is better)")
+        ax.set_ylabel(f"{label}, {currency} (more is better)")
+        style.thousands(ax.xaxis)
+        style.thousands(ax.yaxis)
+        style.tidy(ax)
+    style.titled(fig, f"Efficient on GMV and carbon: {', '.join(efficient_all['gmv'])}; on platform profit and "
+                      f"carbon: {', '.join(efficient_all['platform_profit'])}",
+                 "Means over replications; bars: 95% paired interval of the change against the baseline; efficient: "
+                 "no other scenario has both more GMV (or profit) and less carbon, judged on the means (where the "
+                 f"bars overlap, the ranking is uncertain). {context}")
+    style.save(fig, path)
+
+
+def targets_panel(targets: pd.DataFrame, context: str, path: Path) -> None:
+    """Each target of the scenarios: met, not met or inconclusive, with its estimate and 95% interval."""
+    colour = {"met": style.GOOD, "not met": style.BAD, "inconclusive": "#E69F00"}
+    fig, ax = plt.subplots(figsize=(12, 1.8 + 0.5 * len(targets)), layout="constrained")
+    for i, t in enumerate(targets.itertuples()):
+        c = colour.get(t.status, style.NEUTRAL)
+        goal, estimate = style.target_texts(t.kpi, t.measure, t.goal, t.estimate, t.ci_low, t.ci_high)
+        ax.text(0.0, i, f"{t.scenario}: {t.kpi}, {goal}", va="center", fontsize=10)
+        ax.text(0.62, i, estimate, va="center", fontsize=10)
+        ax.text(0.88, i, t.status.upper(), va="center", fontsize=10, fontweight="bold", color=c)
+    ax.set_ylim(len(targets) - 0.5, -0.5)
+    ax.set_xlim(0, 1)
+    ax.axis("off")
+    met = int((targets["status"] == "met").sum())
+    style.titled(fig, f"{met} of {len(targets)} targets met", "Met: the whole 95% interval meets the goal; not met: "
+                 f"the whole interval misses it; inconclusive: the interval straddles it. {context}")
+    style.save(fig, path)
+
+
+# --- sweeps (run.py analyze) ---------------------------------------------------------------------
