@@ -1,4 +1,4 @@
-"""`run.py analyze DIR`: what a finished sweep says (issue 11).
+"""`run.py analyze DIR`: what a finished sweep says.
 
 Per kept KPI: Sobol indices S1, ST (S2 when sampled) with bootstrap confidence intervals, or
 Morris mu*, sigma (both from SALib, on the design's own sample, re-drawn from the saved spec);
@@ -9,31 +9,24 @@ setting's mean, worst case and regret across the uncertainty sample, and the mos
 Replications are averaged per point before any index is estimated: with common random numbers
 every point meets the same draws, so the average removes noise without biasing comparisons.
 
-Convergence rule (ours, stated in docs/experiments.md): N is enough for a KPI when every
-parameter's 95% confidence half-width is at most 20% of its index, or at most 0.02 when the
-index is below 0.1 (Sobol ST); for Morris, the half-width of mu* is at most 20% of mu*, or
-of a tenth of the largest mu* when mu* is smaller. Half-widths shrink as 1/sqrt(N), so the
-suggested N is N x (half-width / allowed)^2 at the worst parameter (a power of two for Sobol).
+What a design supports (indices, a fair Pareto set, regret) is the design's to say
+(experiments/designs.py, which also holds the sensitivity estimators and the convergence rule).
 """
 
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from experiments.designs import design_of
 from experiments.stats import pareto_flags
-from experiments.sweeps import PARTS, SweepSpec, _unit_sample, design_points, salib_problem
+from experiments.sweeps import PARTS, SweepSpec, design_points
 from sim.errors import ScenarioError
 
-RESAMPLES = 1000
-CONFIDENCE = 0.95
-RELATIVE_HALF_WIDTH = 0.2  # convergence: half-width at most 20% of the index ...
-SMALL_INDEX = 0.1  # ... or of this floor for small indices (Sobol; Morris: a tenth of the largest mu*)
 RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
@@ -90,81 +83,6 @@ def point_means(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str]) -> pd.Data
     ok = succeeded(runs)
     complete = ok.groupby("point")["replication"].transform("size") == spec.replications
     return ok[complete].groupby("point")[kpis].mean()
-
-
-def _varies(y: np.ndarray) -> bool:
-    """A KPI with a value at every point that is not the same everywhere (else no index exists)."""
-    return bool(np.all(np.isfinite(y)) and np.ptp(y) > 0)
-
-
-def _kind(spec: SweepSpec) -> dict[str, str]:
-    return {**{p.path: "lever" for p in spec.levers}, **{p.path: "uncertainty" for p in spec.uncertainties}}
-
-
-def _next_power_of_two(n: float) -> int:
-    return 1 << max(0, math.ceil(math.log2(max(n, 1))))
-
-
-def sobol_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
-                  ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
-    """S1 and ST (and S2) with bootstrap half-widths, and the convergence verdict, per KPI."""
-    from SALib.analyze import sobol
-    problem, kind, n = salib_problem(spec.parameters), _kind(spec), spec.design.n
-    first, second, verdicts, skipped = [], [], [], []
-    for kpi in kpis:
-        y = means[kpi].to_numpy(dtype=float)
-        if not _varies(y):
-            skipped.append(kpi)
-            continue
-        # a Generator: SALib seeds its bootstrap only for a truthy seed, and the default design seed is 0
-        res = sobol.analyze(problem, y, calc_second_order=spec.design.second_order, num_resamples=RESAMPLES,
-                            conf_level=CONFIDENCE, seed=np.random.default_rng(spec.design.seed))
-        for i, name in enumerate(problem["names"]):
-            first.append({"kpi": kpi, "parameter": name, "kind": kind[name], "S1": res["S1"][i],
-                          "S1_conf": res["S1_conf"][i], "ST": res["ST"][i], "ST_conf": res["ST_conf"][i]})
-            if spec.design.second_order:
-                for j in range(i + 1, len(problem["names"])):
-                    second.append({"kpi": kpi, "parameter_1": name, "parameter_2": problem["names"][j],
-                                   "S2": res["S2"][i, j], "S2_conf": res["S2_conf"][i, j]})
-        allowed = RELATIVE_HALF_WIDTH * np.maximum(res["ST"], SMALL_INDEX)
-        verdicts.append(_verdict(kpi, res["ST_conf"], allowed, n, "sobol", problem["names"]))
-    return pd.DataFrame(first), pd.DataFrame(second), pd.DataFrame(verdicts), skipped
-
-
-def morris_indices(spec: SweepSpec, means: pd.DataFrame, kpis: list[str]
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """Morris mu, mu*, sigma per parameter, in KPI units per whole range of the parameter."""
-    from SALib.analyze import morris
-    problem, kind = salib_problem(spec.parameters), _kind(spec)
-    x = _unit_sample(spec, spec.parameters, spec.design.n)
-    rows, verdicts, skipped = [], [], []
-    for kpi in kpis:
-        y = means[kpi].to_numpy(dtype=float)
-        if not _varies(y):
-            skipped.append(kpi)
-            continue
-        res = morris.analyze(problem, x, y, num_resamples=RESAMPLES, conf_level=CONFIDENCE,
-                             num_levels=spec.design.morris_levels, seed=spec.design.seed)
-        for i, name in enumerate(problem["names"]):
-            rows.append({"kpi": kpi, "parameter": name, "kind": kind[name], "mu": res["mu"][i],
-                         "mu_star": res["mu_star"][i], "mu_star_conf": res["mu_star_conf"][i],
-                         "sigma": res["sigma"][i]})
-        mu_star = np.asarray(res["mu_star"], dtype=float)
-        allowed = RELATIVE_HALF_WIDTH * np.maximum(mu_star, SMALL_INDEX * mu_star.max())
-        verdicts.append(_verdict(kpi, np.asarray(res["mu_star_conf"], dtype=float), allowed, spec.design.n,
-                                 "morris", problem["names"]))
-    return pd.DataFrame(rows), pd.DataFrame(verdicts), skipped
-
-
-def _verdict(kpi: str, half_width: np.ndarray, allowed: np.ndarray, n: int, kind: str,
-             names: list[str]) -> dict:
-    ratio = np.asarray(half_width, dtype=float) / allowed
-    worst = int(np.nanargmax(ratio))
-    enough = bool(np.nanmax(ratio) <= 1.0)
-    needed = n * float(np.nanmax(ratio)) ** 2
-    suggested = n if enough else (_next_power_of_two(needed) if kind == "sobol" else math.ceil(needed))
-    return {"kpi": kpi, "n": n, "converged": enough, "worst_parameter": names[worst],
-            "half_width_over_allowed": float(ratio[worst]), "suggested_n": suggested}
 
 
 def main_effects(spec: SweepSpec, runs: pd.DataFrame, kpis: list[str], bins: int = 5) -> pd.DataFrame:
@@ -242,8 +160,8 @@ def analyze(folder: str | Path) -> Analysis:
         result.notes.append("no successful run: nothing to analyze (see the error column of runs.parquet)")
         return result
     goals = {k: v for k, v in spec.goals.items() if k in kpis}
-    kind = spec.design.kind
-    if kind in ("sobol", "morris"):
+    kind, design = spec.design.kind, design_of(spec)
+    if design.sensitivity:
         means = point_means(spec, runs, kpis)
         expected = len(design_points(spec))
         if len(means) < expected:
@@ -251,26 +169,20 @@ def analyze(folder: str | Path) -> Analysis:
                                 f"{expected - len(means)} of {expected} points lack some (see the status and error "
                                 "columns of runs.parquet)")
         else:
-            if kind == "sobol":
-                first, second, verdicts, skipped = sobol_indices(spec, means, kpis)
-                result.tables.update(sensitivity=first, convergence=verdicts)
-                if len(second):
-                    result.tables["second_order"] = second
-            else:
-                first, verdicts, skipped = morris_indices(spec, means, kpis)
-                result.tables.update(sensitivity=first, convergence=verdicts)
+            tables, skipped = design.indices(spec, means, kpis)
+            result.tables.update(tables)
             if skipped:
                 result.notes.append(f"no sensitivity for KPIs that do not vary or lack a value: {', '.join(skipped)}")
     result.tables["main_effects"] = main_effects(spec, runs, kpis)
     if spec.levers and goals:
         result.tables["pareto"] = lever_settings(spec, runs, goals)
-        if spec.uncertainties and kind not in ("full_factorial", "lever_x_uncertainty"):
+        if spec.uncertainties and not design.common_uncertainty:
             result.notes.append(f"in a {kind} design each lever setting meets its own uncertainty values, so the "
                                 "Pareto set compares settings in different markets; use full_factorial or "
                                 "lever_x_uncertainty to compare them on a common uncertainty sample")
     elif not spec.levers:
         result.notes.append("no levers in the spec: no Pareto set of lever settings")
-    if kind == "lever_x_uncertainty" and goals:
+    if design.robustness and goals:
         table, notes = robustness(spec, runs, goals)
         if len(table):
             result.tables["robustness"] = table
@@ -291,7 +203,7 @@ def format_summary(result: Analysis) -> str:
              f"{spec.replications} replication(s) per point"]
     if "sensitivity" in t and len(t["sensitivity"]):
         sens, conv = t["sensitivity"], t["convergence"].set_index("kpi")
-        sobol = spec.design.kind == "sobol"
+        sobol = design_of(spec).sensitivity == "ST"
         what = "total-order Sobol index ST" if sobol else "Morris mu* (KPI change per whole range)"
         lines.append(f"\nsensitivity, {what}, 95% bootstrap half-width:")
         for kpi in [k for k in goals if k in conv.index]:
@@ -352,9 +264,9 @@ def write(result: Analysis, folder: str | Path) -> Path:
                 warning = None if v["converged"] else (
                     f"Too few samples to trust these intervals: n = {int(v['n'])}, try n = {int(v['suggested_n'])} "
                     "(docs/experiments.md, convergence)")
-                charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.kind,
-                                        spec.design.n, f"Sweep {spec.name} ({spec.design.kind})",
-                                        tmp / f"sensitivity-{kpi}.png", currency, warning)
+                charts.sensitivity_bars(t["sensitivity"][t["sensitivity"]["kpi"] == kpi], kpi, spec.design.n,
+                                        f"Sweep {spec.name} ({spec.design.kind})", tmp / f"sensitivity-{kpi}.png",
+                                        currency, warning)
         goals = {k: v for k, v in spec.goals.items() if "pareto" in t and k in t["pareto"]}
         if len(goals) >= 2:
             charts.pareto_scatter(t["pareto"], spec.lever_paths, goals,

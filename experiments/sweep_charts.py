@@ -26,12 +26,12 @@ def setting_label(row: pd.Series, levers: list[str], short: bool = True) -> str:
     return ", ".join(f"{p.split('.')[-1] if short else p}={value(row[p])}" for p in levers)
 
 
-def sensitivity_bars(table: pd.DataFrame, kpi: str, design: str, n: int, title: str, path: Path,
+def sensitivity_bars(table: pd.DataFrame, kpi: str, n: int, title: str, path: Path,
                      currency: str = "currency", warning: str | None = None) -> None:
     """One KPI's sensitivity to each parameter: Sobol ST and S1, or Morris mu* and sigma, with 95% CIs;
     `warning` (e.g. the sample was too small) is printed in red under the title."""
     from matplotlib.patches import Patch
-    sobol = design == "sobol"
+    sobol = "ST" in table.columns  # Sobol's indices; else Morris's
     rows = table.sort_values("ST" if sobol else "mu_star", ascending=True)
     y = range(len(rows))
     fig, ax = plt.subplots(figsize=(11, 2.4 + 0.55 * len(rows)), layout="constrained")

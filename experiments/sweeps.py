@@ -17,7 +17,6 @@ into runs.parquet, one row per run.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 import os
 import sys
@@ -29,14 +28,14 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from experiments.batch import PARTS, BatchStats, Job, Outcome, gather, replication_seeds, run_batch, status_counts
+from experiments.designs import DESIGNS, design_of
 from sim.errors import ScenarioError
 from sim.outputs import plain, replace_atomically
 from sim.schema import Section
 
-DESIGNS = ("full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty")
 DAILY = "daily"  # the per-run table of the kept daily series: DIR/daily/point=P/replication=R/part.parquet
 DEFAULT_OBJECTIVES = {"gmv": "max", "platform_profit": "max", "carbon_per_order_kg": "min"}
 
@@ -80,8 +79,8 @@ class ParameterConfig(Section):
 
 
 class DesignConfig(Section):
-    kind: Literal["full_factorial", "latin_hypercube", "sobol", "morris", "lever_x_uncertainty"] = Field(
-        description="How points are placed: " + ", ".join(DESIGNS))
+    kind: str = Field(description="How points are placed: " + "; ".join(f"{k}: {d.description}"
+                                                                      for k, d in DESIGNS.items()))
     n: int = Field(8, ge=1, le=1_000_000, description="Points (latin_hypercube, the uncertainty sample of "
                    "lever_x_uncertainty), base samples (sobol: a power of two) or trajectories (morris)")
     steps: int = Field(3, ge=2, le=100, description="Values per range in a full factorial")
@@ -89,11 +88,12 @@ class DesignConfig(Section):
     morris_levels: int = Field(4, ge=2, le=100, description="morris: grid levels")
     seed: int = Field(0, ge=0, description="Seed of the sampler (the design, not the runs)")
 
-    @model_validator(mode="after")
-    def _sobol_power_of_two(self) -> DesignConfig:
-        if self.kind == "sobol" and self.n & (self.n - 1):
-            raise ValueError(f"sobol needs n a power of two (got {self.n}; e.g. {1 << self.n.bit_length()})")
-        return self
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, kind: str) -> str:
+        if kind not in DESIGNS:
+            raise ValueError(f"unknown design {kind!r}; allowed: {', '.join(DESIGNS)}")
+        return kind
 
 
 class SweepSpec(Section):
@@ -124,8 +124,7 @@ class SweepSpec(Section):
         twice = sorted({p for p in paths if paths.count(p) > 1})
         if twice:
             raise ValueError(f"{', '.join(twice)}: a path can appear only once")
-        if self.design.kind == "lever_x_uncertainty" and not (self.levers and self.uncertainties):
-            raise ValueError("lever_x_uncertainty needs both levers and uncertainties")
+        DESIGNS[self.design.kind].check(self)
         if self.objectives is not None and not self.objectives:
             raise ValueError("objectives: name at least one KPI to optimise (e.g. gmv: max), or leave it out")
         if self.objectives is not None and self.kpis is not None:
@@ -220,39 +219,10 @@ def _check_names(spec: SweepSpec, source: str) -> None:
 # --- designs -----------------------------------------------------------------------------------
 
 
-def salib_problem(params: list[ParameterConfig]) -> dict[str, Any]:
-    """SALib's problem: every parameter on the unit interval (values are mapped from it)."""
-    return {"num_vars": len(params), "names": [p.path for p in params], "bounds": [[0.0, 1.0]] * len(params)}
-
-
-def _unit_sample(spec: SweepSpec, params: list[ParameterConfig], n: int) -> np.ndarray:
-    """n points in [0, 1)^d for `params` by the design's sampler (Latin hypercube for lever_x_uncertainty)."""
-    d, cfg = len(params), spec.design
-    if cfg.kind in ("latin_hypercube", "lever_x_uncertainty"):
-        from scipy.stats import qmc
-        return qmc.LatinHypercube(d=d, seed=cfg.seed).random(n)
-    problem = salib_problem(params)
-    if cfg.kind == "sobol":
-        from SALib.sample import sobol
-        return np.minimum(sobol.sample(problem, n, calc_second_order=cfg.second_order, seed=cfg.seed), 1 - 1e-12)
-    from SALib.sample import morris
-    return np.minimum(morris.sample(problem, n, num_levels=cfg.morris_levels, seed=cfg.seed), 1 - 1e-12)
-
-
 def design_points(spec: SweepSpec) -> pd.DataFrame:
     """The design's points: one row per point, one column per parameter path (values as the scenario takes them)."""
-    cfg, params = spec.design, spec.parameters
-    if cfg.kind == "full_factorial":
-        rows = list(itertools.product(*(p.grid(cfg.steps) for p in params)))
-    elif cfg.kind == "lever_x_uncertainty":
-        levers = list(itertools.product(*(p.grid(cfg.steps) for p in spec.levers)))
-        unc = _unit_sample(spec, spec.uncertainties, cfg.n)
-        sample = [tuple(p.value(u) for p, u in zip(spec.uncertainties, row, strict=True)) for row in unc]
-        rows = [lever + point for lever in levers for point in sample]
-    else:
-        unit = _unit_sample(spec, params, cfg.n)
-        rows = [tuple(p.value(u) for p, u in zip(params, row, strict=True)) for row in unit]
-    points = pd.DataFrame(rows, columns=[p.path for p in params])
+    rows = design_of(spec).rows(spec)
+    points = pd.DataFrame(rows, columns=[p.path for p in spec.parameters])
     points.insert(0, "point", np.arange(len(points)))
     return points
 

@@ -230,3 +230,28 @@ def test_a_sweep_where_every_run_failed_is_analyzed_without_a_traceback(tmp_path
     sweep(spec, tmp_path / "out", evaluate=ishigami)  # no x1: every run fails
     proc = cli("analyze", str(tmp_path / "out"), cwd=ROOT)
     assert proc.returncode == 0 and "no successful run" in proc.stdout, proc.stderr
+
+
+def test_a_design_is_one_class_registered_once(tmp_path, monkeypatch):
+    """A new design (here: every parameter at its low and high end only) is a Design subclass in
+    experiments.designs.DESIGNS: specs accept it, the sweep runs its points and analyze uses what it says
+    it supports (no indices, a common uncertainty sample, no regret)."""
+    from experiments import designs
+    from experiments.analysis import analyze
+
+    class Corners(designs.Design):
+        kind, description, common_uncertainty = "corners", "the ends of every range", True
+
+        def rows(self, spec):
+            return designs._grid(spec.parameters, 2)
+
+    monkeypatch.setitem(designs.DESIGNS, "corners", Corners())
+    spec = SweepSpec.model_validate({"name": "corners", "base": "(a test function)", "objectives": {"y": "max"},
+                                     "levers": [{"path": "a", "low": 0, "high": 4}], "design": {"kind": "corners"}})
+    runs = sweep(spec, tmp_path / "out", evaluate=steady)
+    assert list(runs["a"]) == [0.0, 4.0] and list(runs["y"]) == [0.0, 4.0]
+    result = analyze(tmp_path / "out")
+    assert "sensitivity" not in result.tables and result.tables["pareto"]["pareto"].tolist() == [False, True]
+    with pytest.raises(ValueError, match="unknown design 'grid'; allowed: .*corners"):
+        SweepSpec.model_validate({"name": "x", "base": "b", "levers": [{"path": "a", "low": 0, "high": 1}],
+                                  "design": {"kind": "grid"}})
