@@ -1,9 +1,10 @@
 """Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, calibrate, validate,
-bench). It parses and dispatches;
-the work is in sim/runner.py (run) and experiments/ (compare, validate, bench).
+bench). It parses and dispatches; the work is in sim/runner.py (run) and experiments/ (every other
+command: comparison.py, sweeps.py, analysis.py, report.py, calibration.py, validation.py, bench.py).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
-and exits with code 2 before anything is written.
+and exits with code 2 before anything is written. Ctrl-C during compare or sweep keeps the runs
+that finished and says how to resume (exit 130).
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ class RunEnd:
     returns_outstanding: int
     ledger_totals: dict[str, float]
     ledger_flows: dict[str, tuple[str, str]]  # flow -> (payer, payee)
-    merchant_accrual: dict[str, float]  # P&L lines outside the ledger (sim/agents/merchant.Merchants.accrual)
+    merchant_accrual: dict[str, float]  # P&L lines outside the ledger (agents/merchant.py: Merchants.accrual)
     merchants_left: int             # merchants who left during the run
     merchants_in_window: int        # merchants active at any time in the measured window
     merchants_satisfied: int        # of those: active at the end with positive trailing-quarter profit

@@ -50,7 +50,7 @@ def _name_from(path: Path) -> str:
 
 def parse_scenario(data: dict[str, Any], source: str) -> Scenario:
     """Check a merged scenario dict and build the Scenario, turning pydantic's report into one
-    clear message (input checking; model validation against published results is sim/validate.py)."""
+    clear message (input checking; model validation against published results is experiments/validation.py)."""
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
