@@ -45,30 +45,24 @@ def timed_phases() -> Iterator[tuple[dict[str, float], dict[str, int]]]:
     spent: dict[str, float] = defaultdict(float)
     calls: dict[str, int] = defaultdict(int)
     saved = []
-    for label, owner, attr in _phases():
-        original = getattr(owner, attr)
 
-        def wrapper(*args, _original: Callable = original, _label: str = label, **kwargs):
-            calls[_label] += 1
+    def timer(fn: Callable, label: str) -> Callable:
+        def timed(*args, **kwargs):
+            calls[label] += 1
             start = time.perf_counter()
             try:
-                return _original(*args, **kwargs)
+                return fn(*args, **kwargs)
             finally:
-                spent[_label] += time.perf_counter() - start
+                spent[label] += time.perf_counter() - start
+        return timed
 
+    for label, owner, attr in _phases():
+        original = getattr(owner, attr)
         if attr == "_fan_out":  # PolicySet builds each hook's fan-out once: time the fan-outs it builds
             def wrapper(*args, _original: Callable = original, _label: str = label, **kwargs):
-                built = _original(*args, **kwargs)
-
-                def timed(*hook_args, **hook_kwargs):
-                    calls[_label] += 1
-                    start = time.perf_counter()
-                    try:
-                        return built(*hook_args, **hook_kwargs)
-                    finally:
-                        spent[_label] += time.perf_counter() - start
-                return timed
-
+                return timer(_original(*args, **kwargs), _label)
+        else:
+            wrapper = timer(original, label)
         setattr(owner, attr, wrapper)
         saved.append((owner, attr, original))
     try:

@@ -73,6 +73,17 @@ class Design:
         raise NotImplementedError
 
 
+class SampledDesign(Design):
+    """A design whose points are a sample of the unit cube, mapped to the parameters' values."""
+
+    def unit(self, spec: Any) -> np.ndarray:
+        """The sample: one row per point in [0, 1)^d, one column per parameter."""
+        raise NotImplementedError
+
+    def rows(self, spec: Any) -> list[tuple]:
+        return _values(spec.parameters, self.unit(spec))
+
+
 class FullFactorial(Design):
     kind = "full_factorial"
     description = "every combination of the parameters' levels (`steps` values per range)"
@@ -82,13 +93,12 @@ class FullFactorial(Design):
         return _grid(spec.parameters, spec.design.steps)
 
 
-class LatinHypercube(Design):
+class LatinHypercube(SampledDesign):
     kind = "latin_hypercube"
     description = "`n` points of a Latin hypercube (scipy.stats.qmc)"
 
-    def rows(self, spec: Any) -> list[tuple]:
-        params = spec.parameters
-        return _values(params, _latin_hypercube(len(params), spec.design.n, spec.design.seed))
+    def unit(self, spec: Any) -> np.ndarray:
+        return _latin_hypercube(len(spec.parameters), spec.design.n, spec.design.seed)
 
 
 class LeverXUncertainty(Design):
@@ -108,7 +118,7 @@ class LeverXUncertainty(Design):
         return [lever + point for lever in _grid(spec.levers, spec.design.steps) for point in sample]
 
 
-class Sobol(Design):
+class Sobol(SampledDesign):
     kind = "sobol"
     description = "Saltelli's sample for Sobol indices (SALib), `n` base samples, a power of two"
     sensitivity = "ST"
@@ -123,9 +133,6 @@ class Sobol(Design):
         cfg = spec.design
         sample = sobol.sample(salib_problem(spec.parameters), cfg.n, calc_second_order=cfg.second_order, seed=cfg.seed)
         return np.minimum(sample, 1 - 1e-12)
-
-    def rows(self, spec: Any) -> list[tuple]:
-        return _values(spec.parameters, self.unit(spec))
 
     def indices(self, spec: Any, means: pd.DataFrame, kpis: list[str]
                 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
@@ -156,7 +163,7 @@ class Sobol(Design):
         return tables, skipped
 
 
-class Morris(Design):
+class Morris(SampledDesign):
     kind = "morris"
     description = "`n` Morris trajectories on a grid of `morris_levels` levels (SALib)"
     sensitivity = "mu_star"
@@ -166,9 +173,6 @@ class Morris(Design):
         cfg = spec.design
         sample = morris.sample(salib_problem(spec.parameters), cfg.n, num_levels=cfg.morris_levels, seed=cfg.seed)
         return np.minimum(sample, 1 - 1e-12)
-
-    def rows(self, spec: Any) -> list[tuple]:
-        return _values(spec.parameters, self.unit(spec))
 
     def indices(self, spec: Any, means: pd.DataFrame, kpis: list[str]
                 ) -> tuple[dict[str, pd.DataFrame], list[str]]:
