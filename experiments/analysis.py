@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from experiments.batch import PARTS, read_spec
 from experiments.designs import design_of
 from experiments.stats import pareto_flags
-from experiments.sweeps import PARTS, SweepSpec, design_points
+from experiments.sweeps import SweepSpec, design_points
 from sim.errors import ScenarioError
 
 RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
@@ -49,6 +50,9 @@ def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
     if not spec_file.is_file():
         raise ScenarioError(str(folder), None,
                             "not a sweep folder (no spec.json): give the --out folder of run.py sweep")
+    if read_spec(folder, str(folder)).get("kind") != "sweep":
+        raise ScenarioError(str(folder), None, "a comparison folder, not a sweep: analyze takes the --out folder of "
+                            "run.py sweep (run.py report writes a comparison's report)")
     if not runs_file.is_file():
         has_parts = any((folder / PARTS).glob("run-*.parquet"))
         hint = "rerun the same sweep command to finish it" if has_parts else "no run has finished yet"

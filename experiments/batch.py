@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.executors import local_executor
-from sim.errors import Interrupted
+from sim.errors import Interrupted, ScenarioError
 from sim.outputs import replace_atomically
 
 PARTS = "parts"
@@ -127,10 +127,54 @@ def finished(folder: Path, jobs: Iterable[Job]) -> set[tuple[int, int]]:
 
 
 def prepare(folder: Path) -> None:
-    """The parts folder exists; writes cut short by a kill (hidden .tmp files) are removed."""
+    """The parts folder exists; writes cut short by a kill (hidden .tmp files and folders, and the
+    .old-PID folders of an interrupted replacement) are removed."""
+    import shutil
     (folder / PARTS).mkdir(parents=True, exist_ok=True)
-    for stale in folder.rglob(".*.tmp"):
-        stale.unlink()
+    for stale in [*folder.rglob(".*.tmp"), *folder.glob(".*.old-*")]:
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
+
+SPEC = "spec.json"
+
+
+def read_spec(folder: Path, source: str) -> dict[str, Any] | None:
+    """The inputs a folder's runs belong to (its spec.json; None if it has none); a damaged file is bad
+    input. Folders written before spec.json said its kind are sweeps."""
+    import json
+    path = Path(folder) / SPEC
+    if not path.exists():
+        return None
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ScenarioError(source, None, f"{path} cannot be read ({type(exc).__name__}: {exc}); use another "
+                            "--out folder") from None
+    if not isinstance(saved, dict):
+        raise ScenarioError(source, None, f"{path} is not an ecomsim spec.json; use another --out folder")
+    saved.setdefault("kind", "sweep")
+    return saved
+
+
+def write_spec(folder: Path, spec: dict[str, Any]) -> None:
+    """A new batch folder: spec.json first (what the folder is), then parts/."""
+    import json
+    folder.mkdir(parents=True, exist_ok=True)
+    replace_atomically(folder / SPEC, lambda tmp: tmp.write_text(json.dumps(spec, indent=2), encoding="utf-8"))
+    (folder / PARTS).mkdir(exist_ok=True)
+
+
+def file_digests(paths: Iterable[str | Path | None]) -> dict[str, str]:
+    """sha256 of each file a run reads besides its scenario (factor tables, edge lists, schedules)."""
+    import hashlib
+    out = {}
+    for p in paths:
+        if p and Path(p).is_file():
+            out[str(p)] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
+    return out
 
 
 def _write(folder: Path, record: RunRecord, tables_in: Path) -> None:
@@ -222,6 +266,10 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
         if own:
             _stop_pool(pool)
         raise Interrupted(folder, len(finished(folder, jobs)), len(jobs)) from None
+    except BaseException:
+        if own:  # a write that failed (disk full), a bug in on_record: no worker is left behind
+            _stop_pool(pool)
+        raise
     finally:
         bar.close()
     if own:

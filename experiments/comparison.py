@@ -23,18 +23,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.batch import PARTS, BatchStats, Job, Outcome, gather, read_table, replication_seeds, run_batch
+from experiments.batch import (
+    PARTS,
+    BatchStats,
+    Job,
+    Outcome,
+    file_digests,
+    gather,
+    part_path,
+    read_spec,
+    read_table,
+    replication_seeds,
+    run_batch,
+    write_spec,
+)
 from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
-from sim.errors import ScenarioError
+from sim.errors import Interrupted, ScenarioError
 from sim.kpis import SUMMARY_KEYS
-from sim.outputs import replace_atomically
 from sim.scenario import Scenario
 
 # daily series a comparison keeps for its charts
 SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit", "new_state",
           "dormant_customers", "churned_customers")
-# per-run tables, kept in DIR/parts/<table>/point=P/replication=R/part.parquet (P: the scenario's index)
-TABLES = ("series", "pnl", "cohorts")
 RUN_COLUMNS = ("point", "scenario", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
@@ -54,7 +64,8 @@ def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
 
 
 def simulate(scenario: Scenario, seed: int) -> Outcome:
-    """One run of a comparison (in a worker): its numeric KPIs, kept daily series, P&L lines and cohorts."""
+    """One run of a comparison (in a worker): its numeric KPIs, kept daily series, P&L lines and cohorts
+    (per-run tables, kept in DIR/parts/<table>/point=P/replication=R/part.parquet, P: the scenario's index)."""
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
@@ -83,37 +94,44 @@ class RunsFailed(ScenarioError):
 
 
 def fingerprint(scenarios: list[Scenario], replications: int) -> dict[str, Any]:
-    """What a folder's runs depend on: each scenario as resolved, the replications, the ecomsim version."""
+    """What a folder's runs depend on: each scenario as resolved and the files it reads, the
+    replications, the ecomsim version and the code's commit (a resume with any changed is refused)."""
     from sim import __version__
-    return {"scenarios": [s.name for s in scenarios], "replications": replications,
+    from sim.outputs import git_commit
+    from sim.runner import PROJECT_ROOT
+    files = file_digests(p for s in scenarios for p in (s.carbon.factors_file, s.network.edgelist_file,
+                                                        s.acquisition.schedule_file))
+    return {"kind": "compare", "scenarios": [s.name for s in scenarios], "replications": replications,
             "scenario_sha256": [hashlib.sha256(s.model_dump_json().encode()).hexdigest() for s in scenarios],
-            "seed": scenarios[0].seed, "ecomsim_version": __version__}
+            "files_sha256": files, "seed": scenarios[0].seed, "ecomsim_version": __version__,
+            "git_commit": git_commit(PROJECT_ROOT)}
 
 
 def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
     """A new folder gets the comparison's fingerprint (spec.json); one with the same fingerprint resumes;
-    an earlier, different result is replaced only with `overwrite`; anything else is refused."""
-    saved = out / "spec.json"
+    with `overwrite` an earlier result (a comparison, or any ecomsim result with a manifest) is removed and
+    the comparison starts afresh; anything else is refused."""
+    source = f"--out {out}"
     if out.exists() and not out.is_dir():
-        raise ScenarioError(f"--out {out}", None, "exists and is not a folder")
-    if saved.exists():
-        theirs = json.loads(saved.read_text(encoding="utf-8"))
-        if theirs == mine:
-            return  # resume: finished runs are kept
-        if not overwrite:
+        raise ScenarioError(source, None, "exists and is not a folder")
+    theirs = read_spec(out, source) if out.is_dir() else None
+    if theirs is not None and theirs.get("kind") != "compare":
+        raise ScenarioError(source, None, f"holds a {theirs.get('kind')}, not a comparison; choose a new folder")
+    if out.is_dir() and any(out.iterdir()):
+        if overwrite and (theirs is not None or (out / "manifest.json").is_file()):
+            shutil.rmtree(out)
+        elif theirs is not None and theirs != mine:
             changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ScenarioError(f"--out {out}", None, f"holds a comparison of other inputs (changed: "
-                                f"{', '.join(changed)}); pass --overwrite to replace it, or choose a new folder")
-        shutil.rmtree(out)
-    elif out.is_dir() and any(out.iterdir()):
-        earlier = (out / "manifest.json").is_file()
-        if not (earlier and overwrite):
+            raise ScenarioError(source, None, f"holds a comparison of other inputs (changed: {', '.join(changed)}); "
+                                "pass --overwrite to replace it, or choose a new folder")
+        elif theirs is None:
+            earlier = (out / "manifest.json").is_file()
             hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
                     else "it is not an ecomsim result folder and would be replaced")
-            raise ScenarioError(f"--out {out}", None, f"folder exists and is not empty ({hint}); choose a new folder")
-        shutil.rmtree(out)
-    (out / PARTS).mkdir(parents=True, exist_ok=True)
-    replace_atomically(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
+            raise ScenarioError(source, None, f"folder exists and is not empty ({hint}); choose a new folder")
+        else:
+            return  # the same inputs: resume, finished runs are kept
+    write_spec(out, mine)
 
 
 def _load(items: list[Scenario | str | Path], sets: list[str]) -> tuple[list[Scenario], list[str]]:
@@ -150,19 +168,34 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
             for i, sc in enumerate(loaded)]
     if announce is not None:
         announce(len(jobs))
+    _forget_failures(folder)  # a run that failed before is tried again: its cause may be fixed
     stats = run_batch(jobs, simulate, folder, workers=workers, executor=executor, progress=progress, desc="runs",
                       tables_in=folder / PARTS)
-    gathered = gather(folder)
-    bad = gathered[gathered["status"] != "ok"] if len(gathered) else gathered
-    if len(bad):
-        lost = int((bad["status"] == "lost").sum())
-        first = bad.iloc[0]
-        raise RunsFailed(f"--out {folder}", None, f"{len(bad)} of {len(jobs)} runs did not finish ({lost} lost with "
-                         f"their worker); first: {first['scenario']} replication {first['replication']}: "
-                         f"{first['error']}. Finished runs are kept: fix the cause and run the same command again")
-    runs = runs_table(gathered)
-    table, targets = write_outputs(folder, loaded, files, runs, replications, stats, list(sets or []))
+    try:
+        gathered = gather(folder)
+        bad = gathered[gathered["status"] != "ok"] if len(gathered) else gathered
+        missing = len(jobs) - len(gathered)
+        if len(bad) or missing:
+            lost = int((bad["status"] == "lost").sum()) if len(bad) else 0
+            first = (f"; first: {bad.iloc[0]['scenario']} replication {bad.iloc[0]['replication']}: "
+                     f"{bad.iloc[0]['error']}" if len(bad) else "")
+            raise RunsFailed(f"--out {folder}", None, f"{len(bad) + missing} of {len(jobs)} runs did not finish "
+                             f"({lost} lost with their worker, {missing} unreadable or missing){first}. Finished runs "
+                             "are kept: fix the cause and run the same command again")
+        runs = runs_table(gathered)
+        table, targets = write_outputs(folder, loaded, files, runs, replications, stats, list(sets or []))
+    except KeyboardInterrupt:  # while writing the tables: every run is kept, the same command writes them
+        raise Interrupted(folder, len(jobs), len(jobs)) from None
     return Comparison(table, targets, runs, loaded, folder, stats, replications)
+
+
+def _forget_failures(folder: Path) -> None:
+    """Remove the parts of runs that failed (a comparison needs every run; unlike a sweep's, a failure is
+    not a result to keep), so that they run again."""
+    runs = gather(folder)
+    if len(runs):
+        for row in runs[runs["status"] == "failed"].itertuples():
+            part_path(folder, int(row.point), int(row.replication)).unlink(missing_ok=True)
 
 
 def compare(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Path], replications: int = 5,

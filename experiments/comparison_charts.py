@@ -109,8 +109,12 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
     catalogue = by_name()
     others = names[1:]
     colours = style.scenario_colours(names)
-    fig, axes = plt.subplots(2, 4, figsize=(17, 3.6 + 0.7 * len(others)), layout="constrained", sharey=True)
-    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS, strict=True):
+    rows_of_panels = -(-len(KEY_KPIS) // 4)  # four panels a row, as many rows as the catalogue's key KPIs need
+    fig, axes = plt.subplots(rows_of_panels, 4, figsize=(17, (1.8 + 0.35 * len(others)) * rows_of_panels),
+                             layout="constrained", sharey=True, squeeze=False)
+    for ax in axes.ravel()[len(KEY_KPIS):]:
+        ax.set_visible(False)
+    for ax, (kpi, label) in zip(axes.ravel(), KEY_KPIS, strict=False):
         info = catalogue[kpi]
         rows = comparison[comparison["kpi"] == kpi].set_index("scenario")
         share = info.unit.startswith("share")

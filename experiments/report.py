@@ -261,6 +261,10 @@ def build(folder: str | Path) -> Report:
         _redraw(folder)
         return _compare_report(folder)
     if (folder / "spec.json").exists():
+        from experiments.batch import read_spec
+        if read_spec(folder, str(folder)).get("kind") == "compare":
+            raise ScenarioError(str(folder), None, "a comparison whose runs have not all finished (no "
+                                "comparison.csv): run the same compare command with --out to finish it")
         return _sweep_report(folder)
     if (folder / "summary.json").exists():
         return _run_report(folder)

@@ -30,9 +30,20 @@ import pandas as pd
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from experiments.batch import PARTS, BatchStats, Job, Outcome, gather, replication_seeds, run_batch, status_counts
+from experiments.batch import (
+    BatchStats,
+    Job,
+    Outcome,
+    file_digests,
+    gather,
+    read_spec,
+    replication_seeds,
+    run_batch,
+    status_counts,
+    write_spec,
+)
 from experiments.designs import DESIGNS, design_of
-from sim.errors import ScenarioError
+from sim.errors import Interrupted, ScenarioError
 from sim.outputs import plain, replace_atomically
 from sim.schema import Section
 
@@ -196,8 +207,9 @@ def _check_names(spec: SweepSpec, source: str) -> None:
     """Kept KPIs and objectives are summary keys; kept daily series are daily columns."""
     import difflib
 
-    from sim.kpis import CATEGORY_RETURNS_PREFIX, SEGMENT_ORDERS_PREFIX
-    from sim.metrics import COLUMNS
+    from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, SEGMENT_ORDERS_PREFIX
+    from sim.metrics import daily_columns
+    from sim.policies import policy_kpis
     from sim.scenario import known_kpis
     known = known_kpis()
 
@@ -213,7 +225,8 @@ def _check_names(spec: SweepSpec, source: str) -> None:
     for name in spec.objectives or {}:
         check(f"objectives.{name}", name, known, "KPI", (SEGMENT_ORDERS_PREFIX, CATEGORY_RETURNS_PREFIX))
     for i, name in enumerate(spec.daily or []):
-        check(f"daily.{i}", name, tuple(c for c in COLUMNS if c not in ("day", "date")), "daily column")
+        columns = daily_columns([*CATALOGUE, *policy_kpis()])  # a run's series has every policy's flow columns
+        check(f"daily.{i}", name, tuple(c for c in columns if c not in ("day", "date")), "daily column")
 
 
 # --- designs -----------------------------------------------------------------------------------
@@ -260,22 +273,28 @@ def run_point(evaluate: Evaluate, base: str, sets: list[str], kpis: list[str] | 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
     """What must not change between the runs of one folder: the spec, the base scenario as resolved
-    (its file and every file it extends) and the ecomsim version."""
+    (its file and every file it extends, and the files it reads), the ecomsim version and the code's
+    commit."""
     from sim import __version__
+    from sim.outputs import git_commit
+    from sim.runner import PROJECT_ROOT
     from sim.scenario_io import load_scenario
     try:
-        resolved = load_scenario(spec.base, spec.sets).model_dump_json()
-        digest = hashlib.sha256(resolved.encode()).hexdigest()
+        base = load_scenario(spec.base, spec.sets)
+        digest = hashlib.sha256(base.model_dump_json().encode()).hexdigest()
+        files = file_digests([base.carbon.factors_file, base.network.edgelist_file, base.acquisition.schedule_file])
     except ScenarioError:  # not a scenario: a test function stands in for the model
-        digest = None
-    return {**json.loads(spec.model_dump_json()), "base_scenario_sha256": digest, "ecomsim_version": __version__}
+        digest, files = None, {}
+    return {"kind": "sweep", **json.loads(spec.model_dump_json()), "base_scenario_sha256": digest,
+            "files_sha256": files, "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT)}
 
 
 def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
     """A new folder gets the spec's fingerprint; an old one must hold the same (then the sweep resumes)."""
-    saved = out / "spec.json"
-    if saved.exists():
-        theirs = json.loads(saved.read_text(encoding="utf-8"))
+    theirs = read_spec(out, source) if out.is_dir() else None
+    if theirs is not None:
+        if theirs.get("kind") != "sweep":
+            raise ScenarioError(source, None, f"{out} holds a {theirs.get('kind')}, not a sweep; choose a new --out")
         if theirs != mine:
             changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
             raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: {', '.join(changed)}); "
@@ -283,8 +302,7 @@ def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")
-    (out / PARTS).mkdir(parents=True, exist_ok=True)
-    replace_atomically(saved, lambda tmp: tmp.write_text(json.dumps(mine, indent=2), encoding="utf-8"))
+    write_spec(out, mine)
 
 
 def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: int = 1,
@@ -317,10 +335,13 @@ def sweep(spec: SweepSpec | str | Path, out: str | Path | None = None, workers: 
                  for r in range(spec.replications)]
     stats = run_batch(jobs, run_point, out, workers=workers, executor=executor, progress=progress,
                       desc=spec.name, window=window)
-    runs = gather(out)
-    if len(runs):
-        replace_atomically(out / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
-    _write_manifest(out, spec, fingerprint, stats, runs)
+    try:
+        runs = gather(out)
+        if len(runs):
+            replace_atomically(out / "runs.parquet", lambda tmp: runs.to_parquet(tmp, index=False))
+        _write_manifest(out, spec, fingerprint, stats, runs)
+    except KeyboardInterrupt:  # while gathering: every run is kept, the same command gathers them
+        raise Interrupted(out, len(jobs), len(jobs)) from None
     return runs
 
 

@@ -3,7 +3,8 @@ bench). It parses and dispatches; the work is in sim/runner.py (run) and experim
 command: comparison.py, sweeps.py, analysis.py, report.py, calibration.py, validation.py, bench.py).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
-and exits with code 2 before anything is written. Ctrl-C during compare or sweep keeps the runs
+and exits with code 2 before anything is written (a comparison whose runs fail also exits 2, keeping
+the runs that finished). Ctrl-C during compare or sweep keeps the runs
 that finished and says how to resume (exit 130).
 """
 

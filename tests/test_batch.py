@@ -168,3 +168,51 @@ def test_compare_on_a_dask_cluster_gives_the_same_bits(tmp_path):
         dask = run_comparison(*files, replications=2, out=tmp_path / "dask", sets=TINY, executor=client.get_executor())
     pd.testing.assert_frame_equal(local.table, dask.table)
     assert os.path.exists(tmp_path / "dask" / "parts")
+
+
+def test_a_comparison_retries_failed_runs_survives_stale_temporary_folders_and_refuses_missing_runs(
+        tmp_path, monkeypatch):
+    """A run that failed is run again by the same command once its cause is gone; a hidden temporary
+    folder left by a kill does not stop a resume; a part that vanished is rerun, never silently dropped."""
+    import experiments.comparison as comparison
+    files = [SCEN / "baseline.yaml", [SCEN / "referral.yaml"]]
+    out = tmp_path / "o"
+    real = comparison.simulate
+
+    def fails_for_referral(scenario, seed):
+        if scenario.name == "referral":
+            raise MemoryError("out of memory")
+        return real(scenario, seed)
+
+    monkeypatch.setattr(comparison, "simulate", fails_for_referral)
+    with pytest.raises(comparison.RunsFailed, match="2 of 4 runs did not finish.*MemoryError"):
+        comparison.compare(*files, replications=2, out=out, sets=TINY)
+    monkeypatch.setattr(comparison, "simulate", real)
+    (out / ".outputs.abc.tmp").mkdir()  # as a kill during the final move leaves it
+    table = comparison.compare(*files, replications=2, out=out, sets=TINY)
+    assert json.loads((out / "manifest.json").read_text())["runs_this_time"] == 2
+    assert not (out / ".outputs.abc.tmp").exists()
+    (out / "parts" / "run-000001-0001.parquet").unlink()  # a part lost or removed as unreadable
+    again = comparison.compare(*files, replications=2, out=out, sets=TINY)
+    assert json.loads((out / "manifest.json").read_text())["runs_this_time"] == 1
+    pd.testing.assert_frame_equal(table, again)
+
+
+def test_compare_and_sweep_folders_are_told_apart(tmp_path):
+    from conftest import cli
+    compare_args = ["compare", str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--replications", "1",
+                    *[a for s in TINY for a in ("--set", s)]]
+    (tmp_path / "sweep").mkdir()
+    (tmp_path / "sweep" / "spec.json").write_text('{"kind": "sweep", "name": "s"}')
+    proc = cli(*compare_args, "--out", str(tmp_path / "sweep"), "--overwrite")
+    assert proc.returncode == 2 and "holds a sweep, not a comparison" in proc.stderr  # never deleted
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "spec.json").write_text("{not json")
+    proc = cli(*compare_args, "--out", str(tmp_path / "bad"))
+    assert proc.returncode == 2 and "spec.json cannot be read" in proc.stderr and "Traceback" not in proc.stderr
+    (tmp_path / "cmp").mkdir()
+    (tmp_path / "cmp" / "spec.json").write_text('{"kind": "compare"}')
+    proc = cli("analyze", str(tmp_path / "cmp"))
+    assert proc.returncode == 2 and "a comparison folder, not a sweep" in proc.stderr
+    proc = cli("report", str(tmp_path / "cmp"))
+    assert proc.returncode == 2 and "have not all finished" in proc.stderr

@@ -69,9 +69,16 @@ def test_kpis_md_defines_every_kpi_of_the_catalogue_with_its_unit():
     assert [k.name for k in CATALOGUE if k.core] == list(SUMMARY_KEYS)
 
 
-def test_kpis_md_defines_every_daily_column():
-    missing = [c for c in COLUMNS if c not in _kpi_rows()]
+def test_kpis_md_defines_every_daily_column_in_the_order_they_are_written():
+    from sim.metrics import daily_columns
+    columns = daily_columns([*CATALOGUE, *policy_kpis()])
+    missing = [c for c in columns if c not in _kpi_rows()]
     assert not missing, f"docs/kpis.md lacks daily columns {missing}"
+    text = (ROOT / "docs" / "kpis.md").read_text(encoding="utf-8")
+    section = text[text.index("## kpis_daily"):text.index("\n## ", text.index("## kpis_daily"))]
+    listed = [n for line in section.splitlines() if line.startswith("| `")
+              for n in re.findall(r"`([^`]+)`", line.split("|")[1])]
+    assert [c for c in listed if c in columns] == [c for c in columns if c in listed] and set(COLUMNS) <= set(listed)
 
 
 def test_every_scenario_field_has_a_description():
