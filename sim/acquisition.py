@@ -23,11 +23,24 @@ from sim.config import AcquisitionConfig, MarketConfig
 CHANNELS = {"initial": 0, "paid": 1, "organic": 2, "word_of_mouth": 3, "referral": 4}
 
 
-def paid_join_probability(marketing_spend: float, paid_cac: float, prospects: int) -> float:
-    """Daily join probability bought by marketing: spend / CAC new customers, spread on prospects."""
+def paid_joins(marketing_spend: float, cfg: AcquisitionConfig) -> float:
+    """Paid new customers a day bought by `marketing_spend`, with diminishing returns: at the reference
+    spend (where `paid_cac` was measured) spend / paid_cac of them; away from it they scale as
+    (spend / reference)^elasticity, so each extra unit of spend buys fewer and the CAC rises with spend
+    (elasticity 1: linear, a constant CAC)."""
+    if marketing_spend <= 0:
+        return 0.0
+    ref = cfg.paid_reference_spend_per_day
+    if ref <= 0:
+        return marketing_spend / cfg.paid_cac
+    return ref / cfg.paid_cac * (marketing_spend / ref) ** cfg.paid_spend_elasticity
+
+
+def paid_join_probability(marketing_spend: float, cfg: AcquisitionConfig, prospects: int) -> float:
+    """Daily join probability bought by marketing: the day's paid joins (paid_joins) spread on prospects."""
     if prospects <= 0 or marketing_spend <= 0:
         return 0.0
-    return min(1.0, marketing_spend / paid_cac / prospects)
+    return min(1.0, paid_joins(marketing_spend, cfg) / prospects)
 
 
 def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:

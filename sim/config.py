@@ -535,7 +535,15 @@ class AcquisitionConfig(Section):
         1.04e-3, description="Daily join probability per unit share of customers (Bass q, per day)"
     )
     paid_cac: Positive = Field(
-        40.0, description="Marketing spend per paid new customer at full reach [currency]"
+        40.0, description="Marketing spend per paid new customer at the reference spend [currency]"
+    )
+    paid_reference_spend_per_day: NonNegative = Field(
+        400.0, description="Daily marketing spend at which paid_cac holds (the calibrated market's; 0: every "
+        "spend buys spend / paid_cac joiners) [currency/day]"
+    )
+    paid_spend_elasticity: float = Field(
+        0.24, gt=0.0, le=1.0, description="Elasticity of paid joins to spend: joins = (reference spend / paid_cac) "
+        "x (spend / reference spend)^elasticity, so the CAC rises with spend (1: linear, no saturation)"
     )
     schedule_file: str | None = Field(
         None, description="CSV of first purchases (columns date, customers): on each date exactly that many "

@@ -199,7 +199,7 @@ class MarketModel(mesa.Model):
         per_seg = np.bincount(sh.segment[alive], weights=-np.expm1(-rate / 7.0), minlength=n_seg)
         prospects = ~sh.is_customer
         p_join = acq.innovation_p + acq.imitation_q * sh.is_customer.mean() + paid_join_probability(
-            self.scenario.platform.marketing_spend_per_day, acq.paid_cac, int(prospects.sum()))
+            self.scenario.platform.marketing_spend_per_day, acq, int(prospects.sum()))
         return per_seg + p_join * np.bincount(sh.segment[prospects], minlength=n_seg)
 
     def _churn_clock(self, day: int) -> np.ndarray:
@@ -247,7 +247,7 @@ class MarketModel(mesa.Model):
 
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
         prospects = ~sh.is_customer
-        p_paid = paid_join_probability(marketing, cfg.acquisition.paid_cac, int(prospects.sum()))
+        p_paid = paid_join_probability(marketing, cfg.acquisition, int(prospects.sum()))
         adopted = ctx.customer_share = self.network.share(sh.is_customer)
         if self.schedule is None:
             new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,

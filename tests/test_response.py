@@ -124,3 +124,23 @@ def test_segments_may_differ_in_behaviour():
     np.testing.assert_allclose(model.shoppers.rate_weekly[seg], 2 * plain.shoppers.rate_weekly[seg])
     np.testing.assert_allclose(model.shoppers.dropout_p[seg], 0.5 * plain.shoppers.dropout_p[seg])
     np.testing.assert_array_equal(model.shoppers.rate_weekly[~seg], plain.shoppers.rate_weekly[~seg])
+
+
+def test_paid_acquisition_has_diminishing_returns():
+    """Common random numbers, 50,000 shoppers (prospects to spare), 120 days: at the reference spend paid joins are
+    spend / paid_cac; at 4x the spend they grow by about 4^0.24 (Sethuraman, Tellis & Briesch 2011's
+    mean long-term advertising elasticity), so the CAC is far above 25% higher; with elasticity 1 the
+    CAC stays where it was (linear, the old rule)."""
+    from sim.acquisition import paid_joins
+    from sim.config import AcquisitionConfig
+    cfg = AcquisitionConfig()
+    assert paid_joins(400, cfg) == pytest.approx(400 / 40) and paid_joins(1600, cfg) == pytest.approx(10 * 4 ** 0.24)
+    assert paid_joins(1600, cfg.model_copy(update={"paid_spend_elasticity": 1.0})) == pytest.approx(40)
+    big = "shoppers.count=50000"
+    base = _run(big, "platform.marketing_spend_per_day=400")
+    more = _run(big, "platform.marketing_spend_per_day=1600")
+    linear = _run(big, "platform.marketing_spend_per_day=1600", "acquisition.paid_spend_elasticity=1")
+    assert more["new_customers_paid"] > base["new_customers_paid"]  # more spend still buys more ...
+    assert more["cac_paid"] >= 1.25 * base["cac_paid"]  # ... at a rising cost
+    assert abs(linear["cac_paid"] / base["cac_paid"] - 1) < 0.1
+    assert linear["new_customers_paid"] > 1.5 * more["new_customers_paid"]
