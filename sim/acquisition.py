@@ -2,10 +2,13 @@
 
 Each day a prospect joins with probability
 
-    p_paid + p_innovation + q x (share of its neighbours who are customers) + p_policy
+    p_paid + p_innovation + q x (share of its neighbours who recommend) + p_policy
 
-where p_paid is bought by marketing spend, the neighbour share comes from the network
-(sim/network.py; the complete graph gives the population share: mean-field Bass), and
+where p_paid is bought by marketing spend with diminishing returns (`paid_joins`), the
+recommenders are the customers still latently alive who bought recently (`recommenders`: a
+customer base that has dropped out recommends nothing), their share among the prospect's
+neighbours comes from the network (sim/network.py; the complete graph gives the population
+share: mean-field Bass), and
 p_policy is what policies add (the referral programme). The uniform that decides a join
 also attributes it to its channel: the slices of [0, 1) are paid, organic, word of mouth
 and referral, in that order.
@@ -41,6 +44,16 @@ def paid_join_probability(marketing_spend: float, cfg: AcquisitionConfig, prospe
     if prospects <= 0 or marketing_spend <= 0:
         return 0.0
     return min(1.0, paid_joins(marketing_spend, cfg) / prospects)
+
+
+def recommenders(shoppers, day: int, cfg: AcquisitionConfig) -> np.ndarray:
+    """Who spreads word of mouth today: customers still latently alive who bought within
+    `recommend_window_days` (all latently alive ones when it is null). A customer who dropped out, or
+    has not bought for longer, recommends nothing."""
+    active = shoppers.alive & shoppers.is_customer
+    if cfg.recommend_window_days is None:
+        return active
+    return active & (day - shoppers.last_day <= cfg.recommend_window_days)
 
 
 def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:

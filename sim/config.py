@@ -532,10 +532,16 @@ class AcquisitionConfig(Section):
         8.2e-5, description="Organic daily join probability of a prospect (Bass p, per day)"
     )
     imitation_q: Probability = Field(
-        1.04e-3, description="Daily join probability per unit share of customers (Bass q, per day)"
+        3.42e-3, description="Daily join probability per unit share of recommending neighbours (Bass q, per day; "
+        "recommenders: recommend_window_days)"
     )
     paid_cac: Positive = Field(
         40.0, description="Marketing spend per paid new customer at the reference spend [currency]"
+    )
+    recommend_window_days: int | None = Field(
+        180, ge=1, le=100_000, description="Word of mouth comes from customers still latently alive who bought "
+        "within this many days (null: every latently alive customer); a customer who dropped out recommends "
+        "nothing [days]"
     )
     paid_reference_spend_per_day: NonNegative = Field(
         400.0, description="Daily marketing spend at which paid_cac holds (the calibrated market's; 0: every "

@@ -39,7 +39,7 @@ _BEFORE_FLOWS = (
     "lost_sales", "fallback_orders", "stockout_events", "new_customers",
     *(f"new_customers_{ch}" for ch in JOIN_CHANNELS),
     "customers_total", "active_customers", "new_state", "dormant_customers", "churned_customers",
-    "churn_entries", "churn_at_risk", "alive_latent", "dropouts", "platform_revenue", "platform_cost",
+    "churn_entries", "churn_at_risk", "alive_latent", "recommenders", "dropouts", "platform_revenue", "platform_cost",
     "merchant_profit",
 )
 _AFTER_FLOWS = (

@@ -22,7 +22,14 @@ from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expect
 from agents.platform import Platform
 from agents.shopper import ShopperPopulation
 from agents.supplier import build_suppliers
-from sim.acquisition import CHANNELS, joiners, paid_join_probability, scenario_schedule, scheduled_joiners
+from sim.acquisition import (
+    CHANNELS,
+    joiners,
+    paid_join_probability,
+    recommenders,
+    scenario_schedule,
+    scheduled_joiners,
+)
 from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel
@@ -198,7 +205,7 @@ class MarketModel(mesa.Model):
             * self.choice.segment_offer_multiplier[sh.segment[alive]]
         per_seg = np.bincount(sh.segment[alive], weights=-np.expm1(-rate / 7.0), minlength=n_seg)
         prospects = ~sh.is_customer
-        p_join = acq.innovation_p + acq.imitation_q * sh.is_customer.mean() + paid_join_probability(
+        p_join = acq.innovation_p + acq.imitation_q * recommenders(sh, 0, acq).mean() + paid_join_probability(
             self.scenario.platform.marketing_spend_per_day, acq, int(prospects.sum()))
         return per_seg + p_join * np.bincount(sh.segment[prospects], minlength=n_seg)
 
@@ -248,7 +255,7 @@ class MarketModel(mesa.Model):
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
         prospects = ~sh.is_customer
         p_paid = paid_join_probability(marketing, cfg.acquisition, int(prospects.sum()))
-        adopted = ctx.customer_share = self.network.share(sh.is_customer)
+        adopted = ctx.recommender_share = self.network.share(recommenders(sh, d, cfg.acquisition))
         if self.schedule is None:
             new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
                                    self.policies.join_probability(ctx))
@@ -424,6 +431,7 @@ class MarketModel(mesa.Model):
             "churn_entries": churn_entries,
             "churn_at_risk": churn_at_risk,
             "alive_latent": int(sh.alive.sum()),
+            "recommenders": int(recommenders(sh, d, self.scenario.acquisition).sum()),
             "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,
             "returns": returns_due,

@@ -144,3 +144,31 @@ def test_paid_acquisition_has_diminishing_returns():
     assert more["cac_paid"] >= 1.25 * base["cac_paid"]  # ... at a rising cost
     assert abs(linear["cac_paid"] / base["cac_paid"] - 1) < 0.1
     assert linear["new_customers_paid"] > 1.5 * more["new_customers_paid"]
+
+
+def test_a_customer_base_that_has_dropped_out_recommends_nothing():
+    """Word of mouth comes from customers still latently alive who bought within the window: the same
+    market with every customer dropped out before day 0 gets no word-of-mouth joins (common random
+    numbers; organic and paid joining off, so word of mouth is the only way in)."""
+    from sim.model import MarketModel
+    only_wom = ["acquisition.innovation_p=0", "platform.marketing_spend_per_day=0"]
+    counts = []
+    for kill in (False, True):
+        model = MarketModel(small_scenario(*only_wom))
+        if kill:
+            model.shoppers.alive[:] = False
+        model.run()
+        counts.append(int(model.recorder.frame()["new_customers_word_of_mouth"].sum()))
+    assert counts[0] > 50 and counts[1] == 0
+
+
+def test_recommenders_are_alive_customers_who_bought_within_the_window():
+    from types import SimpleNamespace
+
+    from sim.acquisition import recommenders
+    from sim.config import AcquisitionConfig
+    sh = SimpleNamespace(alive=np.array([True, True, False, True]), is_customer=np.array([True, True, True, False]),
+                         last_day=np.array([100, 10, 100, 100]))
+    assert recommenders(sh, 120, AcquisitionConfig()).tolist() == [True, True, False, False]
+    assert recommenders(sh, 180, AcquisitionConfig(recommend_window_days=90)).tolist() == [True, False, False, False]
+    assert recommenders(sh, 200, AcquisitionConfig(recommend_window_days=None)).tolist() == [True, True, False, False]

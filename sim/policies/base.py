@@ -42,7 +42,8 @@ class PolicyContext:
     merchants: MerchantTable | None = None  # today's merchant table (replaced when merchants join)
     day: int = 0
     draws: DailyDraws | None = None  # today's uniforms (common random numbers, for counterfactuals)
-    customer_share: np.ndarray | float = 0.0  # each shopper's share of customers among its neighbours, today
+    recommender_share: np.ndarray | float = 0.0  # each shopper's share of recommending customers among its
+    # neighbours, today (sim.acquisition.recommenders)
     rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
     _incidence_exponent: np.ndarray | None = field(default=None, init=False, repr=False)

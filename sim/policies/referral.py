@@ -102,6 +102,8 @@ class Referral(Policy):
                        "referred": 0}
         reward = config.reward_referrer + config.reward_referee
         self.response = reward / (reward + config.reward_half_response)  # f(R), 0 without a reward
+        # fake sign-ups draw from their own stream, so that fraud changes no genuine shopper's draws (CRN)
+        self.fraud_rng = np.random.default_rng(rng.bit_generator.seed_seq.spawn(1)[0])
 
     def setup(self, ctx: PolicyContext) -> None:
         n = ctx.shoppers.n
@@ -134,8 +136,8 @@ class Referral(Policy):
         # fake sign-ups ride on the same referrers; more of them as the reward rises
         reward = cfg.reward_referrer + cfg.reward_referee
         ratio = cfg.fraud_share / (1.0 - cfg.fraud_share) * reward / cfg.fraud_reference_reward
-        fakes = int(self.rng.poisson(referred.size * ratio))
-        fake_referrer = referrer[self.rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
+        fakes = int(self.fraud_rng.poisson(referred.size * ratio))
+        fake_referrer = referrer[self.fraud_rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
         paid_to = self._within_cap(np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]]))
         np.add.at(self.rewards_earned, paid_to, 1)
         cost = paid_to.size * cfg.reward_referrer
@@ -154,7 +156,7 @@ class Referral(Policy):
             return channel
         shopper = joiners[wom]
         referring = self._referring_share[shopper] if np.ndim(self._referring_share) else self._referring_share
-        customers = ctx.customer_share[shopper] if np.ndim(ctx.customer_share) else ctx.customer_share
+        customers = ctx.recommender_share[shopper] if np.ndim(ctx.recommender_share) else ctx.recommender_share
         with np.errstate(divide="ignore", invalid="ignore"):
             p_claim = self.response * np.where(customers > 0, referring / customers, 0.0)
         claimed = wom[self.rng.random(wom.size) < np.minimum(p_claim, 1.0)]
