@@ -588,11 +588,32 @@ class SeasonalityConfig(Section):
     )
 
 
+class ReferenceMarketConfig(Section):
+    """The market the shoppers were calibrated in, as they saw it: buy or not compares every day's offer
+    with this one. Fixed, not rebuilt from each scenario, so a scenario whose merchants promise slower
+    delivery, sell worse goods or charge more than this market buys less (its defaults are the baseline's
+    merchants; set them to your own market when you calibrate to it)."""
+
+    price_index_mean: Positive = Field(1.0, description="Merchants' mean price index in the calibrated market")
+    delivery_days_platform: Positive = Field(
+        2.0, description="Promised delivery of platform-fulfilled merchants in the calibrated market [days]"
+    )
+    delivery_days_self: Positive = Field(
+        4.0, description="Promised delivery of merchant-fulfilled merchants in the calibrated market [days]"
+    )
+    quality_mean: Probability = Field(
+        0.8, description="Merchants' mean product quality in the calibrated market (ratings follow it) [0-1]"
+    )
+
+
 class ChoiceConfig(Section):
     """Multinomial-logit merchant choice: utility weights (price weight is per segment)."""
 
     rating_weight: NonNegative = Field(0.8, description="Utility per rating star (1-5)")
-    delivery_weight: NonNegative = Field(0.25, description="Utility lost per promised delivery day")
+    delivery_weight: NonNegative = Field(
+        0.0576, description="Utility lost per promised delivery day (with incidence_weight 0.25: 1.45% fewer "
+        "orders per day slower, Fisher, Gallino & Xu 2019)"
+    )
     green_weight: NonNegative = Field(1.5, description="Utility of a green label at green_preference 1")
     ad_weight: NonNegative = Field(
         0.3, description="Ranking utility per log(1 + the merchant's ad spend / the mean active merchant's) "
@@ -615,6 +636,9 @@ class ChoiceConfig(Section):
         "offer's inclusive value from today's market) (nested logit; 0: the offer never changes how often "
         "shoppers buy). 0.25 gives a market-wide price elasticity of purchase incidence of -0.25 x the segment's "
         "price_sensitivity"
+    )
+    reference: ReferenceMarketConfig = Field(
+        default_factory=ReferenceMarketConfig, description="The calibrated market buy or not compares with"
     )
 
 

@@ -167,9 +167,14 @@ class MarketModel(mesa.Model):
         return expected
 
     def _todays_market(self) -> MerchantTable:
-        """The day-0 merchants as today's market has them: no policy, today's price level (the offer
-        the calibration saw; the same random stream as the real day-0 merchants)."""
-        today = self.scenario.merchants.model_copy(update={"price_index_mean": 1.0})
+        """The day-0 merchants as the calibrated market had them (choice.reference: its price level,
+        promised delivery and quality), no policy: the offer the calibration saw, drawn from the same
+        random stream as the real day-0 merchants, so a scenario at the reference buys exactly as
+        calibrated and one that delivers slower, sells worse or charges more buys less."""
+        ref = self.scenario.choice.reference
+        today = self.scenario.merchants.model_copy(update={
+            "price_index_mean": ref.price_index_mean, "delivery_days_platform": ref.delivery_days_platform,
+            "delivery_days_self": ref.delivery_days_self, "quality_mean": ref.quality_mean})
         return self._draw_merchants(today, today.count, 0, uniform_categories=False)
 
     def _add_merchants(self, table: MerchantTable) -> None:
