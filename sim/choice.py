@@ -91,8 +91,8 @@ class ChoiceModel:
     the offer's inclusive value for a segment is W = log sum_c pi_c exp(IV_c), IV_c the log-sum
     of the value utilities of the merchants carrying category c, pi the segment's category mix
     at today's personalisation. The purchase rate is multiplied by exp(incidence_weight x (W -
-    W_today)), W_today the value of today's market (`set_reference`), so an unchanged market
-    buys exactly as calibrated and a better (worse) offer raises (lowers) purchases. Ranking
+    W_today)), W_today the value of the calibrated market (`set_reference`, choice.reference), so
+    that market buys exactly as calibrated and a better (worse) offer raises (lowers) purchases. Ranking
     moves which merchant is chosen, not what the offer is worth. Tables are rebuilt only when
     something they depend on changes.
     """
