@@ -15,6 +15,8 @@ Results never depend on the executor or the number of workers: each job carries 
 from __future__ import annotations
 
 import itertools
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, wait
@@ -229,6 +231,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     window = window or ((1 if workers == 1 else 4 * workers) if own else 256)
     queue, pending = iter(todo), {}
     bar = tqdm(total=len(todo), disable=not progress, desc=desc, unit="run", mininterval=0.5)
+    previous = _interruptible()
     try:
         while True:
             for job in itertools.islice(queue, window - len(pending)):
@@ -242,7 +245,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                 pending[future] = (job, pool)
             if not pending:
                 break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            # a short timeout: Ctrl-C delivered to another thread is acted on here within a moment
+            done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in done:
                 job, owner = pending.pop(future)
                 try:
@@ -272,10 +276,21 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
         raise
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     if own:
         pool.shutdown(cancel_futures=True)
     stats.wall_seconds = time.perf_counter() - started
     return stats
+
+
+def _interruptible():
+    """Ctrl-C raises KeyboardInterrupt while a batch runs, whatever handler or disposition the process
+    inherited (a launcher may start it with SIGINT ignored); returns the handler to put back (None off
+    the main thread, where handlers cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _replace_pool(broken: Executor, workers: int) -> Executor:
