@@ -147,6 +147,7 @@ def test_the_python_api_compares_and_resumes_like_the_command(tmp_path):
     assert json.loads((tmp_path / "api" / "manifest.json").read_text())["runs_this_time"] == 0
 
 
+@pytest.mark.slow
 def test_a_folder_of_other_inputs_is_refused_unless_overwritten(tmp_path):
     from conftest import cli
     args = ["compare", str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--replications", "1",
@@ -172,6 +173,7 @@ def test_compare_on_a_dask_cluster_gives_the_same_bits(tmp_path):
     assert os.path.exists(tmp_path / "dask" / "parts")
 
 
+@pytest.mark.slow
 def test_a_comparison_retries_failed_runs_survives_stale_temporary_folders_and_refuses_missing_runs(
         tmp_path, monkeypatch):
     """A run that failed is run again by the same command once its cause is gone; a hidden temporary
