@@ -15,20 +15,17 @@ What a design supports (indices, a fair Pareto set, regret) is the design's to s
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from experiments.batch import PARTS, read_spec
+from experiments.batch import PARTS, RUN_COLUMNS, read_spec
 from experiments.designs import design_of
 from experiments.stats import pareto_flags
 from experiments.sweeps import SweepSpec, design_points
 from sim.errors import ScenarioError
-
-RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
 @dataclass
@@ -50,7 +47,8 @@ def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
     if not spec_file.is_file():
         raise ScenarioError(str(folder), None,
                             "not a sweep folder (no spec.json): give the --out folder of run.py sweep")
-    if read_spec(folder, str(folder)).get("kind") != "sweep":
+    saved = read_spec(folder, str(folder))  # a damaged spec.json: one line, exit 2
+    if saved.get("kind") != "sweep":
         raise ScenarioError(str(folder), None, "a comparison folder, not a sweep: analyze takes the --out folder of "
                             "run.py sweep (run.py report writes a comparison's report)")
     if not runs_file.is_file():
@@ -58,10 +56,9 @@ def load(folder: str | Path) -> tuple[SweepSpec, pd.DataFrame]:
         hint = "rerun the same sweep command to finish it" if has_parts else "no run has finished yet"
         raise ScenarioError(str(folder), None, f"no runs.parquet: {hint}")
     try:
-        saved = json.loads(spec_file.read_text(encoding="utf-8"))
         spec = SweepSpec.model_validate({k: v for k, v in saved.items() if k in SweepSpec.model_fields})
         runs = pd.read_parquet(runs_file)
-    except (OSError, ValueError, ValidationError) as exc:  # JSON, Parquet and schema errors are ValueErrors
+    except (OSError, ValueError, ValidationError) as exc:  # Parquet and schema errors are ValueErrors
         raise ScenarioError(str(folder), None, f"damaged sweep folder ({type(exc).__name__}: {exc}); "
                             "rerun the sweep into a new --out folder") from None
     design = folder / "design.parquet"

@@ -34,6 +34,8 @@ from sim.outputs import replace_atomically
 
 PARTS = "parts"
 STATUSES = ("ok", "failed", "lost")
+# the columns the engine gives every run's row besides the job's own and the KPIs (RunRecord.row)
+RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
 def replication_seeds(seed: int, replications: int) -> list[int]:
@@ -169,14 +171,22 @@ def write_spec(folder: Path, spec: dict[str, Any]) -> None:
     (folder / PARTS).mkdir(exist_ok=True)
 
 
-def file_digests(paths: Iterable[str | Path | None]) -> dict[str, str]:
-    """sha256 of each file a run reads besides its scenario (factor tables, edge lists, schedules)."""
+def provenance(scenarios: Iterable[Any]) -> dict[str, Any]:
+    """What a folder's runs depend on besides the scenarios' settings: the sha256 of every file they
+    read (MarketConfig.input_files), the ecomsim version and the code's commit."""
     import hashlib
-    out = {}
-    for p in paths:
-        if p and Path(p).is_file():
-            out[str(p)] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
-    return out
+
+    from sim import __version__
+    from sim.outputs import git_commit
+    from sim.runner import PROJECT_ROOT
+    files = {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest()
+             for s in scenarios for f in s.input_files() if Path(f).is_file()}
+    return {"files_sha256": files, "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT)}
+
+
+def changed_keys(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
+    """The keys two spec.json dicts disagree on, for the message refusing a resume."""
+    return ", ".join(sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)))
 
 
 def _write(folder: Path, record: RunRecord, tables_in: Path) -> None:
@@ -266,7 +276,6 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                 bar.update(1)
                 bar.set_postfix({"failed": stats.failed, "lost": stats.lost})
     except KeyboardInterrupt:
-        bar.close()
         if own:
             _stop_pool(pool)
         raise Interrupted(folder, len(finished(folder, jobs)), len(jobs)) from None

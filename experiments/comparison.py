@@ -25,12 +25,14 @@ import pandas as pd
 
 from experiments.batch import (
     PARTS,
+    RUN_COLUMNS,
     BatchStats,
     Job,
     Outcome,
-    file_digests,
+    changed_keys,
     gather,
     part_path,
+    provenance,
     read_spec,
     read_table,
     replication_seeds,
@@ -45,7 +47,6 @@ from sim.scenario import Scenario
 # daily series a comparison keeps for its charts
 SERIES = ("gmv", "customers_total", "active_customers", "carbon_kg", "platform_profit", "new_state",
           "dormant_customers", "churned_customers")
-RUN_COLUMNS = ("point", "scenario", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
 def check_comparable(scenarios: list[Scenario], files: list[str]) -> list[str]:
@@ -96,15 +97,9 @@ class RunsFailed(ScenarioError):
 def fingerprint(scenarios: list[Scenario], replications: int) -> dict[str, Any]:
     """What a folder's runs depend on: each scenario as resolved and the files it reads, the
     replications, the ecomsim version and the code's commit (a resume with any changed is refused)."""
-    from sim import __version__
-    from sim.outputs import git_commit
-    from sim.runner import PROJECT_ROOT
-    files = file_digests(p for s in scenarios for p in (s.carbon.factors_file, s.network.edgelist_file,
-                                                        s.acquisition.schedule_file))
     return {"kind": "compare", "scenarios": [s.name for s in scenarios], "replications": replications,
             "scenario_sha256": [hashlib.sha256(s.model_dump_json().encode()).hexdigest() for s in scenarios],
-            "files_sha256": files, "seed": scenarios[0].seed, "ecomsim_version": __version__,
-            "git_commit": git_commit(PROJECT_ROOT)}
+            "seed": scenarios[0].seed, **provenance(scenarios)}
 
 
 def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
@@ -121,9 +116,9 @@ def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
         if overwrite and (theirs is not None or (out / "manifest.json").is_file()):
             shutil.rmtree(out)
         elif theirs is not None and theirs != mine:
-            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ScenarioError(source, None, f"holds a comparison of other inputs (changed: {', '.join(changed)}); "
-                                "pass --overwrite to replace it, or choose a new folder")
+            raise ScenarioError(source, None, f"holds a comparison of other inputs (changed: "
+                                f"{changed_keys(mine, theirs)}); pass --overwrite to replace it, or choose a new "
+                                "folder")
         elif theirs is None:
             earlier = (out / "manifest.json").is_file()
             hint = ("it holds an earlier result: pass --overwrite to replace it" if earlier
@@ -211,7 +206,7 @@ def compare(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Pa
 def runs_table(gathered: pd.DataFrame) -> pd.DataFrame:
     """runs.csv: one row per run (scenario, replication, seed, every KPI); a KPI a scenario lacks (e.g.
     coupons without the subsidy) is 0 there."""
-    kpis = [c for c in gathered.columns if c not in RUN_COLUMNS]
+    kpis = [c for c in gathered.columns if c not in (*RUN_COLUMNS, "scenario")]
     frame = gathered[["scenario", "replication", "seed", *kpis]].fillna({k: 0.0 for k in kpis})
     frame = frame.sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
     return frame[["scenario", "replication", "seed", *kpi_columns(frame)]]

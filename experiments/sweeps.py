@@ -34,8 +34,9 @@ from experiments.batch import (
     BatchStats,
     Job,
     Outcome,
-    file_digests,
+    changed_keys,
     gather,
+    provenance,
     read_spec,
     replication_seeds,
     run_batch,
@@ -275,18 +276,14 @@ def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
     """What must not change between the runs of one folder: the spec, the base scenario as resolved
     (its file and every file it extends, and the files it reads), the ecomsim version and the code's
     commit."""
-    from sim import __version__
-    from sim.outputs import git_commit
-    from sim.runner import PROJECT_ROOT
     from sim.scenario_io import load_scenario
     try:
-        base = load_scenario(spec.base, spec.sets)
-        digest = hashlib.sha256(base.model_dump_json().encode()).hexdigest()
-        files = file_digests([base.carbon.factors_file, base.network.edgelist_file, base.acquisition.schedule_file])
+        base = [load_scenario(spec.base, spec.sets)]
+        digest = hashlib.sha256(base[0].model_dump_json().encode()).hexdigest()
     except ScenarioError:  # not a scenario: a test function stands in for the model
-        digest, files = None, {}
+        base, digest = [], None
     return {"kind": "sweep", **json.loads(spec.model_dump_json()), "base_scenario_sha256": digest,
-            "files_sha256": files, "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT)}
+            **provenance(base)}
 
 
 def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
@@ -296,9 +293,9 @@ def _prepare(out: Path, mine: dict[str, Any], source: str) -> None:
         if theirs.get("kind") != "sweep":
             raise ScenarioError(source, None, f"{out} holds a {theirs.get('kind')}, not a sweep; choose a new --out")
         if theirs != mine:
-            changed = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
-            raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: {', '.join(changed)}); "
-                                "use another --out folder, or the spec it was run with to resume it")
+            raise ScenarioError(source, None, f"{out} holds a sweep with another spec (changed: "
+                                f"{changed_keys(mine, theirs)}); use another --out folder, or the spec it was run "
+                                "with to resume it")
         return
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ScenarioError(source, None, f"{out} exists and is not a sweep folder; choose a new --out")

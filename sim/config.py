@@ -666,6 +666,10 @@ class MarketConfig(Section):
     returns: ReturnsConfig = Field(default_factory=ReturnsConfig)
     carbon: CarbonConfig = Field(default_factory=CarbonConfig)
 
+    def input_files(self) -> list[str]:
+        """The files a run reads besides the scenario itself (factor table, edge list, schedule), if set."""
+        return [f for f in (self.carbon.factors_file, self.network.edgelist_file, self.acquisition.schedule_file) if f]
+
     @model_validator(mode="after")
     def _cross_checks(self) -> MarketConfig:
         names = {c.name for c in self.catalog.categories}

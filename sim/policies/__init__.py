@@ -10,6 +10,7 @@ and its KPIs in summary.json and the KPI catalogue.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
@@ -97,10 +98,12 @@ def _fan_out(combine: str, methods: list[Callable[..., Any]]) -> Callable[..., A
     if combine == "collect":
         return lambda *args: [r for method in methods if (r := method(*args)) is not None]
     if combine in ("sum", "product"):
+        join, start = (operator.add, 0.0) if combine == "sum" else (operator.mul, 1.0)
+
         def fold(*args: Any) -> Any:
-            total: Any = 0.0 if combine == "sum" else 1.0
+            total: Any = start
             for method in methods:
-                total = total + method(*args) if combine == "sum" else total * method(*args)
+                total = join(total, method(*args))
             return total
         return fold
     if combine == "chain":
