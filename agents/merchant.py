@@ -30,6 +30,21 @@ class Pricing:
     cogs_share: float                # goods' share of the price net of delivery
     delivery_cost_self: float        # carrier fee + packaging per parcel, merchant-fulfilled [currency]
     delivery_cost_platform: float    # fulfilment fee per parcel, platform-fulfilled [currency]
+    take_rate: float = 0.0           # the platform's commission
+    reference: tuple[float, float, float] | None = None  # the calibrated market's (take rate, delivery cost self,
+    # delivery cost platform): merchants pass part of the change of what they keep per order into prices
+
+    def pass_through_factor(self, pass_through: float) -> np.ndarray:
+        """Price factor by fulfilment mode (index 0: self, 1: platform): (kept per order in the calibrated
+        market / kept now)^pass_through, what a merchant keeps being the mean order value net of commission
+        and delivery (1 without a reference or at its fees)."""
+        if self.reference is None or pass_through == 0:
+            return np.ones(2)
+        ref_rate, ref_self, ref_platform = self.reference
+        value = float(self.order_value.mean())
+        kept_then = (1.0 - ref_rate) * value - np.array([ref_self, ref_platform])
+        kept_now = (1.0 - self.take_rate) * value - np.array([self.delivery_cost_self, self.delivery_cost_platform])
+        return (kept_then / np.maximum(kept_now, 0.05 * value)) ** pass_through
 MERCHANT_AXIS_1 = ("demand_history", "profit_days", "sales_days")  # arrays whose merchant axis is axis 1
 DAYS_PER_MONTH = 365.0 / 12.0
 
@@ -101,6 +116,7 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
     green = rng.random(n) < cfg.green_label_share
     ad_share = np.minimum(cfg.ad_share_of_sales_mean * rng.lognormal(-AD_SHARE_LOG_SD**2 / 2, AD_SHARE_LOG_SD, n), 0.5)
     cost_position = price_index ** cfg.unit_cost_follows_price  # cheaper merchants sell cheaper goods
+    price_index = price_index * pricing.pass_through_factor(cfg.cost_pass_through)[platform.astype(np.int64)]
     delivery = np.where(platform, pricing.delivery_cost_platform, pricing.delivery_cost_self)
     price = pricing.order_value[None, :] * cost_position[:, None]
     goods_cost = pricing.cogs_share * np.maximum(price - delivery[:, None], MIN_GOODS_SHARE * price)

@@ -61,16 +61,23 @@ def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
 
 
 def joiners(prospect: np.ndarray, u_join: np.ndarray, cfg: AcquisitionConfig, p_paid: float,
-            adopted_share: np.ndarray | float, p_policy: np.ndarray | float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of prospects joining today and their channel codes (CHANNELS)."""
+            adopted_share: np.ndarray | float, p_policy: np.ndarray | float = 0.0,
+            offer: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of prospects joining today and their channel codes (CHANNELS).
+
+    Every channel's probability is multiplied by `offer`, the prospect's purchase-rate multiplier of
+    the platform's offer (sim/choice.py, exactly 1 in the calibrated market): a first purchase is a
+    purchase occasion too, and a worse offer (or a better rival) wins fewer of them."""
     idx = np.flatnonzero(prospect)
     u = u_join[idx]
-    p_org = cfg.innovation_p
-    wom_end = p_paid + p_org + cfg.imitation_q * _at(adopted_share, idx)
-    join = u < wom_end + _at(p_policy, idx)
+    scale = _at(offer, idx)
+    paid_end = p_paid * scale
+    org_end = paid_end + cfg.innovation_p * scale
+    wom_end = org_end + cfg.imitation_q * _at(adopted_share, idx) * scale
+    join = u < wom_end + _at(p_policy, idx) * scale
     idx, u = idx[join], u[join]
-    wom_end = wom_end[join] if np.ndim(wom_end) else wom_end
-    channel = np.select([u < p_paid, u < p_paid + p_org, u < wom_end],
+    paid_end, org_end, wom_end = (x[join] if np.ndim(x) else x for x in (paid_end, org_end, wom_end))
+    channel = np.select([u < paid_end, u < org_end, u < wom_end],
                         [CHANNELS["paid"], CHANNELS["organic"], CHANNELS["word_of_mouth"]], CHANNELS["referral"])
     return idx, channel.astype(np.int8)
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.merchant import MerchantTable
-from sim.config import CategoryConfig, ChoiceConfig, SegmentConfig
+from sim.config import CategoryConfig, ChoiceConfig, RivalsConfig, SegmentConfig
+
+MAX_LOG_MULTIPLIER = 5.0  # an offer never multiplies the purchase rate by more than e^5
 
 
 def cumulative_table(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +62,13 @@ def _mean_active(x: np.ndarray, active: np.ndarray) -> float:
     return mean if mean > 0 else 1.0
 
 
+def rival_gain(rivals: RivalsConfig, cfg: ChoiceConfig, price_sensitivity: np.ndarray) -> np.ndarray:
+    """What the rivals' offer is worth more than in the calibrated market, per segment: their price
+    (x the segment's price sensitivity), delivery and catalogue, in the platform's utility units."""
+    return (-np.asarray(price_sensitivity) * np.log(rivals.price_index)
+            - cfg.delivery_weight * rivals.delivery_days_change + cfg.variety_weight * np.log(rivals.assortment))
+
+
 def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
     """Each element's 0-based place among the elements of its group, in priority order.
 
@@ -75,6 +84,59 @@ def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) ->
     rank = np.empty(group.size, dtype=np.int64)
     rank[order] = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
     return rank
+
+
+class PlatformNest:
+    """Where a purchase occasion goes: this platform, a rival platform, or no purchase (nested logit).
+
+    The platform's share among the platforms is s = s0 e^{theta g} / (s0 e^{theta g} + (1 - s0) e^{theta r}),
+    g and r the changes of the platform's and the rivals' offer values since the calibrated market, s0
+    the calibrated share (`rivals.platform_share`). Purchases in the category happen at a rate
+    proportional to exp(beta I), I = ln(s0 e^{theta g} + (1 - s0) e^{theta r}) / theta the market's
+    inclusive value; the platform's orders are multiplied by exp(beta I) s / s0, exactly 1 at g = r = 0.
+
+    beta and theta are sized by two published shares: at the calibrated market the platform's
+    elasticity to its own offer value, beta s0 + theta (1 - s0), is split into buy or not (beta s0 =
+    `choice.incidence_weight`) and switching between platforms (theta (1 - s0)) in the proportions
+    of Bell, Chiang & Padmanabhan (1999): `rivals.switching_share` (75%) is switching. Without rivals
+    (platform_share 1, or switching_share 0) it is buy or not alone: exp(incidence_weight g).
+    """
+
+    def __init__(self, incidence_weight: float, rivals: RivalsConfig) -> None:
+        self.incidence = incidence_weight
+        self.share = s0 = rivals.platform_share
+        sw = rivals.switching_share
+        self.has_rivals = incidence_weight > 0 and s0 < 1.0 and sw > 0
+        self.beta = incidence_weight / s0 if self.has_rivals else incidence_weight
+        self.theta = incidence_weight * sw / (1.0 - sw) / (1.0 - s0) if self.has_rivals else 0.0
+
+    @property
+    def own_weight(self) -> float:
+        """d ln(orders) / d(offer value) at the calibrated market: buy or not plus switching."""
+        return self.beta * self.share + self.theta * (1.0 - self.share) if self.has_rivals else self.incidence
+
+    def multiplier(self, gain: np.ndarray | float, rival_gain: np.ndarray | float = 0.0) -> np.ndarray:
+        """The platform's purchase-rate multiplier when its offer is worth `gain` more than in the calibrated
+        market and the rivals' `rival_gain` more (0 where the platform offers nothing: gain -inf)."""
+        gain = np.asarray(gain, dtype=np.float64)
+        if self.incidence == 0:
+            return np.ones_like(gain)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if not self.has_rivals:
+                log_m = self.incidence * gain
+            else:
+                a, b = self.theta * gain, self.theta * np.asarray(rival_gain, dtype=np.float64)
+                log_d = np.logaddexp(np.log(self.share) + a, np.log1p(-self.share) + b)
+                log_m = a + (self.beta / self.theta - 1.0) * log_d
+            return np.nan_to_num(np.exp(np.minimum(log_m, MAX_LOG_MULTIPLIER)), nan=0.0)
+
+    def platform_share(self, gain: np.ndarray | float, rival_gain: np.ndarray | float = 0.0) -> np.ndarray:
+        """The platform's share of the occasions that end in a purchase on some platform."""
+        if not self.has_rivals:
+            return np.ones_like(np.asarray(gain, dtype=np.float64))
+        a = self.theta * np.asarray(gain, dtype=np.float64)
+        b = self.theta * np.asarray(rival_gain, dtype=np.float64)
+        return 1.0 / (1.0 + (1.0 - self.share) / self.share * np.exp(b - a))
 
 
 class ChoiceModel:
@@ -98,8 +160,11 @@ class ChoiceModel:
     """
 
     def __init__(self, cfg: ChoiceConfig, segments: list[SegmentConfig], categories: list[CategoryConfig],
-                 shopper_segment: np.ndarray, price_sensitivity: list[float]) -> None:
+                 shopper_segment: np.ndarray, price_sensitivity: list[float], rivals: RivalsConfig,
+                 listings_per_merchant: float) -> None:
         self.cfg = cfg
+        self.nest = PlatformNest(cfg.incidence_weight, rivals)
+        self.listings_per_merchant = listings_per_merchant  # the catalogue a simulated merchant's listings stand for
         share = np.array([c.demand_share for c in categories])
         self.demand_share = share / share.sum()
         names = [c.name for c in categories]
@@ -116,8 +181,10 @@ class ChoiceModel:
         self.merchant_weights = np.zeros((0, 0))
         self._set_category_table()
         self.reference_probs = self.category_probs  # category mix at today's personalisation
-        self.reference_value: np.ndarray | None = None  # W of today's market, per segment
-        self.segment_offer_multiplier = np.ones(len(segments))  # exp(incidence_weight x (W - W_today))
+        self.reference_value: np.ndarray | None = None  # W of the calibrated market, per segment
+        self.offer_gain = np.zeros(len(segments))  # W - W_today per segment
+        self.rival_gain = np.zeros(len(segments))  # the rivals' offer value less the calibrated one, per segment
+        self.segment_offer_multiplier = np.ones(len(segments))  # PlatformNest.multiplier(offer_gain, rival_gain)
         self.offer_multiplier: np.ndarray | float = 1.0  # the same per shopper (exactly 1 in today's market)
 
     def _set_category_table(self) -> None:
@@ -161,23 +228,43 @@ class ChoiceModel:
         self.merchant_weights = logit_weights(util, np.tile(avail, (n_seg, 1)))
         if self.reference_value is not None and self.cfg.incidence_weight > 0:
             with np.errstate(invalid="ignore"):  # a segment with no offer at all: -inf, multiplier 0
-                change = self.cfg.incidence_weight * (self.offer_value(t, self.platform_delay) - self.reference_value)
-            self.segment_offer_multiplier = np.nan_to_num(np.exp(np.minimum(change, 5.0)), nan=0.0)
-            self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
+                self.offer_gain = self.offer_value(t, self.platform_delay, self.listings_per_merchant) \
+                    - self.reference_value
+            self._set_multiplier()
 
-    def set_reference(self, table: MerchantTable) -> None:
-        """Today's market (no policy, today's prices, no delivery delay): the offer the calibration saw."""
-        self.reference_value = self.offer_value(table, platform_delay=0.0)
+    def _set_multiplier(self) -> None:
+        self.segment_offer_multiplier = self.nest.multiplier(self.offer_gain, self.rival_gain)
+        self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
 
-    def offer_value(self, table: MerchantTable, platform_delay: float) -> np.ndarray:
-        """W per segment: log sum_c pi_c exp(IV_c), IV_c the log-sum of the merchants' value utilities."""
+    def set_rival_gain(self, gain: np.ndarray) -> None:
+        """The rivals' offer changed: its value less the calibrated one, per segment."""
+        self.rival_gain = np.asarray(gain, dtype=np.float64)
+        if self.reference_value is not None and self.cfg.incidence_weight > 0:
+            self._set_multiplier()
+
+    def set_reference(self, table: MerchantTable, listings_per_merchant: float) -> None:
+        """The calibrated market (choice.reference: its prices, delivery, quality and catalogue, no policy, no
+        delivery delay): the offer the calibration saw."""
+        self.reference_value = self.offer_value(table, 0.0, listings_per_merchant)
+
+    def offer_value(self, table: MerchantTable, platform_delay: float, listings_per_merchant: float) -> np.ndarray:
+        """W per segment: log sum_c pi_c exp(IV_c). IV_c = ln(the listings-weighted mean of exp(value) over the
+        merchants carrying c) + variety_weight x ln(the category's catalogue): the average offer plus what
+        its variety is worth, saturating below variety_weight 1 (1: the plain log-sum over listings). The
+        catalogue counts each listing as `listings_per_merchant` of the platform's, so it does not grow with
+        the number of merchants simulated."""
         t, w = table, self.cfg
         delivery_seen = t.delivery_days + t.platform_fulfilled * platform_delay
-        value = ((w.rating_weight * t.rating - w.delivery_weight * delivery_seen + np.log(t.listings))[None, :]
+        catalogue = t.listings * listings_per_merchant  # (merchants,) share of the calibrated catalogue
+        value = ((w.rating_value_weight * t.rating - w.delivery_weight * delivery_seen + np.log(catalogue))[None, :]
                  - self.price_sensitivity[:, None] * np.log(t.price_index)[None, :]
                  + w.green_weight * self.green_preference[:, None] * t.green_label[None, :])  # (segments, merchants)
         avail = t.carries & t.active[:, None]  # (merchants, categories)
         iv = _log_sum_exp(value[:, None, :], avail.T[None, :, :])  # (segments, categories)
+        if w.variety_weight != 1.0:
+            listed = catalogue @ avail  # (categories,) the catalogue of each category
+            crowding = (1.0 - w.variety_weight) * np.log(np.where(listed > 0, listed, 1.0))
+            iv = iv - crowding[None, :]  # a category nobody carries stays at -inf
         with np.errstate(divide="ignore"):
             log_mix = np.log(self.reference_probs)
         return _log_sum_exp(iv + log_mix, np.isfinite(iv))

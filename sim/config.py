@@ -198,6 +198,10 @@ def _default_categories() -> list[CategoryConfig]:
 
 class CatalogConfig(Section):
     categories: list[CategoryConfig] = Field(default_factory=_default_categories, min_length=1)
+    listings_index: Positive = Field(
+        1.0, description="The platform's catalogue relative to the calibrated market's: listings per category, "
+        "shared among however many merchants are simulated (2: twice the listings in every category)"
+    )
     cogs_share: float = Field(
         0.50, gt=0.0, lt=1.0, description="Supplier unit cost as a share of the category's mean order value "
         "(at price index 1: the cost-of-goods share of sales)"
@@ -289,6 +293,11 @@ class MerchantsConfig(Section):
     delivery_days_platform: Positive = Field(2.0, description="Promised delivery, platform-fulfilled [days]")
     delivery_days_self: Positive = Field(4.0, description="Promised delivery, merchant-fulfilled [days]")
     green_label_share: Probability = Field(0.2, description="Share of merchants with a green label")
+    cost_pass_through: Probability = Field(
+        0.6, description="Share of a change in what a merchant keeps per order (commission, delivery cost per "
+        "parcel, against the calibrated market's: choice.reference) that it passes into its prices (Besanko, "
+        "Dube & Gupta 2005: own-cost pass-through above 60% in 9 of 11 categories; 0: prices ignore fees)"
+    )
     unit_cost_follows_price: NonNegative = Field(
         1.0, description="Elasticity of a merchant's unit cost to its price index (1: a cheaper merchant sells "
         "cheaper goods at the same margin; 0: the same goods at a thinner margin)"
@@ -604,15 +613,77 @@ class ReferenceMarketConfig(Section):
     quality_mean: Probability = Field(
         0.8, description="Merchants' mean product quality in the calibrated market (ratings follow it) [0-1]"
     )
+    take_rate: float = Field(
+        0.12, ge=0.0, lt=1.0, description="The platform's commission in the calibrated market (merchants pass "
+        "changes from it into their prices)"
+    )
+    delivery_cost_self: NonNegative = Field(
+        4.8, description="What a merchant-fulfilling merchant paid per parcel in the calibrated market (carrier "
+        "fee + packaging) [currency]"
+    )
+    delivery_cost_platform: NonNegative = Field(
+        3.5, description="The fulfilment fee per parcel in the calibrated market [currency]"
+    )
+
+
+class RivalsConfig(Section):
+    """The rival platforms: every purchase occasion can go to this platform, to a rival, or to nothing
+    (nested logit, sim/choice.py `PlatformNest`). Their offer is described relative to the calibrated
+    market (as the rivals were when the shoppers were calibrated): at the defaults the platform keeps
+    exactly its calibrated share. Constant over the run unless `from_day` says when it changes."""
+
+    platform_share: float = Field(
+        0.5, gt=0.0, le=1.0, description="The platform's share of its shoppers' purchase occasions in its "
+        "categories in the calibrated market (1: no rivals, buy or not is the only other choice); at least "
+        "1 - switching_share, so that a better rival offer never raises the platform's orders"
+    )
+    switching_share: float = Field(
+        0.75, ge=0.0, lt=1.0, description="Share of the platform's own-price elasticity of orders that is "
+        "switching to and from rivals; the rest is buy or not (Bell, Chiang & Padmanabhan 1999: 75%)"
+    )
+    price_index: Positive = Field(
+        1.0, description="Rivals' prices relative to the calibrated market's (0.95: rivals 5% cheaper than then)"
+    )
+    delivery_days_change: float = Field(
+        0.0, ge=-10.0, le=30.0, description="Rivals' promised delivery relative to the calibrated market's "
+        "(-1: a day faster than then) [days]"
+    )
+    assortment: Positive = Field(
+        1.0, description="Rivals' catalogue relative to the calibrated market's (2: twice the listings)"
+    )
+    from_day: int | None = Field(
+        None, ge=0, le=3650, description="Day of the measured period (0 = simulation.start_date) from which the "
+        "rivals' offer above holds, before it the calibrated one (a rival's move during the year); null: from "
+        "the first simulated day, warm-up included, as policies are"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RivalsConfig:
+        if self.platform_share < 1.0 and self.platform_share < 1.0 - self.switching_share:
+            raise ValueError(
+                f"platform_share ({self.platform_share:g}) must be at least 1 - switching_share "
+                f"({1.0 - self.switching_share:g}): below it the nest is inconsistent and a better rival offer would "
+                "raise the platform's orders"
+            )
+        return self
 
 
 class ChoiceConfig(Section):
     """Multinomial-logit merchant choice: utility weights (price weight is per segment)."""
 
-    rating_weight: NonNegative = Field(0.8, description="Utility per rating star (1-5)")
+    rating_weight: NonNegative = Field(
+        0.8, description="Merchant choice: utility per rating star (1-5), as shoppers read the stars and the "
+        "platform ranks by them"
+    )
+    rating_value_weight: NonNegative = Field(
+        0.068, description="What a rating star is worth in the offer's value (buy or not, rivals): with the "
+        "platform's response to its offer value, one star more on average brings about 7% more orders (Luca "
+        "2016: a one-star Yelp rating increase, 5-9% more revenue)"
+    )
     delivery_weight: NonNegative = Field(
-        0.0576, description="Utility lost per promised delivery day (with incidence_weight 0.25: 1.45% fewer "
-        "orders per day slower, Fisher, Gallino & Xu 2019)"
+        0.0144, description="Utility lost per promised delivery day: with the platform's response to its offer "
+        "value (buy or not 0.25 + switching to rivals 0.75) a day slower costs 1.45% of orders (Fisher, Gallino & "
+        "Xu 2019)"
     )
     green_weight: NonNegative = Field(1.5, description="Utility of a green label at green_preference 1")
     ad_weight: NonNegative = Field(
@@ -637,6 +708,12 @@ class ChoiceConfig(Section):
         "shoppers buy). 0.25 gives a market-wide price elasticity of purchase incidence of -0.25 x the segment's "
         "price_sensitivity"
     )
+    variety_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="What a category's catalogue is worth: its inclusive value grows by "
+        "variety_weight x ln(listings relative to the calibrated market's) (1: plain logit, every listing a new "
+        "taste draw; below 1 extra listings crowd each other, Ackerberg & Rysman 2005; 0: only the average offer "
+        "counts)"
+    )
     reference: ReferenceMarketConfig = Field(
         default_factory=ReferenceMarketConfig, description="The calibrated market buy or not compares with"
     )
@@ -660,6 +737,7 @@ class MarketConfig(Section):
     platform: PlatformConfig = Field(default_factory=PlatformConfig)
     acquisition: AcquisitionConfig = Field(default_factory=AcquisitionConfig)
     choice: ChoiceConfig = Field(default_factory=ChoiceConfig)
+    rivals: RivalsConfig = Field(default_factory=RivalsConfig)
     seasonality: SeasonalityConfig = Field(default_factory=SeasonalityConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     logistics: LogisticsConfig = Field(default_factory=LogisticsConfig)

@@ -32,7 +32,7 @@ from sim.acquisition import (
 )
 from sim.bgnbd import expected_spend
 from sim.carbon import CarbonTally, load_factors
-from sim.choice import ChoiceModel
+from sim.choice import ChoiceModel, rival_gain
 from sim.config import MerchantsConfig
 from sim.kpis import CATALOGUE
 from sim.ledger import CORE_FLOWS, Ledger
@@ -83,7 +83,10 @@ class MarketModel(mesa.Model):
         regions = cfg.logistics.regions
         self.shopper_region = self.streams.generator("regions").choice(
             len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
-        self.choice = ChoiceModel(cfg.choice, segs, cats, self.shoppers.segment, cfg.shoppers.price_sensitivities())
+        self.choice = ChoiceModel(cfg.choice, segs, cats, self.shoppers.segment, cfg.shoppers.price_sensitivities(),
+                                  cfg.rivals, cfg.catalog.listings_index / cfg.merchants.count)
+        rivals_from = cfg.rivals.from_day
+        self.rivals_move_day = 0 if rivals_from is None else self.warmup + rivals_from  # the simulated day
 
         gg = cfg.shoppers.spend
         seg_shares = np.array([s.share for s in segs])
@@ -91,9 +94,13 @@ class MarketModel(mesa.Model):
         mean_order_value = expected_spend(gg.p, gg.q, gg.gamma) * mean_mult
         self.order_value = mean_order_value * self.price_level  # expected order value per category
         lg = cfg.logistics
+        ref = cfg.choice.reference
+        self.reference_pricing = Pricing(self.order_value, cfg.catalog.cogs_share, ref.delivery_cost_self,
+                                         ref.delivery_cost_platform)  # prices as in the calibrated market
         self.pricing = Pricing(self.order_value, cfg.catalog.cogs_share,
                                lg.carrier_cost_per_parcel + lg.packaging_types[lg.packaging].cost_per_parcel,
-                               lg.fulfilment_fee_per_parcel)
+                               lg.fulfilment_fee_per_parcel, cfg.platform.take_rate,
+                               (ref.take_rate, ref.delivery_cost_self, ref.delivery_cost_platform))
 
         suppliers = build_suppliers(cfg.suppliers, self.n_categories, self.factors("production", "default"),
                                     self.streams.generator("suppliers"))
@@ -107,7 +114,9 @@ class MarketModel(mesa.Model):
                                      self.choice.demand_share, self.price_level, self.choice.reference_probs)
         self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0), self.ledger,
                                    self.order_value)
-        self.choice.set_reference(self._todays_market())
+        self.choice.set_reference(self._todays_market(), 1.0 / cfg.merchants.count)
+        if self.rivals_move_day == 0:
+            self.choice.set_rival_gain(self._rival_gain())
         self.supply.deliver_to(self.merchants)
         expected = self._opening_demand()
         self.merchants.open(np.arange(cfg.merchants.count), expected)
@@ -127,18 +136,20 @@ class MarketModel(mesa.Model):
         self.churn_at_risk_start = self._churn_counts(-1)[1]
         self.alive_start = int(self.shoppers.alive.sum())
         self.context.merchants = self.merchants.table
+        self.context.choice = self.choice
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
             self._apply(changes)
         self._see_platform_delay()
 
     # --- set-up helpers ---------------------------------------------------------------------
 
-    def _draw_merchants(self, cfg: MerchantsConfig, n: int, day: int, uniform_categories: bool) -> MerchantTable:
+    def _draw_merchants(self, cfg: MerchantsConfig, n: int, day: int, uniform_categories: bool,
+                        pricing: Pricing | None = None) -> MerchantTable:
         """`n` merchants from their own stream per day (the same draws whoever asks)."""
         share = self.choice.demand_share
         weights = np.full(self.n_categories, 1.0 / self.n_categories) if uniform_categories else share
         stream = f"merchants/{day}" + ("/longtail" if uniform_categories else "")
-        return build_merchants(cfg, self.n_categories, weights, self.pricing, self.supply.table.by_category,
+        return build_merchants(cfg, self.n_categories, weights, pricing or self.pricing, self.supply.table.by_category,
                                self.supply.table.cost_factor, self.streams.generator(stream), n, day,
                                self.scenario.shoppers.experience.reference_outcome)
 
@@ -168,14 +179,14 @@ class MarketModel(mesa.Model):
 
     def _todays_market(self) -> MerchantTable:
         """The day-0 merchants as the calibrated market had them (choice.reference: its price level,
-        promised delivery and quality), no policy: the offer the calibration saw, drawn from the same
+        promised delivery, quality and fees), no policy: the offer the calibration saw, drawn from the same
         random stream as the real day-0 merchants, so a scenario at the reference buys exactly as
         calibrated and one that delivers slower, sells worse or charges more buys less."""
         ref = self.scenario.choice.reference
         today = self.scenario.merchants.model_copy(update={
             "price_index_mean": ref.price_index_mean, "delivery_days_platform": ref.delivery_days_platform,
             "delivery_days_self": ref.delivery_days_self, "quality_mean": ref.quality_mean})
-        return self._draw_merchants(today, today.count, 0, uniform_categories=False)
+        return self._draw_merchants(today, today.count, 0, uniform_categories=False, pricing=self.reference_pricing)
 
     def _add_merchants(self, table: MerchantTable) -> None:
         """New merchants join, stocked and sized for the demand they can expect in today's market."""
@@ -196,6 +207,10 @@ class MarketModel(mesa.Model):
         if changes.personalisation is not None:
             self.choice.set_personalisation(changes.personalisation, self.merchants.table)
 
+    def _rival_gain(self) -> np.ndarray:
+        """What the rivals' scenario offer (section rivals) is worth more than the calibrated one, per segment."""
+        return rival_gain(self.scenario.rivals, self.scenario.choice, self.choice.price_sensitivity)
+
     def _see_platform_delay(self) -> None:
         """Shoppers see platform-fulfilled delivery as consolidation days + the fleet's backlog."""
         self.choice.set_platform_delay(self.last_mile.extra_days + self.last_mile.expected_wait(),
@@ -212,7 +227,8 @@ class MarketModel(mesa.Model):
         prospects = ~sh.is_customer
         p_join = acq.innovation_p + acq.imitation_q * recommenders(sh, 0, acq).mean() + paid_join_probability(
             self.scenario.platform.marketing_spend_per_day, acq, int(prospects.sum()))
-        return per_seg + p_join * np.bincount(sh.segment[prospects], minlength=n_seg)
+        return per_seg + p_join * self.choice.segment_offer_multiplier \
+            * np.bincount(sh.segment[prospects], minlength=n_seg)
 
     def _churn_clock(self, day: int) -> np.ndarray:
         """Days without a purchase per customer, counted from the run's start (the first simulated day)."""
@@ -246,6 +262,8 @@ class MarketModel(mesa.Model):
         d, sh, cfg, ctx, merchants = self.day, self.shoppers, self.scenario, self.context, self.merchants
         if d == self.warmup and d > 0:
             self._start_measuring()
+        if d == self.rivals_move_day and d > 0:  # the rivals change their offer during the run
+            self.choice.set_rival_gain(self._rival_gain())
         ctx.day = d
         merchants.start_day()  # costs and credits booked outside orders enter today's profit
         self.supply.receive_due(d)  # lots due at the start of the day reach the shelves
@@ -263,7 +281,7 @@ class MarketModel(mesa.Model):
         adopted = ctx.recommender_share = self.network.share(recommenders(sh, d, cfg.acquisition))
         if self.schedule is None:
             new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
-                                   self.policies.join_probability(ctx))
+                                   self.policies.join_probability(ctx), self.choice.offer_multiplier)
         else:
             new, channel = scheduled_joiners(prospects, int(self.schedule[d]))
         channel = self.policies.on_joins(ctx, new, channel)

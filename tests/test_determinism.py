@@ -37,8 +37,10 @@ def test_common_random_numbers_across_scenarios():
 
 def test_a_lever_that_changes_nothing_upstream_keeps_shopper_draws_aligned():
     """Raising the take rate moves money, not shoppers: with merchants' entry and exit (their response
-    to profit, which changes the offer shoppers see) held, orders are identical."""
-    held = ["simulation.days=60", "merchants.entry.monthly_rate=0", "merchants.exit.min_age_days=3650"]
+    to profit, which changes the offer shoppers see) and their pass-through of fees into prices held,
+    orders are identical."""
+    held = ["simulation.days=60", "merchants.entry.monthly_rate=0", "merchants.exit.min_age_days=3650",
+            "merchants.cost_pass_through=0"]
     a = run_scenario(small_scenario(*held))
     b = run_scenario(small_scenario(*held, "platform.take_rate=0.15"))
     pd.testing.assert_series_equal(a.daily["orders"], b.daily["orders"])

@@ -62,8 +62,16 @@ def test_price_hunters_respond_more_to_the_same_coupon():
     mult = model.context.saving_multiplier(0.2)  # a 20% coupon, through the buy-or-not choice
     by_segment = {name: mult[model.shoppers.segment == i].mean() for name, i in seg.items()}
     assert by_segment["price_hunters"] > by_segment["premium"]
-    # the incidence elasticity is -incidence_weight x price_sensitivity: 0.25 x 4 = 1 for price hunters
-    assert np.allclose(mult[model.shoppers.segment == seg["price_hunters"]], 0.8 ** -1.0)
+    # the coupon raises the price hunters' offer value by 4 x -ln(0.8); the nest (platform share 0.5, 75% of
+    # the response switching) has theta = 0.25 x 3 / 0.5 = 1.5 and beta = 0.25 / 0.5 = 0.5, and the rate is
+    # e^{theta g} (0.5 e^{theta g} + 0.5)^{beta / theta - 1}, relative to today's g
+    ph = seg["price_hunters"]
+    g = model.choice.offer_gain[ph]
+
+    def rate(gain):
+        return np.exp(1.5 * gain) * (0.5 * np.exp(1.5 * gain) + 0.5) ** (0.5 / 1.5 - 1.0)
+
+    assert np.allclose(mult[model.shoppers.segment == ph], rate(g - 4.0 * np.log(0.8)) / rate(g))
 
 
 def test_monthly_budget_caps_the_payout():

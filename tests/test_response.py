@@ -22,10 +22,19 @@ def test_a_market_wide_price_rise_loses_orders(today):
     dearer = _run("merchants.price_index_mean=1.05")
     much_dearer = _run("merchants.price_index_mean=1.15")
     assert much_dearer["repeat_orders"] < dearer["repeat_orders"] < today["repeat_orders"]
-    # the designed incidence elasticity: -incidence_weight x price_sensitivity, about -0.47 for the
-    # baseline's segments; the market also reacts (stock, ratings), so only its size is checked
-    elasticity = np.log(much_dearer["repeat_orders"] / today["repeat_orders"]) / np.log(1.15)
-    assert -0.9 < elasticity < -0.2
+    assert much_dearer["gmv"] < dearer["gmv"] < today["gmv"]  # rivals exist: dearer is not richer
+
+
+def test_a_ten_percent_price_rise_has_a_short_run_elasticity_in_the_meta_analyses_band():
+    """Orders in the first 30 days after every price rises 10% (no warm-up: the customer base has not
+    yet shrunk), against the published band of price elasticities: Tellis (1988) mean -1.76 to Bijmolt,
+    van Heerde & Pieters (2005) mean -2.62. GMV falls too."""
+    short = ["shoppers.count=50000", "simulation.days=30"]
+    today = _run(*short)
+    dearer = _run(*short, "merchants.price_index_mean=1.1")
+    elasticity = np.log(dearer["orders"] / today["orders"]) / np.log(1.1)
+    assert -2.62 <= elasticity <= -1.76, elasticity
+    assert dearer["gmv"] < today["gmv"]
 
 
 def test_more_price_sensitive_shoppers_lose_more_orders_to_a_price_rise(today):
@@ -55,7 +64,7 @@ def test_slower_platform_delivery_loses_orders(today):
 
     consolidated = "policies.green_logistics={consolidation: true, consolidation_extra_days: 3}"
     slow = _run(consolidated)
-    assert slow["avg_delivery_days"] > today["avg_delivery_days"] + 1
+    assert slow["avg_delivery_days"] > today["avg_delivery_days"] + 0.5
     assert slow["repeat_orders"] < today["repeat_orders"]
     # the offer is worth less: every segment buys about 1.5% less often from day 0 (3 days slower on
     # the platform's parcels, 1.45% a day where every parcel is slower: Fisher, Gallino & Xu 2019)

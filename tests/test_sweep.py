@@ -30,7 +30,7 @@ def write_spec(folder, body: str, name: str = "s") -> str:
     return str(path)
 
 
-FACTORIAL = """levers: [{path: platform.take_rate, levels: [0.1, 0.2]}]
+FACTORIAL = """levers: [{path: platform.fixed_cost_per_day, levels: [100, 300]}]
 uncertainties: [{path: shoppers.purchase_rate_multiplier, low: 0.8, high: 1.2}]
 design: {kind: full_factorial, steps: 2}
 replications: 2
@@ -45,7 +45,7 @@ def test_same_bits_with_one_or_two_workers_and_common_seeds(tmp_path):
     cols = ["point", "replication", "seed", "gmv", "orders", "platform_profit"]
     pd.testing.assert_frame_equal(one[cols], two[cols])
     assert len(one) == 8 and (one["status"] == "ok").all()
-    # replication i meets the same draws at every point: same seed, and the take rate moves no orders
+    # replication i meets the same draws at every point: same seed, and the fixed cost moves no orders
     assert one.groupby("replication")["seed"].nunique().eq(1).all()
     same_demand = one.groupby(["replication", "shoppers.purchase_rate_multiplier"])["orders"].nunique()
     assert same_demand.eq(1).all()

@@ -16,6 +16,7 @@ import numpy as np
 from agents.merchant import MerchantTable
 from agents.shopper import DailyDraws, ShopperPopulation
 from agents.supplier import SupplierTable
+from sim.choice import ChoiceModel
 from sim.config import MarketConfig
 from sim.kpis import Kpi
 from sim.ledger import Flows, Ledger
@@ -46,7 +47,7 @@ class PolicyContext:
     # neighbours, today (sim.acquisition.recommenders)
     rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
-    _incidence_exponent: np.ndarray | None = field(default=None, init=False, repr=False)
+    choice: ChoiceModel | None = None  # today's offer values and the platform nest (read only)
 
     def expected_order_value(self) -> np.ndarray:
         """Each shopper's usual order [currency]: its Gamma-Gamma mean spend x its segment's
@@ -60,14 +61,16 @@ class PolicyContext:
         return self.shoppers.rate_weekly * self.market.shoppers.purchase_rate_multiplier
 
     def saving_multiplier(self, share: np.ndarray | float, who: np.ndarray | slice = slice(None)) -> np.ndarray:
-        """Purchase-rate multiplier of a saving of `share` of every order's price (for shoppers `who`),
-        through the buy-or-not choice (sim/choice.py): it moves every offer's value by
-        -price_sensitivity x ln(1 - share), so the rate is multiplied by
-        (1 - share) ** -(incidence_weight x price_sensitivity)."""
-        if self._incidence_exponent is None:
-            sensitivity = np.array(self.market.shoppers.price_sensitivities())
-            self._incidence_exponent = -self.market.choice.incidence_weight * sensitivity[self.shoppers.segment]
-        return (1.0 - np.minimum(share, 0.9)) ** self._incidence_exponent[who]
+        """Purchase-rate multiplier of a saving of `share` of every order's price on this platform (for
+        shoppers `who`): it raises the platform's offer value by -price_sensitivity x ln(1 - share) for
+        them, which wins occasions from rivals and from not buying (sim/choice.py, PlatformNest); the
+        multiplier is on top of today's offer multiplier."""
+        choice, segment = self.choice, self.shoppers.segment[who]
+        extra = -choice.price_sensitivity[segment] * np.log1p(-np.minimum(share, 0.9))
+        gain, rival = choice.offer_gain[segment], choice.rival_gain[segment]
+        now = choice.nest.multiplier(gain, rival)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(now > 0, choice.nest.multiplier(gain + extra, rival) / now, 1.0)
 
     def recency(self) -> np.ndarray:
         """Days since each shopper's last purchase, today."""
