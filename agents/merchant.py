@@ -82,6 +82,7 @@ class MerchantTable:
     outcome_sum: np.ndarray       # (m,) sum of order outcomes this month (rating update)
     outcome_n: np.ndarray         # (m,) orders this month
     gmv_run: np.ndarray           # (m,) value of the merchant's served orders in the run
+    last_review: np.ndarray       # (m, c) day the cell's stock was last reviewed for an order
     history_pos: int = 0
     days_of_history: int = 0
 
@@ -161,6 +162,7 @@ def build_merchants(cfg: MerchantsConfig, n_categories: int, demand_share: np.nd
         outcome_sum=np.zeros(n),
         outcome_n=np.zeros(n),
         gmv_run=np.zeros(n),
+        last_review=np.full((n, n_categories), -(10**6), dtype=np.int32),
     )
 
 
@@ -200,8 +202,30 @@ def append_rows(table: MerchantTable, extra: MerchantTable) -> MerchantTable:
     return MerchantTable(**merged)
 
 
-def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig) -> np.ndarray:
-    """Units each (merchant, category) orders at the end of the day (0 where nothing is due)."""
+MAX_ORDER_CYCLE_DAYS = 90
+
+
+def order_cycle_days(table: MerchantTable, cfg: MerchantsConfig, mean: np.ndarray) -> np.ndarray:
+    """Days between a cell's orders: 1 (every day), or with `economic_order_cycle` the economic order
+    quantity's cycle (Harris 1913): EOQ = sqrt(2 x order_cost x annual demand / holding cost per unit and
+    year), so R = EOQ / daily demand = sqrt(2 x order_cost x 365 / (holding cost per unit-year x daily
+    demand)), whole days, 1 to 90."""
+    rp = cfg.replenishment
+    if not rp.economic_order_cycle:
+        return np.ones_like(mean)
+    holding = cfg.holding_cost_rate_per_year * np.maximum(table.unit_cost, 1e-9)
+    with np.errstate(divide="ignore"):
+        cycle = np.sqrt(2.0 * rp.order_cost * 365.0 / (holding * mean))
+    return np.clip(np.rint(np.nan_to_num(cycle, nan=MAX_ORDER_CYCLE_DAYS, posinf=MAX_ORDER_CYCLE_DAYS)),
+                   1, MAX_ORDER_CYCLE_DAYS)
+
+
+def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig, day: int = 0) -> np.ndarray:
+    """Units each (merchant, category) orders at the end of `day` (0 where nothing is due).
+
+    Order-up-to reviews a cell every R days (R = 1, or the economic order cycle: order_cycle_days) and
+    raises its position to (L + R - 1) x mean + z x sigma x sqrt(L + R - 1): what covers the demand until
+    the next order arrives (Chen et al. 2000 at R = 1)."""
     rp = cfg.replenishment
     L = rp.lead_time_days
     window = min(max(table.days_of_history, 1), rp.forecast_window_days)
@@ -218,8 +242,11 @@ def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig) -> np.ndarr
         sigma = recent.std(axis=0, ddof=1)
     position = table.on_hand + table.on_order
     if rp.policy == "order_up_to":
-        target = L * mean + rp.safety_z * sigma * np.sqrt(L)
-        due = np.ones_like(position, dtype=bool)
+        cycle = order_cycle_days(table, cfg, mean)
+        cover = L + cycle - 1
+        target = cover * mean + rp.safety_z * sigma * np.sqrt(cover)
+        due = day - table.last_review >= cycle
+        table.last_review[due] = day
     elif rp.policy == "base_stock":
         target = L * table.mu0 + rp.safety_z * table.sigma0 * np.sqrt(L)
         due = np.ones_like(position, dtype=bool)

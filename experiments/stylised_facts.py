@@ -56,6 +56,9 @@ SUMMARY_FACTS = {
     "top_decile_merchant_share": Fact("GMV share of the top 10% of merchants", 0.50, 0.95,
                                       "Amazon: top ~1.7% of sellers make 50%, top ~15% make 90% of GMV "
                                       "(Marketplace Pulse)"),
+    "inventory_turnover": Fact("inventory turns per year", 4.0, 15.0,
+                               "Amazon 8.1-17.4, mean 10.5 (CSIMarket); US retail inventories/sales about 1.25 "
+                               "months (Census), about 9.6 turns at sales value"),
     "last_mile_kg_per_parcel": Fact("last-mile kg CO2e per parcel", 0.10, 0.30,
                                     "181 g per van drop (Edwards, McKinnon & Cullinane 2010)"),
 }

@@ -117,7 +117,13 @@ class ExperienceConfig(Section):
 
 
 class ShoppersConfig(Section):
-    count: int = Field(100_000, ge=10, le=10_000_000, description="Population size [shoppers]")
+    count: int = Field(100_000, ge=10, le=10_000_000, description="Population size simulated [shoppers]")
+    represents: int | None = Field(
+        None, ge=10, le=10_000_000_000, description="The platform's population this run is a sample of: the "
+        "scenario's merchants, suppliers, marketing spend, fixed costs and policy budgets are the platform's and "
+        "are scaled by count / represents for the run, and the results add the platform's totals (null: count, "
+        "the run is the whole platform) [shoppers]"
+    )
     initial_customer_share: Probability = Field(
         0.2, description="Share of shoppers who are already customers on day 0"
     )
@@ -155,7 +161,15 @@ class ShoppersConfig(Section):
         names = [s.name for s in self.segments]
         if len(set(names)) != len(names):
             raise ValueError(f"segment names must be unique (got {names})")
+        if self.represents is not None and self.represents < self.count:
+            raise ValueError(f"represents ({self.represents:,}) must be at least count ({self.count:,}): a run is a "
+                             "sample of the platform, never more than it")
         return self
+
+    @property
+    def sample_fraction(self) -> float:
+        """count / represents: the share of the platform's shoppers simulated (1 without represents)."""
+        return 1.0 if self.represents is None else self.count / self.represents
 
     def price_sensitivities(self) -> list[float]:
         """Each segment's logit coefficient on log price, times the market's multiplier."""
@@ -234,7 +248,12 @@ class ReplenishmentConfig(Section):
     )
     reorder_point_days: Positive = Field(7.0, description="(s, S): s in days of forecast demand")
     order_cost: NonNegative = Field(
-        0.25, description="Fixed cost of one replenishment order line (merchant, category) [currency]"
+        0.25, description="Fixed cost of one replenishment order line (merchant, category): raising, shipping and "
+        "receiving it [currency]"
+    )
+    economic_order_cycle: bool = Field(
+        False, description="Order-up-to: review each (merchant, category) every R days, R the economic order "
+        "quantity's cycle from order_cost and the holding cost (Harris 1913), instead of every day"
     )
     order_up_to_days: Positive = Field(21.0, description="(s, S): S in days of forecast demand")
 
@@ -743,6 +762,28 @@ class MarketConfig(Section):
     logistics: LogisticsConfig = Field(default_factory=LogisticsConfig)
     returns: ReturnsConfig = Field(default_factory=ReturnsConfig)
     carbon: CarbonConfig = Field(default_factory=CarbonConfig)
+
+    def scaled_to_sample(self, update: dict | None = None):
+        """This market as the run simulates it: with `shoppers.represents`, the platform's counts and money
+        amounts (merchants, suppliers, marketing spend and its reference, fixed costs) times the sample
+        fraction (counts rounded, at least 1), so that per-shopper results do not depend on the sample size."""
+        f = self.shoppers.sample_fraction
+        if f == 1.0:
+            return self
+
+        def count(n: int) -> int:
+            return max(1, round(n * f))
+
+        m, pl, acq = self.merchants, self.platform, self.acquisition
+        return self.model_copy(update={
+            "merchants": m.model_copy(update={"count": count(m.count)}),
+            "suppliers": self.suppliers.model_copy(update={"count": count(self.suppliers.count)}),
+            "platform": pl.model_copy(update={"marketing_spend_per_day": pl.marketing_spend_per_day * f,
+                                              "fixed_cost_per_day": pl.fixed_cost_per_day * f}),
+            "acquisition": acq.model_copy(update={
+                "paid_reference_spend_per_day": acq.paid_reference_spend_per_day * f}),
+            **(update or {}),
+        })
 
     def input_files(self) -> list[str]:
         """The files a run reads besides the scenario itself (factor table, edge list, schedule), if set."""

@@ -246,7 +246,24 @@ EXTRA = (
         compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean()))),
 )
 
-CATALOGUE: tuple[Kpi, ...] = (*CORE, *EXTRA)
+# A run of shoppers.count shoppers is a sample of shoppers.represents (docs/model.md, "a sample stands for
+# the platform"): the headline totals per shopper simulated, and at the platform's scale.
+PER_SHOPPER = ("gmv", "orders", "platform_profit", "merchant_profit", "carbon_kg")
+AT_SCALE = ("gmv", "orders", "new_customers", "platform_profit", "merchant_profit", "carbon_kg")
+_UNITS = {k.name: k.unit for k in (*CORE, *EXTRA)}
+
+SCALE = (
+    Kpi("shoppers_represented", "shoppers", "the platform's shoppers this run stands for (shoppers.represents, "
+        "or shoppers.count)", compute=lambda d, e, s: round(e.shoppers / e.sample_fraction) if e.shoppers else 0),
+    *(Kpi(f"{name}_per_shopper", f"{_UNITS[name]} per shopper", f"{name} / shoppers simulated (prospects "
+          "included): the same for any sample size of one scenario", "lower" if name == "carbon_kg" else "higher",
+          compute=lambda d, e, s, name=name: ratio(s[name], e.shoppers)) for name in PER_SHOPPER),
+    *(Kpi(f"{name}_at_scale", _UNITS[name], f"{name} / (shoppers.count / shoppers.represents): the platform's "
+          "total (the run's own total when it is the whole platform)", "lower" if name == "carbon_kg" else "higher",
+          compute=lambda d, e, s, name=name: s[name] / e.sample_fraction) for name in AT_SCALE),
+)
+
+CATALOGUE: tuple[Kpi, ...] = (*CORE, *EXTRA, *SCALE)
 SUMMARY_KEYS = tuple(k.name for k in CORE)
 # served orders by segment: one flat key per segment (`orders_segment_<name>`), and a mapping
 SEGMENT_ORDERS_PREFIX = "orders_segment_"

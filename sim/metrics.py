@@ -155,6 +155,8 @@ class RunEnd:
     merchants_satisfied: int        # of those: active at the end with positive trailing-quarter profit
     platform_balance: float
     platform_inflow: float          # the platform's ledger inflows over the run
+    shoppers: int = 0               # shoppers simulated (shoppers.count)
+    sample_fraction: float = 1.0    # shoppers simulated / the platform's (shoppers.represents)
     cohorts: list[dict[str, object]] = field(default_factory=list)  # CohortRecorder.rows
 
 

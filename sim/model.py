@@ -56,7 +56,7 @@ class MarketModel(mesa.Model):
         # the measured period's served orders (day, shopper, value), kept only on request: `run --transactions`
         self.order_log: list[tuple[int, np.ndarray, np.ndarray]] | None = [] if log_orders else None
         super().__init__(rng=self.streams.generator("mesa"))
-        self.scenario = cfg = scenario
+        self.scenario = cfg = scenario.at_sample()  # a sample of the platform: its share of merchants and money
         self.warmup = cfg.simulation.warmup_days  # days before the measured period
         self.days = self.warmup + cfg.simulation.days  # days simulated
         self.calendar_start = cfg.simulation.start_date - dt.timedelta(days=self.warmup)  # the first simulated day
@@ -496,7 +496,8 @@ class MarketModel(mesa.Model):
             merchants_in_window=int(np.count_nonzero(t.left_day >= self.warmup)),
             merchants_satisfied=int(np.count_nonzero(t.active & (t.profit_days.sum(axis=0) > 0))),
             platform_balance=self.ledger.balances["platform"], platform_inflow=self.ledger.inflow("platform"),
-            cohorts=list(self.cohorts.rows),
+            cohorts=list(self.cohorts.rows), shoppers=cfg.shoppers.count,
+            sample_fraction=cfg.shoppers.sample_fraction,
         )
 
     @property

@@ -70,6 +70,16 @@ class Scenario(MarketConfig):
             REGISTRY[name].check(section, self)
         return self
 
+    def at_sample(self) -> Scenario:
+        """The scenario as the run simulates it (MarketConfig.scaled_to_sample), policies' platform-wide
+        settings scaled too (PolicySection.at_sample)."""
+        f = self.shoppers.sample_fraction
+        if f == 1.0:
+            return self
+        policies = self.policies.model_copy(update={name: section.at_sample(f)
+                                                    for name, section in self.policy_sections()})
+        return self.scaled_to_sample({"policies": policies})
+
     def policy_sections(self) -> list[tuple[str, Section]]:
         """(name, section) of every policy section present, in registry order."""
         return [(name, getattr(self.policies, name)) for name in sorted(REGISTRY)

@@ -27,3 +27,8 @@ class PolicySection(Section):
     """Base of every policy's config section (sim/policies/): present means on, unless enabled is false."""
 
     enabled: bool = Field(True, description="Switch the policy on or off")
+
+    def at_sample(self, fraction: float) -> PolicySection:
+        """This section for a run that simulates `fraction` of the platform's shoppers: a policy whose
+        settings count platform-wide things (a budget, merchants onboarded) scales them; others keep them."""
+        return self

@@ -77,7 +77,7 @@ class SupplyChain:
         if mc.unlimited_stock:
             self.ordered_today = 0
             return np.zeros(t.size)
-        qty = replenishment_orders(t, mc)
+        qty = replenishment_orders(t, mc, day)
         m, c = np.nonzero(qty)
         units = qty[m, c]
         t.on_order[m, c] += units

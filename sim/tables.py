@@ -118,6 +118,15 @@ def format_table(summary: dict, currency: str, title: str, policies: list[str] |
             value = summary.get(key, 0)
             value = int(round(value)) if fmt == "{:,}" else value
             lines.append(f"{label:<{width}}  {fmt.format(value, cur=currency)}")
+    represented = summary.get("shoppers_represented", 0)
+    simulated = summary.get("gmv", 0) / summary["gmv_per_shopper"] if summary.get("gmv_per_shopper") else 0
+    if represented and simulated and represented > round(simulated):
+        lines.append(f"a sample of {round(simulated):,} of the platform's {represented:,} shoppers; at its scale:")
+        for key in ("gmv", "orders", "platform_profit", "merchant_profit"):
+            fmt = dict((k, f) for k, _, f in TABLE).get(key, "{:,.0f}")
+            value = summary[f"{key}_at_scale"]
+            value = int(round(value)) if fmt == "{:,}" else value
+            lines.append(f"{key.replace('_', ' ') + ' (platform)':<{width}}  {fmt.format(value, cur=currency)}")
     return "\n".join(lines)
 
 

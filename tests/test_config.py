@@ -117,3 +117,28 @@ def test_unknown_category_in_preferences(tmp_path):
 def test_lifecycle_windows_ordered():
     err = error_of(BASELINE, ["shoppers.lifecycle.churned_after_days=60"])
     assert "dormant_after_days < churned_after_days" in err.message
+
+
+def test_a_sample_gets_its_share_of_the_platform():
+    """shoppers.represents: a 20,000-shopper run of the 100,000-shopper baseline simulates a fifth of its
+    merchants, suppliers, marketing, fixed costs and policy budgets; the scenario keeps the platform's."""
+    from sim.scenario_io import load_scenario
+
+    budget = "policies.subsidy={campaigns: [{name: w, target: new, value: 5, monthly_budget: 3000}]}"
+    scenario = load_scenario(ROOT / "scenarios" / "baseline.yaml", ["shoppers.count=20000", budget])
+    sample = scenario.at_sample()
+    assert scenario.shoppers.sample_fraction == 0.2 and scenario.merchants.count == 40
+    assert (sample.merchants.count, sample.suppliers.count) == (8, 10)
+    assert sample.platform.marketing_spend_per_day == 80 and sample.platform.fixed_cost_per_day == 40
+    assert sample.acquisition.paid_reference_spend_per_day == 80
+    assert sample.policies.subsidy.campaigns[0].monthly_budget == 600
+    whole = load_scenario(ROOT / "scenarios" / "baseline.yaml", [])
+    assert whole.at_sample() is whole  # the run is the platform: nothing scaled
+
+
+def test_a_sample_cannot_be_larger_than_the_platform():
+    from sim.errors import ScenarioError
+    from sim.scenario_io import load_scenario
+
+    with pytest.raises(ScenarioError, match="represents"):
+        load_scenario(ROOT / "scenarios" / "baseline.yaml", ["shoppers.count=200000"])

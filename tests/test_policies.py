@@ -254,3 +254,25 @@ def test_the_printed_tables_and_key_charts_come_from_the_catalogue():
     assert [k for k, _, _ in TABLE] == [k.name for k in CATALOGUE if k.shown]
     assert dict((k, label) for k, label, _ in TABLE)["merchant_satisfaction"] == "merchant satisfaction"
     assert [k for k, _ in KEY_KPIS] == [k.name for k in CATALOGUE if k.key] and len(KEY_KPIS) == 8
+
+
+def test_a_coupon_is_followed_by_a_dip():
+    """One 20% coupon for every customer, valid 30 days: the customers of day 0 buy more during it and,
+    with purchases pulled forward (acceleration_share), less than without the coupon in the two months
+    after it, and less than when nothing is pulled forward (common random numbers)."""
+    from sim.model import MarketModel
+
+    coupon = ("policies.subsidy={campaigns: [{name: once, target: everyone, coupon_type: percent, value: 20, "
+              "validity_days: 30, reissue_after_days: 3650}], acceleration_share: %s}")
+
+    def orders_of_day0_customers(*extra):
+        model = MarketModel(small_scenario("shoppers.count=20000", "simulation.days=90", *extra), log_orders=True)
+        customers = np.flatnonzero(model.shoppers.is_customer)
+        model.run()
+        tx = model.transactions()
+        day = tx.loc[tx["customer_id"].isin(customers), "day"]
+        return int(day.between(0, 29).sum()), int(day.between(30, 89).sum())
+
+    none, dip, no_dip = (orders_of_day0_customers(*extra) for extra in ([], [coupon % 0.33], [coupon % 0.0]))
+    assert dip[0] > none[0]  # the bump
+    assert dip[1] < none[1] and dip[1] < no_dip[1]  # the dip after it

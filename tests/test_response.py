@@ -200,3 +200,22 @@ def test_merchants_that_promise_slower_delivery_or_sell_worse_goods_lose_orders(
     # and moving the reference with them is neutral again
     moved = [*slower, "choice.reference.delivery_days_platform=4", "choice.reference.delivery_days_self=6"]
     assert np.all(MarketModel(small_scenario(*moved)).choice.segment_offer_multiplier == 1.0)
+
+
+@pytest.mark.slow
+def test_per_shopper_kpis_agree_across_sample_sizes():
+    """A 25,000- and a 50,000-shopper sample of the baseline's 100,000-shopper platform (merchants, money
+    scaled with the sample): their per-shopper orders and GMV agree within three standard errors of the
+    difference over four seeds (the same seeds at both sizes)."""
+    from conftest import BASELINE
+    from sim.scenario_io import load_scenario
+
+    def per_shopper(count):
+        rows = [run_scenario(load_scenario(BASELINE, [f"shoppers.count={count}", f"seed={seed}"])).summary
+                for seed in (1, 2, 3, 4)]
+        return {k: np.array([r[k] for r in rows]) for k in ("orders_per_shopper", "gmv_per_shopper")}
+
+    small, large = per_shopper(25_000), per_shopper(50_000)
+    for key in small:
+        se = np.sqrt(small[key].var(ddof=1) / 4 + large[key].var(ddof=1) / 4)
+        assert abs(small[key].mean() - large[key].mean()) <= 3 * se, (key, small[key], large[key])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
@@ -28,8 +30,9 @@ def test_lots_arrive_at_the_start_of_day_t_plus_lead_time(lead):
 
 
 def test_order_up_to_keeps_the_position_at_its_target():
-    """After the day's orders, stock on hand + on order covers L days of forecast demand."""
-    model = MarketModel(small_scenario("simulation.days=40", "merchants.replenishment.safety_z=0"))
+    """Reviewed daily, after the day's orders stock on hand + on order covers L days of forecast demand."""
+    model = MarketModel(small_scenario("simulation.days=40", "merchants.replenishment.safety_z=0",
+                                       "merchants.replenishment.economic_order_cycle=false"))
     model.run()
     t = model.merchant_table
     L = model.scenario.merchants.replenishment.lead_time_days
@@ -43,3 +46,25 @@ def test_order_up_to_keeps_the_position_at_its_target():
     # merchants may still be above it, on their opening stock)
     ordered = carried & (t.on_order > 0)
     assert ordered.sum() > 10 and np.mean((t.on_hand + t.on_order)[ordered] < target[ordered] + 1) > 0.8
+
+
+def test_the_economic_order_cycle_follows_harris():
+    """R = sqrt(2 K 365 / (h d)) days: K = 10 per order line, h = 0.25 x unit cost 16 a unit-year, d = 1 a
+    day gives sqrt(7300 / 4) = 42.7 -> 43 days; a cell selling 16 times as much orders 4 times as often."""
+    from agents.merchant import order_cycle_days
+    from sim.config import MerchantsConfig
+
+    cfg = MerchantsConfig.model_validate({"replenishment": {"economic_order_cycle": True, "order_cost": 10}})
+    table = SimpleNamespace(unit_cost=np.array([[16.0, 16.0, 16.0]]))
+    cycle = order_cycle_days(table, cfg, np.array([[1.0, 16.0, 0.0]]))
+    assert cycle.tolist() == [[43, 11, 90]]  # nothing sold: the longest cycle, 90 days
+
+
+def test_dearer_orders_mean_fewer_orders_and_more_stock():
+    """Response: a higher cost per order line -> larger, rarer orders: more stock, lower inventory turnover."""
+    from sim.runner import run_scenario
+
+    eoq = "merchants.replenishment.economic_order_cycle=true"
+    cheap = run_scenario(small_scenario(eoq, "merchants.replenishment.order_cost=2"))
+    dear = run_scenario(small_scenario(eoq, "merchants.replenishment.order_cost=20"))
+    assert dear.summary["inventory_turnover"] < cheap.summary["inventory_turnover"]

@@ -34,6 +34,11 @@ class AssortmentConfig(PolicySection):
         "(demand / stock on hand) is below this; none: never"
     )
 
+    def at_sample(self, fraction: float) -> AssortmentConfig:
+        """The merchants onboarded are the platform's: a sample onboards its share (rounded)."""
+        return self.model_copy(update={"onboard_longtail_merchants": round(self.onboard_longtail_merchants
+                                                                           * fraction)})
+
 
 class Assortment(Policy):
     name = "assortment"

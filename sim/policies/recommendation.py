@@ -25,6 +25,10 @@ class RecommendationConfig(PolicySection):
     personalisation: Probability = Field(description="New personalisation level (choice.personalisation is today's)")
     cost_per_month: NonNegative = Field(0.0, description="Running cost of the recommender [currency/month]")
 
+    def at_sample(self, fraction: float) -> RecommendationConfig:
+        """The running cost is the platform's: a sample pays its share."""
+        return self.model_copy(update={"cost_per_month": self.cost_per_month * fraction})
+
 
 class Recommendation(Policy):
     name = "recommendation"

@@ -12,6 +12,12 @@ price_sensitivity): the incidence part of a promotion's response (Bell, Chiang &
 1999), larger for price-hunting segments. Shoppers whose usual order is below min_basket do not
 respond. A holder of several campaigns' coupons counts on the best one (an order uses one).
 
+The dip (Van Heerde, Leeflang & Wittink 2004: about a third of a promotion bump is purchases
+pulled forward). A served repeat order of a shopper whose coupon lifted its rate by m was induced
+with probability 1 - 1/m; `acceleration_share` of that is borrowed from the shopper's later
+purchases: the shopper then buys at half its rate until the purchases it skips make up what it
+borrowed.
+
 Redemption and cost. A holder's served repeat order of at least `min_basket` uses the coupon
 (the first valid campaign in the list): the platform pays the discount (ledger flow subsidy).
 A campaign stops paying, issuing and lifting purchase rates for the rest of the month once a
@@ -34,6 +40,8 @@ from sim.kpis import Kpi
 from sim.orders import OrderBatch
 from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Section
+
+DIP_DEPTH = 0.5  # share of its purchases a shopper skips while it repays purchases pulled forward
 
 
 class CampaignConfig(Section):
@@ -67,6 +75,17 @@ class SubsidyConfig(PolicySection):
     """Coupons: targeted, budgeted, with uplift through price sensitivity and cannibalisation measured."""
 
     campaigns: list[CampaignConfig] = Field(min_length=1, description="Coupon campaigns (several may run at once)")
+    acceleration_share: float = Field(
+        0.33, ge=0.0, le=0.9, description="Share of the coupon-induced purchases borrowed from the shopper's later "
+        "ones: after such a purchase the shopper buys that much less until it is made up (the post-promotion dip; "
+        "Van Heerde, Leeflang & Wittink 2004: about a third of a promotion bump; 0: no dip)"
+    )
+
+    def at_sample(self, fraction: float) -> SubsidyConfig:
+        """Budgets are the platform's: a sample gets its share."""
+        return self.model_copy(update={"campaigns": [
+            c if c.monthly_budget is None else c.model_copy(update={"monthly_budget": c.monthly_budget * fraction})
+            for c in self.campaigns]})
 
 
 class Subsidy(Policy):
@@ -83,6 +102,8 @@ class Subsidy(Policy):
             "lower"),
         Kpi("subsidy_cannibalised_cost", "currency", "discounts paid on orders that came anyway", "lower"),
         Kpi("subsidy_cannibalisation_share", "share", "cannibalised / redeemed coupons", "lower"),
+        Kpi("subsidy_accelerated_orders", "orders", "coupon-induced purchases borrowed from the shoppers' later "
+            "ones (expected; repaid by the post-promotion dip)", "lower"),
     )
     config: SubsidyConfig
 
@@ -103,7 +124,9 @@ class Subsidy(Policy):
         self.last_issue = np.full((k, n), -10**6, dtype=np.int32)
         self.spent_month = np.zeros(k)
         self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
-        self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0}
+        self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0, "accelerated": 0.0}
+        self.borrowed = np.zeros(n)  # purchases pulled forward by coupons, not yet made up (the dip's depth)
+        self.coupon_multiplier = np.ones(n)  # today's coupon multiplier, before the dip
         self.expected_order = ctx.expected_order_value()  # the shopper's usual order value
         names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
@@ -161,14 +184,39 @@ class Subsidy(Policy):
         mult = np.ones(ctx.shoppers.n)
         holders = np.flatnonzero(best > 0)
         mult[holders] = ctx.saving_multiplier(best[holders], holders)
-        self.multiplier_today = mult
-        return mult
+        self.coupon_multiplier = mult
+        self.multiplier_today = mult * self._dip(ctx)
+        return self.multiplier_today
+
+    def _dip(self, ctx: PolicyContext) -> np.ndarray | float:
+        """The post-promotion dip: a shopper who borrowed b purchases buys at half its rate until they are
+        made up: each day it skips half its expected purchases of the day (DIP_DEPTH x rate / 7; less on the
+        last day), and b falls by what it skipped, so the dip repays exactly what was borrowed, in
+        expectation, soon after the purchases that borrowed it. Half, not all: a rate of zero would also
+        stop the day's dropout hazard (dropouts happen at purchases, agents/shopper.py), and at half the
+        rate the per-purchase correction that keeps lifetimes in calendar time still holds."""
+        owing = np.flatnonzero(self.borrowed > 0)
+        if owing.size == 0:
+            return 1.0
+        daily = ctx.purchase_rate()[owing] / 7.0
+        skipped = np.minimum(self.borrowed[owing], DIP_DEPTH * daily)
+        self.borrowed[owing] -= skipped
+        self.borrowed[owing[self.borrowed[owing] < 1e-12]] = 0.0
+        dip = np.ones(ctx.shoppers.n)
+        dip[owing] = 1.0 - np.divide(skipped, daily, out=np.ones_like(daily), where=daily > 0)
+        return dip
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         day = ctx.day
         served = orders.fulfilled & ~orders.is_first
         rows = np.flatnonzero(served)
         shopper, value = orders.shopper[rows], orders.value[rows]
+        share = self.config.acceleration_share
+        lifted = shopper[self.coupon_multiplier[shopper] > 1.0]
+        if share > 0 and lifted.size:  # the part of the purchase the coupon induced, a share of it borrowed
+            induced = share * (1.0 - 1.0 / self.coupon_multiplier[lifted])
+            self.borrowed[lifted] += induced
+            self.totals["accelerated"] += float(induced.sum())
         used = np.zeros(rows.size, dtype=bool)
         for i, c in enumerate(self.config.campaigns):
             can = ~used & (self.expiry[i, shopper] >= day) & (value >= c.min_basket)
@@ -211,4 +259,5 @@ class Subsidy(Policy):
             "subsidy_cannibalised_orders": t["cannibalised"],
             "subsidy_cannibalised_cost": t["cannibalised_cost"],
             "subsidy_cannibalisation_share": t["cannibalised"] / t["redeemed"] if t["redeemed"] else 0.0,
+            "subsidy_accelerated_orders": t["accelerated"],
         }
