@@ -88,6 +88,7 @@ class Comparison:
     out: Path
     stats: BatchStats
     replications: int
+    verdicts: pd.DataFrame | None = None  # verdicts.csv, with `robust` (experiments/robust.py)
 
 
 class RunsFailed(ScenarioError):
@@ -147,12 +148,21 @@ def _load(items: list[Scenario | str | Path], sets: list[str]) -> tuple[list[Sce
 def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Path], replications: int = 5,
                    out: str | Path | None = None, *, sets: list[str] | None = None, workers: int = 1,
                    executor: Executor | None = None, progress: bool = False, overwrite: bool = False,
-                   notes: bool = True, announce: Callable[[int], None] | None = None) -> Comparison:
+                   notes: bool = True, announce: Callable[[int], None] | None = None, robust: int = 0,
+                   uncertainties: str | Path | None = None) -> Comparison:
     """Run (or resume) a comparison and write its folder; what `run.py compare` and `compare` call.
-    `announce(runs)` is called once the inputs are checked, before any run."""
+    `announce(runs)` is called once the inputs are checked, before any run. With `robust` N > 0 every
+    scenario is then judged across N points of the uncertainty set (`uncertainties`, default the shipped
+    scenarios/uncertainties.yaml; experiments/robust.py), written to DIR/verdicts.csv."""
     if not 1 <= replications <= 1000:
         raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {replications})")
+    if not 0 <= robust <= 1000:
+        raise ScenarioError("--robust", None, f"must be 0 (off) to 1000 points (got {robust})")
     loaded, files = _load([baseline, *scenarios], list(sets or []))  # all checked before any run
+    points = None
+    if robust:
+        from experiments.robust import load_uncertainties, sample_points
+        points = sample_points(load_uncertainties(uncertainties), robust, loaded[0].seed)
     for note in check_comparable(loaded, files):
         if notes:
             print(note, file=sys.stderr)
@@ -181,7 +191,12 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
         table, targets = write_outputs(folder, loaded, files, runs, replications, stats, list(sets or []))
     except KeyboardInterrupt:  # while writing the tables: every run is kept, the same command writes them
         raise Interrupted(folder, len(jobs), len(jobs)) from None
-    return Comparison(table, targets, runs, loaded, folder, stats, replications)
+    verdicts = None
+    if points is not None:
+        from experiments.robust import FOLDER, run_robust
+        verdicts = run_robust(loaded, points, replications, folder / FOLDER, workers=workers, executor=executor,
+                              progress=progress, announce=announce)
+    return Comparison(table, targets, runs, loaded, folder, stats, replications, verdicts)
 
 
 def _forget_failures(folder: Path) -> None:

@@ -114,6 +114,24 @@ def _key_rows(policies: list[str]) -> list[tuple[str, str, str]]:
     return [*TABLE, *policy_rows(policies)]
 
 
+def _verdict_table(folder: Path) -> tuple[str, pd.DataFrame]:
+    """verdicts.csv as a leadership table: human KPI labels, the change with its interval, the verdict."""
+    from sim.kpis import by_name
+    from sim.tables import format_change, row
+
+    table = pd.read_csv(folder / "verdicts.csv", keep_default_na=False)
+    kpis = by_name()
+    rows = []
+    for r in table.itertuples():
+        _, label, fmt = row(kpis[r.kpi])
+        rows.append({"scenario": r.scenario, "KPI": label,
+                     "change [95% interval, pooled]": f"{format_change(r.mean_change, fmt)} "
+                     f"[{format_change(r.ci_low, fmt)}, {format_change(r.ci_high, fmt)}]",
+                     "sign holds at": f"{r.sign_share:.0%} of {r.points} points", "verdict": r.verdict})
+    return ("Verdicts across the uncertainty set (scenarios/uncertainties.yaml): robust = the sign holds at 90% "
+            "of the points and the pooled interval excludes zero", pd.DataFrame(rows))
+
+
 def _compare_report(folder: Path) -> Report:
     from sim.policies import enabled_policies
     from sim.scenario_io import load_scenario
@@ -144,6 +162,8 @@ def _compare_report(folder: Path) -> Report:
         f"{reps} paired replications per scenario; {base.shoppers.count:,} shoppers; {base.simulation.days} days "
         f"from {base.simulation.start_date}; money in {currency}; seeds {', '.join(map(str, manifest['seeds']))}",
         [(n, s.description.strip()) for n, s in scenarios.items()], how_to_read=HOW_TO_READ["compare"])
+    if (folder / "verdicts.csv").is_file():  # robust verdicts first: what holds whatever the assumptions
+        report.tables.append(_verdict_table(folder))
     report.tables.append((f"Key numbers: {names[0]}'s mean, and each scenario's change with its 95% interval",
                           pd.DataFrame(rows)))
     targets = pd.read_csv(folder / "targets.csv")

@@ -17,6 +17,25 @@ def expected_repeat_transactions(t_weeks: float | np.ndarray, r: float, alpha: f
     return (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1.0, z))
 
 
+def discounted_residual_transactions(rate_weekly: np.ndarray, dropout_p: np.ndarray,
+                                     discount_weekly: float) -> np.ndarray:
+    """DERT of an alive BG/NBD customer whose rate and dropout probability are known (the simulator's
+    latent truth): purchases come at rate lambda, each is followed by dropout with probability p, and a
+    purchase at time T is worth e^(-delta T). The k-th future purchase happens (with probability
+    (1 - p)^(k-1)) after k exponential gaps, E[e^(-delta T_k)] = q^k with q = lambda / (lambda + delta), so
+
+        DERT = sum_k (1 - p)^(k-1) q^k = q / (1 - (1 - p) q).
+
+    With delta = 0 it is 1 / p, the expected number of purchases left (Fader, Hardie & Lee 2005's
+    DERT, with the individual's own lambda and p in place of their posterior)."""
+    lam = np.asarray(rate_weekly, dtype=float)
+    p = np.asarray(dropout_p, dtype=float)
+    q = lam / (lam + discount_weekly) if discount_weekly > 0 else np.ones_like(lam)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = q / (1.0 - (1.0 - p) * q)
+    return np.where(lam > 0, np.nan_to_num(out, posinf=0.0), 0.0)
+
+
 def expected_spend(p: float, q: float, gamma: float) -> float:
     """Population mean spend per transaction of the Gamma-Gamma model: p gamma / (q - 1)."""
     return p * gamma / (q - 1.0)

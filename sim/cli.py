@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
                      "interrupted comparison of the same inputs, which resumes")
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     cmp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
+    cmp.add_argument("--robust", type=int, default=0, metavar="N",
+                     help="then judge every scenario across N Latin-hypercube points of the uncertainty set "
+                     "(x --replications runs each): verdicts.csv, robust / depends on / no clear effect")
+    cmp.add_argument("--uncertainties", metavar="FILE",
+                     help="the uncertainty set for --robust (default: the shipped scenarios/uncertainties.yaml)")
     _add_overrides(cmp)
     cmp.add_argument("--quiet", action="store_true", help="no progress bar and no table")
     cmp.add_argument("--report", action="store_true", help="also write report.html and report.pdf")
@@ -100,10 +105,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from sim.outputs import results_folder
     from sim.policies import enabled_policies
     from sim.runner import run_scenario, write_run
-    from sim.scenario_io import load_scenario
+    from sim.scenario_io import load_scenario, named_by_overrides
     from sim.tables import format_table
 
-    scenario = load_scenario(args.scenario, overrides_from(args))
+    scenario = named_by_overrides(load_scenario(args.scenario, overrides_from(args)), args.sets)
     out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
     result = run_scenario(scenario, progress=show, transactions=args.transactions)
@@ -162,7 +167,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     try:
         result = run_comparison(args.baseline, args.scenarios, args.replications, args.out, sets=overrides_from(args),
                                 workers=args.workers or _default_workers(), executor=executor, progress=show,
-                                overwrite=args.overwrite, announce=announce)
+                                overwrite=args.overwrite, announce=announce, robust=args.robust,
+                                uncertainties=args.uncertainties)
     finally:
         if client is not None:
             client.close()
@@ -172,6 +178,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
         print(format_comparison(result.table, names, args.replications, result.scenarios[0].simulation.currency, on))
         if len(result.targets):
             print("\n" + format_targets(result.targets))
+        if result.verdicts is not None:
+            from experiments.robust import format_verdicts
+            print("\n" + format_verdicts(result.verdicts, args.robust, args.replications))
         reused = len(result.runs) - result.stats.runs
         print(f"\nwrote {result.out}/ ({len(result.runs)} runs" + (f", {reused} kept from before" if reused else "")
               + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s)")

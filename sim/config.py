@@ -402,6 +402,10 @@ class PlatformConfig(Section):
     fixed_cost_per_day: NonNegative = Field(
         200.0, description="Platform operating cost: staff, technology, offices [currency/day]"
     )
+    discount_rate_per_year: float = Field(
+        0.10, ge=0.0, le=1.0, description="Discount rate of the customer equity left at the end of the run "
+        "(customer_equity_end): future purchases are worth e^(-rate x years) [per year]"
+    )
 
 
 class RegionConfig(Section):

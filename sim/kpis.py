@@ -244,6 +244,21 @@ EXTRA = (
         compute=lambda d, e, s: ratio(s["referral_cost"], s["new_customers_referral"])),
     Kpi("k_factor", "new customers per customer", "referred joiners / mean daily customers", "higher",
         compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean()))),
+    Kpi("contribution_share", "share", "(platform_revenue - payment_processing_cost - platform_logistics_cost) / "
+        "gmv: what a unit of GMV leaves the platform before fixed costs, marketing and policies", "higher",
+        compute=lambda d, e, s: ratio(s["platform_revenue"] - s["payment_processing_cost"]
+                                      - s["platform_logistics_cost"], s["gmv"])),
+    Kpi("customer_equity_start", "currency", "the customers on the books at day 0: discounted expected residual "
+        "GMV (latent truth, BG/NBD DERT) x contribution_share", "higher",
+        compute=lambda d, e, s: e.residual_gmv_start * s["contribution_share"]),
+    Kpi("customer_equity_end", "currency", "the same for the customers on the books at the end", "higher",
+        compute=lambda d, e, s: e.residual_gmv_end * s["contribution_share"]),
+    Kpi("customer_equity_change", "currency", "customer_equity_end - customer_equity_start: the value a run "
+        "leaves in its customer base beyond the year", "higher",
+        compute=lambda d, e, s: s["customer_equity_end"] - s["customer_equity_start"]),
+    Kpi("platform_profit_with_equity", "currency", "platform_profit + customer_equity_change", "higher",
+        label="platform profit + customer equity change", shown=True,
+        compute=lambda d, e, s: s["platform_profit"] + s["customer_equity_change"]),
 )
 
 # A run of shoppers.count shoppers is a sample of shoppers.represents (docs/model.md, "a sample stands for

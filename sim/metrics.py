@@ -157,6 +157,8 @@ class RunEnd:
     platform_inflow: float          # the platform's ledger inflows over the run
     shoppers: int = 0               # shoppers simulated (shoppers.count)
     sample_fraction: float = 1.0    # shoppers simulated / the platform's (shoppers.represents)
+    residual_gmv_start: float = 0.0  # discounted GMV the customers on the books will still bring, day 0
+    residual_gmv_end: float = 0.0    # the same at the end (MarketModel.residual_gmv: latent truth)
     cohorts: list[dict[str, object]] = field(default_factory=list)  # CohortRecorder.rows
 
 

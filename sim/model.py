@@ -30,7 +30,7 @@ from sim.acquisition import (
     scenario_schedule,
     scheduled_joiners,
 )
-from sim.bgnbd import expected_spend
+from sim.bgnbd import discounted_residual_transactions, expected_spend
 from sim.carbon import CarbonTally, load_factors
 from sim.choice import ChoiceModel, rival_gain
 from sim.config import MerchantsConfig
@@ -140,6 +140,7 @@ class MarketModel(mesa.Model):
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
             self._apply(changes)
         self._see_platform_delay()
+        self.residual_gmv_start = self.residual_gmv()  # replaced at the end of a warm-up
 
     # --- set-up helpers ---------------------------------------------------------------------
 
@@ -254,6 +255,7 @@ class MarketModel(mesa.Model):
         self.policies.start_measuring()
         self.churn_at_risk_start = self._churn_counts(d - 1)[1]
         self.alive_start = int(self.shoppers.alive.sum())
+        self.residual_gmv_start = self.residual_gmv()
 
     # --- the day --------------------------------------------------------------------------------
 
@@ -497,8 +499,29 @@ class MarketModel(mesa.Model):
             merchants_satisfied=int(np.count_nonzero(t.active & (t.profit_days.sum(axis=0) > 0))),
             platform_balance=self.ledger.balances["platform"], platform_inflow=self.ledger.inflow("platform"),
             cohorts=list(self.cohorts.rows), shoppers=cfg.shoppers.count,
+            residual_gmv_start=self.residual_gmv_start, residual_gmv_end=self.residual_gmv(),
             sample_fraction=cfg.shoppers.sample_fraction,
         )
+
+    def residual_gmv(self) -> float:
+        """The discounted GMV the customers on the books will still bring (the simulator's latent truth):
+        each latently alive customer's DERT (sim/bgnbd.py) at its own rate x the market's buying frequency
+        x today's offer multiplier, with dropout per purchase scaled as on a day of that rate (lifetimes in
+        calendar time, step 7), x its expected order value. Discounted at platform.discount_rate_per_year."""
+        sh, cfg = self.shoppers, self.scenario
+        who = np.flatnonzero(sh.alive & sh.is_customer)
+        if who.size == 0:
+            return 0.0
+        offer = self.choice.offer_multiplier
+        m = cfg.shoppers.purchase_rate_multiplier * (offer[who] if np.ndim(offer) else offer)
+        base = sh.rate_weekly[who]
+        rate = base * m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = np.where(rate > 0, np.expm1(-base / 7.0) / np.expm1(-rate / 7.0), 1.0)
+        p = np.minimum(sh.dropout_p[who] * scale, 1.0)
+        delta = float(np.log1p(cfg.platform.discount_rate_per_year)) / 52.0
+        dert = discounted_residual_transactions(rate, p, delta)
+        return float(dert @ self.context.expected_order_value()[who])
 
     @property
     def merchant_table(self) -> MerchantTable:

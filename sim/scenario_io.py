@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import hashlib
 import re
 import types
 import typing
@@ -41,6 +42,36 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
             if exc.field and (exc.field == dotted or exc.field.startswith(dotted + ".")):
                 raise ScenarioError(f"--set {item}", exc.field, exc.message) from None
         raise
+
+
+def with_overrides(scenario: Scenario, sets: list[str], source: str) -> Scenario:
+    """A loaded scenario with `PATH=VALUE` overrides applied, checked as a file's would be."""
+    if not sets:
+        return scenario
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    for item in sets:
+        dotted, value = parse_override(item)
+        _check_path(dotted, source=f"{source}: {item}")
+        _assign(data, dotted, value, source=f"{source}: {item}")
+    return parse_scenario(data, source=source)
+
+
+def named_by_overrides(scenario: Scenario, sets: list[str]) -> Scenario:
+    """The scenario renamed by its `--set` overrides, so that a changed run never passes for the file it
+    came from: name `<name>--<field>-<value>...` (the results folder, the printed header, the report title)
+    and a description that starts with the overrides."""
+    if not sets:
+        return scenario
+    parts = []
+    for item in sets:
+        path, _, value = item.partition("=")
+        parts.append(re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{path.rsplit('.', 1)[-1]}-{value.strip()}").strip("_"))
+    name = f"{scenario.name}--{'--'.join(parts)}"
+    if len(name) > 80:
+        name = f"{name[:60]}--{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    said = "; ".join(sets)
+    return scenario.model_copy(update={"name": name,
+                                       "description": f"{scenario.name} with {said}. {scenario.description}".strip()})
 
 
 def _name_from(path: Path) -> str:

@@ -111,7 +111,8 @@ def format_table(summary: dict, currency: str, title: str, policies: list[str] |
     width = max(len(label) for _, label, _ in (*TABLE, *extra))
     lines = [title, "-" * (width + 24)]
     for key, label, fmt in TABLE:
-        lines.append(f"{label:<{width}}  {fmt.format(summary[key], cur=currency)}")
+        value = summary.get(key)
+        lines.append(f"{label:<{width}}  {'n/a' if value is None else fmt.format(value, cur=currency)}")
     if extra:
         lines.append(f"policies on: {', '.join(sorted(policies))}")
         for key, label, fmt in extra:

@@ -237,7 +237,7 @@ def test_a_bad_set_value_is_blamed_on_the_set_and_unnamed_files_are_named_after_
     child = tmp_path / "cheaper_commission.yaml"
     child.write_text(f"extends: {BASE}\nplatform: {{take_rate: 0.08}}\n")
     proc = run_cli(str(child), "--out", str(tmp_path / "c"), "--days", "5", *SETS)
-    assert proc.returncode == 0 and "cheaper_commission (5 days" in proc.stdout
+    assert proc.returncode == 0 and proc.stdout.startswith("cheaper_commission--")
 
 
 @pytest.mark.slow
@@ -250,3 +250,18 @@ def test_validate_quick_reproduces_every_kind_of_published_result():
                  "CDNOW cohort replayed (8 runs)"):
         assert case in proc.stdout
     assert "9 of 9 passed" in proc.stdout
+
+
+def test_a_run_with_overrides_is_named_by_them(tmp_path):
+    """--set changes the market: the header, the resolved scenario (the report's title and description)
+    and the default folder name say so, so the run never passes for the file it came from."""
+    out = tmp_path / "r"
+    proc = cli("run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "platform.take_rate=0.08",
+               "--set", "shoppers.count=2000", "--days", "5", "--out", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    resolved = (out / "scenario.resolved.yaml").read_text(encoding="utf-8")
+    assert "name: baseline--take_rate-0.08--count-2000" in resolved
+    assert "baseline with platform.take_rate=0.08; shoppers.count=2000." in resolved
+    proc = cli("run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "platform.take_rate=0.08",
+               "--set", "shoppers.count=2000", "--days", "5", "--out", str(tmp_path / "s"))
+    assert proc.stdout.startswith("baseline--take_rate-0.08--count-2000 (5 days, seed 42)")

@@ -25,7 +25,7 @@ def error_of(path, overrides=None) -> ScenarioError:
 
 
 def test_every_shipped_scenario_is_valid():
-    files = sorted((ROOT / "scenarios").rglob("*.yaml"))
+    files = sorted(f for f in (ROOT / "scenarios").rglob("*.yaml") if f.name != "uncertainties.yaml")
     assert len(files) >= 2
     for path in files:
         assert isinstance(load_scenario(path), Scenario)

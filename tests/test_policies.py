@@ -276,3 +276,16 @@ def test_a_coupon_is_followed_by_a_dip():
     none, dip, no_dip = (orders_of_day0_customers(*extra) for extra in ([], [coupon % 0.33], [coupon % 0.0]))
     assert dip[0] > none[0]  # the bump
     assert dip[1] < none[1] and dip[1] < no_dip[1]  # the dip after it
+
+
+def test_a_loyalty_programme_with_worthless_points_changes_nothing():
+    """Issue 21: the programme acts only through what its points are worth. With point_value 0 (and
+    the membership off) no shopper gains anything, so repeat orders are those of the market without
+    it, run for run (common random numbers): the paired change is exactly zero."""
+    from sim.runner import run_scenario
+
+    for seed in (1, 2):
+        base = run_scenario(small_scenario(f"seed={seed}")).summary
+        worthless = run_scenario(small_scenario(f"seed={seed}", "policies.loyalty={point_value: 0}")).summary
+        assert worthless["repeat_orders"] == base["repeat_orders"]
+        assert worthless["orders"] == base["orders"]

@@ -51,3 +51,38 @@ def test_closed_form_matches_numerical_integration(t):
     integrand = lambda p: -np.expm1(r * np.log(alpha / (alpha + p * t))) / p * stats.beta.pdf(p, a, b)  # noqa: E731
     value, _ = integrate.quad(integrand, 0, 1, limit=200)
     assert expected_repeat_transactions(t, **CDNOW) == pytest.approx(value, rel=1e-6)
+
+
+def test_discounted_residual_transactions_match_a_simulated_cohort():
+    """DERT = q / (1 - (1 - p) q), q = lambda / (lambda + delta), against an independent Monte Carlo of the
+    same process: exponential gaps at rate lambda, dropout with probability p after each purchase, each
+    purchase discounted by e^(-delta t). 1 / p when nothing is discounted."""
+    from sim.bgnbd import discounted_residual_transactions
+
+    rng = np.random.default_rng(7)
+    delta = np.log1p(0.10) / 52.0
+    for lam, p in ((0.05, 0.3), (0.5, 0.1), (2.0, 0.6)):
+        n, k = 100_000, 100
+        gaps = rng.exponential(1.0 / lam, size=(n, k))
+        t = np.cumsum(gaps, axis=1)
+        last = rng.geometric(p, size=n)  # the purchase after which the customer drops out
+        counted = np.arange(1, k + 1)[None, :] <= last[:, None]
+        simulated = float((np.exp(-delta * t) * counted).sum(axis=1).mean())
+        closed = float(discounted_residual_transactions(np.array([lam]), np.array([p]), delta)[0])
+        assert abs(simulated / closed - 1) < 0.01, (lam, p, simulated, closed)
+        assert np.isclose(discounted_residual_transactions(np.array([lam]), np.array([p]), 0.0)[0], 1 / p)
+
+
+def test_customer_equity_responds_to_dropout_and_the_discount_rate():
+    """Customers who drop out sooner, or a future worth less, leave less equity at the end (common random
+    numbers); a run's equity is positive."""
+    from conftest import small_scenario
+    from sim.runner import run_scenario
+
+    def equity(*sets):
+        return run_scenario(small_scenario("simulation.days=30", *sets)).summary["customer_equity_end"]
+
+    today = equity()
+    assert today > 0
+    assert equity("platform.discount_rate_per_year=0.3") < today
+    assert equity("shoppers.bgnbd.b=1.2") < today  # mean dropout probability a / (a + b): 0.25 -> 0.40

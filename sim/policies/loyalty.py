@@ -36,7 +36,8 @@ the saving per order) x its taste (lognormal, mean 1, log-sd taste_sd, drawn onc
 the fee; members who are no longer active cancel. So
 uptake falls as the fee rises and heavy buyers self-select. The fee (ledger flow membership:
 shoppers -> platform) is recognised day by day, pro rata. Members' dropout probability is
-multiplied by the membership's dropout_factor (a labelled lock-in assumption).
+multiplied by the membership's dropout_factor (a lock-in assumption without a source: 1 by default,
+declared in scenarios/uncertainties.yaml).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ class LoyaltyTierConfig(Section):
 
 def _default_tiers() -> list[LoyaltyTierConfig]:
     return [LoyaltyTierConfig(name="member", min_spend_90d=0.0),
-            LoyaltyTierConfig(name="silver", min_spend_90d=100.0, points_multiplier=1.5, dropout_factor=0.95),
-            LoyaltyTierConfig(name="gold", min_spend_90d=300.0, points_multiplier=2.0, dropout_factor=0.9)]
+            LoyaltyTierConfig(name="silver", min_spend_90d=100.0, points_multiplier=1.5),
+            LoyaltyTierConfig(name="gold", min_spend_90d=300.0, points_multiplier=2.0)]
 
 
 class MembershipConfig(Section):
@@ -74,7 +75,10 @@ class MembershipConfig(Section):
     taste_sd: NonNegative = Field(
         0.5, description="Log-sd of how shoppers value the membership beyond its money value (heterogeneity)"
     )
-    dropout_factor: Probability = Field(0.7, description="Multiplies members' dropout probability (lock-in)")
+    dropout_factor: Probability = Field(
+        1.0, description="Multiplies members' dropout probability (lock-in beyond what the free shipping is worth; "
+        "no source found: 1, neutral, by default; scenarios/uncertainties.yaml sweeps 0.6-1)"
+    )
 
 
 class LoyaltyConfig(PolicySection):
@@ -98,7 +102,10 @@ class LoyaltyConfig(PolicySection):
         0.25, description="Extra purchase rate of a shopper at the threshold of a reward worth one usual order "
         "(share; linear in the balance, scaled by the reward's worth in usual orders up to 1)"
     )
-    dropout_factor: Probability = Field(0.9, description="Multiplies every programme member's dropout probability")
+    dropout_factor: Probability = Field(
+        1.0, description="Multiplies every programme member's dropout probability beyond what the points are worth "
+        "(no source found: 1, neutral, by default; scenarios/uncertainties.yaml sweeps 0.8-1)"
+    )
     tiers: list[LoyaltyTierConfig] = Field(default_factory=_default_tiers, min_length=1,
                                      description="Tiers by trailing 90-day spend, lowest first")
     membership: MembershipConfig = Field(default_factory=MembershipConfig, description="The paid membership")
