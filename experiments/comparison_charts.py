@@ -57,9 +57,16 @@ def retention_comparison(retention: pd.DataFrame, names: list[str], replications
         base = float(month1.loc[names[0], "share"])
         up = month1.loc[others][month1.loc[others, "ci_low_pp"] > 0] if others else month1.iloc[:0]
         best = up["change_pp"].idxmax() if len(up) else None
-        finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
-                   f"against {names[0]}'s {base:.1%})" if best else
-                   f"No scenario brings clearly more new customers back the month after than {names[0]} ({base:.1%})")
+        largest = month1.loc[others, "change_pp"].idxmax() if others else None
+        if best is not None and best == largest:
+            finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
+                       f"against {names[0]}'s {base:.1%})")
+        elif best is not None:
+            finding = (f"{best} brings clearly more new customers back the month after "
+                       f"({up.loc[best, 'change_pp']:+.1f} pp against {names[0]}'s {base:.1%}); {largest}'s larger "
+                       "change is not distinguishable from zero")
+        else:
+            finding = f"No scenario brings clearly more new customers back the month after than {names[0]} ({base:.1%})"
     style.titled(fig, finding, "Cohorts: customers by the calendar month of their first purchase in the measured "
                  f"period, all cohorts weighted by size. Lines: mean of {replications} replications; bands: lowest "
                  f"to highest replication; a later month averages only the cohorts old enough to reach it. Bars: "
@@ -78,8 +85,34 @@ def _significant(row: pd.Series) -> bool:
     return bool(row.get("replications", 2) >= 2 and (row["ci_low"] > 0 or row["ci_high"] < 0))
 
 
+def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
+    """What the scenarios' changes of one KPI say, and no more: `sub` has one row per scenario (index) with
+    delta_vs_baseline, ci_low, ci_high. "most" only for the largest change when its interval is clear of
+    zero; "every" only when every interval is; otherwise how many are clear."""
+    unit = f" {unit}" if unit else ""
+    up = [n for n, r in sub.iterrows() if _significant(r) and r["delta_vs_baseline"] > 0]
+    down = [n for n, r in sub.iterrows() if _significant(r) and r["delta_vs_baseline"] < 0]
+    largest = sub["delta_vs_baseline"].idxmax()
+
+    def said(name: str) -> str:
+        r = sub.loc[name]
+        return (f"{style.number(r['delta_vs_baseline'], True)}{unit} [{style.number(r['ci_low'], True)}, "
+                f"{style.number(r['ci_high'], True)}]")
+    if up and largest in up:
+        return f"{largest} raises {label} most ({said(largest)})"
+    if up:
+        best = max(up, key=lambda n: sub.loc[n, "delta_vs_baseline"])
+        return (f"{best} raises {label} for sure ({said(best)}); {largest}'s larger change is not distinguishable "
+                "from zero")
+    if len(down) == len(sub) and len(sub) > 1:
+        return f"every scenario lowers {label} for sure; {largest} least ({said(largest)})"
+    if down:
+        return f"no scenario raises {label} for sure; {len(down)} of {len(sub)} lower it for sure"
+    return f"no scenario changes {label} for sure"
+
+
 def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str) -> str:
-    """The comparison in one sentence: what moves GMV and platform profit most, significantly."""
+    """The comparison in one sentence: what moves GMV and platform profit, as far as the intervals say."""
     rows = comparison[comparison["scenario"].isin(names[1:])].set_index(["kpi", "scenario"])
     if len(names) == 2:
         g, p = rows.loc[("gmv", names[1])], rows.loc[("platform_profit", names[1])]
@@ -88,17 +121,8 @@ def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str
             return "" if _significant(r) else " (interval includes zero)"
         return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}"
                 f"{unsure(g)}, platform profit {style.number(p['delta_vs_baseline'], True)} {currency}{unsure(p)}")
-    parts = []
-    for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")):
-        sub = rows.loc[kpi]
-        up = sub[[_significant(r) and r["delta_vs_baseline"] > 0 for _, r in sub.iterrows()]]
-        if len(up):
-            best = up["delta_vs_baseline"].idxmax()
-            parts.append(f"{best} adds most {label} ({style.number(up.loc[best, 'delta_vs_baseline'], True)} "
-                         f"{currency})")
-        else:
-            parts.append(f"no scenario raises {label} for sure")
-    return "; ".join(parts)
+    return "; ".join(change_sentence(rows.loc[kpi], label, currency)
+                     for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")))
 
 
 def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: int, path: Path,
@@ -200,7 +224,7 @@ def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, 
     fan_chart(series, names, replications, currency, context, charts / "fan.png")
     if {"new_state", "dormant_customers", "churned_customers"} <= set(series.columns):
         lifecycle_areas(series, names, replications, context, charts / "lifecycle.png")
-    profit_bridge(pnl, names, currency, context, charts / "bridge.png")
+    profit_bridge(pnl, names, currency, context, charts / "bridge.png", comparison)
     trade_off(comparison, names, currency, context, charts / "tradeoff.png")
     if len(targets):
         targets_panel(targets, context, charts / "targets.png")
@@ -287,7 +311,8 @@ BRIDGE_MIN_MOVE = 0.05  # P&L lines moving platform profit by less than 5% of th
 BRIDGE_MIN_SHARE = 0.0005  # ... or by less than 0.05% of GMV are summed as "other lines"
 
 
-def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: str, path: Path) -> None:
+def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: str, path: Path,
+                  comparison: pd.DataFrame | None = None) -> None:
     """Platform profit from the baseline to each scenario, P&L line by P&L line (a waterfall per scenario)."""
     platform = pnl[(pnl["party"] == "platform") & (pnl["kind"] != "profit")]
     table = platform.pivot_table(index="line", columns="scenario", values="amount", aggfunc="sum", sort=False)
@@ -327,11 +352,14 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
         style.tidy(ax, "y")
     for ax in axes.ravel()[len(others):]:
         ax.set_visible(False)
-    change = (profit[others] - profit[names[0]])
-    best = change.idxmax()
-    finding = (f"Platform profit: {best} gains most ({style.number(float(change[best]), True)} {currency} against "
-               f"{names[0]})") if change[best] > 0 else (
-        f"Every scenario lowers platform profit; {best} least ({style.number(float(change[best]), True)} {currency})")
+    if comparison is not None:
+        sub = comparison[(comparison["kpi"] == "platform_profit") & comparison["scenario"].isin(others)]
+        finding = "Platform profit: " + change_sentence(sub.set_index("scenario"), "it", currency)
+    else:
+        change = (profit[others] - profit[names[0]])
+        best = change.idxmax()
+        finding = (f"Platform profit, on the means: {best} changes it most favourably "
+                   f"({style.number(float(change[best]), True)} {currency} against {names[0]})")
     style.titled(fig, finding,
                  f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
                  f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as "
@@ -359,19 +387,19 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
                     [high.loc[name, "carbon_kg"] - delta.loc[name, "carbon_kg"]]]
             yerr = [[delta.loc[name, kpi] - low.loc[name, kpi]], [high.loc[name, kpi] - delta.loc[name, kpi]]]
             ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=colours[name], ms=9 if eff else 6,
-                        mec="black" if eff else colours[name], capsize=2, lw=0.8)
-            ax.annotate(name + (" (efficient)" if eff else ""), (x, y), xytext=(6, 4), textcoords="offset points",
-                        fontsize=8, fontweight="bold" if eff else "normal")
+                        mec="black" if eff else colours[name], capsize=2, lw=0.8, label=name)
         ax.set_xlabel("carbon, kg CO2e (less is better)")
         ax.set_ylabel(f"{label}, {currency} (more is better)")
         style.thousands(ax.xaxis)
         style.thousands(ax.yaxis)
         style.tidy(ax)
-    style.titled(fig, f"Efficient on GMV and carbon: {', '.join(efficient_all['gmv'])}; on platform profit and "
-                      f"carbon: {', '.join(efficient_all['platform_profit'])}",
-                 "Means over replications; bars: 95% paired interval of the change against the baseline; efficient: "
-                 "no other scenario has both more GMV (or profit) and less carbon, judged on the means (where the "
-                 f"bars overlap, the ranking is uncertain). {context}")
+    axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    style.titled(fig, f"On the means, {len(efficient_all['gmv'])} of {len(names)} scenarios are efficient on GMV and "
+                      f"carbon, {len(efficient_all['platform_profit'])} on platform profit and carbon (where the "
+                      "bars overlap the ranking is uncertain)",
+                 "Means over replications; bars: 95% paired interval of the change against the baseline; efficient "
+                 "(large dot, black edge): no other scenario has both more GMV (or profit) and less carbon, judged on "
+                 f"the means (where the bars overlap, the ranking is uncertain). {context}")
     style.save(fig, path)
 
 

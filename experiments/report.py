@@ -158,9 +158,12 @@ def _compare_report(folder: Path) -> Report:
                       f"{format_change(r['ci_high'], fmt)}]")
         rows.append(row)
     report = Report(
-        "compare", f"{', '.join(names[1:])} compared with {names[0]}",
+        "compare", (f"{', '.join(names[1:])} compared with {names[0]}" if len(", ".join(names)) <= 60
+                    else f"{len(names) - 1} scenarios compared with {names[0]}"),
         f"{reps} paired replications per scenario; {base.shoppers.count:,} shoppers; {base.simulation.days} days "
-        f"from {base.simulation.start_date}; money in {currency}; seeds {', '.join(map(str, manifest['seeds']))}",
+        f"from {base.simulation.start_date}; money in {currency}; " + (
+            f"seeds {', '.join(map(str, manifest['seeds']))}" if len(manifest["seeds"]) <= 3
+            else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
         [(n, s.description.strip()) for n, s in scenarios.items()], how_to_read=HOW_TO_READ["compare"])
     if (folder / "verdicts.csv").is_file():  # robust verdicts first: what holds whatever the assumptions
         report.tables.append(_verdict_table(folder))

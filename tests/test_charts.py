@@ -56,7 +56,8 @@ def test_comparison_charts_warn_when_replications_are_few(tmp_path):
     table = comparison({"cheap": 10.0, "dear": -5.0}, 2.0)
     names = ["baseline", "cheap", "dear"]
     comparison_charts.comparison_deltas(table, names, 2, tmp_path / "deltas.png", "EUR", "ctx")
-    svg = _check(tmp_path / "deltas", "cheap adds most GMV (+10.0 EUR)", "Only 2 replications", "change, EUR",
+    svg = _check(tmp_path / "deltas", "cheap raises GMV most (+10.0 EUR [+8.0, +12.0])", "Only 2 replications",
+                 "change, EUR",
                  "percentage points")
     comparison_charts.comparison_deltas(table, names, 5, tmp_path / "five.png", "EUR", "ctx")
     assert "Only" not in (tmp_path / "five.svg").read_text() and "+10.0%" in svg
@@ -77,7 +78,7 @@ def test_changes_are_green_when_good_for_the_kpi_and_colours_are_fixed_per_scena
 def test_a_finding_says_when_no_scenario_raises_profit_for_sure():
     table = comparison({"a": 10.0, "b": 3.0}, 20.0)
     assert comparison_charts.comparison_finding(table, ["baseline", "a", "b"], "EUR") == \
-        "no scenario raises GMV for sure; no scenario raises platform profit for sure"
+        "no scenario changes GMV for sure; no scenario changes platform profit for sure"
 
 
 def test_cohort_sizes_match_the_daily_joiners_and_the_retention_chart_renders(tmp_path):
@@ -104,3 +105,23 @@ def test_targets_read_in_the_kpi_s_terms():
         ("level >= 90.0%", "69.4% [61.7%, 77.1%]")
     assert style.target_texts("orders", "level", ">= 50000", 48_428.0, 47_000.0, 49_900.0)[1] == \
         "48,428 [47,000, 49,900]"
+
+
+def test_title_sentences_say_only_what_the_intervals_say():
+    """Issue 21: no "most" for a change whose interval includes zero, no "every" unless every interval
+    is clear of zero, and "no clear change" when none is."""
+    def sub(rows):
+        return pd.DataFrame(rows, columns=["scenario", "delta_vs_baseline", "ci_low", "ci_high"]).set_index("scenario")
+
+    mixed = sub([("a", 5.0, 1.0, 9.0), ("b", 20.0, -3.0, 43.0), ("c", -2.0, -6.0, 2.0)])
+    said = comparison_charts.change_sentence(mixed, "GMV", "EUR")
+    assert said.startswith("a raises GMV for sure (+5.0 EUR [+1.0, +9.0])") and "b's larger change is not" in said
+    assert "most" not in said
+    lower = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -3.0, -1.0)])
+    assert comparison_charts.change_sentence(lower, "platform profit").startswith(
+        "every scenario lowers platform profit for sure; b least")
+    partly = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -5.0, 1.0)])
+    said = comparison_charts.change_sentence(partly, "platform profit")
+    assert "every" not in said and said == "no scenario raises platform profit for sure; 1 of 2 lower it for sure"
+    unclear = sub([("a", 1.0, -1.0, 3.0), ("b", -1.0, -3.0, 1.0)])
+    assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
