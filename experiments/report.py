@@ -127,7 +127,8 @@ def _verdict_table(folder: Path) -> tuple[str, pd.DataFrame]:
         rows.append({"scenario": r.scenario, "KPI": label,
                      "change [95% interval, pooled]": f"{format_change(r.mean_change, fmt)} "
                      f"[{format_change(r.ci_low, fmt)}, {format_change(r.ci_high, fmt)}]",
-                     "sign holds at": f"{r.sign_share:.0%} of {r.points} points", "verdict": r.verdict})
+                     "sign holds at": f"{r.sign_share:.0%} of {r.points} points" if r.points else "n/a",
+                     "verdict": r.verdict})
     return ("Verdicts across the uncertainty set (scenarios/uncertainties.yaml): robust = the sign holds at 90% "
             "of the points and the pooled interval excludes zero", pd.DataFrame(rows))
 

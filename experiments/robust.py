@@ -143,7 +143,8 @@ def simulate_kpis(scenario: Scenario, seed: int) -> Outcome:
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
-    kpis = {k: v for k, v in result.summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    kpis = {k: float("nan") if v is None else v for k, v in result.summary.items()  # None: not measured
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
     return Outcome(kpis, {}, result.wall_seconds)
 
 
@@ -208,6 +209,11 @@ def verdicts(runs: pd.DataFrame, points: pd.DataFrame, names: list[str],
             if kpi not in mine.columns or kpi not in base.columns:
                 continue
             diff = (mine[kpi] - base[kpi]).dropna()
+            if diff.empty:  # a KPI the runs could not measure (e.g. churn in a run shorter than its window)
+                rows.append({"scenario": name, "kpi": kpi, "mean_change": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+                             "sign_share": np.nan, "points": 0, "driver": "", "driver_rank_correlation": np.nan,
+                             "verdict": "not measured"})
+                continue
             low, mean, high = _pooled(diff.to_numpy(dtype=float))
             by_point = diff.groupby(level="uncertainty_point").mean()
             sign = np.sign(mean)
@@ -252,7 +258,8 @@ def format_verdicts(table: pd.DataFrame, points: int, replications: int) -> str:
         lines.append(f"  {name}")
         for r in rows.itertuples():
             lines.append(f"    {r.kpi:<20} {r.mean_change:>+14,.2f} [{r.ci_low:+,.2f}, {r.ci_high:+,.2f}]  "
-                         f"sign holds at {r.sign_share:.0%} of points  -> {r.verdict}")
+                         f"sign holds at {r.sign_share:.0%} of points  -> {r.verdict}" if r.points else
+                         f"    {r.kpi:<20} n/a (not measured in these runs)")
     return "\n".join(lines)
 
 

@@ -269,7 +269,8 @@ def run_point(evaluate: Evaluate, base: str, sets: list[str], kpis: list[str] | 
     keep = kpis if kpis is not None else [k for k, v in summary.items()
                                           if isinstance(v, (int, float)) and not isinstance(v, bool)]
     tables = {DAILY: series} if series is not None else {}
-    return Outcome({k: float(summary[k]) for k in keep if k in summary}, tables, sim_seconds)
+    return Outcome({k: float("nan") if summary[k] is None else float(summary[k])  # None: not measured
+                    for k in keep if k in summary}, tables, sim_seconds)
 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:

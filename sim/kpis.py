@@ -63,8 +63,14 @@ def ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
 
 
+def measured(num: float, den: float) -> float | None:
+    """num / den, or None (n/a: summary.json null, printed "n/a") when there is nothing to divide by: a cost
+    per new customer of a run without new customers is not 0, it is not measured."""
+    return float(num) / float(den) if den else None
+
+
 def _monthly_rate(daily: pd.DataFrame, end: Any, events: str, base: str, base_start: int,
-                  first_month_start: int = 0) -> float:
+                  first_month_start: int = 0) -> float | None:
     """Mean over calendar months of (events in the month / `base` at the end of the day before it),
     over the months that start on or after measured day `first_month_start`."""
     days = len(daily)
@@ -76,10 +82,10 @@ def _monthly_rate(daily: pd.DataFrame, end: Any, events: str, base: str, base_st
             continue
         before = base_start if start == 0 else daily[base].iloc[start - 1]
         rates.append(ratio(daily[events].iloc[start:stop].sum(), before))
-    return float(np.mean(rates)) if rates else 0.0
+    return float(np.mean(rates)) if rates else None  # no month to measure it in: n/a
 
 
-def _churn_rate_monthly(daily: pd.DataFrame, end: Any) -> float:
+def _churn_rate_monthly(daily: pd.DataFrame, end: Any) -> float | None:
     """Observable churn: customers reaching N days without a purchase (counted from the run's start) in a
     month / customers not churned at its start; mean of the months that start after day N of the run,
     when every customer who has not bought since the run's start churns at once (a one-day spike)."""
@@ -190,8 +196,8 @@ CORE = (
           compute=lambda d, e, s: ratio(_col(d, "returns_decided"), s["orders"])),
     _core("cac", "currency per new customer", "(marketing + referral cost) / new customers", "lower",
           label="CAC (acquisition spend / new customer)", shown=True,
-          compute=lambda d, e, s: ratio(s["marketing_cost"] + float(e.ledger_totals.get("referral", 0.0)),
-                                         s["new_customers"])),
+          compute=lambda d, e, s: measured(s["marketing_cost"] + float(e.ledger_totals.get("referral", 0.0)),
+                                            s["new_customers"])),
     _core("repeat_transactions_per_customer", "orders per customer", "repeat orders / customers_total", "higher",
           compute=lambda d, e, s: ratio(_col(d, "repeat_orders"), s["customers_total"])),
 )
@@ -239,11 +245,14 @@ EXTRA = (
     *(Kpi(f"new_customers_{ch}", "customers", f"joiners attributed to channel {ch}", "higher",
           column=f"new_customers_{ch}") for ch in JOIN_CHANNELS),
     Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower",
-        compute=lambda d, e, s: ratio(s["marketing_cost"], s["new_customers_paid"])),
+        compute=lambda d, e, s: measured(s["marketing_cost"], s["new_customers_paid"])),
     Kpi("cac_referral", "currency per referred new customer", "referral_cost / new_customers_referral", "lower",
-        compute=lambda d, e, s: ratio(s["referral_cost"], s["new_customers_referral"])),
+        compute=lambda d, e, s: measured(s["referral_cost"], s["new_customers_referral"])),
     Kpi("k_factor", "new customers per customer", "referred joiners / mean daily customers", "higher",
         compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean()))),
+    Kpi("dropout_rate_monthly_churn_base", "share per month", "latent dropouts per month / customers not churned "
+        "(churn_rate_monthly's base), so the two rates can be set side by side", "lower",
+        compute=lambda d, e, s: _monthly_rate(d, e, "dropouts", "churn_at_risk", e.churn_at_risk_start)),
     Kpi("contribution_share", "share", "(platform_revenue - payment_processing_cost - platform_logistics_cost) / "
         "gmv: what a unit of GMV leaves the platform before fixed costs, marketing and policies", "higher",
         compute=lambda d, e, s: ratio(s["platform_revenue"] - s["payment_processing_cost"]

@@ -6,6 +6,8 @@ money with thousands separators in the scenario's currency.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -77,8 +79,15 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
     return "\n".join(lines)
 
 
-def format_value(v: float, fmt: str) -> str:
-    """A KPI's value in the style of its table format."""
+def _missing(v: float | None) -> bool:
+    """A KPI a run could not measure (None in summary.json, NaN in a comparison): printed n/a."""
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def format_value(v: float | None, fmt: str) -> str:
+    """A KPI's value in the style of its table format (n/a when it was not measured)."""
+    if _missing(v):
+        return "n/a"
     if "%" in fmt:
         return f"{v:.2%}"
     if fmt == "{:,}":
@@ -86,8 +95,10 @@ def format_value(v: float, fmt: str) -> str:
     return _num(v)
 
 
-def format_change(v: float, fmt: str) -> str:
-    """A change of a KPI: percentage points for shares, signed numbers otherwise."""
+def format_change(v: float | None, fmt: str) -> str:
+    """A change of a KPI: percentage points for shares, signed numbers otherwise (n/a when not measured)."""
+    if _missing(v):
+        return "n/a"
     if "%" in fmt:
         return f"{100 * v:+.2f} pp"
     if fmt == "{:,}":

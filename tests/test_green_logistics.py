@@ -84,3 +84,17 @@ def test_green_suppliers_are_chosen_wherever_a_category_has_one():
         rows = t.carries[:, c]
         if supply.green[candidates].any():
             assert supply.green[t.supplier[rows, c]].all()
+
+
+def test_a_carbon_price_moves_supplier_choice_and_lowers_carbon():
+    """Issue 21: the internal carbon price enters merchants' supplier choice (goods cost + price x kg), so
+    a high enough price lowers production carbon per unit and raises the goods' cost; at 0 nothing moves."""
+    def run(price):
+        r = run_scenario(small_scenario("suppliers.count=50", f"{GREEN}.carbon_price_per_tonne={price}"))
+        return r.summary["carbon_production_kg"] / r.daily["units_sold"].sum()
+
+    base = run_scenario(small_scenario("suppliers.count=50"))
+    zero = run_scenario(small_scenario("suppliers.count=50", f"{GREEN}.carbon_price_per_tonne=0"))
+    assert zero.summary["carbon_kg"] == base.summary["carbon_kg"]
+    per_unit = [run(p) for p in (0, 200, 2000)]
+    assert per_unit[2] < per_unit[1] < per_unit[0], per_unit

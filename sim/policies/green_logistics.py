@@ -11,7 +11,9 @@ Each lever has its cost and side effect as well as its emission effect:
   supplier with the lowest cost including the carbon price (green suppliers cost more and
   emit less in production);
 - carbon_price_per_tonne charges the market's daily emissions to the platform (flow
-  `carbon_levy`, e.g. an offsetting or abatement fund) and prices carbon into the supplier choice.
+  `carbon_levy`, e.g. an offsetting or abatement fund) and prices carbon into every merchant's
+  supplier choice (issue 21): a merchant moves to the supplier with the lowest goods cost + price
+  x kg per unit when that beats its own, so a high enough price lowers production carbon.
 """
 
 from __future__ import annotations
@@ -93,19 +95,34 @@ class GreenLogistics(Policy):
         return changes
 
     def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
-        if not self.config.prefer_green_suppliers:
+        """Suppliers chosen with carbon priced in: each merchant buys each category from the supplier with
+        the lowest goods cost + carbon price x its kg per unit, if that beats what its current supplier
+        costs it the same way: among green-certified ones with prefer_green_suppliers; otherwise among
+        suppliers at least as dear as its own (what moves it is the carbon saved, worth more than the
+        extra cost). At a carbon price of 0 and without the preference nothing changes."""
+        cfg = self.config
+        price = cfg.carbon_price_per_tonne
+        if not cfg.prefer_green_suppliers and price <= 0:
             return
         supply = ctx.suppliers
-        carbon_cost = supply.carbon_per_unit * self.config.carbon_price_per_tonne / 1000.0
+        carbon_cost = supply.carbon_per_unit * price / 1000.0  # currency per unit
         for c, candidates in enumerate(supply.by_category):  # loop over categories, not merchants
-            green = candidates[supply.green[candidates]]
-            if green.size == 0:
+            if cfg.prefer_green_suppliers:
+                candidates = candidates[supply.green[candidates]]
+            rows = np.flatnonzero(table.carries[:, c])
+            if candidates.size == 0 or rows.size == 0:
                 continue
-            rows = table.carries[:, c]
-            if not rows.any():
-                continue
-            goods = float(table.goods_cost[rows, c].mean())  # the category's typical goods, priced by supplier
-            best = green[np.argmin(goods * supply.cost_factor[green] + carbon_cost[green])]
+            goods = table.goods_cost[rows, c]
+            current = table.supplier[rows, c]
+            total = goods[:, None] * supply.cost_factor[candidates][None, :] + carbon_cost[candidates][None, :]
+            if not cfg.prefer_green_suppliers:  # only carbon moves a merchant: never to a cheaper supplier (its
+                # reasons for its own are not modelled), so a price near 0 changes nearly nothing
+                cheaper = supply.cost_factor[candidates][None, :] < supply.cost_factor[current][:, None]
+                total = np.where(cheaper, np.inf, total)
+            best = candidates[np.argmin(total, axis=1)]
+            now = goods * supply.cost_factor[current] + carbon_cost[current]
+            switch = (total.min(axis=1) < now) | (cfg.prefer_green_suppliers & ~supply.green[current])
+            rows, best = rows[switch], best[switch]
             table.supplier[rows, c] = best
             table.unit_cost[rows, c] = table.goods_cost[rows, c] * supply.cost_factor[best]
 
