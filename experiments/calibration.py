@@ -212,6 +212,9 @@ class Calibration:
     tracking: pd.DataFrame  # per period: actual and model cumulative repeat transactions
     conditional: pd.DataFrame | None  # holdout by calibration frequency (with a holdout only)
     warnings: list[str]
+    first_purchases: pd.DataFrame | None = None  # date, customers: the calibration customers' first purchases
+    observed: dict[str, float] | None = None  # the log over the calibration period (log_figures)
+    simulated_cumulative: pd.DataFrame | None = None  # compare_with_log: each run's cumulative repeat purchases
 
     def holdout_summary(self) -> dict[str, Any] | None:
         if self.conditional is None:
@@ -266,10 +269,26 @@ def calibrate(path: str | Path, calibration_end: str | None = None, unit: str = 
     conditional = None
     if calibration_end is not None:
         conditional = _conditional(customers, bg, (int(log.day.max()) - end_day) / unit_days)
+    days, counts = np.unique(customers.first_day, return_counts=True)
+    first_purchases = pd.DataFrame({"date": [_date(EPOCH + int(d)) for d in days], "customers": counts})
+    in_cal = log.day <= end_day
+    observed = log_figures(log.customer[in_cal], log.day[in_cal], log.amount[in_cal])
     return Calibration(source, unit, _date(log.first_date), _date(EPOCH + end_day), _date(log.last_date), log.rows,
                        int(log.day.size), int(customers.x.size), int((customers.x > 0).sum()),
                        int(log.customer.max()) + 1 - int(customers.x.size),
-                       bg, spend, corr, bass, tracking, conditional, warnings)
+                       bg, spend, corr, bass, tracking, conditional, warnings, first_purchases, observed)
+
+
+def log_figures(customer: np.ndarray, day: np.ndarray, amount: np.ndarray) -> dict[str, float]:
+    """What a transaction log says at a glance (one row per customer and day): customers, transactions,
+    GMV, average order, the share of customers who bought again, repeat transactions, spend quantiles."""
+    customers, per = np.unique(customer, return_counts=True)
+    q10, q50, q90 = (np.quantile(amount, [0.1, 0.5, 0.9]) if amount.size else (np.nan,) * 3)
+    return {"customers": float(customers.size), "transactions": float(day.size),
+            "repeat_transactions": float(day.size - customers.size), "gmv": float(amount.sum()),
+            "average_order": float(amount.mean()) if amount.size else np.nan,
+            "repeat_customer_share": float((per > 1).mean()) if per.size else np.nan,
+            "spend_p10": float(q10), "spend_median": float(q50), "spend_p90": float(q90)}
 
 
 def _tracking(log: Log, c: Customers, fit: Fit, start_day: int, end_day: int, unit_days: int) -> pd.DataFrame:
@@ -335,40 +354,106 @@ def calibration_json(cal: Calibration) -> dict[str, Any]:
     return out
 
 
+FIRST_PURCHASES = "first_purchases.csv"
+
+
+def _market_spend_factor() -> float:
+    """What the baseline market multiplies a shopper's Gamma-Gamma spend by on average: its segments' spend
+    multipliers x the price level of the categories they buy (at today's personalisation). The fitted
+    scale gamma is divided by it, so that the simulated average order is the log's."""
+    from experiments.library import scenario_file
+    from sim.scenario_io import load_scenario
+
+    base = load_scenario(scenario_file("baseline.yaml"))
+    cats = base.catalog.categories
+    share = np.array([c.demand_share for c in cats])
+    share = share / share.sum()
+    level = np.array([c.price_level for c in cats])
+    p = base.choice.personalisation
+    factor = 0.0
+    for seg in base.shoppers.segments:
+        own = share * np.array([seg.category_preferences.get(c.name, 1.0) for c in cats])
+        mix = p * own / own.sum() + (1.0 - p) * share
+        factor += seg.share * seg.spend_multiplier * float(mix @ level)
+    return factor
+
+
 def calibrated_yaml(cal: Calibration) -> str:
-    """A scenario that extends the shipped baseline and sets the fitted values (per week: the model's unit)."""
+    """A scenario that extends the shipped baseline, sets the fitted values (per week: the model's unit) and
+    the log's own scale: its customers make their first purchases on their own dates (first_purchases.csv,
+    acquisition.schedule_file), over the calibration period from its first day, as a market of its own
+    (no sample of the baseline's platform, no initial customers, no paid marketing), so that running it
+    reproduces the log's customers, orders and GMV (log_comparison.csv says how closely)."""
     import yaml
 
     to_week = UNIT_DAYS["week"] / UNIT_DAYS[cal.unit]  # a rate per day is 7 times that per week
     bg = cal.bgnbd.params
+    days = (cal.calibration_end - cal.start).days + 1
     data: dict[str, Any] = {
         "extends": "baseline.yaml",  # the shipped baseline, copied beside it: the folder stands alone
         "name": "calibrated",
         "description": f"The baseline market with shoppers fitted to {os.path.basename(cal.source)} "
-                       f"({cal.customers:,} customers, {cal.start} to {cal.calibration_end}; run.py calibrate).",
+                       f"({cal.customers:,} customers, {cal.start} to {cal.calibration_end}; run.py calibrate), "
+                       "at the log's scale: its customers join on their own first-purchase dates.",
+        "simulation": {"start_date": cal.start.isoformat(), "days": days, "warmup_days": 0},
         "shoppers": {
+            "count": int(cal.customers), "represents": None, "initial_customer_share": 0.0,
             # the purchase rate lambda ~ Gamma(r, alpha): per week, alpha scales as 1 / rate
             "bgnbd": {"r": float(f"{bg['r']:.6g}"), "alpha": float(f"{bg['alpha'] / to_week:.6g}"),
                       "a": float(f"{bg['a']:.6g}"), "b": float(f"{bg['b']:.6g}")},
             "spend": _rounded(cal.spend.params),
         },
+        "acquisition": {"innovation_p": 0.0, "imitation_q": 0.0, "schedule_file": FIRST_PURCHASES},
+        "platform": {"marketing_spend_per_day": 0},
+        # the log's market as its customers met it: the fit already holds the service they had, so stock,
+        # exits and disappointments do not take more orders away (set them back for what-ifs about them)
+        "merchants": {"unlimited_stock": True, "exit": {"min_age_days": 3650}, "entry": {"monthly_rate": 0.0}},
+        "seasonality": {"peaks": [], "season": None},  # the BG/NBD fit has none: its rate is the period's average
     }
+    data["shoppers"]["experience"] = {"purchase_sensitivity": 0.0, "dropout_sensitivity": 0.0}
+    data["shoppers"]["spend"]["gamma"] = float(f"{cal.spend.params['gamma'] / _market_spend_factor():.6g}")
     head = (f"# Fitted by run.py calibrate on {os.path.basename(cal.source)}; standard errors and the holdout check "
-            "in calibration.json.\n# BG/NBD alpha is per week here (the model's time unit).\n")
+            "in calibration.json.\n# BG/NBD alpha is per week here (the model's time unit).\n"
+            f"# The log's scale: {cal.customers:,} customers joining on their own dates ({FIRST_PURCHASES}).\n")
     if cal.bass.fitted:  # per day, as the model's acquisition is; the fitted curve holds every join, paid ones too
         per_day = UNIT_DAYS[cal.unit]
-        data["acquisition"] = {"innovation_p": float(f"{cal.bass.params['p'] / per_day:.6g}"),
-                               "imitation_q": float(f"{cal.bass.params['q'] / per_day:.6g}")}
-        data["platform"] = {"marketing_spend_per_day": 0}
-        head += (f"# Acquisition: the Bass curve of the log's first purchases (market potential m = "
-                 f"{cal.bass.params['m']:,.0f}); it holds paid joins too, so paid marketing is 0 here. shoppers.count "
-                 "plays m: set it to m to simulate the platform at its own scale.\n")
+        head += (f"# To simulate past the log, replace the schedule by the fitted Bass curve: acquisition.innovation_p "
+                 f"{cal.bass.params['p'] / per_day:.6g}, imitation_q {cal.bass.params['q'] / per_day:.6g} per day, "
+                 f"shoppers.count {cal.bass.params['m']:,.0f} (the market potential m).\n")
     return head + yaml.safe_dump(data, sort_keys=False)
 
 
-def write(cal: Calibration, out: str | Path) -> Path:
-    """DIR/calibration.json, calibrated.yaml (with the baseline.yaml it extends), tracking.csv,
-    conditional.csv (with a holdout), charts/ and manifest.json, written atomically."""
+def compare_with_log(cal: Calibration, scenario_path: Path, replications: int = 5) -> pd.DataFrame:
+    """Run the calibrated scenario (`replications` seeds) and set its transaction logs beside the user's over
+    the calibration period: customers, transactions, repeat transactions, GMV, average order, repeat
+    customers' share, spend quantiles; the simulated figures are the mean over the runs, with their
+    lowest and highest (log_comparison.csv)."""
+    from sim.runner import run_scenario
+    from sim.scenario_io import load_scenario
+
+    runs, cumulative = [], []
+    ends = pd.to_datetime(cal.tracking.loc[~cal.tracking["holdout"], "period_end"])
+    for seed in range(1, replications + 1):
+        tx = run_scenario(load_scenario(scenario_path, [f"seed={seed}"]), transactions=True).transactions
+        runs.append(log_figures(tx["customer_id"].to_numpy(), tx["day"].to_numpy(), tx["amount"].to_numpy()))
+        first = tx.groupby("customer_id")["day"].transform("min")
+        repeat_dates = np.sort(tx.loc[tx["day"] > first, "date"].to_numpy())
+        cumulative.append(np.searchsorted(repeat_dates, ends.to_numpy(), side="right"))
+    cal.simulated_cumulative = pd.DataFrame({"period_end": ends.dt.date, **{
+        f"run_{i + 1}": c for i, c in enumerate(cumulative)}})
+    rows = []
+    for k, v in cal.observed.items():
+        sim = np.array([r[k] for r in runs])
+        rows.append({"figure": k, "log": v, "simulated": float(sim.mean()), "simulated_low": float(sim.min()),
+                     "simulated_high": float(sim.max()),
+                     "difference_percent": 100.0 * (float(sim.mean()) / v - 1.0) if v else np.nan})
+    return pd.DataFrame(rows)
+
+
+def write(cal: Calibration, out: str | Path, simulate: bool = True) -> Path:
+    """DIR/calibration.json, calibrated.yaml (with the baseline.yaml it extends and the first purchases it
+    replays), tracking.csv, conditional.csv (with a holdout), log_comparison.csv (with `simulate`: the
+    calibrated scenario's run against the log), charts/ and manifest.json, written atomically."""
     import shutil
     import sys
 
@@ -382,6 +467,10 @@ def write(cal: Calibration, out: str | Path) -> Path:
         write_json(tmp / "calibration.json", calibration_json(cal))
         (tmp / "calibrated.yaml").write_text(calibrated_yaml(cal), encoding="utf-8")
         shutil.copyfile(scenario_file("baseline.yaml"), tmp / "baseline.yaml")
+        cal.first_purchases.to_csv(tmp / FIRST_PURCHASES, index=False)
+        comparison = compare_with_log(cal, tmp / "calibrated.yaml") if simulate else None
+        if comparison is not None:
+            comparison.to_csv(tmp / "log_comparison.csv", index=False)
         write_json(tmp / "manifest.json", {"command": sys.argv, "ecomsim_version": __version__,
                                            "source": os.path.basename(cal.source), "time_unit": cal.unit})
         cal.tracking.to_csv(tmp / "tracking.csv", index=False)
@@ -390,6 +479,10 @@ def write(cal: Calibration, out: str | Path) -> Path:
         title = (f"{os.path.basename(cal.source)}: {cal.customers:,} customers, calibration {cal.start} to "
                  f"{cal.calibration_end}" + (f", holdout to {cal.end}" if cal.conditional is not None else ""))
         calibration_tracking(cal.tracking, cal.unit, cal.holdout_summary(), title, charts / "tracking.png")
+        if comparison is not None:
+            from experiments.calibration_charts import log_comparison_chart
+            log_comparison_chart(comparison, cal.tracking, cal.simulated_cumulative, title,
+                                 charts / "log_comparison.png")
         if cal.conditional is not None:
             cal.conditional.to_csv(tmp / "conditional.csv", index=False)
             calibration_conditional(cal.conditional, cal.unit, title, charts / "conditional.png")

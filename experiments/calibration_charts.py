@@ -81,3 +81,42 @@ def calibration_conditional(conditional: pd.DataFrame, unit: str, context: str, 
                  f"E[holdout transactions | calibration frequency, recency, age] (Fader, Hardie & Lee 2005, eq. 10), "
                  f"averaged over the customers of each frequency. {context}")
     style.save(fig, path)
+
+
+def log_comparison_chart(comparison: pd.DataFrame, tracking: pd.DataFrame, simulated: pd.DataFrame, context: str,
+                         path: Path) -> None:
+    """The calibrated scenario's runs against the user's log over the calibration period: cumulative repeat
+    purchases (the log, each run), and each figure's difference in percent with the runs' range."""
+    fig, (cum, bars) = plt.subplots(1, 2, figsize=(15, 5.6), layout="constrained")
+    cal = tracking[~tracking["holdout"]]
+    dates = pd.to_datetime(cal["period_end"])
+    runs = simulated.drop(columns="period_end").to_numpy(dtype=float)
+    cum.fill_between(dates, runs.min(axis=1), runs.max(axis=1), color=style.SCENARIOS[0], alpha=0.25, lw=0,
+                     label=f"simulated, lowest to highest of {runs.shape[1]} runs")
+    cum.plot(dates, runs.mean(axis=1), color=style.SCENARIOS[0], lw=1.8, ls="--", label="simulated, mean")
+    cum.plot(dates, cal["actual_cumulative"], color="black", lw=1.8, label="the log")
+    cum.set_ylabel("repeat purchases, cumulative")
+    cum.set_ylim(bottom=0)
+    style.dates(cum.xaxis)
+    style.thousands(cum.yaxis)
+    style.tidy(cum)
+    cum.legend(frameon=False, loc="upper left")
+    shown = comparison[comparison["figure"] != "customers"].reset_index(drop=True)
+    low = 100.0 * (shown["simulated_low"] / shown["log"] - 1.0)
+    high = 100.0 * (shown["simulated_high"] / shown["log"] - 1.0)
+    diff = shown["difference_percent"]
+    y = np.arange(len(shown))
+    bars.barh(y, diff, xerr=[diff - low, high - diff], color=[style.BAD if abs(d) > 5 else style.GOOD for d in diff],
+              capsize=3)
+    bars.set_yticks(y, [f.replace("_", " ") for f in shown["figure"]], fontsize=9)
+    bars.invert_yaxis()
+    bars.axvline(0, color="black", lw=0.6)
+    bars.set_xlabel("simulated against the log, % (bars: mean; whiskers: lowest to highest run)")
+    style.tidy(bars, "x")
+    worst = shown.loc[diff.abs().idxmax()]
+    main = comparison.set_index("figure")["difference_percent"]
+    finding = (f"The calibrated scenario against the log: customers {main['customers']:+.1f}%, transactions "
+               f"{main['transactions']:+.1f}%, GMV {main['gmv']:+.1f}%, average order {main['average_order']:+.1f}%; "
+               f"furthest off: {worst['figure'].replace('_', ' ')} ({worst['difference_percent']:+.1f}%)")
+    style.titled(fig, finding, f"{context}. Green within 5%, red beyond.")
+    style.save(fig, path)

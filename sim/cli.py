@@ -274,9 +274,15 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     write(cal, out)
     if not args.quiet:
         print(format_summary(cal))
-        print(f"\nwrote {out}/ (calibration.json, calibrated.yaml, tracking.csv"
-              + (", conditional.csv" if cal.conditional is not None else "") + f", charts); next: python run.py run "
-              f"{out}/calibrated.yaml")
+        print(f"\nwrote {out}/ (calibration.json, calibrated.yaml and the first purchases it replays, tracking.csv"
+              + (", conditional.csv" if cal.conditional is not None else "") + ", log_comparison.csv, charts)")
+        if cal.observed is not None:
+            import pandas as pd
+            table = pd.read_csv(Path(out) / "log_comparison.csv").set_index("figure")["difference_percent"]
+            print(f"calibrated.yaml at the log's scale ({cal.customers:,} customers, 5 runs) against the log: "
+                  f"transactions {table['transactions']:+.1f}%, GMV {table['gmv']:+.1f}%, average order "
+                  f"{table['average_order']:+.1f}%")
+        print(f"next: python run.py run {out}/calibrated.yaml")
     return 0
 
 

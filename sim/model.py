@@ -226,6 +226,10 @@ class MarketModel(mesa.Model):
             * self.choice.segment_offer_multiplier[sh.segment[alive]]
         per_seg = np.bincount(sh.segment[alive], weights=-np.expm1(-rate / 7.0), minlength=n_seg)
         prospects = ~sh.is_customer
+        if self.schedule is not None:  # a replayed cohort: its first month's joins a day, spread like the prospects
+            joins = float(self.schedule[:30].mean()) if self.schedule.size else 0.0
+            by_seg = np.bincount(sh.segment[prospects], minlength=n_seg).astype(float)
+            return per_seg + joins * by_seg / max(by_seg.sum(), 1.0)
         p_join = acq.innovation_p + acq.imitation_q * recommenders(sh, 0, acq).mean() + paid_join_probability(
             self.scenario.platform.marketing_spend_per_day, acq, int(prospects.sum()))
         return per_seg + p_join * self.choice.segment_offer_multiplier \

@@ -97,11 +97,13 @@ def test_the_cli_reads_parquet_with_other_column_names_and_writes_no_customer_id
     for chart in ("tracking", "conditional"):
         assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
     # the fitted scenario runs as it is (a short run of it)
-    assert main(["run", str(out / "calibrated.yaml"), "--quiet", "--out", str(tmp_path / "run"), "--set",
-                 "shoppers.count=2000", "--days", "30", "--set", "simulation.warmup_days=0"]) == 0
+    assert main(["run", str(out / "calibrated.yaml"), "--quiet", "--out", str(tmp_path / "run")]) == 0
     import yaml
     shoppers = yaml.safe_load((tmp_path / "run" / "scenario.resolved.yaml").read_text())["shoppers"]
-    assert shoppers["bgnbd"]["r"] == result["r"] and shoppers["spend"]["gamma"] == result["gamma"]
+    # the spend scale is the fitted one over what the baseline market multiplies spend by (segments, prices)
+    from experiments.calibration import _market_spend_factor
+    assert shoppers["bgnbd"]["r"] == result["r"]
+    assert shoppers["spend"]["gamma"] == pytest.approx(result["gamma"] / _market_spend_factor(), rel=1e-5)
 
 
 def test_a_daily_fit_gives_the_weekly_rates_in_the_scenario(cdnow, tmp_path):
@@ -325,8 +327,9 @@ def test_the_conditional_expectation_stays_finite_for_long_histories():
 
 
 def test_a_log_that_spans_acquisition_gets_a_bass_fit_in_the_scenario(tmp_path):
-    """Customers first buying throughout the log: Bass is fitted, and calibrated.yaml sets its p and q per
-    day with paid marketing off (the fitted curve already holds every join); the scenario loads."""
+    """Customers first buying throughout the log: Bass is fitted, and calibrated.yaml, which replays the
+    log's own first purchases at its scale, says how to continue with the Bass curve (p and q per day);
+    the scenario loads, with paid marketing off."""
     from experiments.calibration import calibrated_yaml
     from experiments.synthetic_log import synthetic_log
     from sim.scenario_io import load_scenario
@@ -335,8 +338,25 @@ def test_a_log_that_spans_acquisition_gets_a_bass_fit_in_the_scenario(tmp_path):
     log.to_csv(tmp_path / "log.csv", index=False)
     cal = calibrate(tmp_path / "log.csv", "2024-10-31")
     assert cal.bass.fitted and cal.bass.params["m"] >= 3000
-    (tmp_path / "calibrated.yaml").write_text(calibrated_yaml(cal))
+    text = calibrated_yaml(cal)
+    (tmp_path / "calibrated.yaml").write_text(text)
     (tmp_path / "baseline.yaml").write_text((ROOT / "scenarios" / "baseline.yaml").read_text())
+    cal.first_purchases.to_csv(tmp_path / "first_purchases.csv", index=False)
     scenario = load_scenario(tmp_path / "calibrated.yaml")
-    assert scenario.acquisition.innovation_p == pytest.approx(cal.bass.params["p"] / 7, rel=1e-5)
-    assert scenario.platform.marketing_spend_per_day == 0
+    assert f"acquisition.innovation_p {cal.bass.params['p'] / 7:.6g}" in text
+    assert scenario.platform.marketing_spend_per_day == 0 and scenario.acquisition.schedule_file
+    assert scenario.shoppers.count == cal.customers and scenario.shoppers.represents is None
+
+
+def test_the_calibrated_scenario_reproduces_the_log_at_its_scale(tmp_path):
+    """Issue 21: calibrate sets the log's scale (its customers, joining on their own dates, over the
+    calibration period) and compares runs of calibrated.yaml with the log: customers exactly, transactions,
+    GMV and the average order within a few percent (CDNOW sample, weeks 1-39)."""
+    from experiments.calibration import write
+    cal = calibrate(CDNOW, "1997-09-30")
+    write(cal, tmp_path / "out")
+    table = pd.read_csv(tmp_path / "out" / "log_comparison.csv").set_index("figure")
+    assert table.loc["customers", "simulated"] == table.loc["customers", "log"] == 2357
+    for figure in ("transactions", "repeat_transactions", "gmv", "average_order", "repeat_customer_share"):
+        assert abs(table.loc[figure, "difference_percent"]) < 5.0, (figure, table.loc[figure])
+    assert (tmp_path / "out" / "charts" / "log_comparison.png").stat().st_size > 20_000
