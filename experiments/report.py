@@ -147,16 +147,24 @@ def _compare_report(folder: Path) -> Report:
     currency = base.simulation.currency
     table = pd.read_csv(folder / "comparison.csv")
     on = sorted({p for s in scenarios.values() for p in enabled_policies(s.policies)})
+    from sim.kpis import by_name
+    from sim.policies import REGISTRY, policy_kpis
+    units = {k.name: k.unit for k in [*by_name().values(), *policy_kpis()]}
+    owner = {k.name: name for name, cls in REGISTRY.items() for k in cls.kpis}  # a policy's own KPIs
+    has = {n: set(enabled_policies(s.policies)) for n, s in scenarios.items()}
     rows = []
     for key, label, fmt in _key_rows(on):
         sub = table[table["kpi"] == key].set_index("scenario")
         if sub.empty:
             continue
-        row = {"KPI": label, names[0]: format_value(sub.loc[names[0], "mean"], fmt)}
+        # a policy's own KPI means nothing where the policy is off
+        applies = {n: key not in owner or owner[key] in has[n] for n in names}
+        row = {"KPI": label, "unit": units.get(key, "").replace("currency", currency),
+               names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] else "—"}
         for n in names[1:]:
             r = sub.loc[n]
             row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
-                      f"{format_change(r['ci_high'], fmt)}]")
+                      f"{format_change(r['ci_high'], fmt)}]") if applies[n] else "—"
         rows.append(row)
     report = Report(
         "compare", (f"{', '.join(names[1:])} compared with {names[0]}" if len(", ".join(names)) <= 60

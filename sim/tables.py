@@ -111,9 +111,9 @@ def _num(value: float, sign: str = "") -> str:
     v = float(value)
     if abs(v) >= 100:
         return f"{v:{sign},.0f}"
-    if abs(v) >= 1:
+    if abs(v) >= 0.01 or v == 0:
         return f"{v:{sign},.2f}"
-    return f"{v:{sign}.4f}"
+    return f"{v:{sign}.4f}"  # fixed decimals, never scientific notation
 
 
 def format_table(summary: dict, currency: str, title: str, policies: list[str] | tuple[str, ...] = ()) -> str:

@@ -189,5 +189,11 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
             assert (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
                     f"{format_change(r['ci_high'], fmt)}]") in html, (name, kpi)
     assert "Only 4 replications" in html and "Assumptions: where growth_bundle differs from baseline" in html
+    # for leadership: a units column in the scenario's currency, and a policy's own KPIs left blank ("—")
+    # where the policy is off (referral's in subsidy_newcomers and the baseline), not "+0 [+0, +0]"
+    import re as _re
+    row = _re.search(r"<tr>\s*<td>referral fake signups</td>(.*?)</tr>", html, _re.S)
+    assert row is not None and row.group(1).count("<td>—</td>") == 2, row and row.group(1)
+    assert "<td>USD</td>" in html
     pdf = (out / "report.pdf").read_bytes()
     assert pdf.startswith(b"%PDF") and len(re.findall(rb"/Type /Page\b", pdf)) >= 3
