@@ -407,8 +407,10 @@ class MarketModel(mesa.Model):
         region = self.shopper_region[shopper]
         days, wait = self.last_mile.ship(self.merchants, m, region, draws.priority[shopper])
         late = wait > 0
+        discount = self.policies.order_discounts(self.context, orders)  # a return refunds what the shopper paid
+        paid = orders.value[served] - (discount[served] if np.ndim(discount) else discount)
         returned = self.returns.take(d, draws.ret[shopper], t.quality[m], self.supply.table.quality[t.supplier[m, c]],
-                                     m, c, region, orders.value[served], commission[served])
+                                     m, c, region, paid, commission[served])
         exp = self.scenario.shoppers.experience
         outcome = orders.outcome[served]
         outcome = np.where(late, np.minimum(outcome, exp.late_outcome), outcome)

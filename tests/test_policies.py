@@ -289,3 +289,38 @@ def test_a_loyalty_programme_with_worthless_points_changes_nothing():
         worthless = run_scenario(small_scenario(f"seed={seed}", "policies.loyalty={point_value: 0}")).summary
         assert worthless["repeat_orders"] == base["repeat_orders"]
         assert worthless["orders"] == base["orders"]
+
+
+def test_a_returned_member_order_refunds_what_the_member_paid():
+    """Issue 21: a member pays the order value less its delivery (free shipping); a return gives back that,
+    not the full value (the returns book receives value - the member's delivery discount)."""
+    from sim.model import MarketModel
+
+    model = MarketModel(small_scenario("simulation.days=40", "returns.base_rate=0.5",
+                                       "policies.loyalty={membership: {enabled: true, consideration: 1.0}}"))
+    taken = []
+    take = model.returns.take
+
+    def spy(day, u, mq, sq, m, c, region, value, commission):
+        taken.append(value.copy())
+        return take(day, u, mq, sq, m, c, region, value, commission)
+
+    model.returns.take = spy
+    orders_seen = []
+    on_orders = model.policies.on_orders
+
+    loyalty = next(p for p in model.policies if p.name == "loyalty")
+
+    def watch(ctx, orders):
+        on_orders(ctx, orders)
+        served = orders.fulfilled
+        orders_seen.append((orders.value[served].copy(), loyalty.member[orders.shopper[served]].copy()))
+
+    model.policies.on_orders = watch
+    model.run()
+    discounted = 0
+    for (value, members), refunded in zip(orders_seen, taken, strict=True):
+        assert np.all(refunded[~members] == value[~members])
+        assert np.all(refunded[members] < value[members])
+        discounted += int(members.sum())
+    assert discounted > 0

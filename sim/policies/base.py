@@ -111,6 +111,7 @@ class MonthEndChanges:
 HOOKS: dict[str, str] = {
     "setup": "collect", "merchants_created": "each", "day_start": "each", "join_probability": "sum",
     "on_joins": "chain", "purchase_multiplier": "product", "dropout_multiplier": "product", "on_orders": "each",
+    "order_discounts": "sum",
     "day_end": "each", "month_end": "collect", "start_measuring": "each",
 }
 
@@ -172,6 +173,11 @@ class Policy:
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         """Price, coupon and points effects of the day's orders; costs booked to ctx.ledger."""
+
+    def order_discounts(self, ctx: PolicyContext, orders: OrderBatch) -> np.ndarray | float:
+        """Per order of the day (after on_orders): what the shopper did not pay of the order value because
+        of this policy (a return refunds the order value less it). 0: the shopper paid the value."""
+        return 0.0
 
     def day_end(self, ctx: PolicyContext) -> None:
         """After the day's orders, deliveries and replenishment (e.g. charges on the day's carbon)."""

@@ -154,6 +154,7 @@ class Loyalty(Policy):
         cfg, sh = self.config, ctx.shoppers
         n = sh.n
         self.points = np.zeros(n)
+        self.discount_today: np.ndarray | float = 0.0  # per order of the day: the delivery a member did not pay
         self.spend_90d = np.zeros(n)
         self.member = np.zeros(n, dtype=bool)  # paid membership
         self.taste = np.exp(self.rng.normal(-cfg.membership.taste_sd**2 / 2, cfg.membership.taste_sd, n))
@@ -226,13 +227,25 @@ class Loyalty(Policy):
         # the provision held (1 - breakage) of the redeemed points' value: the rest is a cost now
         self._book(ctx, "loyalty", accrued + paid * cfg.breakage)
         self._book(ctx, "loyalty_redeemed", paid)
+        self.discount_today = 0.0
         if cfg.membership.enabled:
             members = self.member[shopper]
             fulfilled = ctx.merchants.platform_fulfilled[orders.merchant[rows][members]]
-            delivery = float(_delivery_cost(ctx, fulfilled).sum())
+            per_order = _delivery_cost(ctx, fulfilled)
+            delivery = float(per_order.sum())
             self._book(ctx, "free_shipping", delivery)
             self.totals["free_shipping"] += delivery
             self._book(ctx, "member_delivery_discount", delivery)
+            self.discount_today = np.zeros(orders.shopper.size)
+            self.discount_today[rows[members]] = per_order
+
+    def order_discounts(self, ctx: PolicyContext, orders: OrderBatch) -> np.ndarray | float:
+        """A member's order cost it the order value less the delivery it did not pay: what a return gives
+        back (issue 21: the refund was the full value, 4 or so too much per returned member order); a return
+        never refunds less than nothing."""
+        if np.ndim(self.discount_today) == 0:
+            return self.discount_today
+        return np.minimum(self.discount_today, orders.value)
 
     def _book(self, ctx: PolicyContext, flow: str, amount: float) -> None:
         if amount:
