@@ -254,12 +254,17 @@ def format_verdicts(table: pd.DataFrame, points: int, replications: int) -> str:
     lines = [f"robust verdicts: {points} points of the uncertainty set x {replications} replications "
              "(a verdict is robust when the sign holds at 90% of the points and the pooled 95% interval "
              "excludes zero)"]
+    from sim.kpis import by_name
+    from sim.tables import format_change, row
+
+    kpis = by_name()
     for name, rows in table.groupby("scenario", sort=False):
         lines.append(f"  {name}")
         for r in rows.itertuples():
-            lines.append(f"    {r.kpi:<20} {r.mean_change:>+14,.2f} [{r.ci_low:+,.2f}, {r.ci_high:+,.2f}]  "
-                         f"sign holds at {r.sign_share:.0%} of points  -> {r.verdict}" if r.points else
-                         f"    {r.kpi:<20} n/a (not measured in these runs)")
+            _, label, fmt = row(kpis[r.kpi])
+            lines.append(f"    {label:<28} {format_change(r.mean_change, fmt):>14} [{format_change(r.ci_low, fmt)}, "
+                         f"{format_change(r.ci_high, fmt)}]  sign holds at {r.sign_share:.0%} of points  -> "
+                         f"{r.verdict}" if r.points else f"    {label:<28} n/a (not measured in these runs)")
     return "\n".join(lines)
 
 
