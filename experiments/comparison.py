@@ -168,6 +168,10 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
         if notes:
             print(note, file=sys.stderr)
     folder = Path(out) if out is not None else Path("results") / f"compare-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    if points is not None and not overwrite:  # before any run: a robust sample of other inputs is refused
+        from experiments.robust import FOLDER, check_folder
+        from experiments.robust import fingerprint as robust_fingerprint
+        check_folder(folder / FOLDER, robust_fingerprint(loaded, points, replications))
     _prepare(folder, fingerprint(loaded, replications), overwrite)
     seeds = replication_seeds(loaded[0].seed, replications)
     jobs = [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,)) for r in range(replications)

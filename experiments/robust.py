@@ -155,16 +155,25 @@ def fingerprint(scenarios: list[Scenario], points: pd.DataFrame, replications: i
             "uncertainty_sha256": hashlib.sha256(points.to_json().encode()).hexdigest(), **provenance(scenarios)}
 
 
+def check_folder(folder: Path, mine: dict[str, Any]) -> None:
+    """A robust sample of other inputs (another N, uncertainty set or scenarios) is never replaced quietly:
+    refused, with what changed (--overwrite starts the whole comparison afresh)."""
+    from experiments.batch import changed_keys
+
+    theirs = read_spec(folder, f"{folder}") if folder.is_dir() else None
+    if theirs is not None and theirs != mine:
+        raise ScenarioError(f"--out {folder.parent}", None, f"holds robust verdicts of other inputs (changed: "
+                            f"{changed_keys(mine, theirs)}); pass --overwrite to replace the comparison, or choose "
+                            "a new folder")
+
+
 def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: int, folder: Path, *,
                workers: int = 1, executor: Executor | None = None, progress: bool = False,
                announce: Callable[[int], None] | None = None) -> pd.DataFrame:
     """Run the baseline (scenarios[0]) and every scenario at every point (resumable in `folder`) and
     return the verdicts (the table of `verdicts`)."""
     mine = fingerprint(scenarios, points, replications)
-    theirs = read_spec(folder, f"{folder}") if folder.is_dir() else None
-    if theirs is not None and theirs != mine:
-        import shutil
-        shutil.rmtree(folder)  # a robust sample of other inputs: it belongs to the comparison being replaced
+    check_folder(folder, mine)
     if not (folder / "spec.json").is_file():
         folder.mkdir(parents=True, exist_ok=True)
         write_spec(folder, mine)

@@ -102,3 +102,19 @@ def test_the_report_shows_the_verdicts_first(tmp_path):
     assert table["KPI"].tolist() == ["platform profit", "GMV"]
     assert table["verdict"].tolist() == ["robust", "depends on rivals.platform_share"]
     assert table["sign holds at"].tolist() == ["100% of 8 points", "50% of 8 points"]
+
+
+def test_a_robust_sample_of_other_inputs_is_refused_not_replaced(tmp_path):
+    """The same --out with another --robust N: refused before any run (exit 2), the earlier verdicts kept."""
+    sets = tmp_path / "u.yaml"
+    sets.write_text("uncertainties:\n  - {path: rivals.platform_share, low: 0.4, high: 0.8}\n", encoding="utf-8")
+    tiny = [*SMALL, "simulation.days=10", "shoppers.count=800"]
+    args = [a for s in tiny for a in ("--set", s)]
+    base = ["compare", str(ROOT / "scenarios" / "baseline.yaml"), str(ROOT / "scenarios" / "referral.yaml"),
+            "--replications", "1", "--uncertainties", str(sets), "--workers", "1", "--out", str(tmp_path / "out"),
+            *args]
+    assert cli(*base, "--robust", "2").returncode == 0
+    before = (tmp_path / "out" / "verdicts.csv").read_text()
+    proc = cli(*base, "--robust", "3")
+    assert proc.returncode == 2 and "robust verdicts of other inputs" in proc.stderr and "points" in proc.stderr
+    assert (tmp_path / "out" / "verdicts.csv").read_text() == before
