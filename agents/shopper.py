@@ -34,6 +34,12 @@ class DailyDraws:
     ret: np.ndarray  # return decision of the day's order
 
 
+def calendar_time_scale(rate_weekly: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
+    """What dropout per purchase is multiplied by on a day whose purchase rate is multiplied by m, so that
+    the daily hazard P(buy today) x p stays as it was: (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7))."""
+    return (-np.expm1(-rate_weekly / 7.0)) / (-np.expm1(-rate_weekly * multiplier / 7.0))
+
+
 class ShopperPopulation:
     """Columns of shopper state plus the vectorised BG/NBD rules that update them."""
 
@@ -181,7 +187,7 @@ class ShopperPopulation:
         # p x (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7)), exactly 1 x p when m = 1
         lam = self.rate_weekly[repeat_buyers]
         m = rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier)
-        p = p * ((-np.expm1(-lam / 7.0)) / (-np.expm1(-lam * m / 7.0)))  # a buyer's m is > 0; exactly 1 at m = 1
+        p = p * calendar_time_scale(lam, m)  # a buyer's m is > 0; exactly 1 at m = 1
         out = repeat_buyers[u_drop[repeat_buyers] < np.minimum(p, 1.0)]
         self.alive[out] = False
         self.dropout_day[out] = day

@@ -38,6 +38,12 @@ STATUSES = ("ok", "failed", "lost")
 RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
+def measured_kpis(summary: dict[str, Any]) -> dict[str, float]:
+    """A run's numeric KPIs for its part, a KPI the run could not measure (None) as NaN."""
+    return {k: float("nan") if v is None else v for k, v in summary.items()
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
+
+
 def replication_seeds(seed: int, replications: int) -> list[int]:
     """Replication i's seed, the same at every point or scenario (common random numbers): spawned from
     `seed` with numpy's SeedSequence, so replications draw from independent streams."""

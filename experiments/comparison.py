@@ -31,6 +31,7 @@ from experiments.batch import (
     Outcome,
     changed_keys,
     gather,
+    measured_kpis,
     part_path,
     provenance,
     read_spec,
@@ -70,8 +71,7 @@ def simulate(scenario: Scenario, seed: int) -> Outcome:
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
-    kpis = {k: float("nan") if v is None else v for k, v in result.summary.items()  # None: not measured
-            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
+    kpis = measured_kpis(result.summary)
     tables = {"series": result.daily[["day", *SERIES]].reset_index(drop=True),
               "pnl": result.pnl[["party", "kind", "line", "amount"]].reset_index(drop=True),
               "cohorts": result.cohorts.reset_index(drop=True)}

@@ -38,6 +38,7 @@ from experiments.batch import (
     Job,
     Outcome,
     gather,
+    measured_kpis,
     prepare,
     provenance,
     read_spec,
@@ -143,8 +144,7 @@ def simulate_kpis(scenario: Scenario, seed: int) -> Outcome:
     from sim.runner import run_scenario
 
     result = run_scenario(scenario.model_copy(update={"seed": seed}))
-    kpis = {k: float("nan") if v is None else v for k, v in result.summary.items()  # None: not measured
-            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))}
+    kpis = measured_kpis(result.summary)
     return Outcome(kpis, {}, result.wall_seconds)
 
 

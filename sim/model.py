@@ -20,7 +20,7 @@ import simpy
 
 from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
-from agents.shopper import ShopperPopulation
+from agents.shopper import ShopperPopulation, calendar_time_scale
 from agents.supplier import build_suppliers
 from sim.acquisition import (
     CHANNELS,
@@ -523,7 +523,7 @@ class MarketModel(mesa.Model):
         base = sh.rate_weekly[who]
         rate = base * m
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = np.where(rate > 0, np.expm1(-base / 7.0) / np.expm1(-rate / 7.0), 1.0)
+            scale = np.where(rate > 0, calendar_time_scale(base, m), 1.0)
         p = np.minimum(sh.dropout_p[who] * scale, 1.0)
         delta = float(np.log1p(cfg.platform.discount_rate_per_year)) / 52.0
         dert = discounted_residual_transactions(rate, p, delta)
