@@ -188,6 +188,17 @@ def stock_to_expected_demand(table: MerchantTable, rows: np.ndarray, expected_da
     table.on_hand[rows] = np.ceil(exp_d * cfg.initial_stock_days).astype(np.int64)
 
 
+def stock_cells(table: MerchantTable, rows: np.ndarray, cats: np.ndarray, expected_daily: np.ndarray,
+                cfg: MerchantsConfig) -> None:
+    """Open (merchant, category) cells of running merchants (a range added): forecast history at the
+    expected demand, stock for it; the merchants' other cells, budgets and overhead are left as they are."""
+    exp_d = expected_daily[rows, cats]
+    table.demand_history[:, rows, cats] = exp_d[None, :]
+    table.sigma0[rows, cats] = np.sqrt(exp_d)
+    table.mu0[rows, cats] = exp_d
+    table.on_hand[rows, cats] = np.ceil(exp_d * cfg.initial_stock_days).astype(np.int64)
+
+
 def append_rows(table: MerchantTable, extra: MerchantTable) -> MerchantTable:
     """Table with `extra` merchants appended (used for entry, rare: once a month at most)."""
     merged = {}
@@ -304,6 +315,13 @@ class Merchants:
         stock_to_expected_demand(table, rows, expected_daily, self.cfg, self.order_value)
         self.units_initial += int(table.on_hand[rows].sum())
         self.opening_inventory_value += float((table.on_hand[rows] * table.unit_cost[rows]).sum())
+
+    def open_cells(self, rows: np.ndarray, cats: np.ndarray, expected_daily: np.ndarray) -> None:
+        """Stock the new cells (rows[i], cats[i]) of running merchants for their expected daily demand, and count it."""
+        table = self.table
+        stock_cells(table, rows, cats, expected_daily, self.cfg)
+        self.units_initial += int(table.on_hand[rows, cats].sum())
+        self.opening_inventory_value += float((table.on_hand[rows, cats] * table.unit_cost[rows, cats]).sum())
 
     # --- the day's books -------------------------------------------------------------------------
 

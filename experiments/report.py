@@ -173,7 +173,8 @@ def _compare_report(folder: Path) -> Report:
         f"from {base.simulation.start_date}; money in {currency}; " + (
             f"seeds {', '.join(map(str, manifest['seeds']))}" if len(manifest["seeds"]) <= 3
             else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
-        [(n, s.description.strip()) for n, s in scenarios.items()], how_to_read=HOW_TO_READ["compare"])
+        [(n, " ".join(filter(None, [s.description.strip(), s.policy_timing()]))) for n, s in scenarios.items()],
+        how_to_read=HOW_TO_READ["compare"])
     if (folder / "verdicts.csv").is_file():  # robust verdicts first: what holds whatever the assumptions
         report.tables.append(_verdict_table(folder))
     report.tables.append((f"Key numbers: {names[0]}'s mean, and each scenario's change with its 95% interval",
@@ -213,7 +214,8 @@ def _run_report(folder: Path) -> Report:
             in _key_rows(enabled_policies(sc.policies)) if key in summary]
     report = Report("run", f"{sc.name}: one run", f"{sc.shoppers.count:,} shoppers; {sc.simulation.days} days from "
                     f"{sc.simulation.start_date}; seed {sc.seed}; money in {sc.simulation.currency}",
-                    [(sc.name, sc.description.strip())], how_to_read=HOW_TO_READ["run"])
+                    [(sc.name, " ".join(filter(None, [sc.description.strip(), sc.policy_timing()])))],
+                    how_to_read=HOW_TO_READ["run"])
     report.tables.append(("Key numbers", pd.DataFrame(rows)))
     pnl = pd.read_csv(folder / "pnl.csv")
     pnl = pnl.assign(amount=pnl["amount"].map(lambda v: f"{v:,.0f}"),

@@ -117,6 +117,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(format_table(result.summary, scenario.simulation.currency,
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",
                            enabled_policies(scenario.policies)))
+        if scenario.policy_timing():
+            print(scenario.policy_timing())
         print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
     _report(args, out)
     return 0
@@ -176,6 +178,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         names = [s.name for s in result.scenarios]
         on = sorted({name for s in result.scenarios for name in enabled_policies(s.policies)})
         print(format_comparison(result.table, names, args.replications, result.scenarios[0].simulation.currency, on))
+        for timing in dict.fromkeys(s.policy_timing() for s in result.scenarios if s.policy_timing()):
+            print(timing)
         if len(result.targets):
             print("\n" + format_targets(result.targets))
         if result.verdicts is not None:

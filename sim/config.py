@@ -27,6 +27,12 @@ class SimulationConfig(Section):
         "and churn counted from the run's start is observable from day 0 when this is at least "
         "shoppers.lifecycle.churned_after_days [days]"
     )
+    policies_start: Literal["launch", "in_place"] = Field(
+        "launch", description="When the scenario's policies start: launch, on day 0 of the measured period (the "
+        "year measured is the policy's first; the warm-up runs without them), or in_place, from the first "
+        "simulated day (the warm-up runs with them: the year measured is a policy already running). The same "
+        "without a warm-up"
+    )
     currency: str = Field("USD", min_length=3, max_length=3, description="ISO 4217 code")
 
 
@@ -677,7 +683,7 @@ class RivalsConfig(Section):
     from_day: int | None = Field(
         None, ge=0, le=3650, description="Day of the measured period (0 = simulation.start_date) from which the "
         "rivals' offer above holds, before it the calibrated one (a rival's move during the year); null: from "
-        "the first simulated day, warm-up included, as policies are"
+        "the first simulated day, warm-up included (the market as it is)"
     )
 
     @model_validator(mode="after")

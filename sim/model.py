@@ -109,7 +109,10 @@ class MarketModel(mesa.Model):
                                   self.factors("line_haul", cfg.suppliers.transport_mode), self.env, self.ledger,
                                   self.carbon, self.streams.generator("supplier_delays"), self)
         self.platform = Platform(self, cfg.platform, self.ledger)
-        self.policies = PolicySet(cfg.policies, self.streams.generator)
+        # a launch after a warm-up: the warm-up runs without the policies, which start on day 0 of the measurement
+        self.launch_day = self.warmup if cfg.simulation.policies_start == "launch" else 0  # the simulated day
+        self._policies_to_launch = PolicySet(cfg.policies, self.streams.generator)
+        self.policies = self._policies_to_launch if self.launch_day == 0 else PolicySet.none()
         self.context = PolicyContext(cfg, self.shoppers, self.network, suppliers, self.ledger,
                                      self.choice.demand_share, self.price_level, self.choice.reference_probs)
         self.merchants = Merchants(cfg.merchants, self._new_merchants(cfg.merchants.count, day=0), self.ledger,
@@ -139,6 +142,7 @@ class MarketModel(mesa.Model):
         self.context.choice = self.choice
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
             self._apply(changes)
+        self.policies_launched = self.launch_day == 0
         self._see_platform_delay()
         self.residual_gmv_start = self.residual_gmv()  # replaced at the end of a warm-up
 
@@ -198,15 +202,34 @@ class MarketModel(mesa.Model):
         self.context.merchants = self.merchants.table
 
     def _apply(self, changes: MarketChanges) -> None:
-        """A policy's changes before day 0: long-tail merchants, the fleet, personalisation."""
+        """A policy's changes at its start: long-tail merchants, the fleet, personalisation."""
         if changes.onboard_longtail_merchants:
-            self._add_merchants(self._new_merchants(changes.onboard_longtail_merchants, day=0,
+            self._add_merchants(self._new_merchants(changes.onboard_longtail_merchants, day=self.day,
                                                     uniform_categories=True))
             self.choice.refresh(self.merchants.table)
         self.last_mile.reconfigure(changes.fleet_shares, changes.fleet_capacity_gain, changes.km_factor,
                                    changes.extra_delivery_days, changes.packaging)
         if changes.personalisation is not None:
             self.choice.set_personalisation(changes.personalisation, self.merchants.table)
+
+    def _launch_policies(self) -> None:
+        """The policies start today (simulation.policies_start: launch): they see the merchants as they are
+        (ranges and suppliers they change take effect now; a category added to a merchant is stocked for
+        its expected demand before it goes on sale) and set up the market as they would before day 0."""
+        self.policies = self._policies_to_launch
+        table = self.merchants.table
+        carried = table.carries.copy()
+        self.policies.merchants_created(self.context, table)
+        added = table.carries & ~carried
+        if added.any():
+            self.choice.refresh(table)
+            expected = self.choice.expected_cell_demand(self._expected_buyers_by_segment())
+            self.merchants.open_cells(*np.nonzero(added), expected)
+            self.choice.refresh(table)
+        for changes in self.policies.setup(self.context):
+            self._apply(changes)
+        self._see_platform_delay()
+        self.policies_launched = True
 
     def _rival_gain(self) -> np.ndarray:
         """What the rivals' scenario offer (section rivals) is worth more than the calibrated one, per segment."""
@@ -266,6 +289,8 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """One day, in the order of the ODD process overview (docs/model.md)."""
         d, sh, cfg, ctx, merchants = self.day, self.shoppers, self.scenario, self.context, self.merchants
+        if d == self.launch_day and not self.policies_launched:
+            self._launch_policies()
         if d == self.warmup and d > 0:
             self._start_measuring()
         if d == self.rivals_move_day and d > 0:  # the rivals change their offer during the run

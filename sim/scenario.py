@@ -12,7 +12,7 @@ from pydantic import Field, create_model, model_validator
 
 from sim.config import MarketConfig
 from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, SEGMENT_ORDERS_PREFIX, SUMMARY_KEYS
-from sim.policies import REGISTRY, policy_kpis
+from sim.policies import REGISTRY, enabled_policies, policy_kpis
 from sim.schema import Section
 
 
@@ -79,6 +79,17 @@ class Scenario(MarketConfig):
         policies = self.policies.model_copy(update={name: section.at_sample(f)
                                                     for name, section in self.policy_sections()})
         return self.scaled_to_sample({"policies": policies})
+
+    def policy_timing(self) -> str:
+        """Which year is measured: the policies' launch or a policy already running ("" without policies)."""
+        if not enabled_policies(self.policies):
+            return ""
+        w = self.simulation.warmup_days
+        if self.simulation.policies_start == "launch" or w == 0:
+            return "Policies launch on day 0 of the measured period" + (
+                f" (the {w}-day warm-up runs without them)." if w else ".")
+        return (f"Policies in place since the start of the {w}-day warm-up: the period measured follows {w} days "
+                "of the policies, not their launch.")
 
     def policy_sections(self) -> list[tuple[str, Section]]:
         """(name, section) of every policy section present, in registry order."""

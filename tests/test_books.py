@@ -81,7 +81,8 @@ def test_points_are_a_liability_with_breakage_and_expire():
     model, s = run("policies.loyalty={breakage: 0.3}")
     assert s["loyalty_points_liability_end"] == pytest.approx(0.7 * s["loyalty_points_outstanding_value"], rel=1e-9)
     assert model.ledger.balances["provisions"] == pytest.approx(s["loyalty_points_liability_end"], rel=1e-9)
-    warm, warm_s = run("policies.loyalty={breakage: 0.3}", "simulation.warmup_days=60")
+    warm, warm_s = run("policies.loyalty={breakage: 0.3}", "simulation.warmup_days=60",
+                       "simulation.policies_start=in_place")
     assert warm.ledger.balances["provisions"] == pytest.approx(warm_s["loyalty_points_liability_end"], rel=1e-9)
     assert abs(warm.ledger.imbalance()) < 1e-6 * warm.ledger.totals["sale"]  # the provision carried over the warm-up
     _, none_break = run("policies.loyalty={breakage: 0.0}")
@@ -137,6 +138,37 @@ def test_the_measured_period_follows_the_warm_up():
     cash = model.ledger.balances["merchants"]
     stock_change = model.inventory_value() - model.merchants.opening_inventory_value
     assert daily["merchant_profit"].sum() == pytest.approx(cash + stock_change, rel=1e-9)
+
+
+def test_policies_launch_on_day_0_or_are_in_place_through_the_warm_up():
+    """launch: the warm-up is the market without the policies (common random numbers: the baseline's, bit
+    for bit), and a range a policy adds to running merchants is on the shelves on day 0; in_place: the
+    policies have run through the warm-up."""
+    from sim.model import MarketModel
+
+    def at_day_0(*sets):
+        """The model on day 0 (launched, if it launches) and its shoppers' last purchase days at the warm-up's end."""
+        model = MarketModel(small_scenario("simulation.days=30", "simulation.warmup_days=40", *sets))
+        for _ in range(model.warmup):
+            model.step()
+        warm_up = model.shoppers.last_day.copy()
+        model.step()
+        return model, warm_up
+
+    base, base_warm_up = at_day_0()
+    assortment = "policies.assortment={extra_categories_per_merchant: 1, onboard_longtail_merchants: 4}"
+    for policy in ("policies.referral={reward_referrer: 10}", assortment):
+        (launched, warm_up), (in_place, in_place_warm_up) = (
+            at_day_0(policy), at_day_0(policy, "simulation.policies_start=in_place"))
+        assert launched.policies_launched and [p.name for p in launched.policies] == [p.name for p in in_place.policies]
+        assert (warm_up == base_warm_up).all() and not (in_place_warm_up == base_warm_up).all()
+    t, t0 = launched.merchants.table, base.merchants.table
+    added = t.carries[: t0.size] & ~t0.carries
+    # every running merchant got one range, stocked before it goes on sale
+    assert (added.sum(axis=1) == 1).all() and (t.on_hand[: t0.size][added] > 0).mean() > 0.9
+    assert t.size == t0.size + 4 and (t.created_day[t0.size:] == 40).all()  # onboarded at launch
+    assert "launch on day 0" in launched.scenario.policy_timing()
+    assert "in place" in in_place.scenario.policy_timing() and base.scenario.policy_timing() == ""
 
 
 def test_churn_is_counted_from_the_runs_start_and_dropout_beside_it():

@@ -61,6 +61,13 @@ class PolicySet:
         self.policies: list[Policy] = [REGISTRY[name](getattr(policies_config, name), generator(f"policy/{name}"))
                                        for name in enabled_policies(policies_config)]
 
+    @classmethod
+    def none(cls) -> PolicySet:
+        """No policy at all (the warm-up before the scenario's policies launch)."""
+        empty = cls.__new__(cls)
+        empty.policies = []
+        return empty
+
     def __iter__(self):
         return iter(self.policies)
 
