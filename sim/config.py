@@ -440,7 +440,7 @@ def _default_regions() -> list[RegionConfig]:
 
 def _default_vehicles() -> dict[str, VehicleTypeConfig]:
     return {"diesel_van": VehicleTypeConfig(parcels_per_day=120, cost_per_day=160.0, cost_per_km=0.20),
-            "ev_van": VehicleTypeConfig(parcels_per_day=110, cost_per_day=180.0, cost_per_km=0.06),
+            "ev_van": VehicleTypeConfig(parcels_per_day=120, cost_per_day=171.0, cost_per_km=0.06),
             "cargo_bike": VehicleTypeConfig(parcels_per_day=50, cost_per_day=110.0, cost_per_km=0.01)}
 
 

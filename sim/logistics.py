@@ -46,14 +46,15 @@ class Fleet:
 
 
 def build_fleet(cfg: LogisticsConfig, factors: FactorTable, expected_parcels: np.ndarray,
-                shares: dict[str, float], capacity_gain: float = 0.0) -> Fleet:
-    """Size each region's fleet to headroom x its expected daily parcels, split by capacity share."""
-    names = sorted((v for v in shares if shares[v] > 0), key=lambda v: (factors("last_mile", v), v))
+                shares: dict[str, float | np.ndarray], capacity_gain: float = 0.0) -> Fleet:
+    """Size each region's fleet to headroom x its expected daily parcels, split by capacity share (one
+    share per vehicle type, or one per type and region)."""
+    names = sorted((v for v in shares if np.any(np.asarray(shares[v]) > 0)), key=lambda v: (factors("last_mile", v), v))
     per_day = np.array([cfg.vehicles[v].parcels_per_day for v in names]) * (1.0 + capacity_gain)
     capacity = np.maximum(cfg.capacity_headroom * expected_parcels, 0.05)
-    share = np.array([shares[v] for v in names])
-    share = share / share.sum()
-    vehicles = capacity[:, None] * share[None, :] / per_day[None, :]
+    share = np.array([np.broadcast_to(np.asarray(shares[v], dtype=float), capacity.shape) for v in names]).T
+    share = share / share.sum(axis=1, keepdims=True)  # (regions, types)
+    vehicles = capacity[:, None] * share / per_day[None, :]
     return Fleet(names, vehicles, per_day,
                  np.array([cfg.vehicles[v].cost_per_day for v in names]),
                  np.array([cfg.vehicles[v].cost_per_km for v in names]),
@@ -127,7 +128,7 @@ class LastMile:
         merchants.charge(rows[own], np.full(int(own.sum()), per_parcel))
         return days, wait
 
-    def reconfigure(self, shares: dict[str, float] | None = None, capacity_gain: float = 0.0,
+    def reconfigure(self, shares: dict[str, float | np.ndarray] | None = None, capacity_gain: float = 0.0,
                     km_factor: float | None = None, extra_days: int | None = None,
                     packaging: str | None = None) -> None:
         """A policy's change before day 0: the fleet's vehicle mix (capacity per region kept),

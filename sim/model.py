@@ -140,6 +140,7 @@ class MarketModel(mesa.Model):
         self.alive_start = int(self.shoppers.alive.sum())
         self.context.merchants = self.merchants.table
         self.context.choice = self.choice
+        self.context.factors = self.factors
         for changes in self.policies.setup(self.context):  # policies adjust the market before day 0
             self._apply(changes)
         self.policies_launched = self.launch_day == 0

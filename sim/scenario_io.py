@@ -329,10 +329,22 @@ def _as_data(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
+# pydantic's name for a member of a union type in an error's location ('constrained-float', "literal['auto']"),
+# not a field: a value that fits no member of `float | Literal['auto']` gets an error per member
+_UNION_MEMBER = re.compile(r"^(literal\[.*\]|[a-z]+(-[a-z]+)+(\[.*\])?|float|int|str|bool)$")
+
+
+def _field_loc(error: dict) -> list[str]:
+    return [str(p) for p in error["loc"] if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
+
+
 def _to_scenario_error(exc: ValidationError, source: str) -> ScenarioError:
     errors = exc.errors(include_url=False)
     first = errors[0]
-    loc = [str(p) for p in first["loc"]]
+    loc = _field_loc(first)
+    # the other members of a union the value fits none of: what they allow is said, not counted as problems
+    alternatives = [e for e in errors[1:] if _field_loc(e) == loc]
+    errors = [first, *(e for e in errors[1:] if _field_loc(e) != loc)]
     field = ".".join(loc) or None
     if first["type"] == "extra_forbidden":
         model = _model_at(loc[:-1])
@@ -346,6 +358,9 @@ def _to_scenario_error(exc: ValidationError, source: str) -> ScenarioError:
         if first["type"] == "finite_number":
             message = (f"must be a finite number{shown}; inf, nan and numbers too large for a float "
                        "(beyond about 1.8e308, e.g. 1e400) are not allowed")
+    allowed = [e["ctx"]["expected"] for e in alternatives if e["type"] == "literal_error"]
+    if allowed:
+        message += f"; or {' or '.join(allowed)}"
     more = len(errors) - 1
     if more:
         message += f" [and {more} more problem{'s' if more > 1 else ''}]"

@@ -23,6 +23,7 @@ def run_with(**levers):
 
 def test_policy_present_but_idle_reproduces_the_baseline(base):
     idle = run_with()
+    assert idle.summary.pop("green_ev_capacity_share") == 0.0  # the policy's own KPI: the fleet as it was
     assert idle.summary == base.summary
 
 
@@ -98,3 +99,14 @@ def test_a_carbon_price_moves_supplier_choice_and_lowers_carbon():
     assert zero.summary["carbon_kg"] == base.summary["carbon_kg"]
     per_unit = [run(p) for p in (0, 200, 2000)]
     assert per_unit[2] < per_unit[1] < per_unit[0], per_unit
+
+
+def test_a_carbon_price_moves_the_fleet_to_electric_vans_region_by_region():
+    """ev_share auto: the platform runs the vehicle type that costs least per parcel, carbon priced in. At 0
+    only the rural region's long drops pay for an EV; a higher price electrifies more regions, and the
+    fleet's carbon per parcel falls while its cost per parcel rises (common random numbers)."""
+    runs = [run_with(ev_share="auto", carbon_price_per_tonne=price) for price in (0, 500, 2000)]
+    shares = [r.summary["green_ev_capacity_share"] for r in runs]
+    assert shares == pytest.approx([0.15, 0.45, 1.0])  # rural, + suburban, + urban (shoppers' shares)
+    per_parcel = [r.summary["carbon_last_mile_kg"] / r.daily["platform_parcels"].sum() for r in runs]
+    assert per_parcel[0] > per_parcel[1] > per_parcel[2]

@@ -48,7 +48,7 @@ class Assortment(Policy):
     Config = AssortmentConfig
     kpis = (
         Kpi("assortment_delisted_cells", "(merchant, category) pairs", "categories dropped for slow turnover"),
-        Kpi("assortment_onboarded_merchants", "merchants", "long-tail merchants onboarded before day 0"),
+        Kpi("assortment_onboarded_merchants", "merchants", "long-tail merchants onboarded at the policy's start"),
     )
     config: AssortmentConfig
 

@@ -16,6 +16,7 @@ import numpy as np
 from agents.merchant import MerchantTable
 from agents.shopper import DailyDraws, ShopperPopulation
 from agents.supplier import SupplierTable
+from sim.carbon import FactorTable
 from sim.choice import ChoiceModel
 from sim.config import MarketConfig
 from sim.kpis import Kpi
@@ -48,6 +49,7 @@ class PolicyContext:
     rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
     choice: ChoiceModel | None = None  # today's offer values and the platform nest (read only)
+    factors: FactorTable | None = None  # emission factors (sim/data/carbon_factors.csv or the scenario's)
 
     def expected_order_value(self) -> np.ndarray:
         """Each shopper's usual order [currency]: its Gamma-Gamma mean spend x its segment's
@@ -88,7 +90,7 @@ class MarketChanges:
 
     personalisation: float | None = None     # the recommender's level (sim/choice.py)
     onboard_longtail_merchants: int = 0      # merchants with categories drawn uniformly
-    fleet_shares: dict[str, float] | None = None  # vehicle capacity shares; the fleet is rebuilt
+    fleet_shares: dict[str, float | np.ndarray] | None = None  # vehicle capacity shares (per region: arrays)
     fleet_capacity_gain: float = 0.0         # extra parcels per vehicle-day (consolidated rounds)
     km_factor: float | None = None           # last-mile km per parcel, relative
     extra_delivery_days: int | None = None   # added to platform-fulfilled delivery

@@ -2,7 +2,9 @@
 
 Each lever has its cost and side effect as well as its emission effect:
 - ev_share moves that share of the fleet's parcel capacity to ev_van (higher cost per day,
-  lower cost and carbon per km; cleanest vehicles are dispatched first);
+  lower cost and carbon per km; cleanest vehicles are dispatched first); `auto` lets the
+  platform choose per region the vehicle type with the lowest cost per parcel, carbon priced in
+  (regions with longer drops gain more from the EV's cheaper km);
 - consolidation delivers platform parcels in fuller rounds: fewer km per parcel and more
   parcels per vehicle-day, but `consolidation_extra_days` longer delivery, which shoppers
   see in merchant choice (platform-fulfilled merchants lose share);
@@ -18,11 +20,14 @@ Each lever has its cost and side effect as well as its emission effect:
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from pydantic import Field
 
 from agents.merchant import MerchantTable
 from sim.config import MarketConfig
+from sim.kpis import Kpi
 from sim.policies.base import MarketChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Probability
 
@@ -30,8 +35,10 @@ from sim.schema import NonNegative, PolicySection, Probability
 class GreenLogisticsConfig(PolicySection):
     """The green-logistics policy: fleet, consolidation, packaging, suppliers, carbon price."""
 
-    ev_share: Probability | None = Field(
-        None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged)"
+    ev_share: Probability | Literal["auto"] | None = Field(
+        None, description="Share of the fleet's capacity moved to ev_van (none: fleet unchanged); auto: in each "
+        "region the platform runs whichever of its fleet's vehicle types and ev_van costs least per parcel, "
+        "carbon price included"
     )
     consolidation: bool = Field(False, description="Consolidate platform deliveries: slower, fewer km")
     consolidation_extra_days: int = Field(1, ge=0, le=14, description="Days consolidation adds to delivery")
@@ -57,6 +64,8 @@ class GreenLogistics(Policy):
                 "avg_delivery_days", "late_delivery_rate")
     Config = GreenLogisticsConfig
     flows = {"carbon_levy": ("platform", "external")}  # internal carbon price
+    kpis = (Kpi("green_ev_capacity_share", "share", "share of the fleet's parcel capacity in electric vans after the "
+                "policy's start (regions weighted by their shoppers)"),)
     config: GreenLogisticsConfig
 
     @classmethod
@@ -80,8 +89,12 @@ class GreenLogistics(Policy):
     def setup(self, ctx: PolicyContext) -> MarketChanges:
         cfg, fleet = self.config, ctx.market.logistics.fleet
         self.carbon_credit_kg = 0.0  # negative carbon of past days not yet set against the levy
-        shares = dict(fleet)
-        if cfg.ev_share is not None:
+        shares: dict[str, float | np.ndarray] = dict(fleet)
+        self.ev_capacity_share = float(fleet.get("ev_van", 0.0))
+        if cfg.ev_share == "auto":
+            shares = self.cheapest_fleet(ctx)
+        elif cfg.ev_share is not None:
+            self.ev_capacity_share = cfg.ev_share + (1.0 - cfg.ev_share) * self.ev_capacity_share
             shares = {v: s * (1.0 - cfg.ev_share) for v, s in shares.items() if v != "ev_van"}
             if sum(shares.values()) == 0:  # the fleet was all EV already
                 shares = {}
@@ -93,6 +106,24 @@ class GreenLogistics(Policy):
             changes.km_factor = 1.0 - cfg.consolidation_km_saving
             changes.extra_delivery_days = cfg.consolidation_extra_days
         return changes
+
+    def cheapest_fleet(self, ctx: PolicyContext) -> dict[str, np.ndarray]:
+        """Per region, all capacity to the vehicle type (the fleet's types and ev_van) with the lowest cost
+        per parcel delivered: capacity_headroom x cost_per_day / parcels_per_day (vehicles are paid for
+        every day, busy or not) + km per parcel x (cost_per_km + carbon price x kg CO2e per km), with
+        consolidation's km and capacity if it is on."""
+        cfg, lg = self.config, ctx.market.logistics
+        names = sorted({*lg.fleet, "ev_van"})
+        km = np.array([r.km_per_parcel for r in lg.regions]) * (
+            1.0 - cfg.consolidation_km_saving if cfg.consolidation else 1.0)
+        gain = 1.0 + (cfg.consolidation_capacity_gain if cfg.consolidation else 0.0)
+        per_parcel = np.array([
+            lg.capacity_headroom * lg.vehicles[v].cost_per_day / (lg.vehicles[v].parcels_per_day * gain)
+            + km * (lg.vehicles[v].cost_per_km + cfg.carbon_price_per_tonne / 1000.0 * ctx.factors("last_mile", v))
+            for v in names])  # (types, regions)
+        best = np.argmin(per_parcel, axis=0)
+        self.ev_capacity_share = float(np.array([r.share for r in lg.regions]) @ (best == names.index("ev_van")))
+        return {v: (best == i).astype(float) for i, v in enumerate(names)}
 
     def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
         """Suppliers chosen with carbon priced in: each merchant buys each category from the supplier with
@@ -135,3 +166,6 @@ class GreenLogistics(Policy):
             self.carbon_credit_kg = min(due, 0.0)
             if due > 0:
                 ctx.ledger.post("carbon_levy", due / 1000.0 * price)
+
+    def summary(self) -> dict[str, float]:
+        return {"green_ev_capacity_share": self.ev_capacity_share}
