@@ -224,10 +224,16 @@ def compare(baseline: Scenario | str | Path, scenarios: list[Scenario | str | Pa
 
 
 def runs_table(gathered: pd.DataFrame) -> pd.DataFrame:
-    """runs.csv: one row per run (scenario, replication, seed, every KPI); a KPI a scenario lacks (e.g.
-    coupons without the subsidy) is 0 there."""
+    """runs.csv: one row per run (scenario, replication, seed, every KPI); a policy's KPI in a scenario
+    without the policy (e.g. coupons without the subsidy) is 0 there; a KPI a run could not measure (n/a, e.g.
+    churn in a run shorter than its window) stays empty (NaN)."""
+    from sim.policies import policy_kpis
+
     kpis = [c for c in gathered.columns if c not in (*RUN_COLUMNS, "scenario")]
-    frame = gathered[["scenario", "replication", "seed", *kpis]].fillna({k: 0.0 for k in kpis})
+    frame = gathered[["scenario", "replication", "seed", *kpis]].copy()
+    own = [k.name for k in policy_kpis() if k.name in frame.columns]
+    absent = frame[own].isna().groupby(frame["scenario"]).transform("all")  # the policy is off in that scenario
+    frame[own] = frame[own].mask(absent, 0.0)
     frame = frame.sort_values(["scenario", "replication"], kind="stable").reset_index(drop=True)
     return frame[["scenario", "replication", "seed", *kpi_columns(frame)]]
 
@@ -260,7 +266,32 @@ def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
                 "relative_delta": mean_delta / abs(base_mean) if base_mean else float("nan"),
                 "unpaired_ci_low": u_low, "unpaired_ci_high": u_high, "replications": int(values.size),
             })
+        if name != names[0]:
+            rows += _carbon_split(base, runs_s, name)
     return pd.DataFrame(rows)
+
+
+def _carbon_split(base: pd.DataFrame, runs_s: pd.DataFrame, name: str) -> list[dict]:
+    """Rows of sim.tables.CARBON_SPLIT for one scenario (0 for the baseline), with paired intervals over
+    replications: the change of carbon_kg split so that lost sales never pass for a carbon saving, (orders -
+    the baseline's orders) x the baseline's carbon per order, and orders x the change of carbon per order; the
+    two add up to the change, replication by replication."""
+    if not {"carbon_kg", "orders"} <= set(runs_s.columns):
+        return []
+    b = base.loc[runs_s.index]
+    orders_b, orders_s = b["orders"].to_numpy(dtype=float), runs_s["orders"].to_numpy(dtype=float)
+    per_order_b = b["carbon_kg"].to_numpy(dtype=float) / np.maximum(orders_b, 1.0)
+    per_order_s = runs_s["carbon_kg"].to_numpy(dtype=float) / np.maximum(orders_s, 1.0)
+    parts = {"carbon_change_from_orders_kg": (orders_s - orders_b) * per_order_b,
+             "carbon_change_from_carbon_per_order_kg": orders_s * (per_order_s - per_order_b)}
+    rows = []
+    for kpi, delta in parts.items():
+        mean_delta, low, high = t_interval(delta)
+        rows.append({"scenario": name, "kpi": kpi, "mean": mean_delta, "delta_vs_baseline": mean_delta,
+                     "ci_low": low, "ci_high": high, "sd": float(delta.std(ddof=1)) if delta.size > 1 else 0.0,
+                     "relative_delta": float("nan"), "unpaired_ci_low": low, "unpaired_ci_high": high,
+                     "replications": int(delta.size)})
+    return rows
 
 
 def _per_run(folder: Path, scenarios: list[Scenario], replications: int, table: str) -> pd.DataFrame:

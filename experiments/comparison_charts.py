@@ -406,19 +406,22 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
 def targets_panel(targets: pd.DataFrame, context: str, path: Path) -> None:
     """Each target of the scenarios: met, not met or inconclusive, with its estimate and 95% interval."""
     colour = {"met": style.GOOD, "not met": style.BAD, "inconclusive": "#E69F00"}
+    colour.update({s: style.BAD for s in targets["status"] if s.startswith("unreachable")})
     fig, ax = plt.subplots(figsize=(12, 1.8 + 0.5 * len(targets)), layout="constrained")
     for i, t in enumerate(targets.itertuples()):
         c = colour.get(t.status, style.NEUTRAL)
         goal, estimate = style.target_texts(t.kpi, t.measure, t.goal, t.estimate, t.ci_low, t.ci_high)
+        status, _, why = t.status.partition(": ")  # "unreachable: at most ..." keeps its reason beside the estimate
         ax.text(0.0, i, f"{t.scenario}: {t.kpi}, {goal}", va="center", fontsize=10)
-        ax.text(0.62, i, estimate, va="center", fontsize=10)
-        ax.text(0.88, i, t.status.upper(), va="center", fontsize=10, fontweight="bold", color=c)
+        ax.text(0.55, i, estimate + (f" ({why})" if why else ""), va="center", fontsize=10)
+        ax.text(0.88, i, status.upper(), va="center", fontsize=10, fontweight="bold", color=c)
     ax.set_ylim(len(targets) - 0.5, -0.5)
     ax.set_xlim(0, 1)
     ax.axis("off")
     met = int((targets["status"] == "met").sum())
     style.titled(fig, f"{met} of {len(targets)} targets met", "Met: the whole 95% interval meets the goal; not met: "
-                 f"the whole interval misses it; inconclusive: the interval straddles it. {context}")
+                 "the whole interval misses it; inconclusive: the interval straddles it; unreachable: the goal is "
+                 f"above what the KPI can be by construction in these runs. {context}")
     style.save(fig, path)
 
 

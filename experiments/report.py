@@ -153,14 +153,23 @@ def _compare_report(folder: Path) -> Report:
     owner = {k.name: name for name, cls in REGISTRY.items() for k in cls.kpis}  # a policy's own KPIs
     has = {n: set(enabled_policies(s.policies)) for n, s in scenarios.items()}
     rows = []
-    for key, label, fmt in _key_rows(on):
+    from sim.tables import CARBON_SPLIT
+    units.update(dict.fromkeys(CARBON_SPLIT, units["carbon_kg"]))
+    # the change of carbon split below it: lost sales are not a carbon saving
+    keys = []
+    for key_row in _key_rows(on):
+        keys.append(key_row)
+        if key_row[0] == "carbon_kg":
+            keys += [(part, label.strip(), key_row[2]) for part, label in CARBON_SPLIT.items()]
+    for key, label, fmt in keys:
         sub = table[table["kpi"] == key].set_index("scenario")
         if sub.empty:
             continue
         # a policy's own KPI means nothing where the policy is off
         applies = {n: key not in owner or owner[key] in has[n] for n in names}
         row = {"KPI": label, "unit": units.get(key, "").replace("currency", currency),
-               names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] else "—"}
+               names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] and key not in CARBON_SPLIT
+               else "—"}
         for n in names[1:]:
             r = sub.loc[n]
             row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "

@@ -43,7 +43,8 @@ def welch_interval(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def assess_targets(runs: pd.DataFrame, names: list[str], targets_by_scenario: list[list[TargetConfig]]) -> pd.DataFrame:
-    """Each target: met (the whole CI satisfies it), not met (none of it does) or inconclusive."""
+    """Each target: met (the whole CI satisfies it), not met (none of it does) or inconclusive; a minimum above
+    what the KPI can reach by construction (its `<kpi>_ceiling`, e.g. merchant satisfaction) is unreachable."""
     base = runs[runs["scenario"] == names[0]].set_index("replication")
     rows = []
     for name, targets in zip(names, targets_by_scenario, strict=True):
@@ -61,10 +62,15 @@ def assess_targets(runs: pd.DataFrame, names: list[str], targets_by_scenario: li
                 goal = t.relative_change_min if t.relative_change_min is not None else t.min
                 kind = ">="
                 status = "met" if low >= goal else "not met" if high < goal else "inconclusive"
+                ceiling = f"{t.kpi}_ceiling"  # the most the KPI can be in these runs (sim/kpis.py), if it has one
+                if t.min is not None and ceiling in runs_s and goal > runs_s[ceiling].max():
+                    status = f"unreachable: at most {runs_s[ceiling].max():.3g} in these runs"
             else:
                 goal = t.relative_change_max if t.relative_change_max is not None else t.max
                 kind = "<="
                 status = "met" if high <= goal else "not met" if low > goal else "inconclusive"
+            if np.isnan(values).any():  # a KPI the runs could not measure (e.g. a 90-day share in a shorter run)
+                status = "not measured in these runs"
             rows.append({"scenario": name, "kpi": t.kpi, "measure": measure, "goal": f"{kind} {goal:g}",
                          "estimate": est, "ci_low": low, "ci_high": high, "status": status})
     return pd.DataFrame(rows, columns=["scenario", "kpi", "measure", "goal", "estimate", "ci_low", "ci_high", "status"])

@@ -98,13 +98,13 @@ def _dropout_rate_monthly(daily: pd.DataFrame, end: Any) -> float:
     return _monthly_rate(daily, end, "dropouts", "alive_latent", end.alive_start)
 
 
-def _second_purchase_90d(daily: pd.DataFrame, end: Any) -> float:
+def _second_purchase_90d(daily: pd.DataFrame, end: Any) -> float | None:
     """Share of the run's cohort (or the day-0 cohort) who bought again within 90 days of their first purchase."""
     last = end.measure_start + len(daily) - 1
     first_min = -1 if end.initial_history_days == 0 and end.measure_start == 0 else end.measure_start
     cohort = end.is_customer & (end.first_day >= first_min) & (end.first_day <= last - 90)
     retained = cohort & (end.second_day - end.first_day <= 90)
-    return ratio(retained.sum(), cohort.sum())
+    return measured(retained.sum(), cohort.sum())  # n/a in a run shorter than 90 days
 
 
 def _bullwhip_ratio(daily: pd.DataFrame, end: Any) -> float:
@@ -172,20 +172,21 @@ CORE = (
           "assumption: see carbon_logistics_kg)", "lower", column="carbon_kg", label="carbon", shown=True,
           fmt="{:,.0f} kg CO2e", key=True),
     _core("carbon_per_order_kg", "kg CO2e per order", "carbon_kg / orders", "lower",
-          compute=lambda d, e, s: ratio(_col(d, "carbon_kg"), s["orders"])),
+          compute=lambda d, e, s: ratio(_col(d, "carbon_kg"), s["orders"]), label="carbon per order"),
     _core("fill_rate", "share", "orders / purchase attempts", "higher", label="fill rate", shown=True,
           compute=lambda d, e, s: ratio(s["orders"], _col(d, "order_attempts"))),
     _core("stockout_rate", "share", "attempts whose first choice was out of stock / attempts", "lower",
-          compute=lambda d, e, s: ratio(_col(d, "stockout_events"), _col(d, "order_attempts"))),
+          compute=lambda d, e, s: ratio(_col(d, "stockout_events"), _col(d, "order_attempts")), label="stockout rate"),
     _core("avg_delivery_days", "days", "mean realised delivery time of served orders", "lower",
-          compute=lambda d, e, s: ratio(_col(d, "delivery_days_sum"), s["orders"])),
+          compute=lambda d, e, s: ratio(_col(d, "delivery_days_sum"), s["orders"]), label="delivery time (days)"),
     _core("late_delivery_rate", "share", "orders delayed by the fleet's backlog / orders", "lower",
-          compute=lambda d, e, s: ratio(_col(d, "late_deliveries"), s["orders"])),
+          compute=lambda d, e, s: ratio(_col(d, "late_deliveries"), s["orders"]), label="late deliveries"),
     _core("bullwhip_ratio", "ratio", "variance of daily replenishment orders / variance of daily demand", "lower",
           compute=lambda d, e, s: _bullwhip_ratio(d, e)),
     _core("inventory_turnover", "turns per year", "units sold per unit of mean stock on hand, annualised",
           "higher",
-          compute=lambda d, e, s: ratio(_col(d, "units_sold"), float(d["on_hand_units"].mean())) * 365.0 / len(d)),
+          compute=lambda d, e, s: ratio(_col(d, "units_sold"), float(d["on_hand_units"].mean())) * 365.0 / len(d),
+          label="inventory turns a year"),
     _core("merchants_active_end", "merchants", "merchants active at the end", "higher", label="merchants active (end)",
           shown=True, compute=lambda d, e, s: int(np.count_nonzero(e.merchant_active))),
     _core("merchant_satisfaction", "share", "merchants active at the end with positive trailing-quarter profit / "
@@ -236,20 +237,26 @@ EXTRA = (
     Kpi("reactivated_customers", "orders (reactivations)", "repeat orders of customers who were dormant or churned",
         "higher", column="reactivated_customers"),
     Kpi("top_decile_merchant_share", "share", "share of GMV won by the top 10% of merchants ever created",
-        compute=lambda d, e, s: _top_decile_share(e.merchant_gmv)),
+        compute=lambda d, e, s: _top_decile_share(e.merchant_gmv), label="GMV share of the top 10% of merchants"),
     *(Kpi(f"carbon_{stage}_kg", "kg CO2e", f"emissions of stage {stage}", "lower", column=f"carbon_{stage}_kg")
       for stage in STAGES),
     Kpi("carbon_logistics_kg", "kg CO2e", "line haul + last mile + packaging + warehousing: carbon_kg without the "
         "production assumption", "lower",
-        compute=lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production"))),
+        compute=lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production")),
+        label="carbon of logistics"),
     *(Kpi(f"new_customers_{ch}", "customers", f"joiners attributed to channel {ch}", "higher",
           column=f"new_customers_{ch}") for ch in JOIN_CHANNELS),
     Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower",
-        compute=lambda d, e, s: measured(s["marketing_cost"], s["new_customers_paid"])),
+        compute=lambda d, e, s: measured(s["marketing_cost"], s["new_customers_paid"]), label="CAC, paid marketing"),
     Kpi("cac_referral", "currency per referred new customer", "referral_cost / new_customers_referral", "lower",
-        compute=lambda d, e, s: measured(s["referral_cost"], s["new_customers_referral"])),
+        compute=lambda d, e, s: measured(s["referral_cost"], s["new_customers_referral"]), label="CAC, referral"),
     Kpi("k_factor", "new customers per customer", "referred joiners / mean daily customers", "higher",
-        compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean()))),
+        compute=lambda d, e, s: ratio(s["new_customers_referral"], float(d["customers_total"].mean())),
+        label="viral coefficient (k)"),
+    Kpi("merchant_satisfaction_ceiling", "share", "merchants active at the end / every merchant active at any "
+        "time in the run: the most merchant_satisfaction can be, since merchants who left count as dissatisfied "
+        "(a target above it cannot be met)", "higher",
+        compute=lambda d, e, s: ratio(int(np.count_nonzero(e.merchant_active)), e.merchants_in_window)),
     Kpi("dropout_rate_monthly_churn_base", "share per month", "latent dropouts per month / customers not churned "
         "(churn_rate_monthly's base), so the two rates can be set side by side", "lower",
         compute=lambda d, e, s: _monthly_rate(d, e, "dropouts", "churn_at_risk", e.churn_at_risk_start)),

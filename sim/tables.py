@@ -52,6 +52,12 @@ def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
     return rows
 
 
+# The change of carbon_kg in a comparison, split (experiments/comparison.py): what fewer or more orders
+# account for, and what a change of carbon per order does; lost sales are not a carbon saving.
+CARBON_SPLIT = {"carbon_change_from_orders_kg": "  of which: orders lost or won",
+                "carbon_change_from_carbon_per_order_kg": "  of which: carbon per order"}
+
+
 def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str,
                       policies: list[str] | tuple[str, ...] = ()) -> str:
     """One block per scenario: its mean and its change vs the baseline with the 95% paired interval;
@@ -76,6 +82,13 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
             lines.append(f"{label:<{width}}  {format_value(r['mean'], fmt):>14}  "
                          f"{format_change(r['delta_vs_baseline'], fmt):>12}  "
                          f"{ci:<28} {rel:>9}")
+            if key == "carbon_kg":  # the change split: lost sales are not a carbon saving
+                for part, part_label in CARBON_SPLIT.items():
+                    if part in rows.index:
+                        p = rows.loc[part]
+                        ci = f"[{format_change(p['ci_low'], fmt)}, {format_change(p['ci_high'], fmt)}]"
+                        change = format_change(p["delta_vs_baseline"], fmt)
+                        lines.append(f"{part_label:<{width}}  {'':>14}  {change:>12}  {ci:<28}")
     return "\n".join(lines)
 
 

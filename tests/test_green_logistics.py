@@ -29,7 +29,7 @@ def test_policy_present_but_idle_reproduces_the_baseline(base):
 
 def test_ev_share_cuts_last_mile_carbon_and_costs_more(base):
     ev = run_with(ev_share=1.0)
-    assert ev.summary["carbon_last_mile_kg"] < 0.8 * base.summary["carbon_last_mile_kg"]
+    assert ev.summary["carbon_last_mile_kg"] < 0.85 * base.summary["carbon_last_mile_kg"]  # carriers stay diesel
     assert ev.summary["platform_logistics_cost"] > base.summary["platform_logistics_cost"]
     assert ev.summary["carbon_production_kg"] == base.summary["carbon_production_kg"]
 

@@ -47,8 +47,10 @@ class Assortment(Policy):
                 "stockout_rate", "top_decile_merchant_share")
     Config = AssortmentConfig
     kpis = (
-        Kpi("assortment_delisted_cells", "(merchant, category) pairs", "categories dropped for slow turnover"),
-        Kpi("assortment_onboarded_merchants", "merchants", "long-tail merchants onboarded at the policy's start"),
+        Kpi("assortment_delisted_cells", "(merchant, category) pairs", "categories dropped for slow turnover",
+            label="categories delisted"),
+        Kpi("assortment_onboarded_merchants", "merchants", "long-tail merchants onboarded at the policy's start",
+            label="long-tail merchants onboarded"),
     )
     config: AssortmentConfig
 

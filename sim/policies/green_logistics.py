@@ -65,7 +65,7 @@ class GreenLogistics(Policy):
     Config = GreenLogisticsConfig
     flows = {"carbon_levy": ("platform", "external")}  # internal carbon price
     kpis = (Kpi("green_ev_capacity_share", "share", "share of the fleet's parcel capacity in electric vans after the "
-                "policy's start (regions weighted by their shoppers)"),)
+                "policy's start (regions weighted by their shoppers)", label="fleet capacity in EV vans"),)
     config: GreenLogisticsConfig
 
     @classmethod

@@ -140,12 +140,13 @@ class Loyalty(Policy):
         Kpi("loyalty_points_redeemed", "points", "points redeemed"),
         Kpi("loyalty_points_outstanding_value", "currency", "points balance at the end x point value", "lower"),
         Kpi("loyalty_points_liability_end", "currency", "provision for outstanding points at the end: their value "
-            "x (1 - breakage)", "lower"),
-        Kpi("loyalty_points_expired", "points", "points expired after points_expiry_days without an order"),
+            "x (1 - breakage)", "lower", label="points liability (end)"),
+        Kpi("loyalty_points_expired", "points", "points expired after points_expiry_days without an order",
+            label="points expired"),
         Kpi("free_shipping_cost", "currency", "members' delivery cost paid by the platform (flow free_shipping)",
             "lower"),
         Kpi("membership_revenue", "currency", "membership fees (ledger flow membership)", "higher"),
-        Kpi("members_end", "shoppers", "paying members at the end", "higher"),
+        Kpi("members_end", "shoppers", "paying members at the end", "higher", label="members (end)"),
         Kpi("members_joined", "shoppers", "membership joins during the run", "higher"),
     )
     config: LoyaltyConfig

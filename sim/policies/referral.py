@@ -86,12 +86,12 @@ class Referral(Policy):
     Config = ReferralConfig
     flows = {"referral": ("platform", "shoppers")}  # rewards to referrers and referees
     kpis = (
-        Kpi("referral_fake_signups", "sign-ups", "fake sign-ups rewarded", "lower"),
+        Kpi("referral_fake_signups", "sign-ups", "fake sign-ups rewarded", "lower", label="fake referral sign-ups"),
         Kpi("referral_rewards_to_referrers", "rewards", "referrer rewards paid (real and fake referrals)"),
         Kpi("referral_rewards_to_referees", "rewards", "referee rewards paid"),
         Kpi("distinct_referrers", "customers", "shoppers who earned at least one referrer reward", "higher"),
         Kpi("referral_cannibalised_joins", "customers", "rewarded referrals of friends who joined by word of mouth "
-            "anyway", "lower"),
+            "anyway", "lower", label="referred joins that came anyway"),
         Kpi("referral_cannibalisation_share", "share", "cannibalised / all rewarded referred joins", "lower"),
     )
     config: ReferralConfig

@@ -100,8 +100,10 @@ class Subsidy(Policy):
         Kpi("coupons_redeemed", "coupons", "coupons used on served repeat orders"),
         Kpi("subsidy_cannibalised_orders", "coupons", "redemptions by shoppers who would have bought anyway",
             "lower"),
-        Kpi("subsidy_cannibalised_cost", "currency", "discounts paid on orders that came anyway", "lower"),
-        Kpi("subsidy_cannibalisation_share", "share", "cannibalised / redeemed coupons", "lower"),
+        Kpi("subsidy_cannibalised_cost", "currency", "discounts paid on orders that came anyway", "lower",
+            label="coupon money on orders that came anyway"),
+        Kpi("subsidy_cannibalisation_share", "share", "cannibalised / redeemed coupons", "lower",
+            label="coupons on orders that came anyway"),
         Kpi("subsidy_accelerated_orders", "orders", "coupon-induced purchases borrowed from the shoppers' later "
             "ones (expected; repaid by the post-promotion dip)", "lower"),
     )
