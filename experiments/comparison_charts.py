@@ -318,11 +318,9 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
     table = platform.pivot_table(index="line", columns="scenario", values="amount", aggfunc="sum", sort=False)
     profit = table.sum()
     others = names[1:]
-    cols = min(3, len(others))
-    rows = -(-len(others) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, 4.4 * rows), layout="constrained", squeeze=False)
     gmv = pnl[(pnl["party"] == "merchants") & (pnl["line"] == "sale")].set_index("scenario")["amount"]
-    for ax, name in zip(axes.ravel(), others, strict=False):
+    all_steps = {}
+    for name in others:
         delta = (table[name] - table[names[0]]).fillna(0.0)
         # lines that move profit little (under 5% of the largest move, or 0.05% of GMV) are summed as "other"
         small = delta.abs() < max(BRIDGE_MIN_MOVE * float(delta.abs().max()),
@@ -330,26 +328,37 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
         steps = [(line.replace("_", " "), v) for line, v in delta[~small].items() if v != 0]
         if delta[small].sum() != 0:
             steps.append(("other lines", float(delta[small].sum())))
+        all_steps[name] = steps
+    # a horizontal waterfall per scenario, top to bottom: the line names sit on the y axis, where they cannot
+    # overlap however many lines move, and each step's amount at its bar's end
+    cols = min(3, len(others))
+    rows = -(-len(others) // cols)
+    bars = max(len(s) for s in all_steps.values()) + 2
+    fig, axes = plt.subplots(rows, cols, figsize=(6 * cols, (0.32 * bars + 1.2) * rows + 0.8), layout="constrained",
+                             squeeze=False)
+    for ax, name in zip(axes.ravel(), others, strict=False):
+        steps = all_steps[name]
         labels = [names[0], *[s for s, _ in steps], name]
         level = float(profit[names[0]])
-        ax.bar(0, level, color=style.BASELINE)
+        ax.barh(0, level, color=style.BASELINE)
         levels = [0.0, level]
         for i, (_, v) in enumerate(steps, start=1):
-            ax.bar(i, v, bottom=level, color=style.GOOD if v > 0 else style.BAD)
-            ax.annotate(style.number(v, True), (i, max(level, level + v)), xytext=(0, 2), textcoords="offset points",
-                        ha="center", va="bottom", fontsize=7)
+            ax.barh(i, v, left=level, color=style.GOOD if v > 0 else style.BAD)
+            ax.annotate(style.number(v, True), (max(level, level + v), i), xytext=(3, 0), textcoords="offset points",
+                        ha="left", va="center", fontsize=7)
             level += v
             levels.append(level)
-        ax.bar(len(steps) + 1, float(profit[name]), color=style.scenario_colours(names)[name])
+        ax.barh(len(steps) + 1, float(profit[name]), color=style.scenario_colours(names)[name])
         low, high = min(levels), max(levels)  # set by hand: a step bar's base is a sticky edge for autoscaling
-        pad = 0.15 * (high - low or 1.0)
-        ax.set_ylim(low - (pad if low < 0 else 0), high + pad)
-        ax.axhline(0, color="black", lw=0.6)
-        ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
+        pad = 0.2 * (high - low or 1.0)
+        ax.set_xlim(low - (pad if low < 0 else 0), high + pad)
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_yticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylim(len(labels) - 0.5, -0.5)
         ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)} {currency}", fontsize=10)
-        ax.set_ylabel(currency)
-        style.thousands(ax.yaxis)
-        style.tidy(ax, "y")
+        ax.set_xlabel(currency)
+        style.thousands(ax.xaxis)
+        style.tidy(ax, "x")
     for ax in axes.ravel()[len(others):]:
         ax.set_visible(False)
     if comparison is not None:
