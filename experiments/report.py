@@ -50,6 +50,7 @@ class Report:
     charts: list[tuple[str, Path]] = field(default_factory=list)  # (heading, PNG)
     notes: list[str] = field(default_factory=list)
     how_to_read: str = ""
+    appendix: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # tables after the charts
 
 
 def _need(folder: Path, *names: str) -> None:
@@ -136,7 +137,6 @@ def _verdict_table(folder: Path) -> tuple[str, pd.DataFrame]:
 def _compare_report(folder: Path) -> Report:
     from sim.policies import enabled_policies
     from sim.scenario_io import load_scenario
-    from sim.tables import format_change, format_value
     _need(folder, "comparison.csv", "manifest.json", "targets.csv", "scenarios", "charts/deltas.png")
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     names, reps = manifest["scenarios"], manifest["replications"]
@@ -148,33 +148,22 @@ def _compare_report(folder: Path) -> Report:
     table = pd.read_csv(folder / "comparison.csv")
     on = sorted({p for s in scenarios.values() for p in enabled_policies(s.policies)})
     from sim.kpis import by_name
-    from sim.policies import REGISTRY, policy_kpis
+    from sim.policies import policy_kpis
     units = {k.name: k.unit for k in [*by_name().values(), *policy_kpis()]}
-    owner = {k.name: name for name, cls in REGISTRY.items() for k in cls.kpis}  # a policy's own KPIs
+    from sim.tables import CARBON_SPLIT, TABLE, policy_owners, policy_rows
+    core = {key for key, _, _ in TABLE}
+    owners = policy_owners()  # the policies' KPIs mean nothing where none of their policies is on
     has = {n: set(enabled_policies(s.policies)) for n, s in scenarios.items()}
-    rows = []
-    from sim.tables import CARBON_SPLIT
     units.update(dict.fromkeys(CARBON_SPLIT, units["carbon_kg"]))
     # the change of carbon split below it: lost sales are not a carbon saving
     keys = []
-    for key_row in _key_rows(on):
+    for key_row in TABLE:
         keys.append(key_row)
         if key_row[0] == "carbon_kg":
             keys += [(part, label.strip(), key_row[2]) for part, label in CARBON_SPLIT.items()]
-    for key, label, fmt in keys:
-        sub = table[table["kpi"] == key].set_index("scenario")
-        if sub.empty:
-            continue
-        # a policy's own KPI means nothing where the policy is off
-        applies = {n: key not in owner or owner[key] in has[n] for n in names}
-        row = {"KPI": label, "unit": units.get(key, "").replace("currency", currency),
-               names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] and key not in CARBON_SPLIT
-               else "—"}
-        for n in names[1:]:
-            r = sub.loc[n]
-            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
-                      f"{format_change(r['ci_high'], fmt)}]") if applies[n] else "—"
-        rows.append(row)
+    rows = _key_number_rows(table, names, keys, owners, has, units, currency)
+    policy_table = _key_number_rows(table, names, [r for r in policy_rows(on) if r[0] not in core], owners, has,
+                                    units, currency)
     report = Report(
         "compare", (f"{', '.join(names[1:])} compared with {names[0]}" if len(", ".join(names)) <= 60
                     else f"{len(names) - 1} scenarios compared with {names[0]}"),
@@ -184,10 +173,42 @@ def _compare_report(folder: Path) -> Report:
             else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
         [(n, " ".join(filter(None, [s.description.strip(), s.policy_timing()]))) for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
+    if len(policy_table):
+        report.appendix.append(("Appendix: the policies' own KPIs (— where none of the policies they belong to is "
+                                "on); every KPI of every run: comparison.csv and runs.csv", policy_table))
+    return _compare_report_rest(folder, report, names, reps, scenarios, rows)
+
+
+def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str, str, str]],
+                     owners: dict[str, set[str]], has: dict[str, set[str]], units: dict[str, str],
+                     currency: str) -> pd.DataFrame:
+    """One row per KPI: its unit, the baseline's mean and each scenario's change with its interval ("—" where
+    the KPI belongs to policies that are off there, or is a change split the baseline has not)."""
+    from sim.tables import CARBON_SPLIT, format_change, format_value
+    rows = []
+    for key, label, fmt in keys:
+        sub = table[table["kpi"] == key].set_index("scenario")
+        if sub.empty:
+            continue
+        applies = {n: key not in owners or bool(owners[key] & has[n]) for n in names}
+        row = {"KPI": label, "unit": units.get(key, "").replace("currency", currency),
+               names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] and key not in CARBON_SPLIT
+               else "—"}
+        for n in names[1:]:
+            r = sub.loc[n]
+            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
+                      f"{format_change(r['ci_high'], fmt)}]") if applies[n] else "—"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _compare_report_rest(folder: Path, report: Report, names: list[str], reps: int, scenarios: dict,
+                         rows: pd.DataFrame) -> Report:
+    """The comparison report's tables after the question: verdicts, key numbers, targets, assumptions, charts."""
     if (folder / "verdicts.csv").is_file():  # robust verdicts first: what holds whatever the assumptions
         report.tables.append(_verdict_table(folder))
     report.tables.append((f"Key numbers: {names[0]}'s mean, and each scenario's change with its 95% interval",
-                          pd.DataFrame(rows)))
+                          rows))
     targets = pd.read_csv(folder / "targets.csv")
     if len(targets):
         from sim.style import target_texts
@@ -196,7 +217,7 @@ def _compare_report(folder: Path) -> Report:
             "scenario": targets["scenario"], "kpi": targets["kpi"], "goal": [g for g, _ in texts],
             "estimate [95% interval]": [e for _, e in texts], "status": targets["status"]})))
     sources = parameter_sources()
-    raw = {n: _read_yaml(p) for n, p in resolved.items()}
+    raw = {n: _read_yaml(folder / "scenarios" / f"{n}.resolved.yaml") for n in names}
     for n in names[1:]:
         diff = differences(raw[names[0]], raw[n], sources)
         report.tables.append((f"Assumptions: where {n} differs from {names[0]}", diff))
@@ -321,7 +342,8 @@ def html(report: Report) -> str:
     charts = [(heading, base64.b64encode(path.read_bytes()).decode("ascii")) for heading, path in report.charts
               if path.exists()]
     tables = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.tables]
-    return env.get_template("report.html.j2").render(report=report, charts=charts, tables=tables)
+    appendix = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.appendix]
+    return env.get_template("report.html.j2").render(report=report, charts=charts, tables=tables, appendix=appendix)
 
 
 def pdf(report: Report, path: Path) -> None:
@@ -361,6 +383,12 @@ def pdf(report: Report, path: Path) -> None:
             pages.savefig(fig)
             plt.close(fig)
             del h, w
+        if report.appendix:
+            blocks = []
+            for heading, table in report.appendix:
+                blocks.append(("head", heading))
+                blocks += [("mono", line) for line in _text_table(table).splitlines()]
+            _text_pages(pages, plt, blocks)
 
 
 def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
@@ -371,17 +399,22 @@ def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
     shown = table.map(lambda v: textwrap.shorten(str(v), width, placeholder="..."))
     first, rest = shown.columns[0], list(shown.columns[1:])
     w = max(len(first), int(shown[first].str.len().max()))
-    widths = {c: max(len(c), int(shown[c].str.len().max())) + 2 for c in rest}
+    widths = {c: max(len(c), int(shown[c].str.len().max())) for c in rest}
+    gap = "   "  # columns of intervals must not run into each other
     blocks, block, used = [], [], w
     for c in rest:
-        if block and used + widths[c] > line:
+        if block and used + len(gap) + widths[c] > line:
             blocks.append(block)
             block, used = [], w
         block.append(c)
-        used += widths[c]
+        used += len(gap) + widths[c]
     blocks.append(block)
-    return "\n\n".join(shown[[first, *b]].to_string(index=False, formatters={first: lambda v: f"{v:<{w}}"},
-                                                    justify="right") for b in blocks)
+
+    def lines(b: list[str]) -> list[str]:
+        head = gap.join([f"{first:<{w}}", *(f"{c:>{widths[c]}}" for c in b)])
+        return [head, *(gap.join([f"{row[first]:<{w}}", *(f"{row[c]:>{widths[c]}}" for c in b)])
+                        for _, row in shown.iterrows())]
+    return "\n\n".join("\n".join(lines(b)) for b in blocks)
 
 
 def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:

@@ -177,7 +177,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if not args.quiet:
         names = [s.name for s in result.scenarios]
         on = sorted({name for s in result.scenarios for name in enabled_policies(s.policies)})
-        print(format_comparison(result.table, names, args.replications, result.scenarios[0].simulation.currency, on))
+        print(format_comparison(result.table, names, args.replications, result.scenarios[0].simulation.currency, on,
+                                {s.name: set(enabled_policies(s.policies)) for s in result.scenarios}))
         for timing in dict.fromkeys(s.policy_timing() for s in result.scenarios if s.policy_timing()):
             print(timing)
         if len(result.targets):

@@ -52,6 +52,19 @@ def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def policy_owners() -> dict[str, set[str]]:
+    """KPI -> the policies it belongs to (their own KPIs and headline ones, TABLE's excepted): where none of
+    them is on, the KPI means nothing and tables show "—"."""
+    from sim.policies import REGISTRY
+    core = {k for k, _, _ in TABLE}
+    owners: dict[str, set[str]] = {}
+    for name, cls in REGISTRY.items():
+        for key in [*(k.name for k in cls.kpis), *cls.headline]:
+            if key not in core:
+                owners.setdefault(key, set()).add(name)
+    return owners
+
+
 # The change of carbon_kg in a comparison, split (experiments/comparison.py): what fewer or more orders
 # account for, and what a change of carbon per order does; lost sales are not a carbon saving.
 CARBON_SPLIT = {"carbon_change_from_orders_kg": "  of which: orders lost or won",
@@ -59,24 +72,34 @@ CARBON_SPLIT = {"carbon_change_from_orders_kg": "  of which: orders lost or won"
 
 
 def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str,
-                      policies: list[str] | tuple[str, ...] = ()) -> str:
+                      policies: list[str] | tuple[str, ...] = (), enabled: dict[str, set[str]] | None = None) -> str:
     """One block per scenario: its mean and its change vs the baseline with the 95% paired interval;
     below the core KPIs, the headline KPIs of every policy on in any of the scenarios.
 
-    Shares are shown in % and their changes in percentage points (pp); counts without decimals.
+    Shares are shown in % and their changes in percentage points (pp); counts without decimals. With
+    `enabled` (scenario -> its policies on), a policy's KPI is "—" in a scenario where none of its policies is.
     """
+    owners = policy_owners()
+
+    def off(name: str, key: str) -> bool:
+        return enabled is not None and key in owners and not owners[key] & enabled.get(name, set())
+
     keys = [*TABLE, *policy_rows(list(policies))]
     width = max(len(label) for _, label, _ in keys)
     lines = [f"mean of {replications} replications per scenario; change vs {names[0]} with 95% paired CI "
              f"(money in {currency}, shares in %, their changes in percentage points)",
              f"{'':<{width}}  {names[0]:>14}"]
     base = table[table["scenario"] == names[0]].set_index("kpi")
-    lines += [f"{label:<{width}}  {format_value(base.loc[key, 'mean'], fmt):>14}" for key, label, fmt in keys]
+    lines += [f"{label:<{width}}  {'—' if off(names[0], key) else format_value(base.loc[key, 'mean'], fmt):>14}"
+              for key, label, fmt in keys]
     for name in names[1:]:
         lines += ["", f"{name:<{width}}  {'mean':>14}  {'change':>12}  {'95% CI':<28} {'relative':>9}"]
         rows = table[table["scenario"] == name].set_index("kpi")
         for key, label, fmt in keys:
             r = rows.loc[key]
+            if off(name, key):
+                lines.append(f"{label:<{width}}  {'—':>14}")
+                continue
             rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
             ci = f"[{format_change(r['ci_low'], fmt)}, {format_change(r['ci_high'], fmt)}]"
             lines.append(f"{label:<{width}}  {format_value(r['mean'], fmt):>14}  "
