@@ -36,6 +36,7 @@ from experiments.batch import (
     Outcome,
     changed_keys,
     gather,
+    measured_kpis,
     provenance,
     read_spec,
     replication_seeds,
@@ -266,11 +267,10 @@ def run_point(evaluate: Evaluate, base: str, sets: list[str], kpis: list[str] | 
               seed: int) -> Outcome:
     """One point's run in a worker (the batch engine's evaluate): its numeric KPIs and daily series."""
     summary, series, sim_seconds = evaluate(base, sets, seed, daily)
-    keep = kpis if kpis is not None else [k for k, v in summary.items()
-                                          if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    measured = measured_kpis(summary)  # None (not measured) as NaN
+    keep = kpis if kpis is not None else list(measured)
     tables = {DAILY: series} if series is not None else {}
-    return Outcome({k: float("nan") if summary[k] is None else float(summary[k])  # None: not measured
-                    for k in keep if k in summary}, tables, sim_seconds)
+    return Outcome({k: float(measured[k]) for k in keep if k in measured}, tables, sim_seconds)
 
 
 def _fingerprint(spec: SweepSpec) -> dict[str, Any]:
