@@ -272,7 +272,7 @@ def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
 
 
 def _carbon_split(base: pd.DataFrame, runs_s: pd.DataFrame, name: str) -> list[dict]:
-    """Rows of sim.tables.CARBON_SPLIT for one scenario (0 for the baseline), with paired intervals over
+    """Rows of sim.tables.CARBON_SPLIT for one scenario (none for the baseline), with paired intervals over
     replications: the change of carbon_kg split so that lost sales never pass for a carbon saving, (orders -
     the baseline's orders) x the baseline's carbon per order, and orders x the change of carbon per order; the
     two add up to the change, replication by replication."""

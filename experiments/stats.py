@@ -69,7 +69,8 @@ def assess_targets(runs: pd.DataFrame, names: list[str], targets_by_scenario: li
                 goal = t.relative_change_max if t.relative_change_max is not None else t.max
                 kind = "<="
                 status = "met" if high <= goal else "not met" if low > goal else "inconclusive"
-            if np.isnan(values).any():  # a KPI the runs could not measure (e.g. a 90-day share in a shorter run)
+            if np.isnan(values).any() or measure != "level" and np.isnan(b).any():  # a KPI the runs could not
+                # measure (e.g. a 90-day share in a shorter run)
                 status = "not measured in these runs"
             rows.append({"scenario": name, "kpi": t.kpi, "measure": measure, "goal": f"{kind} {goal:g}",
                          "estimate": est, "ci_low": low, "ci_high": high, "status": status})

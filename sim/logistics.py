@@ -136,6 +136,7 @@ class LastMile:
         if shares is not None:
             capacity = self.fleet.capacity / self.cfg.capacity_headroom
             self.fleet = build_fleet(self.cfg, self.factors, capacity, shares, capacity_gain)
+            self._resized, self._resize_due[:] = None, False  # a pending review was for the old vehicle mix
         if km_factor is not None:
             self.km_factor = km_factor
         if extra_days is not None:

@@ -290,13 +290,13 @@ class MarketModel(mesa.Model):
     def step(self) -> None:
         """One day, in the order of the ODD process overview (docs/model.md)."""
         d, sh, cfg, ctx, merchants = self.day, self.shoppers, self.scenario, self.context, self.merchants
+        ctx.day = d
         if d == self.launch_day and not self.policies_launched:
             self._launch_policies()
         if d == self.warmup and d > 0:
             self._start_measuring()
         if d == self.rivals_move_day and d > 0:  # the rivals change their offer during the run
             self.choice.set_rival_gain(self._rival_gain())
-        ctx.day = d
         merchants.start_day()  # costs and credits booked outside orders enter today's profit
         self.supply.receive_due(d)  # lots due at the start of the day reach the shelves
         returns_due, restocked = self.returns.settle(d, self.ledger, self.last_mile, merchants)

@@ -335,7 +335,11 @@ _UNION_MEMBER = re.compile(r"^(literal\[.*\]|[a-z]+(-[a-z]+)+(\[.*\])?|float|int
 
 
 def _field_loc(error: dict) -> list[str]:
-    return [str(p) for p in error["loc"] if not (isinstance(p, str) and _UNION_MEMBER.match(p))]
+    """The error's field path without the union member tags pydantic appends after a scalar field."""
+    loc = [str(p) for p in error["loc"]]
+    while len(loc) > 1 and _UNION_MEMBER.match(loc[-1]):
+        loc.pop()
+    return loc
 
 
 def _to_scenario_error(exc: ValidationError, source: str) -> ScenarioError:

@@ -53,14 +53,19 @@ def policy_rows(policies: list[str]) -> list[tuple[str, str, str]]:
 
 
 def policy_owners() -> dict[str, set[str]]:
-    """KPI -> the policies it belongs to (their own KPIs and headline ones, TABLE's excepted): where none of
-    them is on, the KPI means nothing and tables show "—"."""
+    """KPI -> the policies it belongs to: a policy's own KPIs, and catalogue KPIs made only of its ledger flows
+    (subsidy_cost, carbon_levy, ...), TABLE's excepted. Where none of them is on the KPI means nothing and
+    tables show "—"; market KPIs a policy merely heads (delivery days, carbon per order) apply everywhere."""
+    from sim.kpis import by_name
     from sim.policies import REGISTRY
     core = {k for k, _, _ in TABLE}
+    catalogue = by_name()
     owners: dict[str, set[str]] = {}
     for name, cls in REGISTRY.items():
         for key in [*(k.name for k in cls.kpis), *cls.headline]:
-            if key not in core:
+            kpi = catalogue.get(key)
+            own = kpi is None or bool(kpi.flows) and set(kpi.flows) <= set(cls.flows)
+            if own and key not in core:
                 owners.setdefault(key, set()).add(name)
     return owners
 

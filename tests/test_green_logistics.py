@@ -110,3 +110,21 @@ def test_a_carbon_price_moves_the_fleet_to_electric_vans_region_by_region():
     assert shares == pytest.approx([0.15, 0.45, 1.0])  # rural, + suburban, + urban (shoppers' shares)
     per_parcel = [r.summary["carbon_last_mile_kg"] / r.daily["platform_parcels"].sum() for r in runs]
     assert per_parcel[0] > per_parcel[1] > per_parcel[2]
+
+
+def test_a_fleet_changed_at_launch_is_not_undone_by_the_warm_ups_last_review():
+    """The warm-up's last day is a month end (the period starts on the 1st): its fleet review leaves a
+    smaller fleet pending for the old vehicle mix (here in every region). The policy's new fleet at launch
+    replaces it, keeping each region's capacity, so the launch day's waves neither restore the old mix nor
+    give every new vehicle type the old fleet's count."""
+    model = MarketModel(small_scenario("simulation.days=10", "simulation.warmup_days=150",
+                                       f"{GREEN}={{ev_share: 0.5}}"))
+    for _ in range(model.warmup):
+        model.step()
+    assert model.last_mile._resize_due.all()  # the review's smaller fleets wait for empty backlogs
+    capacity = model.last_mile.fleet.capacity.copy()
+    model.step()  # launch: the fleet becomes half electric, then the day's waves
+    fleet = model.last_mile.fleet
+    assert fleet.vehicle_names == ["ev_van", "diesel_van"]
+    assert fleet.capacity == pytest.approx(capacity)
+    assert fleet.vehicles[:, 0] * fleet.parcels_per_day[0] == pytest.approx(0.5 * capacity)

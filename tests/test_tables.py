@@ -38,3 +38,14 @@ def test_run_prints_the_headline_kpis_of_its_policies(tmp_path):
     assert "policies on: green_logistics" in proc.stdout
     for label in ("carbon per order", "carbon levy", "delivery time (days)", "late deliveries"):
         assert label in proc.stdout, label
+
+
+def test_only_a_policys_own_kpis_are_blank_where_it_is_off():
+    """A policy's own KPIs and the costs made of its flows mean nothing without it ("—"); the market KPIs it
+    heads (delivery time, carbon per order, return rate) are measured in every scenario."""
+    from sim.tables import policy_owners
+    owners = policy_owners()
+    assert owners["subsidy_cost"] == {"subsidy"} and owners["carbon_levy"] == {"green_logistics"}
+    assert owners["members_end"] == {"loyalty"}
+    for market_kpi in ("carbon_per_order_kg", "avg_delivery_days", "return_rate", "inventory_turnover", "cac_paid"):
+        assert market_kpi not in owners
