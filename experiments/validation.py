@@ -237,13 +237,20 @@ def run_all(quick: bool, progress: bool = False) -> list[Result]:
     return results
 
 
+CASE_WIDTH = 72  # a longer case name (a stylised fact with its source) wraps onto the lines below its row
+
+
 def format_results(results: list[Result]) -> str:
-    width = max(len(r.case) for r in results)
+    import textwrap
+
+    width = min(CASE_WIDTH, max(len(r.case) for r in results))
     lines = [f"{'case':<{width}}  {'model':>10}  {'reference':>10}  {'tolerance':<20}  {'kind':<18}  result",
              "-" * (width + 76)]
     for r in results:
-        lines.append(f"{r.case:<{width}}  {r.model:>10.4f}  {r.reference:>10.4f}  {r.tolerance:<20}  {r.kind:<18}  "
+        first, *rest = textwrap.wrap(r.case, width, break_on_hyphens=False) or [""]
+        lines.append(f"{first:<{width}}  {r.model:>10.4f}  {r.reference:>10.4f}  {r.tolerance:<20}  {r.kind:<18}  "
                      f"{'pass' if r.passed else 'FAIL'}")
+        lines += [f"  {part}" for part in rest]
     failed = sum(not r.passed for r in results)
     kinds = {k: sum(r.kind == k for r in results) for k in (THEORY, VALIDATION, IN_SAMPLE, CALIBRATION)}
     lines.append(f"{len(results) - failed} of {len(results)} passed" + (f"; {failed} FAILED" if failed else "")
