@@ -429,7 +429,8 @@ def draw_charts(folder: Path, charts: Path | None = None) -> list[Path]:
     means = {name: {k: one.groupby("day")[k].mean().to_numpy() for k in SERIES if k in one}  # older folders: fewer
              for name in names for one in [series[series["scenario"] == name]]}
     comparison_deltas(comparison, names, replications, charts / "deltas.png", currency, context)
-    comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context)
+    comparison_series(means, replications, charts / "series.png", str(sim_cfg["start_date"]), currency, context,
+                      comparison)
     leadership_charts(charts, names, comparison, targets, pnl, series, replications, currency, context)
     if (folder / "cohorts.csv").exists():  # folders written before cohorts.csv existed have no retention chart
         retention = retention_table(pd.read_csv(folder / "cohorts.csv"), names)

@@ -182,7 +182,7 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
 
 
 def comparison_series(series: dict[str, dict], replications: int, path: Path, start: str = "2025-01-01",
-                      currency: str = "currency", context: str = "") -> None:
+                      currency: str = "currency", context: str = "", comparison: pd.DataFrame | None = None) -> None:
     """GMV (7-day mean) and customers over time, replication means per scenario, on a date axis."""
     names = list(series)
     colours = style.scenario_colours(names)
@@ -206,9 +206,13 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
     axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     end = {name: s["customers_total"][-1] for name, s in series.items()}
     most = max(end, key=end.get)
-    finding = (f"{most} ends with the most customers ({style.number(end[most])}, against "
-               f"{style.number(end[names[0]])} in {names[0]})") if most != names[0] else \
-        f"{names[0]} ends with the most customers ({style.number(end[most])})"
+    if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
+        sub = comparison[(comparison["kpi"] == "customers_total") & comparison["scenario"].isin(names[1:])]
+        finding = "Customers at the end: " + change_sentence(sub.set_index("scenario"), "them")
+    else:
+        finding = (f"On the means, {most} ends with the most customers ({style.number(end[most])}, against "
+                   f"{style.number(end[names[0]])} in {names[0]})") if most != names[0] else \
+            f"On the means, {names[0]} ends with the most customers ({style.number(end[most])})"
     style.titled(fig, finding, f"Mean of {replications} replications per scenario. {context}")
     style.save(fig, path)
 
@@ -221,9 +225,9 @@ def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, 
                       context: str) -> None:
     """fan.png, bridge.png, tradeoff.png and (with targets) targets.png in the folder `charts`."""
     charts = Path(charts)
-    fan_chart(series, names, replications, currency, context, charts / "fan.png")
+    fan_chart(series, names, replications, currency, context, charts / "fan.png", comparison)
     if {"new_state", "dormant_customers", "churned_customers"} <= set(series.columns):
-        lifecycle_areas(series, names, replications, context, charts / "lifecycle.png")
+        lifecycle_areas(series, names, replications, context, charts / "lifecycle.png", comparison)
     profit_bridge(pnl, names, currency, context, charts / "bridge.png", comparison)
     trade_off(comparison, names, currency, context, charts / "tradeoff.png")
     if len(targets):
@@ -231,7 +235,7 @@ def leadership_charts(charts: Path, names: list[str], comparison: pd.DataFrame, 
 
 
 def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currency: str, context: str,
-              path: Path) -> None:
+              path: Path, comparison: pd.DataFrame | None = None) -> None:
     """GMV, customers and cumulative platform profit over time: the mean of the replications (as every other
     chart and table) and the band between their 10th and 90th percentiles, per scenario."""
     colours = style.scenario_colours(names)
@@ -259,11 +263,16 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     axes[2].set_ylabel(currency)
     axes[2].axhline(0, color="black", lw=0.6)
     axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
-    end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].mean()
-    best = end.idxmax()
-    finding = (f"{best} ends the period with the highest platform profit (mean {style.number(end[best])} {currency})"
-               if end[best] >= 0 else f"Every scenario ends the period with a platform loss; {best} loses least "
-               f"(mean {style.number(end[best])} {currency})")
+    if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
+        sub = comparison[(comparison["kpi"] == "platform_profit") & comparison["scenario"].isin(names[1:])]
+        finding = "Platform profit over the period: " + change_sentence(sub.set_index("scenario"), "it", currency)
+    else:
+        end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].mean()
+        best = end.idxmax()
+        finding = (f"On the means, {best} ends the period with the highest platform profit "
+                   f"({style.number(end[best])} {currency})" if end[best] >= 0 else
+                   f"On the means, every scenario ends the period with a platform loss; {best} loses least "
+                   f"({style.number(end[best])} {currency})")
     style.titled(fig, finding,
                  f"Lines: mean of {replications} replications; bands: 10th to 90th percentile of the replications "
                  f"(with few replications the band is only indicative). {context}",
@@ -275,7 +284,8 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
 LIFECYCLE = (("new", "#56B4E9"), ("active, not new", "#0072B2"), ("dormant", "#E69F00"), ("churned", "#bbbbbb"))
 
 
-def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, context: str, path: Path) -> None:
+def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, context: str, path: Path,
+                    comparison: pd.DataFrame | None = None) -> None:
     """Per scenario, customers by lifecycle state over time (stacked, replication means), on one scale."""
     means = series.groupby(["scenario", "date"])[["new_state", "active_customers", "dormant_customers",
                                                   "churned_customers"]].mean()
@@ -298,9 +308,13 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
         ax.set_visible(False)
     axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
     best = max(active_end, key=active_end.get)
-    finding = (f"{best} ends with the most active customers ({style.number(active_end[best])} against "
-               f"{style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
-        f"No scenario ends with more active customers than {names[0]}"
+    if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
+        sub = comparison[(comparison["kpi"] == "active_customers_end") & comparison["scenario"].isin(names[1:])]
+        finding = "Active customers at the end: " + change_sentence(sub.set_index("scenario"), "them")
+    else:
+        finding = (f"On the means, {best} ends with the most active customers ({style.number(active_end[best])} "
+                   f"against {style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
+            f"On the means, no scenario ends with more active customers than {names[0]}"
     style.titled(fig, finding, "Customers by lifecycle state (new: first order within the new-customer window; "
                  "active: bought within the dormancy window; dormant; churned: no order for the churn window), "
                  f"mean of {replications} replications. {context}")

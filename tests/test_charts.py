@@ -64,7 +64,11 @@ def test_comparison_charts_warn_when_replications_are_few(tmp_path):
     series = {n: {"gmv": np.linspace(10, 20, 40), "customers_total": np.arange(40) * (i + 1)}
               for i, n in enumerate(names)}
     comparison_charts.comparison_series(series, 5, tmp_path / "series.png", "2025-03-01", "EUR", "ctx")
-    _check(tmp_path / "series", "dear ends with the most customers", "EUR per day", "Mar")
+    _check(tmp_path / "series", "On the means, dear ends with the most customers", "EUR per day", "Mar")
+    # with the comparison the title follows the paired intervals: no "most" for a change not clear of zero
+    customers = table[table["kpi"] == "gmv"].assign(kpi="customers_total")
+    comparison_charts.comparison_series(series, 5, tmp_path / "told.png", "2025-03-01", "EUR", "ctx", customers)
+    _check(tmp_path / "told", "Customers at the end: cheap raises them most")
 
 
 def test_changes_are_green_when_good_for_the_kpi_and_colours_are_fixed_per_scenario():
