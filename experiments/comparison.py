@@ -104,10 +104,11 @@ def fingerprint(scenarios: list[Scenario], replications: int) -> dict[str, Any]:
             "seed": scenarios[0].seed, **provenance(scenarios)}
 
 
-def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
+def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> Path | None:
     """A new folder gets the comparison's fingerprint (spec.json); one with the same fingerprint resumes;
-    with `overwrite` an earlier result (a comparison, or any ecomsim result with a manifest) is removed and
-    the comparison starts afresh; anything else is refused."""
+    with `overwrite` an earlier result (a comparison, or any ecomsim result with a manifest) is set aside
+    (returned: removed once the new comparison is complete, put back if it is not) and the comparison
+    starts afresh; anything else is refused."""
     source = f"--out {out}"
     if out.exists() and not out.is_dir():
         raise ScenarioError(source, None, "exists and is not a folder")
@@ -116,7 +117,11 @@ def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
         raise ScenarioError(source, None, f"holds a {theirs.get('kind')}, not a comparison; choose a new folder")
     if out.is_dir() and any(out.iterdir()):
         if overwrite and (theirs is not None or (out / "manifest.json").is_file()):
-            shutil.rmtree(out)
+            aside = out.parent / f".{out.name}.replaced"
+            shutil.rmtree(aside, ignore_errors=True)
+            out.rename(aside)
+            write_spec(out, mine)
+            return aside
         elif theirs is not None and theirs != mine:
             raise ScenarioError(source, None, f"holds a comparison of other inputs (changed: "
                                 f"{changed_keys(mine, theirs)}); pass --overwrite to replace it, or choose a new "
@@ -127,8 +132,9 @@ def _prepare(out: Path, mine: dict[str, Any], overwrite: bool) -> None:
                     else "it is not an ecomsim result folder and would be replaced")
             raise ScenarioError(source, None, f"folder exists and is not empty ({hint}); choose a new folder")
         else:
-            return  # the same inputs: resume, finished runs are kept
+            return None  # the same inputs: resume, finished runs are kept
     write_spec(out, mine)
+    return None
 
 
 def _load(items: list[Scenario | str | Path], sets: list[str]) -> tuple[list[Scenario], list[str]]:
@@ -172,7 +178,30 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
         from experiments.robust import FOLDER, check_folder
         from experiments.robust import fingerprint as robust_fingerprint
         check_folder(folder / FOLDER, robust_fingerprint(loaded, points, replications))
-    _prepare(folder, fingerprint(loaded, replications), overwrite)
+    aside = _prepare(folder, fingerprint(loaded, replications), overwrite)
+    try:
+        result = _run_and_write(folder, loaded, files, replications, list(sets or []), points, workers, executor,
+                                progress, announce)
+    except BaseException as exc:
+        if aside is None:
+            raise
+        shutil.rmtree(folder, ignore_errors=True)  # the earlier result is replaced only by a complete one
+        aside.rename(folder)
+        if isinstance(exc, (Interrupted, KeyboardInterrupt)):  # nothing of the new comparison is written
+            raise KeyboardInterrupt from None
+        if isinstance(exc, ScenarioError):
+            raise type(exc)(exc.source, exc.field, exc.message.split(". Finished runs")[0] + "; --overwrite keeps the "
+                            "earlier result as it was until a new comparison is complete") from None
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
+    return result
+
+
+def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], replications: int, sets: list[str],
+                   points: pd.DataFrame | None, workers: int, executor: Executor | None, progress: bool,
+                   announce: Callable[[int], None] | None) -> Comparison:
+    """The comparison's runs (resumed where finished), its tables and charts, and the verdicts with `points`."""
     seeds = replication_seeds(loaded[0].seed, replications)
     jobs = [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,)) for r in range(replications)
             for i, sc in enumerate(loaded)]
@@ -193,7 +222,7 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
                              f"({lost} lost with their worker, {missing} unreadable or missing){first}. Finished runs "
                              "are kept: fix the cause and run the same command again")
         runs = runs_table(gathered)
-        table, targets = write_outputs(folder, loaded, files, runs, replications, stats, list(sets or []))
+        table, targets = write_outputs(folder, loaded, files, runs, replications, stats, sets)
     except KeyboardInterrupt:  # while writing the tables: every run is kept, the same command writes them
         raise Interrupted(folder, len(jobs), len(jobs)) from None
     verdicts = None

@@ -225,3 +225,24 @@ def test_lost_sales_are_not_a_carbon_saving():
         total = table.loc[(name, "carbon_kg"), "delta_vs_baseline"]
         assert total == pytest.approx(volume + per_order)
     assert ("b", "carbon_change_from_orders_kg") not in table.index
+
+
+def test_an_overwrite_replaces_the_earlier_result_only_when_complete(tmp_path, monkeypatch):
+    """--overwrite sets the earlier comparison aside: a new one that stops (Ctrl-C, failed runs) puts it back
+    as it was; a complete one replaces it and leaves nothing aside."""
+    from experiments import comparison as comparison_module
+    args = [str(SCEN / "baseline.yaml"), str(SCEN / "subsidy_newcomers.yaml"), "--replications", "2",
+            "--out", str(tmp_path / "out"), "--quiet", *SETS]
+    assert compare_cli(*args).returncode == 0
+    before = (tmp_path / "out" / "comparison.csv").read_bytes()
+
+    def stop(*_args, **_kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(comparison_module, "run_batch", stop)
+    proc = compare_cli(*args[:-len(SETS)], *SETS[:-1], "simulation.days=20", "--overwrite")
+    assert proc.returncode == 130 and (tmp_path / "out" / "comparison.csv").read_bytes() == before
+    assert not (tmp_path / ".out.replaced").exists()
+    monkeypatch.undo()
+    proc = compare_cli(*args[:-len(SETS)], *SETS[:-1], "simulation.days=20", "--overwrite")
+    assert proc.returncode == 0 and (tmp_path / "out" / "comparison.csv").read_bytes() != before
+    assert not (tmp_path / ".out.replaced").exists()
