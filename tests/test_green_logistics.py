@@ -23,7 +23,8 @@ def run_with(**levers):
 
 def test_policy_present_but_idle_reproduces_the_baseline(base):
     idle = run_with()
-    assert idle.summary.pop("green_ev_capacity_share") == 0.0  # the policy's own KPI: the fleet as it was
+    assert idle.summary.pop("green_ev_capacity_share") == 0.0  # the policy's own KPIs: the fleet as it was
+    assert idle.summary.pop("green_consolidated") == 0.0
     assert idle.summary == base.summary
 
 
@@ -128,3 +129,15 @@ def test_a_fleet_changed_at_launch_is_not_undone_by_the_warm_ups_last_review():
     assert fleet.vehicle_names == ["ev_van", "diesel_van"]
     assert fleet.capacity == pytest.approx(capacity)
     assert fleet.vehicles[:, 0] * fleet.parcels_per_day[0] == pytest.approx(0.5 * capacity)
+
+
+def test_a_carbon_price_decides_consolidation_when_it_is_auto():
+    """consolidation: auto consolidates when the fleet cost and carbon it saves per parcel outweigh the margin on
+    the orders a day slower loses. With no capacity gain the km saved alone do not pay at 0 a tonne; at a
+    high enough price they do, and the fleet's km and carbon per parcel fall."""
+    levers = dict(consolidation="auto", consolidation_capacity_gain=0.0)
+    free, priced = run_with(**levers, carbon_price_per_tonne=0), run_with(**levers, carbon_price_per_tonne=3000)
+    assert free.summary["green_consolidated"] == 0.0 and priced.summary["green_consolidated"] == 1.0
+    per_parcel = [r.summary["carbon_last_mile_kg"] / r.daily["platform_parcels"].sum() for r in (free, priced)]
+    assert per_parcel[1] < per_parcel[0]
+    assert run_with(consolidation="auto").summary["green_consolidated"] == 1.0  # the default gains pay at any price

@@ -40,7 +40,10 @@ class GreenLogisticsConfig(PolicySection):
         "region the platform runs whichever of its fleet's vehicle types and ev_van costs least per parcel, "
         "carbon price included"
     )
-    consolidation: bool = Field(False, description="Consolidate platform deliveries: slower, fewer km")
+    consolidation: bool | Literal["auto"] = Field(
+        False, description="Consolidate platform deliveries: slower, fewer km; auto: when what it saves per parcel "
+        "(fleet cost, carbon priced in) exceeds the platform's margin on the orders the slower delivery loses"
+    )
     consolidation_extra_days: int = Field(1, ge=0, le=14, description="Days consolidation adds to delivery")
     consolidation_km_saving: Probability = Field(
         0.25, description="Share of last-mile km saved per parcel by consolidation"
@@ -64,7 +67,9 @@ class GreenLogistics(Policy):
                 "avg_delivery_days", "late_delivery_rate")
     Config = GreenLogisticsConfig
     flows = {"carbon_levy": ("platform", "external")}  # internal carbon price
-    kpis = (Kpi("green_ev_capacity_share", "share", "share of the fleet's parcel capacity in electric vans after the "
+    kpis = (Kpi("green_consolidated", "0 or 1", "1 when platform deliveries are consolidated from the policy's "
+                "start (consolidation on, or auto and worth it at the carbon price)", label="deliveries consolidated"),
+            Kpi("green_ev_capacity_share", "share", "share of the fleet's parcel capacity in electric vans after the "
                 "policy's start (regions weighted by their shoppers)", label="fleet capacity in EV vans"),)
     config: GreenLogisticsConfig
 
@@ -91,6 +96,7 @@ class GreenLogistics(Policy):
         self.carbon_credit_kg = 0.0  # negative carbon of past days not yet set against the levy
         shares: dict[str, float | np.ndarray] = dict(fleet)
         self.ev_capacity_share = float(fleet.get("ev_van", 0.0))
+        self.consolidated = cfg.consolidation is True or (cfg.consolidation == "auto" and self.consolidation_pays(ctx))
         if cfg.ev_share == "auto":
             shares = self.cheapest_fleet(ctx)
         elif cfg.ev_share is not None:
@@ -101,26 +107,54 @@ class GreenLogistics(Policy):
             shares["ev_van"] = cfg.ev_share + (1.0 - cfg.ev_share) * float(fleet.get("ev_van", 0.0))
         # the fleet keeps its parcel capacity per region; a consolidated vehicle carries more per day
         changes = MarketChanges(fleet_shares=shares, packaging=cfg.packaging)
-        if cfg.consolidation:
+        if self.consolidated:
             changes.fleet_capacity_gain = cfg.consolidation_capacity_gain
             changes.km_factor = 1.0 - cfg.consolidation_km_saving
             changes.extra_delivery_days = cfg.consolidation_extra_days
         return changes
 
-    def cheapest_fleet(self, ctx: PolicyContext) -> dict[str, np.ndarray]:
-        """Per region, all capacity to the vehicle type (the fleet's types and ev_van) with the lowest cost
-        per parcel delivered: capacity_headroom x cost_per_day / parcels_per_day (vehicles are paid for
-        every day, busy or not) + km per parcel x (cost_per_km + carbon price x kg CO2e per km), with
-        consolidation's km and capacity if it is on."""
+    def parcel_costs(self, ctx: PolicyContext, consolidated: bool) -> tuple[list[str], np.ndarray]:
+        """(vehicle types: the fleet's and ev_van, their cost per parcel delivered per region): capacity_headroom
+        x cost_per_day / parcels_per_day (vehicles are paid for every day, busy or not) + km per parcel x
+        (cost_per_km + carbon price x kg CO2e per km), with consolidation's km and capacity if consolidated."""
         cfg, lg = self.config, ctx.market.logistics
         names = sorted({*lg.fleet, "ev_van"})
-        km = np.array([r.km_per_parcel for r in lg.regions]) * (
-            1.0 - cfg.consolidation_km_saving if cfg.consolidation else 1.0)
-        gain = 1.0 + (cfg.consolidation_capacity_gain if cfg.consolidation else 0.0)
-        per_parcel = np.array([
+        km = np.array([r.km_per_parcel for r in lg.regions]) * (1.0 - cfg.consolidation_km_saving if consolidated
+                                                                 else 1.0)
+        gain = 1.0 + (cfg.consolidation_capacity_gain if consolidated else 0.0)
+        return names, np.array([
             lg.capacity_headroom * lg.vehicles[v].cost_per_day / (lg.vehicles[v].parcels_per_day * gain)
             + km * (lg.vehicles[v].cost_per_km + cfg.carbon_price_per_tonne / 1000.0 * ctx.factors("last_mile", v))
             for v in names])  # (types, regions)
+
+    def consolidation_pays(self, ctx: PolicyContext) -> bool:
+        """consolidation: auto. The platform consolidates when the cost per parcel it saves (fleet cost, carbon
+        priced in; the fleet's own vehicles, or the cheapest type per region with ev_share auto) exceeds its
+        margin on the orders the slower delivery loses: 1 - exp(-choice.delivery_weight x extra days) of them
+        (about 1.4% a day, Fisher, Gallino & Xu 2019) x (take rate x the usual order + fulfilment fee - the
+        parcel's cost)."""
+        cfg, lg = self.config, ctx.market.logistics
+        region = np.array([r.share for r in lg.regions])
+        cost = {}
+        for consolidated in (False, True):
+            names, per_parcel = self.parcel_costs(ctx, consolidated)
+            if cfg.ev_share == "auto":
+                cost[consolidated] = float(region @ per_parcel.min(axis=0))
+            else:
+                mix = np.array([float(lg.fleet.get(v, 0.0)) for v in names])
+                if cfg.ev_share is not None:
+                    mix = mix * (1.0 - cfg.ev_share) + cfg.ev_share * (np.array(names) == "ev_van")
+                cost[consolidated] = float(region @ (mix / mix.sum() @ per_parcel))
+        margin = (ctx.market.platform.take_rate * float(ctx.expected_order_value().mean())
+                  + lg.fulfilment_fee_per_parcel - cost[False])
+        lost = -np.expm1(-ctx.market.choice.delivery_weight * cfg.consolidation_extra_days) * margin
+        return cost[False] - cost[True] > lost
+
+    def cheapest_fleet(self, ctx: PolicyContext) -> dict[str, np.ndarray]:
+        """Per region, all capacity to the vehicle type (the fleet's types and ev_van) with the lowest cost
+        per parcel delivered (parcel_costs), consolidated or not as decided."""
+        names, per_parcel = self.parcel_costs(ctx, self.consolidated)
+        lg = ctx.market.logistics
         best = np.argmin(per_parcel, axis=0)
         self.ev_capacity_share = float(np.array([r.share for r in lg.regions]) @ (best == names.index("ev_van")))
         return {v: (best == i).astype(float) for i, v in enumerate(names)}
@@ -168,4 +202,4 @@ class GreenLogistics(Policy):
                 ctx.ledger.post("carbon_levy", due / 1000.0 * price)
 
     def summary(self) -> dict[str, float]:
-        return {"green_ev_capacity_share": self.ev_capacity_share}
+        return {"green_consolidated": float(self.consolidated), "green_ev_capacity_share": self.ev_capacity_share}
