@@ -174,8 +174,8 @@ def _compare_report(folder: Path) -> Report:
         [(n, " ".join(filter(None, [s.description.strip(), s.policy_timing()]))) for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
     if len(policy_table):
-        report.appendix.append(("Appendix: the policies' own KPIs (— where none of the policies they belong to is "
-                                "on); every KPI of every run: comparison.csv and runs.csv", policy_table))
+        report.appendix.append(("Appendix: the policies' KPIs (— where their policy is off; all: comparison.csv)",
+                                policy_table))
     return _compare_report_rest(folder, report, names, reps, scenarios, rows)
 
 
@@ -393,26 +393,31 @@ def pdf(report: Report, path: Path) -> None:
 
 def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
     """Fixed-width text: the first column left-aligned (labels), the others right-aligned; a table wider
-    than `line` characters is split into blocks of columns, each repeating the first column."""
+    than `line` characters is split into blocks of columns, each repeating the first column (and the units
+    column, if the second is one)."""
     if table.empty:
         return "(none)"
     shown = table.map(lambda v: textwrap.shorten(str(v), width, placeholder="..."))
-    first, rest = shown.columns[0], list(shown.columns[1:])
+    columns = list(shown.columns)
+    first = columns[0]
+    fixed = columns[1:2] if columns[1:2] == ["unit"] else []
+    rest = columns[1 + len(fixed):]
     w = max(len(first), int(shown[first].str.len().max()))
-    widths = {c: max(len(c), int(shown[c].str.len().max())) for c in rest}
+    widths = {c: max(len(c), int(shown[c].str.len().max())) for c in columns[1:]}
     gap = "   "  # columns of intervals must not run into each other
-    blocks, block, used = [], [], w
+    start = w + sum(len(gap) + widths[c] for c in fixed)
+    blocks, block, used = [], [], start
     for c in rest:
         if block and used + len(gap) + widths[c] > line:
             blocks.append(block)
-            block, used = [], w
+            block, used = [], start
         block.append(c)
         used += len(gap) + widths[c]
     blocks.append(block)
 
     def lines(b: list[str]) -> list[str]:
-        head = gap.join([f"{first:<{w}}", *(f"{c:>{widths[c]}}" for c in b)])
-        return [head, *(gap.join([f"{row[first]:<{w}}", *(f"{row[c]:>{widths[c]}}" for c in b)])
+        head = gap.join([f"{first:<{w}}", *(f"{c:>{widths[c]}}" for c in [*fixed, *b])])
+        return [head, *(gap.join([f"{row[first]:<{w}}", *(f"{row[c]:>{widths[c]}}" for c in [*fixed, *b])])
                         for _, row in shown.iterrows())]
     return "\n\n".join("\n".join(lines(b)) for b in blocks)
 

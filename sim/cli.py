@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from sim.errors import Interrupted, ScenarioError
 
@@ -166,6 +167,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     def announce(runs: int) -> None:  # no terminal for a progress bar: say what is happening
         if not args.quiet and not show:
             print(f"running {runs} runs on {_where(args, client)} (finished ones are kept) ...", file=sys.stderr)
+    started = time.perf_counter()
     try:
         result = run_comparison(args.baseline, args.scenarios, args.replications, args.out, sets=overrides_from(args),
                                 workers=args.workers or _default_workers(), executor=executor, progress=show,
@@ -187,8 +189,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
             from experiments.robust import format_verdicts
             print("\n" + format_verdicts(result.verdicts, args.robust, args.replications))
         reused = len(result.runs) - result.stats.runs
+        robust = (f"; {args.robust * args.replications * len(result.scenarios)} more across the uncertainty set "
+                  f"in robust/, {time.perf_counter() - started:.1f} s in all") if result.verdicts is not None else ""
         print(f"\nwrote {result.out}/ ({len(result.runs)} runs" + (f", {reused} kept from before" if reused else "")
-              + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s)")
+              + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s{robust})")
     _report(args, result.out)
     return 0
 

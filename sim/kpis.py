@@ -245,7 +245,7 @@ EXTRA = (
         compute=lambda d, e, s: float(sum(_col(d, f"carbon_{st}_kg") for st in STAGES if st != "production")),
         label="carbon of logistics"),
     *(Kpi(f"new_customers_{ch}", "customers", f"joiners attributed to channel {ch}", "higher",
-          column=f"new_customers_{ch}") for ch in JOIN_CHANNELS),
+          column=f"new_customers_{ch}", label=f"new customers by {ch.replace('_', ' ')}") for ch in JOIN_CHANNELS),
     Kpi("cac_paid", "currency per paid new customer", "marketing_cost / new_customers_paid", "lower",
         compute=lambda d, e, s: measured(s["marketing_cost"], s["new_customers_paid"]), label="CAC, paid marketing"),
     Kpi("cac_referral", "currency per referred new customer", "referral_cost / new_customers_referral", "lower",

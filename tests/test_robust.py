@@ -86,6 +86,7 @@ def test_compare_robust_writes_verdicts(tmp_path):
     # churn needs 180 days to be observable: in a 20-day run it is not measured, not 0
     assert table.set_index("kpi").loc["churn_rate_monthly", "verdict"] == "not measured"
     assert "robust verdicts: 2 points" in proc.stdout
+    assert "(4 runs" in proc.stdout and "; 8 more across the uncertainty set in robust/" in proc.stdout
 
 
 def test_the_report_shows_the_verdicts_first(tmp_path):
