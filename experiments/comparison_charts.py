@@ -111,6 +111,12 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
     return f"no scenario changes {label} for sure"
 
 
+def kpi_sentence(comparison: pd.DataFrame, names: list[str], kpi: str, label: str, unit: str = "") -> str:
+    """change_sentence for one KPI of comparison.csv's table, over the scenarios other than the baseline."""
+    sub = comparison[(comparison["kpi"] == kpi) & comparison["scenario"].isin(names[1:])]
+    return change_sentence(sub.set_index("scenario"), label, unit)
+
+
 def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str) -> str:
     """The comparison in one sentence: what moves GMV and platform profit, as far as the intervals say."""
     rows = comparison[comparison["scenario"].isin(names[1:])].set_index(["kpi", "scenario"])
@@ -121,7 +127,7 @@ def comparison_finding(comparison: pd.DataFrame, names: list[str], currency: str
             return "" if _significant(r) else " (interval includes zero)"
         return (f"{names[1]} vs {names[0]}: GMV {style.number(g['delta_vs_baseline'], True)} {currency}{rel}"
                 f"{unsure(g)}, platform profit {style.number(p['delta_vs_baseline'], True)} {currency}{unsure(p)}")
-    return "; ".join(change_sentence(rows.loc[kpi], label, currency)
+    return "; ".join(kpi_sentence(comparison, names, kpi, label, currency)
                      for kpi, label in (("gmv", "GMV"), ("platform_profit", "platform profit")))
 
 
@@ -204,12 +210,11 @@ def comparison_series(series: dict[str, dict], replications: int, path: Path, st
         style.thousands(ax.yaxis)
         style.tidy(ax)
     axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
-    end = {name: s["customers_total"][-1] for name, s in series.items()}
-    most = max(end, key=end.get)
     if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
-        sub = comparison[(comparison["kpi"] == "customers_total") & comparison["scenario"].isin(names[1:])]
-        finding = "Customers at the end: " + change_sentence(sub.set_index("scenario"), "them")
+        finding = "Customers at the end: " + kpi_sentence(comparison, names, "customers_total", "them")
     else:
+        end = {name: s["customers_total"][-1] for name, s in series.items()}
+        most = max(end, key=end.get)
         finding = (f"On the means, {most} ends with the most customers ({style.number(end[most])}, against "
                    f"{style.number(end[names[0]])} in {names[0]})") if most != names[0] else \
             f"On the means, {names[0]} ends with the most customers ({style.number(end[most])})"
@@ -264,8 +269,8 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     axes[2].axhline(0, color="black", lw=0.6)
     axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
-        sub = comparison[(comparison["kpi"] == "platform_profit") & comparison["scenario"].isin(names[1:])]
-        finding = "Platform profit over the period: " + change_sentence(sub.set_index("scenario"), "it", currency)
+        finding = "Platform profit over the period: " + kpi_sentence(comparison, names, "platform_profit", "it",
+                                                                        currency)
     else:
         end = frame[frame["day"] == frame["day"].max()].groupby("scenario")["profit_cum"].mean()
         best = end.idxmax()
@@ -307,11 +312,10 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
     axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
-    best = max(active_end, key=active_end.get)
     if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
-        sub = comparison[(comparison["kpi"] == "active_customers_end") & comparison["scenario"].isin(names[1:])]
-        finding = "Active customers at the end: " + change_sentence(sub.set_index("scenario"), "them")
+        finding = "Active customers at the end: " + kpi_sentence(comparison, names, "active_customers_end", "them")
     else:
+        best = max(active_end, key=active_end.get)
         finding = (f"On the means, {best} ends with the most active customers ({style.number(active_end[best])} "
                    f"against {style.number(active_end[names[0]])} in {names[0]})") if best != names[0] else \
             f"On the means, no scenario ends with more active customers than {names[0]}"
@@ -376,8 +380,7 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
     for ax in axes.ravel()[len(others):]:
         ax.set_visible(False)
     if comparison is not None:
-        sub = comparison[(comparison["kpi"] == "platform_profit") & comparison["scenario"].isin(others)]
-        finding = "Platform profit: " + change_sentence(sub.set_index("scenario"), "it", currency)
+        finding = "Platform profit: " + kpi_sentence(comparison, names, "platform_profit", "it", currency)
     else:
         change = (profit[others] - profit[names[0]])
         best = change.idxmax()
