@@ -118,7 +118,7 @@ def _key_rows(policies: list[str]) -> list[tuple[str, str, str]]:
 def _verdict_table(folder: Path) -> tuple[str, pd.DataFrame]:
     """verdicts.csv as a leadership table: human KPI labels, the change with its interval, the verdict."""
     from sim.kpis import by_name
-    from sim.tables import format_change, row
+    from sim.tables import format_change, format_ci, row
 
     table = pd.read_csv(folder / "verdicts.csv", keep_default_na=False)
     kpis = by_name()
@@ -127,7 +127,7 @@ def _verdict_table(folder: Path) -> tuple[str, pd.DataFrame]:
         _, label, fmt = row(kpis[r.kpi])
         rows.append({"scenario": r.scenario, "KPI": label,
                      "change [95% interval, pooled]": f"{format_change(r.mean_change, fmt)} "
-                     f"[{format_change(r.ci_low, fmt)}, {format_change(r.ci_high, fmt)}]",
+                     f"{format_ci(r.ci_low, r.ci_high, fmt)}",
                      "sign holds at": f"{r.sign_share:.0%} of {r.points} points" if r.points else "n/a",
                      "verdict": r.verdict})
     return ("Verdicts across the uncertainty set (scenarios/uncertainties.yaml): robust = the sign holds at 90% "
@@ -184,20 +184,20 @@ def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str
                      currency: str) -> pd.DataFrame:
     """One row per KPI: its unit, the baseline's mean and each scenario's change with its interval ("—" where
     the KPI belongs to policies that are off there, or is a change split the baseline has not)."""
-    from sim.tables import CARBON_SPLIT, format_change, format_value
+    from sim.tables import CARBON_SPLIT, format_change, format_ci, format_value, kpi_applies
     rows = []
     for key, label, fmt in keys:
         sub = table[table["kpi"] == key].set_index("scenario")
         if sub.empty:
             continue
-        applies = {n: key not in owners or bool(owners[key] & has[n]) for n in names}
+        applies = {n: kpi_applies(key, has[n], owners) for n in names}
         row = {"KPI": label, "unit": units.get(key, "").replace("currency", currency),
                names[0]: format_value(sub.loc[names[0], "mean"], fmt) if applies[names[0]] and key not in CARBON_SPLIT
                else "—"}
         for n in names[1:]:
             r = sub.loc[n]
-            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
-                      f"{format_change(r['ci_high'], fmt)}]") if applies[n] else "—"
+            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} {format_ci(r['ci_low'], r['ci_high'], fmt)}"
+                      if applies[n] else "—")
         rows.append(row)
     return pd.DataFrame(rows)
 

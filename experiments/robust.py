@@ -264,16 +264,16 @@ def format_verdicts(table: pd.DataFrame, points: int, replications: int) -> str:
              "(a verdict is robust when the sign holds at 90% of the points and the pooled 95% interval "
              "excludes zero)"]
     from sim.kpis import by_name
-    from sim.tables import format_change, row
+    from sim.tables import format_change, format_ci, row
 
     kpis = by_name()
     for name, rows in table.groupby("scenario", sort=False):
         lines.append(f"  {name}")
         for r in rows.itertuples():
             _, label, fmt = row(kpis[r.kpi])
-            lines.append(f"    {label:<28} {format_change(r.mean_change, fmt):>14} [{format_change(r.ci_low, fmt)}, "
-                         f"{format_change(r.ci_high, fmt)}]  sign holds at {r.sign_share:.0%} of points  -> "
-                         f"{r.verdict}" if r.points else f"    {label:<28} n/a (not measured in these runs)")
+            change = f"{format_change(r.mean_change, fmt):>14} {format_ci(r.ci_low, r.ci_high, fmt)}"
+            lines.append(f"    {label:<28} {change}  sign holds at {r.sign_share:.0%} of points  -> {r.verdict}"
+                         if r.points else f"    {label:<28} n/a (not measured in these runs)")
     return "\n".join(lines)
 
 

@@ -70,6 +70,12 @@ def policy_owners() -> dict[str, set[str]]:
     return owners
 
 
+def kpi_applies(key: str, policies_on: set[str], owners: dict[str, set[str]]) -> bool:
+    """Whether a KPI means something in a scenario with `policies_on`: not one of policies' (policy_owners), or
+    one of those policies is on."""
+    return key not in owners or bool(owners[key] & policies_on)
+
+
 # The change of carbon_kg in a comparison, split (experiments/comparison.py): what fewer or more orders
 # account for, and what a change of carbon per order does; lost sales are not a carbon saving.
 CARBON_SPLIT = {"carbon_change_from_orders_kg": "  of which: orders lost or won",
@@ -87,7 +93,7 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
     owners = policy_owners()
 
     def off(name: str, key: str) -> bool:
-        return enabled is not None and key in owners and not owners[key] & enabled.get(name, set())
+        return enabled is not None and not kpi_applies(key, enabled.get(name, set()), owners)
 
     keys = [*TABLE, *policy_rows(list(policies))]
     width = max(len(label) for _, label, _ in keys)
@@ -106,7 +112,7 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
                 lines.append(f"{label:<{width}}  {'—':>14}")
                 continue
             rel = "" if not np.isfinite(r["relative_delta"]) else f"{r['relative_delta']:+.1%}"
-            ci = f"[{format_change(r['ci_low'], fmt)}, {format_change(r['ci_high'], fmt)}]"
+            ci = format_ci(r["ci_low"], r["ci_high"], fmt)
             lines.append(f"{label:<{width}}  {format_value(r['mean'], fmt):>14}  "
                          f"{format_change(r['delta_vs_baseline'], fmt):>12}  "
                          f"{ci:<28} {rel:>9}")
@@ -114,7 +120,7 @@ def format_comparison(table: pd.DataFrame, names: list[str], replications: int, 
                 for part, part_label in CARBON_SPLIT.items():
                     if part in rows.index:
                         p = rows.loc[part]
-                        ci = f"[{format_change(p['ci_low'], fmt)}, {format_change(p['ci_high'], fmt)}]"
+                        ci = format_ci(p["ci_low"], p["ci_high"], fmt)
                         change = format_change(p["delta_vs_baseline"], fmt)
                         lines.append(f"{part_label:<{width}}  {'':>14}  {change:>12}  {ci:<28}")
     return "\n".join(lines)
@@ -155,6 +161,11 @@ def _num(value: float, sign: str = "") -> str:
     if abs(v) >= 0.01 or v == 0:
         return f"{v:{sign},.2f}"
     return f"{v:{sign}.4f}"  # fixed decimals, never scientific notation
+
+
+def format_ci(low: float | None, high: float | None, fmt: str) -> str:
+    """An interval of a change, "[low, high]", each end as format_change writes it."""
+    return f"[{format_change(low, fmt)}, {format_change(high, fmt)}]"
 
 
 def format_table(summary: dict, currency: str, title: str, policies: list[str] | tuple[str, ...] = ()) -> str:
