@@ -26,10 +26,15 @@ import numpy as np
 from pydantic import Field
 
 from agents.merchant import MerchantTable
-from sim.config import MarketConfig
+from sim.config import LogisticsConfig, MarketConfig
 from sim.kpis import Kpi
 from sim.policies.base import MarketChanges, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Probability
+
+
+def _region_shares(logistics: LogisticsConfig) -> np.ndarray:
+    """Each region's share of the shoppers (the weights of a fleet-wide figure)."""
+    return np.array([r.share for r in logistics.regions])
 
 
 class GreenLogisticsConfig(PolicySection):
@@ -94,17 +99,13 @@ class GreenLogistics(Policy):
     def setup(self, ctx: PolicyContext) -> MarketChanges:
         cfg, fleet = self.config, ctx.market.logistics.fleet
         self.carbon_credit_kg = 0.0  # negative carbon of past days not yet set against the levy
-        shares: dict[str, float | np.ndarray] = dict(fleet)
-        self.ev_capacity_share = float(fleet.get("ev_van", 0.0))
         self.consolidated = cfg.consolidation is True or (cfg.consolidation == "auto" and self.consolidation_pays(ctx))
+        shares: dict[str, float | np.ndarray]
         if cfg.ev_share == "auto":
             shares = self.cheapest_fleet(ctx)
-        elif cfg.ev_share is not None:
-            self.ev_capacity_share = cfg.ev_share + (1.0 - cfg.ev_share) * self.ev_capacity_share
-            shares = {v: s * (1.0 - cfg.ev_share) for v, s in shares.items() if v != "ev_van"}
-            if sum(shares.values()) == 0:  # the fleet was all EV already
-                shares = {}
-            shares["ev_van"] = cfg.ev_share + (1.0 - cfg.ev_share) * float(fleet.get("ev_van", 0.0))
+        else:
+            shares = self.set_fleet(fleet)
+            self.ev_capacity_share = float(shares.get("ev_van", 0.0))
         # the fleet keeps its parcel capacity per region; a consolidated vehicle carries more per day
         changes = MarketChanges(fleet_shares=shares, packaging=cfg.packaging)
         if self.consolidated:
@@ -112,6 +113,18 @@ class GreenLogistics(Policy):
             changes.km_factor = 1.0 - cfg.consolidation_km_saving
             changes.extra_delivery_days = cfg.consolidation_extra_days
         return changes
+
+    def set_fleet(self, fleet: dict[str, float]) -> dict[str, float]:
+        """The fleet's capacity shares with a set ev_share e (none: as they are): every other type keeps (1 - e)
+        of its share, ev_van gets e + (1 - e) x its own."""
+        e = self.config.ev_share
+        if e is None:
+            return dict(fleet)
+        shares = {v: s * (1.0 - e) for v, s in fleet.items() if v != "ev_van"}
+        if sum(shares.values()) == 0:  # the fleet was all EV already
+            shares = {}
+        shares["ev_van"] = e + (1.0 - e) * float(fleet.get("ev_van", 0.0))
+        return shares
 
     def parcel_costs(self, ctx: PolicyContext, consolidated: bool) -> tuple[list[str], np.ndarray]:
         """(vehicle types: the fleet's and ev_van, their cost per parcel delivered per region): capacity_headroom
@@ -134,16 +147,15 @@ class GreenLogistics(Policy):
         (about 1.4% a day, Fisher, Gallino & Xu 2019) x (take rate x the usual order + fulfilment fee - the
         parcel's cost)."""
         cfg, lg = self.config, ctx.market.logistics
-        region = np.array([r.share for r in lg.regions])
+        region = _region_shares(lg)
+        shares = None if cfg.ev_share == "auto" else self.set_fleet(lg.fleet)
         cost = {}
         for consolidated in (False, True):
             names, per_parcel = self.parcel_costs(ctx, consolidated)
-            if cfg.ev_share == "auto":
+            if shares is None:
                 cost[consolidated] = float(region @ per_parcel.min(axis=0))
             else:
-                mix = np.array([float(lg.fleet.get(v, 0.0)) for v in names])
-                if cfg.ev_share is not None:
-                    mix = mix * (1.0 - cfg.ev_share) + cfg.ev_share * (np.array(names) == "ev_van")
+                mix = np.array([float(shares.get(v, 0.0)) for v in names])
                 cost[consolidated] = float(region @ (mix / mix.sum() @ per_parcel))
         margin = (ctx.market.platform.take_rate * float(ctx.expected_order_value().mean())
                   + lg.fulfilment_fee_per_parcel - cost[False])
@@ -154,9 +166,8 @@ class GreenLogistics(Policy):
         """Per region, all capacity to the vehicle type (the fleet's types and ev_van) with the lowest cost
         per parcel delivered (parcel_costs), consolidated or not as decided."""
         names, per_parcel = self.parcel_costs(ctx, self.consolidated)
-        lg = ctx.market.logistics
         best = np.argmin(per_parcel, axis=0)
-        self.ev_capacity_share = float(np.array([r.share for r in lg.regions]) @ (best == names.index("ev_van")))
+        self.ev_capacity_share = float(_region_shares(ctx.market.logistics) @ (best == names.index("ev_van")))
         return {v: (best == i).astype(float) for i, v in enumerate(names)}
 
     def merchants_created(self, ctx: PolicyContext, table: MerchantTable) -> None:
