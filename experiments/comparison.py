@@ -95,6 +95,13 @@ class Comparison:
 class RunsFailed(ScenarioError):
     """Some runs failed or were lost: no comparison is written (the finished runs are kept)."""
 
+    KEPT = ". Finished runs are kept: fix the cause and run the same command again"
+    OVERWRITE = "; --overwrite keeps the earlier result as it was until a new comparison is complete"
+
+    def __init__(self, source: str, field: str | None, what: str, after: str = KEPT) -> None:
+        self.what = what  # what did not finish; `after`: what the user has now and does next
+        super().__init__(source, field, what + after)
+
 
 def fingerprint(scenarios: list[Scenario], replications: int) -> dict[str, Any]:
     """What a folder's runs depend on: each scenario as resolved and the files it reads, the
@@ -189,9 +196,8 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
         aside.rename(folder)
         if isinstance(exc, (Interrupted, KeyboardInterrupt)):  # nothing of the new comparison is written
             raise KeyboardInterrupt from None
-        if isinstance(exc, ScenarioError):
-            raise type(exc)(exc.source, exc.field, exc.message.split(". Finished runs")[0] + "; --overwrite keeps the "
-                            "earlier result as it was until a new comparison is complete") from None
+        if isinstance(exc, RunsFailed):  # nothing of the new comparison is kept either
+            raise RunsFailed(exc.source, exc.field, exc.what, RunsFailed.OVERWRITE) from None
         raise
     if aside is not None:
         shutil.rmtree(aside, ignore_errors=True)
@@ -219,8 +225,7 @@ def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], repli
             first = (f"; first: {bad.iloc[0]['scenario']} replication {bad.iloc[0]['replication']}: "
                      f"{bad.iloc[0]['error']}" if len(bad) else "")
             raise RunsFailed(f"--out {folder}", None, f"{len(bad) + missing} of {len(jobs)} runs did not finish "
-                             f"({lost} lost with their worker, {missing} unreadable or missing){first}. Finished runs "
-                             "are kept: fix the cause and run the same command again")
+                             f"({lost} lost with their worker, {missing} unreadable or missing){first}")
         runs = runs_table(gathered)
         table, targets = write_outputs(folder, loaded, files, runs, replications, stats, sets)
     except KeyboardInterrupt:  # while writing the tables: every run is kept, the same command writes them
