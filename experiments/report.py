@@ -53,6 +53,11 @@ class Report:
     appendix: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # tables after the charts
 
 
+def _question(scenario: Any) -> str:
+    """A scenario's question as the report states it: its description, and when its policies start."""
+    return " ".join(filter(None, [scenario.description.strip(), scenario.policy_timing()]))
+
+
 def _need(folder: Path, *names: str) -> None:
     missing = [n for n in names if not (folder / n).exists()]
     if missing:
@@ -171,7 +176,7 @@ def _compare_report(folder: Path) -> Report:
         f"from {base.simulation.start_date}; money in {currency}; " + (
             f"seeds {', '.join(map(str, manifest['seeds']))}" if len(manifest["seeds"]) <= 3
             else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
-        [(n, " ".join(filter(None, [s.description.strip(), s.policy_timing()]))) for n, s in scenarios.items()],
+        [(n, _question(s)) for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
     if len(policy_table):
         report.appendix.append(("Appendix: the policies' KPIs (— where their policy is off; all: comparison.csv)",
@@ -244,7 +249,7 @@ def _run_report(folder: Path) -> Report:
             in _key_rows(enabled_policies(sc.policies)) if key in summary]
     report = Report("run", f"{sc.name}: one run", f"{sc.shoppers.count:,} shoppers; {sc.simulation.days} days from "
                     f"{sc.simulation.start_date}; seed {sc.seed}; money in {sc.simulation.currency}",
-                    [(sc.name, " ".join(filter(None, [sc.description.strip(), sc.policy_timing()])))],
+                    [(sc.name, _question(sc))],
                     how_to_read=HOW_TO_READ["run"])
     report.tables.append(("Key numbers", pd.DataFrame(rows)))
     pnl = pd.read_csv(folder / "pnl.csv")
