@@ -8,6 +8,8 @@ in `<table>/point=P/replication=R/part.parquet` before it; the part comes last, 
 part is finished. Running the same jobs into the same folder again skips finished runs (resume
 after Ctrl-C, a kill or a crash); a run whose worker dies is kept as `lost-...parquet` and rerun
 next time; a run the model rejects or that raises is recorded as failed and the batch goes on.
+A job with a key is first looked up in the run cache (experiments/cache.py), and stored there once
+it finishes, so the same run is never computed twice, whichever command or folder asks for it.
 
 Results never depend on the executor or the number of workers: each job carries its own seed.
 """
@@ -28,6 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.cache import RunCache
 from experiments.executors import local_executor
 from sim.errors import Interrupted, ScenarioError
 from sim.outputs import replace_atomically
@@ -61,6 +64,7 @@ class Job:
     seed: int
     columns: dict[str, Any] = field(default_factory=dict)
     args: tuple = ()
+    key: str | None = None  # the run's key in the run cache (experiments/cache.py); None: not cached
 
 
 @dataclass
@@ -105,6 +109,7 @@ class BatchStats:
     wall_seconds: float = 0.0
     sim_seconds: float = 0.0
     workers: int | None = None  # None: an external executor (a Dask cluster)
+    cached: int = 0  # of `ok`: taken from the run cache, not computed
 
 
 Evaluate = Callable[..., Outcome]
@@ -222,15 +227,17 @@ def _stop_pool(pool: Executor) -> None:
 def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int = 1,
               executor: Executor | None = None, progress: bool = False, desc: str = "runs",
               window: int | None = None, tables_in: Path | None = None,
-              on_record: Callable[[RunRecord], None] | None = None) -> BatchStats:
+              on_record: Callable[[RunRecord], None] | None = None, cache: RunCache | None = None,
+              stop: threading.Event | None = None) -> BatchStats:
     """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
 
     `executor` (e.g. a Dask client's `get_executor()`) replaces the local pool of `workers`
     processes (one worker: in this process). Per-run tables go to `tables_in` (default `folder`)
     as <table>/point=P/replication=R/part.parquet. At most `window` runs are in flight (default 4 per
     worker, 1 serially, 256 on an executor), so memory stays flat however many runs there are.
-    Ctrl-C stops within a moment: running workers are terminated and `Interrupted` says how many runs
-    are kept."""
+    Jobs with a key found in `cache` are taken from it (in `on_record` too) instead of run; finished ones
+    are stored in it. Ctrl-C, or setting `stop` (from another thread), stops within a moment: running
+    workers are terminated and `Interrupted` says how many runs are kept."""
     from tqdm import tqdm
 
     prepare(folder)
@@ -238,6 +245,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     todo = [j for j in jobs if (j.point, j.replication) not in done_before]
     stats = BatchStats(runs=len(todo))
     started = time.perf_counter()
+    if cache is not None:
+        todo = _from_cache(todo, cache, folder, tables_in or folder, stats, on_record)
     own = executor is None
     workers = min(workers, max(len(todo), 1))
     stats.workers = workers if own else None
@@ -261,6 +270,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                 pending[future] = (job, pool)
             if not pending:
                 break
+            if stop is not None and stop.is_set():
+                raise KeyboardInterrupt
             # a short timeout: Ctrl-C delivered to another thread is acted on here within a moment
             done, _ = wait(pending, timeout=0.25, return_when=FIRST_COMPLETED)
             for future in done:
@@ -274,6 +285,9 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                     if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
                         pool = _replace_pool(pool, workers)
                 _write(folder, record, tables_in or folder)
+                if cache is not None and job.key is not None and record.status == "ok":
+                    cache.put(job.key, {"wall_seconds": record.wall_seconds, "sim_seconds": record.sim_seconds,
+                                        **record.kpis}, record.tables)
                 setattr(stats, record.status, getattr(stats, record.status) + 1)
                 if not np.isnan(record.sim_seconds):
                     stats.sim_seconds += record.sim_seconds
@@ -284,6 +298,9 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     except KeyboardInterrupt:
         if own:
             _stop_pool(pool)
+        else:
+            for future in pending:
+                future.cancel()
         raise Interrupted(folder, len(finished(folder, jobs)), len(jobs)) from None
     except BaseException:
         if own:  # a write that failed (disk full), a bug in on_record: no worker is left behind
@@ -297,6 +314,27 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
         pool.shutdown(cancel_futures=True)
     stats.wall_seconds = time.perf_counter() - started
     return stats
+
+
+def _from_cache(todo: list[Job], cache: RunCache, folder: Path, tables_in: Path, stats: BatchStats,
+                on_record: Callable[[RunRecord], None] | None) -> list[Job]:
+    """Write the jobs found in the run cache into `folder` as finished runs; return the others."""
+    left = []
+    for job in todo:
+        hit = cache.get(job.key) if job.key is not None else None
+        if hit is None:
+            left.append(job)
+            continue
+        row, tables = hit
+        seconds = row.pop("wall_seconds"), row.pop("sim_seconds")
+        record = RunRecord(job.point, job.replication, job.seed, "ok", "", float(seconds[0]), float(seconds[1]),
+                           row, tables, dict(job.columns))
+        _write(folder, record, tables_in)
+        stats.ok += 1
+        stats.cached += 1
+        if on_record is not None:
+            on_record(record)
+    return left
 
 
 def _interruptible():

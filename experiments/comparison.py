@@ -40,6 +40,7 @@ from experiments.batch import (
     run_batch,
     write_spec,
 )
+from experiments.cache import default_cache
 from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
 from sim.errors import Interrupted, ScenarioError
 from sim.kpis import SUMMARY_KEYS
@@ -163,11 +164,12 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
                    out: str | Path | None = None, *, sets: list[str] | None = None, workers: int = 1,
                    executor: Executor | None = None, progress: bool = False, overwrite: bool = False,
                    notes: bool = True, announce: Callable[[int], None] | None = None, robust: int = 0,
-                   uncertainties: str | Path | None = None) -> Comparison:
+                   uncertainties: str | Path | None = None, cache: bool = True) -> Comparison:
     """Run (or resume) a comparison and write its folder; what `run.py compare` and `compare` call.
     `announce(runs)` is called once the inputs are checked, before any run. With `robust` N > 0 every
     scenario is then judged across N points of the uncertainty set (`uncertainties`, default the shipped
-    scenarios/uncertainties.yaml; experiments/robust.py), written to DIR/verdicts.csv."""
+    scenarios/uncertainties.yaml; experiments/robust.py), written to DIR/verdicts.csv. With `cache` (the
+    default) runs already in the run cache are reused and new ones stored there (experiments/cache.py)."""
     if not 1 <= replications <= 1000:
         raise ScenarioError("--replications", None, f"must be 1 to 1000 (got {replications})")
     if not 0 <= robust <= 1000:
@@ -188,7 +190,7 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
     aside = _prepare(folder, fingerprint(loaded, replications), overwrite)
     try:
         result = _run_and_write(folder, loaded, files, replications, list(sets or []), points, workers, executor,
-                                progress, announce)
+                                progress, announce, cache)
     except BaseException as exc:
         if aside is None:
             raise
@@ -206,16 +208,14 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
 
 def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], replications: int, sets: list[str],
                    points: pd.DataFrame | None, workers: int, executor: Executor | None, progress: bool,
-                   announce: Callable[[int], None] | None) -> Comparison:
+                   announce: Callable[[int], None] | None, cache: bool) -> Comparison:
     """The comparison's runs (resumed where finished), its tables and charts, and the verdicts with `points`."""
-    seeds = replication_seeds(loaded[0].seed, replications)
-    jobs = [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,)) for r in range(replications)
-            for i, sc in enumerate(loaded)]
+    jobs = comparison_jobs(loaded, replications)
     if announce is not None:
         announce(len(jobs))
     _forget_failures(folder)  # a run that failed before is tried again: its cause may be fixed
     stats = run_batch(jobs, simulate, folder, workers=workers, executor=executor, progress=progress, desc="runs",
-                      tables_in=folder / PARTS)
+                      tables_in=folder / PARTS, cache=default_cache() if cache else None)
     try:
         gathered = gather(folder)
         bad = gathered[gathered["status"] != "ok"] if len(gathered) else gathered
@@ -236,6 +236,16 @@ def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], repli
         verdicts = run_robust(loaded, points, replications, folder / FOLDER, workers=workers, executor=executor,
                               progress=progress, announce=announce)
     return Comparison(table, targets, runs, loaded, folder, stats, replications, verdicts)
+
+
+def comparison_jobs(scenarios: list[Scenario], replications: int) -> list[Job]:
+    """The runs of a comparison, replication by replication (every scenario's replication r before any
+    r + 1, so paired changes come early): point = the scenario's index, the same seed for replication r of
+    every scenario (common random numbers), keyed for the run cache."""
+    from experiments.cache import run_key
+    seeds = replication_seeds(scenarios[0].seed, replications)
+    return [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,), run_key(sc, seeds[r])) for r in range(replications)
+            for i, sc in enumerate(scenarios)]
 
 
 def _forget_failures(folder: Path) -> None:

@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
                      "interrupted comparison of the same inputs, which resumes")
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
     cmp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
+    cmp.add_argument("--no-cache", action="store_true", help="compute every run, neither reading nor filling the "
+                     "run cache (default: runs with the same scenario, seed and code are reused; see docs/studio.md)")
     cmp.add_argument("--robust", type=int, default=0, metavar="N",
                      help="then judge every scenario across N Latin-hypercube points of the uncertainty set "
                      "(x --replications runs each): verdicts.csv, robust / depends on / no clear effect")
@@ -172,7 +174,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         result = run_comparison(args.baseline, args.scenarios, args.replications, args.out, sets=overrides_from(args),
                                 workers=args.workers or _default_workers(), executor=executor, progress=show,
                                 overwrite=args.overwrite, announce=announce, robust=args.robust,
-                                uncertainties=args.uncertainties)
+                                uncertainties=args.uncertainties, cache=not args.no_cache)
     finally:
         if client is not None:
             client.close()
@@ -189,10 +191,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             from experiments.robust import format_verdicts
             print("\n" + format_verdicts(result.verdicts, args.robust, args.replications))
         reused = len(result.runs) - result.stats.runs
+        cached = (f", {result.stats.cached} from the run cache" if result.stats.cached else "")
         robust = (f"; {args.robust * args.replications * len(result.scenarios)} more across the uncertainty set "
                   f"in robust/, {time.perf_counter() - started:.1f} s in all") if result.verdicts is not None else ""
         print(f"\nwrote {result.out}/ ({len(result.runs)} runs" + (f", {reused} kept from before" if reused else "")
-              + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s{robust})")
+              + cached + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s{robust})")
     _report(args, result.out)
     return 0
 

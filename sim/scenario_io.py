@@ -44,6 +44,29 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         raise
 
 
+def override_document(path: str | Path, overrides: list[str], name: str | None = None) -> dict[str, Any]:
+    """A scenario file that stands for `path` with `--set` overrides: `extends:` the file (by its absolute
+    path), a name, and each overridden field nested under its sections; a field inside a list brings the
+    whole list (a file's list replaces its parent's, it does not merge item by item)."""
+    path = Path(path)
+    data = _read_with_extends(path, chain=())
+    doc: dict[str, Any] = {"extends": str(path.resolve())}
+    if name:
+        doc["name"] = name
+    for item in overrides:
+        dotted, value = parse_override(item)
+        _check_path(dotted, source=f"--set {item}")
+        _assign(data, dotted, value, source=f"--set {item}")
+        parts = dotted.split(".")
+        cut = next((i for i, p in enumerate(parts) if p.isdigit()), len(parts))
+        node, target = data, doc
+        for part in parts[:cut - 1]:
+            node = node[part]
+            target = target.setdefault(part, {})
+        target[parts[cut - 1]] = copy.deepcopy(node[parts[cut - 1]])
+    return doc
+
+
 def with_overrides(scenario: Scenario, sets: list[str], source: str) -> Scenario:
     """A loaded scenario with `PATH=VALUE` overrides applied, checked as a file's would be."""
     if not sets:
@@ -225,6 +248,23 @@ def _item_annotation(annotation: Any) -> Any:
 def check_path(dotted: str, source: str) -> None:
     """A dotted path names a scenario field (else ScenarioError naming what is allowed)."""
     _check_path(dotted, source)
+
+
+def field_info(dotted: str) -> tuple[Any, Any]:
+    """(pydantic FieldInfo, annotation) of the scenario field a dotted path names (list items by index):
+    its description, default and bounds, for a form built from the schema (the studio). ScenarioError if
+    the path names no field."""
+    _check_path(dotted, source=dotted)
+    model: type[BaseModel] | None = Scenario
+    info, annotation = None, Scenario
+    for part in dotted.split("."):
+        if model is not None:
+            info = model.model_fields[part]
+            annotation = info.annotation
+        else:
+            annotation = _item_annotation(annotation)
+        model = _model_of(annotation) if _container_of(annotation) is None else None
+    return info, annotation
 
 
 def _check_path(dotted: str, source: str) -> None:

@@ -14,6 +14,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# tests never read or fill the user's run cache (experiments/cache.py); the cache's own tests point it
+# at a folder of their own
+os.environ["ECOMSIM_CACHE"] = "off"
 
 from sim.runner import run_scenario  # noqa: E402
 from sim.scenario_io import load_scenario  # noqa: E402

@@ -220,3 +220,58 @@ def test_compare_and_sweep_folders_are_told_apart(tmp_path):
     assert proc.returncode == 2 and "a comparison folder, not a sweep" in proc.stderr
     proc = cli("report", str(tmp_path / "cmp"))
     assert proc.returncode == 2 and "have not all finished" in proc.stderr
+
+
+def keyed(n: int = 3, replications: int = 2) -> list[Job]:
+    return [Job(j.point, j.replication, j.seed, j.columns, j.args, f"k{j.point}-{j.seed}")
+            for j in jobs(n, replications)]
+
+
+def test_the_run_cache_serves_a_finished_run_to_any_folder_and_stores_new_ones(tmp_path):
+    from experiments.cache import RunCache
+    cache = RunCache(tmp_path / "cache")
+    first = run_batch(keyed(), square, tmp_path / "a", cache=cache)
+    assert first.ok == 6 and first.cached == 0 and len(list((tmp_path / "cache").rglob("run.parquet"))) == 6
+    seen = []
+    again = run_batch(keyed(), refuses_three, tmp_path / "b", cache=cache, on_record=seen.append)  # never called
+    assert again.ok == again.cached == 6 and len(seen) == 6
+    pd.testing.assert_frame_equal(gather(tmp_path / "a").drop(columns="wall_seconds"),
+                                  gather(tmp_path / "b").drop(columns="wall_seconds"))
+    from experiments.batch import read_table
+    pd.testing.assert_frame_equal(read_table(tmp_path / "a", "daily", 2, 1), read_table(tmp_path / "b", "daily", 2, 1))
+    more = run_batch(keyed(4), square, tmp_path / "c", cache=cache)  # only the new point's runs are computed
+    assert (more.ok, more.cached) == (8, 6)
+    # a damaged entry is a miss: the run is computed again and the entry rewritten
+    entry = next((tmp_path / "cache").rglob("run.parquet"))
+    entry.write_bytes(b"not parquet")
+    assert run_batch(keyed(4), square, tmp_path / "d", cache=cache).cached == 7
+    assert pd.read_parquet(entry).shape[0] == 1
+
+
+def test_a_stop_event_ends_the_batch_with_the_finished_runs_kept(tmp_path):
+    import threading
+    stop = threading.Event()
+    seen = []
+
+    def after_two(record):
+        seen.append(record)
+        if len(seen) == 2:
+            stop.set()
+    with pytest.raises(Interrupted) as caught:
+        run_batch(jobs(), square, tmp_path, on_record=after_two, stop=stop)
+    assert caught.value.kept == 2 and len(gather(tmp_path)) == 2
+
+
+def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monkeypatch):
+    from experiments.comparison import run_comparison
+    monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))
+    files = [SCEN / "baseline.yaml", [SCEN / "subsidy_newcomers.yaml"]]
+    first = run_comparison(*files, replications=2, out=tmp_path / "one", sets=TINY)
+    second = run_comparison(*files, replications=2, out=tmp_path / "two", sets=TINY)
+    assert first.stats.cached == 0 and second.stats.cached == 4 == second.stats.ok
+    pd.testing.assert_frame_equal(first.table, second.table)
+    other_seed = run_comparison(*files, replications=2, out=tmp_path / "three", sets=[*TINY, "seed=5"])
+    assert other_seed.stats.cached == 0  # the seed is part of the key
+    off = run_comparison(*files, replications=2, out=tmp_path / "four", sets=TINY, cache=False)
+    assert off.stats.cached == 0
+    pd.testing.assert_frame_equal(first.table, off.table)

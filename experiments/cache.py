@@ -1,0 +1,109 @@
+"""The run cache: every finished run kept on disk under what it depends on, so nothing is computed twice.
+
+A run is fully determined by its resolved scenario, its seed, the files the scenario reads and the
+code (the ecomsim version and, in a source checkout, the git commit). `run_key` hashes exactly
+those; `RunCache` keeps each finished run under its key in the batch engine's own format (the
+run's row as `run.parquet`, each per-run table as `<table>.parquet`), written atomically. The batch
+engine (experiments/batch.py) looks a job up before running it and stores it after, so `compare`,
+the studio and a rerun of either reuse each other's runs, across restarts.
+
+Where: $ECOMSIM_CACHE if set (`off` turns the cache off), else $XDG_CACHE_HOME/ecomsim/runs, else
+~/.cache/ecomsim/runs. Deleting the folder is always safe: runs are simply computed again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+CACHE_ENV = "ECOMSIM_CACHE"
+ROW = "run.parquet"
+
+
+def default_cache_dir() -> Path | None:
+    """The cache folder of this user (None: the cache is off, ECOMSIM_CACHE=off)."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen is not None:
+        return None if chosen.strip().lower() in ("", "off", "0", "none", "false") else Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "ecomsim" / "runs"
+
+
+@functools.cache
+def code_version() -> str:
+    """The ecomsim version, with the commit when the code runs from a git checkout."""
+    from sim import __version__
+    from sim.outputs import git_commit
+    from sim.runner import PROJECT_ROOT
+    commit = git_commit(PROJECT_ROOT)
+    return f"{__version__}+{commit}" if commit else __version__
+
+
+def _files_sha256(scenario: Any) -> dict[str, str]:
+    return {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest()
+            for f in scenario.input_files() if Path(f).is_file()}
+
+
+def run_key(scenario: Any, seed: int) -> str:
+    """The key of one run: sha256 of the resolved scenario with this seed, the files it reads and the code."""
+    resolved = scenario.model_copy(update={"seed": int(seed)}).model_dump(mode="json")
+    stamp = json.dumps({"scenario": resolved, "files": _files_sha256(scenario), "code": code_version()},
+                       sort_keys=True, default=str)
+    return hashlib.sha256(stamp.encode()).hexdigest()
+
+
+class RunCache:
+    """Finished runs by key: `get` gives (row, tables) or None, `put` stores one (first writer wins). A row
+    holds the run's KPIs and its wall_seconds and sim_seconds; nothing of the batch it ran in."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def folder(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def __contains__(self, key: str) -> bool:
+        return (self.folder(key) / ROW).is_file()
+
+    def get(self, key: str) -> tuple[dict[str, Any], dict[str, pd.DataFrame]] | None:
+        """The run's row (KPIs, wall and simulation seconds) and its per-run tables; None if not cached or
+        unreadable (an unreadable entry is removed, so the run is computed again)."""
+        folder = self.folder(key)
+        if not (folder / ROW).is_file():
+            return None
+        try:
+            row = pd.read_parquet(folder / ROW).iloc[0].to_dict()
+            tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet")) if p.name != ROW}
+        except Exception:  # noqa: BLE001 - a damaged entry is a miss, never an error
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return row, tables
+
+    def put(self, key: str, row: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
+        """Store a finished run; its folder appears whole (written aside, then renamed) or not at all."""
+        from sim.outputs import atomic_folder
+        if key in self:
+            return
+        try:
+            with atomic_folder(self.folder(key)) as tmp:
+                for name, table in tables.items():
+                    table.to_parquet(tmp / f"{name}.parquet", index=False)
+                pd.DataFrame([row]).to_parquet(tmp / ROW, index=False)  # the row last: its presence means whole
+        except OSError:  # a full or read-only disk costs the reuse, not the run
+            return
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def default_cache() -> RunCache | None:
+    """The user's run cache, or None when it is off."""
+    folder = default_cache_dir()
+    return RunCache(folder) if folder is not None else None
