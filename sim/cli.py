@@ -1,5 +1,5 @@
 """Command line: `python run.py COMMAND ...` (run, compare, sweep, analyze, report, calibrate, validate,
-bench). It parses and dispatches; the work is in sim/runner.py (run) and experiments/ (every other
+bench, studio). It parses and dispatches; the work is in sim/runner.py (run) and experiments/ (every other
 command: comparison.py, sweeps.py, analysis.py, report.py, calibration.py, validation.py, bench.py).
 
 Bad input prints one line naming the file (or option), the field path and what is allowed,
@@ -85,6 +85,15 @@ def _parser() -> argparse.ArgumentParser:
     ana = sub.add_parser("analyze", help="sensitivity, Pareto settings and robustness of a finished sweep")
     ana.add_argument("folder", help="the sweep's results folder, e.g. results/sweep-smoke")
     ana.add_argument("--quiet", action="store_true", help="no summary on the terminal")
+    std = sub.add_parser("studio", help="the what-if studio in the browser: scenarios side by side, paired intervals "
+                         "as replications finish (docs/studio.md)")
+    std.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006; 0: any free port)")
+    std.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    std.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
+    std.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                     "only); any other needs a password")
+    std.add_argument("--password-file", metavar="FILE", help="file holding the password a browser must give "
+                     "(needed with --host; or set ECOMSIM_STUDIO_PASSWORD)")
     return parser
 
 
@@ -312,8 +321,59 @@ def _write_report(folder, show: bool) -> None:
         print(f"wrote {html} and {pdf}")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _studio_password(args: argparse.Namespace) -> str | None:
+    """The studio's password: from --password-file or $ECOMSIM_STUDIO_PASSWORD; required beyond loopback."""
+    import os
+    from pathlib import Path
+    password = None
+    if args.password_file:
+        try:
+            password = Path(args.password_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ScenarioError("--password-file", None, f"cannot be read ({type(exc).__name__}: {exc})") from None
+        if len(password) < 8:
+            raise ScenarioError("--password-file", None, "the password must have at least 8 characters")
+    elif os.environ.get("ECOMSIM_STUDIO_PASSWORD"):
+        password = os.environ["ECOMSIM_STUDIO_PASSWORD"]
+    if args.host not in LOOPBACK and not password:
+        raise ScenarioError("--host", None, f"{args.host} lets other machines in: give a password with --password-file "
+                            "FILE (or ECOMSIM_STUDIO_PASSWORD); without --host the studio listens on this machine only")
+    return password
+
+
+def cmd_studio(args: argparse.Namespace) -> int:
+    """Serve the studio until Ctrl-C (the address is printed once it listens)."""
+    _check_workers(args)
+    if not 0 <= args.port <= 65535:
+        raise ScenarioError("--port", None, f"must be 0 (any free port) to 65535 (got {args.port})")
+    password = _studio_password(args)
+    try:
+        import panel  # noqa: F401
+    except ImportError:
+        raise ScenarioError("studio", None, "needs the panel package: pip install -c constraints.txt .") from None
+    from studio.app import serve
+    executor, client = _executor(args)
+    host = "127.0.0.1" if args.host == "localhost" else args.host
+
+    def ready(url: str) -> None:
+        print(f"ecomsim studio at {url} (runs on {_where(args, client)}; Ctrl-C stops it)", flush=True)
+    try:
+        serve(args.port, host, args.workers or _default_workers(), executor, _where(args, client), password, ready)
+    except OSError as exc:
+        raise ScenarioError("--port", None, f"cannot listen on {host}:{args.port} ({exc.strerror or exc}); choose "
+                            "another --port, or 0 for any free one") from None
+    finally:
+        if client is not None:
+            client.close()
+    return 0
+
+
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "bench": cmd_bench, "validate": cmd_validate,
-            "sweep": cmd_sweep, "analyze": cmd_analyze, "report": cmd_report, "calibrate": cmd_calibrate}
+            "sweep": cmd_sweep, "analyze": cmd_analyze, "report": cmd_report, "calibrate": cmd_calibrate,
+            "studio": cmd_studio}
 
 
 def main(argv: list[str] | None = None) -> int:

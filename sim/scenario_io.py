@@ -44,15 +44,18 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
         raise
 
 
-def override_document(path: str | Path, overrides: list[str], name: str | None = None) -> dict[str, Any]:
+def override_document(path: str | Path, overrides: list[str], name: str | None = None,
+                      description: str | None = None) -> dict[str, Any]:
     """A scenario file that stands for `path` with `--set` overrides: `extends:` the file (by its absolute
-    path), a name, and each overridden field nested under its sections; a field inside a list brings the
+    path), a name and description, and each overridden field nested under its sections; a field inside a list brings the
     whole list (a file's list replaces its parent's, it does not merge item by item)."""
     path = Path(path)
     data = _read_with_extends(path, chain=())
     doc: dict[str, Any] = {"extends": str(path.resolve())}
     if name:
         doc["name"] = name
+    if description:
+        doc["description"] = description
     for item in overrides:
         dotted, value = parse_override(item)
         _check_path(dotted, source=f"--set {item}")

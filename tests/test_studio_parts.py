@@ -1,0 +1,103 @@
+"""The studio's parts without a browser: levers from the schema, what a column stands for, a session's results."""
+
+from __future__ import annotations
+
+import shlex
+
+import pandas as pd
+import pytest
+
+from conftest import BASELINE, ROOT
+from sim.errors import ScenarioError
+from sim.scenario_io import field_info, load_scenario, named_by_overrides
+from studio.levers import ColumnSetting, levers_for, library, value_at
+
+TINY = ["shoppers.count=1500", "simulation.days=45", "simulation.warmup_days=20", "seed=42"]
+
+
+@pytest.fixture(scope="module")
+def uncertainties():
+    from experiments.robust import load_uncertainties
+    return list(load_uncertainties(None))
+
+
+def test_levers_are_read_from_the_schema_with_units_bounds_and_help(uncertainties):
+    bench = load_scenario(ROOT / "scenarios" / "bench.yaml")
+    levers = {lever.path: lever for lever in levers_for(bench, uncertainties)}
+    take = levers["platform.take_rate"]
+    assert take.kind == "float" and take.label == "take rate (share, 0 to < 1)"
+    assert take.help == field_info("platform.take_rate")[0].description
+    fee = levers["policies.loyalty.membership.fee_per_month"]
+    assert "currency/month" in fee.label and ">= 0" in fee.label
+    assert levers["policies.subsidy.campaigns.1.value"].label.startswith("value (campaign 2)")
+    assert levers["policies.green_logistics.ev_share"].kind == "text" and "'auto'" in \
+        levers["policies.green_logistics.ev_share"].label
+    for name in ("subsidy", "referral", "loyalty", "assortment", "green_logistics"):  # each policy can be switched
+        assert levers[f"policies.{name}.enabled"].kind == "bool"
+    share = levers["rivals.platform_share"]  # an uncertainty: its plausible range and why
+    assert share.uncertain and "plausible 0.3 to 0.9" in share.help
+    baseline = {lever.path for lever in levers_for(load_scenario(BASELINE), uncertainties)}
+    assert not any(p.startswith("policies.") for p in baseline)  # no policy: no policy levers
+    assert value_at(bench, "policies.subsidy.campaigns.1.value") == 15
+    assert list(library())[0] == "baseline" and "uncertainties" not in library()
+
+
+def test_a_column_s_yaml_and_command_stand_for_the_scenario_it_runs(tmp_path):
+    changes = {"policies.subsidy.campaigns.0.value": 8.0, "platform.take_rate": 0.15}
+    column = ColumnSetting(library()["subsidy_newcomers"], changes, TINY)
+    scenario = column.scenario()
+    assert scenario.name == "subsidy_newcomers--value-8--take_rate-0.15"
+    assert scenario.policies.subsidy.campaigns[0].value == 8 and scenario.shoppers.count == 1500
+    written = tmp_path / "column.yaml"
+    written.write_text(column.yaml(scenario), encoding="utf-8")
+    assert load_scenario(written).model_dump() == scenario.model_dump()  # the YAML is the same scenario
+    words = shlex.split(column.command())
+    assert words[:3] == ["python", "run.py", "run"]
+    sets = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
+    from_cli = named_by_overrides(load_scenario(ROOT / words[3], sets), column.sets)
+    assert from_cli.model_dump() == scenario.model_dump()
+
+
+def test_an_invalid_lever_value_gives_the_schema_s_own_message():
+    column = ColumnSetting(BASELINE, {"platform.take_rate": 1.5}, TINY)
+    with pytest.raises(ScenarioError) as caught:
+        column.scenario()
+    assert caught.value.field == "platform.take_rate" and "less than 1" in caught.value.message
+    with pytest.raises(ScenarioError, match="ev_share"):
+        ColumnSetting(library()["green_logistics"], {"policies.green_logistics.ev_share": "sometimes"},
+                      TINY).scenario()
+
+
+def test_a_session_shows_the_comparison_s_paired_changes_and_comes_back_from_the_cache(tmp_path, monkeypatch):
+    from experiments.comparison import run_comparison
+    from studio.session import RunSession
+    from studio.views import changes_table, fan_chart
+    monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))
+    base = ColumnSetting(BASELINE, {}, TINY).scenario()
+    whatif = ColumnSetting(BASELINE, {"platform.take_rate": 0.16}, TINY).scenario()
+    session = RunSession([base, whatif], 3).start()
+    assert session.wait(120)
+    snap = session.snapshot()
+    assert snap.status == "finished" and snap.done == [3, 3] and snap.cached == 0
+    assert snap.first_interval_seconds is not None and len(snap.series[whatif.name]) == 3
+    reference = run_comparison(base, [whatif], 3, tmp_path / "cmp", cache=False).table
+    reference = reference[reference["scenario"] == whatif.name].reset_index(drop=True)
+    pd.testing.assert_frame_equal(snap.paired.reset_index(drop=True), reference)
+    page = changes_table(snap.paired, session.names, {})
+    assert "data-kpi='gmv'" in page and "data-kpi='coupons_redeemed'" not in page  # no policy, no policy rows
+    assert fan_chart(snap.series, "2025-01-01", "USD", "test")[:8] == b"\x89PNG\r\n\x1a\n"
+    again = RunSession([base, whatif], 3).start()
+    assert again.wait(60) and again.snapshot().cached == 6
+
+
+def test_a_cancelled_session_stops_and_says_so(tmp_path, monkeypatch):
+    from studio.session import RunSession
+    monkeypatch.setenv("ECOMSIM_CACHE", "off")
+    base = ColumnSetting(BASELINE, {}, TINY).scenario()
+    whatif = ColumnSetting(BASELINE, {"platform.take_rate": 0.16}, TINY).scenario()
+    session = RunSession([base, whatif], 50)
+    session.cancel()  # before its first run ends
+    session.start()
+    assert session.wait(60)
+    snap = session.snapshot()
+    assert snap.status == "cancelled" and sum(snap.done) < 100
