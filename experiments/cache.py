@@ -51,11 +51,12 @@ def _files_sha256(scenario: Any) -> dict[str, str]:
             for f in scenario.input_files() if Path(f).is_file()}
 
 
-def run_key(scenario: Any, seed: int) -> str:
-    """The key of one run: sha256 of the resolved scenario with this seed, the files it reads and the code."""
+def run_key(scenario: Any, seed: int, kind: str = "run") -> str:
+    """The key of one run: sha256 of the resolved scenario with this seed, the files it reads, the code and
+    what the run keeps (`run`: KPIs and per-run tables, as compare keeps them; `kpis`: KPIs only)."""
     resolved = scenario.model_copy(update={"seed": int(seed)}).model_dump(mode="json")
-    stamp = json.dumps({"scenario": resolved, "files": _files_sha256(scenario), "code": code_version()},
-                       sort_keys=True, default=str)
+    stamp = json.dumps({"scenario": resolved, "files": _files_sha256(scenario), "code": code_version(),
+                        "kind": kind}, sort_keys=True, default=str)
     return hashlib.sha256(stamp.encode()).hexdigest()
 
 

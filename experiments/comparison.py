@@ -234,7 +234,7 @@ def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], repli
     if points is not None:
         from experiments.robust import FOLDER, run_robust
         verdicts = run_robust(loaded, points, replications, folder / FOLDER, workers=workers, executor=executor,
-                              progress=progress, announce=announce)
+                              progress=progress, announce=announce, cache=default_cache() if cache else None)
     return Comparison(table, targets, runs, loaded, folder, stats, replications, verdicts)
 
 

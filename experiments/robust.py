@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
@@ -37,6 +38,7 @@ from pydantic import Field, ValidationError, model_validator
 from experiments.batch import (
     Job,
     Outcome,
+    RunRecord,
     gather,
     measured_kpis,
     prepare,
@@ -46,6 +48,7 @@ from experiments.batch import (
     run_batch,
     write_spec,
 )
+from experiments.cache import RunCache, run_key
 from experiments.stats import t_interval
 from sim.errors import ScenarioError
 from sim.outputs import replace_atomically
@@ -169,9 +172,12 @@ def check_folder(folder: Path, mine: dict[str, Any]) -> None:
 
 def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: int, folder: Path, *,
                workers: int = 1, executor: Executor | None = None, progress: bool = False,
-               announce: Callable[[int], None] | None = None) -> pd.DataFrame:
-    """Run the baseline (scenarios[0]) and every scenario at every point (resumable in `folder`) and
-    return the verdicts (the table of `verdicts`)."""
+               announce: Callable[[int], None] | None = None, cache: RunCache | None = None,
+               stop: threading.Event | None = None,
+               on_record: Callable[[RunRecord], None] | None = None) -> pd.DataFrame:
+    """Run the baseline (scenarios[0]) and every scenario at every point (resumable in `folder`; with `cache`,
+    runs seen before are reused) and return the verdicts (the table of `verdicts`). `stop` and `on_record`
+    are the batch engine's (experiments/batch.py)."""
     mine = fingerprint(scenarios, points, replications)
     check_folder(folder, mine)
     if not (folder / "spec.json").is_file():
@@ -183,12 +189,13 @@ def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: in
     jobs = []
     for k, (_, point) in enumerate(points.iterrows()):
         placed = [at_point(sc, point) for sc in scenarios]
-        jobs += [Job(k * n_sc + i, r, seeds[r], {"scenario": sc.name, "uncertainty_point": k}, (placed[i],))
+        jobs += [Job(k * n_sc + i, r, seeds[r], {"scenario": sc.name, "uncertainty_point": k}, (placed[i],),
+                     run_key(placed[i], seeds[r], kind="kpis"))
                  for r in range(replications) for i, sc in enumerate(scenarios)]
     if announce is not None:
         announce(len(jobs))
     run_batch(jobs, simulate_kpis, folder, workers=workers, executor=executor, progress=progress,
-              desc="robustness runs")
+              desc="robustness runs", cache=cache, stop=stop, on_record=on_record)
     runs = gather(folder)
     bad = runs[runs["status"] != "ok"] if len(runs) else runs
     if len(bad) or len(runs) < len(jobs):

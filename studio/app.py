@@ -35,6 +35,7 @@ CSS = """
 .studio-changes thead th {border-bottom: 2px solid #888}
 .studio-ci, .studio-n {color: #555; font-size: 12px}
 .studio-reading {font-size: 12px}
+.studio-verdict {font-size: 12px; color: #333}
 .studio-yaml {font-size: 11.5px; background: #f6f6f6; padding: 6px; white-space: pre-wrap; max-height: 320px;
   overflow: auto}
 """
@@ -193,6 +194,10 @@ class Studio:
                                                 description="runs per column, replication r with the same seed in "
                                                 "every column (common random numbers)",
                                                 css_classes=["common-replications"])
+        self.robust = pn.widgets.IntInput(name="robust points", value=0, width=110, css_classes=["common-robust"],
+                                          description="then judge each what-if across N Latin-hypercube points of "
+                                          "the uncertainty set (scenarios/uncertainties.yaml): N x replications x "
+                                          "columns more runs; robust / depends on / no clear effect (0: off)")
         self.seed = pn.widgets.IntInput(name="seed", value=base_seed, width=100, css_classes=["common-seed"],
                                         description="the seed the replications' seeds are spawned from")
         self.run_button = pn.widgets.Button(name="Run", button_type="primary", width=90, css_classes=["run"])
@@ -214,6 +219,7 @@ class Studio:
         for w in (self.shoppers, self.days, self.warmup, self.seed):
             w.param.watch(lambda _: self.refresh_all(), "value")
         self.replications.param.watch(lambda _: self.check_names(), "value")
+        self.robust.param.watch(lambda _: self.check_names(), "value")
         self.add_button.on_click(lambda _: self.add_column())
         self.run_button.on_click(lambda _: self.run())
         self.cancel_button.on_click(lambda _: self.cancel())
@@ -269,6 +275,8 @@ class Studio:
         reps = self.replications.value
         if reps is None or not 1 <= reps <= 1000:
             out.append(f"replications: must be 1 to 1000 (got {reps})")
+        if self.robust.value is None or not 0 <= self.robust.value <= 1000:
+            out.append(f"robust points: must be 0 (off) to 1000 (got {self.robust.value})")
         if len(self.columns) < 2:
             out.append("add a what-if column to compare with the baseline")
         return out
@@ -308,7 +316,7 @@ class Studio:
             return
         scenarios = [c.scenario for c in self.columns]
         self.session = RunSession(scenarios, int(self.replications.value), workers=self.workers,
-                                  executor=self.executor).start()
+                                  executor=self.executor, robust=int(self.robust.value)).start()
         self.shown_state = None
         self.run_button.disabled = True
         self.cancel_button.disabled = False
@@ -352,6 +360,9 @@ class Studio:
             self.shown_state, self.last_draw = state, time.perf_counter()
             self.drawing = self.drawer.submit(self._draw, session)
             self.charting = self.drawer.submit(self._chart, session, self.drawing)  # after it: one drawing thread
+            doc = pn.state.curdoc
+            if doc is not None:  # shown as soon as drawn, not at the next poll
+                self.drawing.add_done_callback(lambda _: doc.add_next_tick_callback(self.poll))
         elif ended and not busy and state == self.shown_state and self.poller is not None:
             self.poller.stop()
             self.poller = None
@@ -359,6 +370,9 @@ class Studio:
     def _running_text(self, session: RunSession) -> str:
         runs, total = len(session.records), len(session.jobs)
         first = (f"; first interval after {session.first_interval:.1f} s" if session.first_interval is not None else "")
+        if session.robust_total:
+            first += (f"; robustness runs: {session.robust_done} of {session.robust_total} "
+                      f"({session.robust} points of the uncertainty set)")
         return (f"Running on {html.escape(self.where)}: {runs} of {total} runs finished, "
                 f"{time.perf_counter() - session.started:.0f} s{first}. Cancel stops the workers; finished runs are "
                 "kept in the run cache.")
@@ -368,7 +382,8 @@ class Studio:
         from sim.policies import enabled_policies
         snap = session.snapshot()
         policies = {s.name: set(enabled_policies(s.policies)) for s in session.scenarios}
-        return snap, changes_table(snap.paired, session.names, policies), targets_table(snap.targets)
+        return (snap, changes_table(snap.paired, session.names, policies, snap.verdicts, session.robust),
+                targets_table(snap.targets))
 
     def _chart(self, session: RunSession, drawing: Future) -> bytes | None:
         snap = drawing.result()[0]
@@ -396,7 +411,9 @@ class Studio:
         self.cancel_button.disabled = True
         self.check_names()
         if snap.status == "finished":
-            self.status.object = (f"<span class='studio-finished'>Finished: {runs} runs{cached} in "
+            robust = (f", then {snap.robust_total} robustness runs ({self.session.robust} points of the uncertainty "
+                      "set)" if snap.robust_total else "")
+            self.status.object = (f"<span class='studio-finished'>Finished: {runs} runs{cached}{robust} in "
                                   f"{snap.seconds:.1f} s{first}.</span>{few}")
             self.save_button.disabled = False
         elif snap.status == "cancelled":
@@ -424,7 +441,8 @@ class Studio:
             from experiments.comparison import run_comparison
             try:
                 result = run_comparison(session.scenarios[0], session.scenarios[1:], session.replications, folder,
-                                        workers=self.workers, executor=self.executor, notes=False)
+                                        workers=self.workers, executor=self.executor, notes=False,
+                                        robust=session.robust)
                 html_path, pdf_path = report.write(report.build(result.out), result.out)
                 done["ok"] = (f"Saved {result.out}/: comparison.csv, runs.csv, charts/, scenarios/ and the report "
                               f"({html_path.name}, {pdf_path.name}).")
@@ -450,7 +468,7 @@ class Studio:
     # --- the page ------------------------------------------------------------------------------
 
     def view(self) -> pn.viewable.Viewable:
-        settings = pn.Row(self.shoppers, self.days, self.warmup, self.replications, self.seed,
+        settings = pn.Row(self.shoppers, self.days, self.warmup, self.replications, self.robust, self.seed,
                           pn.Column(pn.Spacer(height=18), pn.Row(self.run_button, self.cancel_button)),
                           self.save_folder, pn.Column(pn.Spacer(height=18), self.save_button))
         intro = _html(

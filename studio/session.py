@@ -24,7 +24,7 @@ from experiments.batch import PARTS, BatchStats, RunRecord, run_batch
 from experiments.cache import default_cache
 from experiments.comparison import comparison_jobs, comparison_table, runs_table, simulate
 from experiments.stats import assess_targets
-from sim.errors import Interrupted
+from sim.errors import Interrupted, ScenarioError
 from sim.scenario import Scenario
 
 
@@ -42,13 +42,16 @@ class Snapshot:
     seconds: float                   # since Run was pressed
     first_interval_seconds: float | None  # when the first paired interval (2 pairs) could be shown
     error: str
+    robust_done: int = 0             # robustness runs finished (with `robust` points)
+    robust_total: int = 0
+    verdicts: pd.DataFrame | None = None  # verdicts.csv's rows, once the robustness runs are done
 
 
 class RunSession:
     """The runs of `scenarios` (the baseline first) x `replications`, in a background thread."""
 
     def __init__(self, scenarios: list[Scenario], replications: int, *, workers: int = 1,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, robust: int = 0) -> None:
         self.scenarios = scenarios
         self.names = [s.name for s in scenarios]
         self.replications = replications
@@ -62,6 +65,9 @@ class RunSession:
         self.started = time.perf_counter()
         self.ended: float | None = None
         self.first_interval: float | None = None
+        self.robust = robust
+        self.robust_done = self.robust_total = 0
+        self.verdicts: pd.DataFrame | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._work, name="ecomsim-studio-runs", daemon=True)
 
@@ -85,12 +91,16 @@ class RunSession:
                                    cache=default_cache())
             failed = [r for r in self.records if r.status != "ok"]
             if failed:
-                self.status = "failed"
                 first = failed[0]
                 self.error = (f"{len(failed)} of {len(self.jobs)} runs did not finish; first: "
                               f"{first.columns['scenario']} replication {first.replication}: {first.error}")
-            else:
-                self.status = "finished"
+                self.status = "failed"
+                return
+            if self.robust:
+                self._judge(folder / "robust")
+            self.status = "finished"
+        except ScenarioError as exc:
+            self.status, self.error = "failed", str(exc)
         except Interrupted:
             self.status = "cancelled"
         except Exception as exc:  # noqa: BLE001 - shown on the page, the server goes on
@@ -98,6 +108,17 @@ class RunSession:
         finally:
             self.ended = time.perf_counter()
             shutil.rmtree(folder, ignore_errors=True)
+
+    def _judge(self, folder: Path) -> None:
+        """The robust verdicts: every column at `robust` points of the uncertainty set (experiments/robust.py)."""
+        from experiments.robust import load_uncertainties, run_robust, sample_points
+        points = sample_points(load_uncertainties(None), self.robust, self.scenarios[0].seed)
+        self.robust_total = len(points) * self.replications * len(self.scenarios)
+
+        def counted(_: RunRecord) -> None:
+            self.robust_done += 1
+        self.verdicts = run_robust(self.scenarios, points, self.replications, folder, workers=self.workers,
+                                   executor=self.executor, cache=default_cache(), stop=self.stop, on_record=counted)
 
     def _record(self, record: RunRecord) -> None:
         with self._lock:
@@ -127,7 +148,7 @@ class RunSession:
         end = self.ended if self.ended is not None else time.perf_counter()
         cached = self.stats.cached if self.stats is not None else 0
         return Snapshot(self.status, done, self.replications, paired, targets, series, cached, end - self.started,
-                        self.first_interval, self.error)
+                        self.first_interval, self.error, self.robust_done, self.robust_total, self.verdicts)
 
 
 def _paired(ok: list[RunRecord], names: list[str], scenarios: list[Scenario]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -37,9 +37,11 @@ def reading(delta: float, low: float, high: float, better: str) -> tuple[str, st
     return NO_CLEAR, style.SUBTLE
 
 
-def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, set[str]]) -> str:
+def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, set[str]],
+                  verdicts: pd.DataFrame | None = None, points: int = 0) -> str:
     """The paired change of each KPI in each what-if column against the baseline, with its 95% interval and
-    what the interval says; a policy's KPI in a column without the policy shows a dash."""
+    what the interval says, and the robust verdict across `points` points of the uncertainty set where there
+    is one; a policy's KPI in a column without the policy shows a dash."""
     if paired.empty:
         return "<p class='studio-empty'>No paired results yet: each what-if needs a replication finished together " \
                "with the baseline's.</p>"
@@ -64,10 +66,23 @@ def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, se
             cells.append(f"<td data-kpi='{key}' data-column='{col}'><span class='studio-change'>"
                          f"{format_change(r['delta_vs_baseline'], fmt)}</span> <span class='studio-ci'>"
                          f"{interval}</span><br><span style='color:{colour}' class='studio-reading'>{words}"
-                         f"</span> <span class='studio-n'>(n={int(r['replications'])})</span></td>")
+                         f"</span> <span class='studio-n'>(n={int(r['replications'])})</span>"
+                         f"{_verdict(verdicts, name, key, points)}</td>")
         body.append(f"<tr><th scope='row'>{html.escape(label)}</th>{''.join(cells)}</tr>")
     return ("<table class='studio-changes'><thead><tr><th>change vs the baseline (95% interval)</th>"
             f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _verdict(verdicts: pd.DataFrame | None, name: str, kpi: str, points: int) -> str:
+    if verdicts is None or verdicts.empty:
+        return ""
+    hit = verdicts[(verdicts["scenario"] == name) & (verdicts["kpi"] == kpi)]
+    if hit.empty:
+        return ""
+    r = hit.iloc[0]
+    words = html.escape(str(r["verdict"]))
+    held = f", sign held at {r['sign_share']:.0%} of them" if int(r["points"]) else ""
+    return f"<br><span class='studio-verdict'>across {points} market points{held}: <b>{words}</b></span>"
 
 
 def targets_table(targets: pd.DataFrame) -> str:

@@ -101,3 +101,20 @@ def test_a_cancelled_session_stops_and_says_so(tmp_path, monkeypatch):
     assert session.wait(60)
     snap = session.snapshot()
     assert snap.status == "cancelled" and sum(snap.done) < 100
+
+
+def test_a_session_with_robust_points_gives_the_verdicts_compare_gives(tmp_path, monkeypatch):
+    from experiments.comparison import run_comparison
+    from studio.session import RunSession
+    from studio.views import changes_table
+    monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))
+    base = ColumnSetting(BASELINE, {}, TINY).scenario()
+    whatif = ColumnSetting(BASELINE, {"platform.take_rate": 0.16}, TINY).scenario()
+    session = RunSession([base, whatif], 2, robust=2).start()
+    assert session.wait(120)
+    snap = session.snapshot()
+    assert snap.status == "finished" and snap.robust_done == snap.robust_total == 8
+    saved = run_comparison(base, [whatif], 2, tmp_path / "cmp", robust=2)  # every run from the cache
+    assert saved.stats.cached == 4
+    pd.testing.assert_frame_equal(snap.verdicts, saved.verdicts)
+    assert "across 2 market points" in changes_table(snap.paired, session.names, {}, snap.verdicts, 2)
