@@ -38,12 +38,18 @@ def default_cache_dir() -> Path | None:
 
 @functools.cache
 def code_version() -> str:
-    """The ecomsim version, with the commit when the code runs from a git checkout."""
-    from sim import __version__
-    from sim.outputs import git_commit
-    from sim.runner import PROJECT_ROOT
-    commit = git_commit(PROJECT_ROOT)
-    return f"{__version__}+{commit}" if commit else __version__
+    """The ecomsim version and a digest of the model's source (every .py file and shipped data file of sim/
+    and agents/): an edit to the model, committed or not, is another code version."""
+    import agents
+    import sim
+    digest = hashlib.sha256()
+    for package in (sim, agents):
+        root = Path(package.__file__).parent
+        for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".csv", ".yaml", ".json")
+                           and "__pycache__" not in p.parts):
+            digest.update(path.relative_to(root.parent).as_posix().encode())
+            digest.update(path.read_bytes())
+    return f"{sim.__version__}+{digest.hexdigest()[:16]}"
 
 
 def _files_sha256(scenario: Any) -> dict[str, str]:

@@ -290,17 +290,21 @@ def kpi_columns(runs: pd.DataFrame) -> list[str]:
 
 def comparison_table(runs: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """comparison.csv: per scenario and KPI, mean, delta vs baseline and its paired CI (+ unpaired)."""
+    kpis = kpi_columns(runs)
     base = runs[runs["scenario"] == names[0]].set_index("replication")
+    base_values = base[kpis].to_numpy(dtype=float)
+    base_means = base_values.mean(axis=0)
     rows = []
     for name in names:
         runs_s = runs[runs["scenario"] == name].set_index("replication")
-        for kpi in kpi_columns(runs):
-            values = runs_s[kpi].to_numpy(dtype=float)
-            delta = runs_s[kpi].to_numpy(dtype=float) - base.loc[runs_s.index, kpi].to_numpy(dtype=float)
-            mean_delta, low, high = t_interval(delta)
-            base_mean = float(base[kpi].mean())
+        values_s = runs_s[kpis].to_numpy(dtype=float)
+        paired_base = base.loc[runs_s.index, kpis].to_numpy(dtype=float)  # the baseline's run of each replication
+        for j, kpi in enumerate(kpis):
+            values = values_s[:, j]
+            mean_delta, low, high = t_interval(values - paired_base[:, j])
+            base_mean = float(base_means[j])
             if runs_s.shape[0] > 1 and name != names[0]:
-                u_low, u_high = welch_interval(values, base[kpi].to_numpy(dtype=float))
+                u_low, u_high = welch_interval(values, base_values[:, j])
             else:
                 u_low = u_high = mean_delta
             rows.append({

@@ -8,6 +8,7 @@ because the noise shared by both runs cancels.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,13 +20,19 @@ from sim.scenario import TargetConfig
 CONFIDENCE = 0.95
 
 
+@functools.lru_cache(maxsize=1024)
+def t_quantile(dof: float) -> float:
+    """The two-sided CONFIDENCE quantile of Student's t with `dof` degrees of freedom (looked up once)."""
+    return float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof))
+
+
 def t_interval(values: np.ndarray) -> tuple[float, float, float]:
     """Mean and Student-t confidence interval (a point interval for one value or no spread)."""
     values = np.asarray(values, dtype=float)
     mean = float(values.mean())
     if values.size < 2:
         return mean, mean, mean
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    half = t_quantile(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
     return mean, mean - half, mean + half
 
 

@@ -12,7 +12,7 @@ from importlinter.cli import lint_imports
 
 from conftest import ROOT
 
-PACKAGES = ("sim", "agents", "experiments")
+PACKAGES = ("sim", "agents", "experiments", "studio")
 
 
 def _graph() -> grimp.ImportGraph:
