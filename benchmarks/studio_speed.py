@@ -7,7 +7,8 @@ shared settings, changes the what-if's take rate and presses Run. It reports the
 first 95% interval on screen (2 replications of the baseline and of the what-if), and, while the runs go
 on, how long the page takes to answer a lever change (a bad value shows the schema's message, the good
 value clears it; measured in the page, from the value's commit to the frame showing the answer), median and
-worst of 10, then the seconds to the end and to a cached rerun.
+worst of 10, then the seconds to the end and, measured in the page, from pressing Run again to the results
+of the same comparison from the run cache.
 """
 
 from __future__ import annotations
@@ -41,6 +42,18 @@ ANSWER_MS = """async ([lever, box, value, text, shown]) => {
     await new Promise(r => requestAnimationFrame(r));
     if (performance.now() - t0 > 10000) return -1;
   }
+  return performance.now() - t0; }"""
+# in the page: press Run again and wait frame by frame for the status saying the runs came from the cache
+RERUN_MS = """async () => {
+  const deep = (root, sel) => { const f = root.querySelector(sel); if (f) return f;
+    for (const el of root.querySelectorAll('*')) { if (el.shadowRoot) { const g = deep(el.shadowRoot, sel);
+      if (g) return g; } } return null; };
+  const status = deep(document, '.status'), button = deep(deep(document, '.run').shadowRoot, 'button');
+  const done = () => { const f = deep(status.shadowRoot || status, '.studio-finished');
+    return !!f && f.textContent.includes('from the run cache'); };
+  const t0 = performance.now();
+  button.click();
+  while (!done()) { await new Promise(r => requestAnimationFrame(r)); if (performance.now() - t0 > 60000) return -1; }
   return performance.now() - t0; }"""
 
 
@@ -86,10 +99,7 @@ def main() -> None:
             running = page.locator(".status").get_by_text("Running").count() > 0
             page.locator(".status .studio-finished").wait_for(timeout=900_000)
             done = time.perf_counter() - pressed
-            again = time.perf_counter()
-            page.locator(".run button").click()
-            page.locator(".status .studio-finished").get_by_text("from the run cache").wait_for(timeout=60_000)
-            cached = time.perf_counter() - again
+            cached = page.evaluate(RERUN_MS) / 1000
             browser.close()
     finally:
         server.terminate()

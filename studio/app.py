@@ -23,7 +23,7 @@ import panel as pn
 from sim.errors import ScenarioError
 from studio.levers import ColumnSetting, Lever, as_text, levers_for, library, value_at
 from studio.session import RunSession, Snapshot
-from studio.views import changes_table, fan_chart, targets_table
+from studio.views import changes_table, fan_chart, finding, targets_table
 
 MAX_WHAT_IFS = 3
 POLL_MS = 100
@@ -57,9 +57,9 @@ class Column:
         self.index, self.studio = index, studio
         self.title = "Baseline" if index == 0 else f"What-if {index}"
         names = list(studio.library)
-        self.start = pn.widgets.Select(name="starts from", options=names, value=start, width=260,
+        self.start = pn.widgets.Select(label="starts from", options=names, value=start, width=260,
                                        css_classes=[f"start-{index}"])
-        self.file = pn.widgets.TextInput(name="or a scenario file (YAML path)", placeholder="e.g. my/scenario.yaml",
+        self.file = pn.widgets.TextInput(label="or a scenario file (YAML path)", placeholder="e.g. my/scenario.yaml",
                                          width=260, css_classes=[f"file-{index}"])
         self.message = pn.pane.Alert("", alert_type="danger", visible=False, width=255,
                                      css_classes=[f"error-{index}"])
@@ -70,7 +70,7 @@ class Column:
         self.command = _html("", width=270, css_classes=[f"command-{index}"])
         self.levers: dict[str, tuple[Lever, Any, Any]] = {}  # path -> (lever, widget, the file's value)
         self.lever_box = pn.Column(width=280)
-        self.remove = pn.widgets.Button(name="Remove", button_type="light", width=80, visible=index > 0,
+        self.remove = pn.widgets.Button(label="Remove", color="light", width=80, visible=index > 0,
                                         css_classes=[f"remove-{index}"])
         self.start.param.watch(lambda _: self.rebuild(), "value")
         self.file.param.watch(lambda _: self.rebuild(), "value")
@@ -153,9 +153,10 @@ class Column:
 def _widget(lever: Lever, value: Any, column: int):
     """The widget of a lever: a checkbox, a number box (no clamping: the schema judges the value and its
     message is shown) or a text box for values of several kinds (e.g. a share or 'auto')."""
-    common = {"name": lever.label, "description": lever.help, "width": 255,
+    common = {"label": lever.label, "description": lever.help, "width": 255,
               "css_classes": [f"lever-{column}-{_slug(lever.path)}"]}
-    if lever.kind == "bool":
+    if lever.kind == "bool":  # a checkbox has no help icon: its help goes in the label's tooltip-free text
+        common.pop("description")
         return pn.widgets.Checkbox(value=bool(value), **common)
     if lever.kind == "int":
         return pn.widgets.IntInput(value=value, **common)
@@ -181,39 +182,42 @@ class Studio:
         self.drawer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecomsim-studio-draw")
         self.saving: threading.Thread | None = None
         base_seed = 42
-        self.shoppers = pn.widgets.IntInput(name="shoppers (sample size)", value=DEFAULTS["shoppers"], width=150,
+        self.shoppers = pn.widgets.IntInput(label="shoppers (sample size)", value=DEFAULTS["shoppers"], width=150,
                                             description="shoppers.count: the shoppers simulated (a sample of the "
                                             "platform's shoppers.represents)", css_classes=["common-shoppers"])
-        self.days = pn.widgets.IntInput(name="horizon [days]", value=DEFAULTS["days"], width=120,
+        self.days = pn.widgets.IntInput(label="horizon [days]", value=DEFAULTS["days"], width=120,
                                         description="simulation.days: the measured period", css_classes=["common-days"])
-        self.warmup = pn.widgets.IntInput(name="warm-up [days]", value=None, placeholder="the scenario's", width=120,
+        self.warmup = pn.widgets.IntInput(label="warm-up [days]", value=None, placeholder="the scenario's", width=120,
                                           description="simulation.warmup_days: simulated before the measured period, "
                                           "not recorded (empty: the scenario's, 180 in the baseline)",
                                           css_classes=["common-warmup"])
-        self.replications = pn.widgets.IntInput(name="replications", value=DEFAULTS["replications"], width=110,
+        self.replications = pn.widgets.IntInput(label="replications", value=DEFAULTS["replications"], width=110,
                                                 description="runs per column, replication r with the same seed in "
                                                 "every column (common random numbers)",
                                                 css_classes=["common-replications"])
-        self.robust = pn.widgets.IntInput(name="robust points", value=0, width=110, css_classes=["common-robust"],
+        self.robust = pn.widgets.IntInput(label="robust points", value=0, width=110, css_classes=["common-robust"],
                                           description="then judge each what-if across N Latin-hypercube points of "
                                           "the uncertainty set (scenarios/uncertainties.yaml): N x replications x "
                                           "columns more runs; robust / depends on / no clear effect (0: off)")
-        self.seed = pn.widgets.IntInput(name="seed", value=base_seed, width=100, css_classes=["common-seed"],
+        self.seed = pn.widgets.IntInput(label="seed", value=base_seed, width=100, css_classes=["common-seed"],
                                         description="the seed the replications' seeds are spawned from")
-        self.run_button = pn.widgets.Button(name="Run", button_type="primary", width=90, css_classes=["run"])
-        self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning", width=90, disabled=True,
+        self.run_button = pn.widgets.Button(label="Run", color="primary", width=90, css_classes=["run"])
+        self.cancel_button = pn.widgets.Button(label="Cancel", color="warning", width=90, disabled=True,
                                                css_classes=["cancel"])
-        self.save_folder = pn.widgets.TextInput(name="save to folder", width=260, css_classes=["save-folder"],
+        self.save_folder = pn.widgets.TextInput(label="save to folder", width=260, css_classes=["save-folder"],
                                                 placeholder="results/studio-<date>-<time>")
-        self.save_button = pn.widgets.Button(name="Save", button_type="success", width=90, disabled=True,
+        self.save_button = pn.widgets.Button(label="Save", color="success", width=90, disabled=True,
                                              css_classes=["save"])
-        self.add_button = pn.widgets.Button(name="+ what-if", button_type="light", width=100, css_classes=["add"])
+        self.add_button = pn.widgets.Button(label="+ what-if", color="light", width=100, css_classes=["add"])
         self.status = _html("Set up the columns and press Run.", css_classes=["status"],
                                    sizing_mode="stretch_width")
         self.changes = _html("", css_classes=["changes"], sizing_mode="stretch_width")
         self.targets = _html("", css_classes=["targets"], sizing_mode="stretch_width")
         self.chart = pn.pane.PNG(None, width=1000, css_classes=["fan-chart"], visible=False)
         self.compare_command = _html("", css_classes=["compare-command"], sizing_mode="stretch_width")
+        self.stale = _html("<b style='color:#b2182b'>The settings have changed since this Run: the results below are "
+                           "for the columns as they were run. Press Run for the new settings.</b>",
+                           css_classes=["stale"], visible=False, sizing_mode="stretch_width")
         self.columns: list[Column] = []
         self.columns_row = pn.Row()
         for w in (self.shoppers, self.days, self.warmup, self.seed):
@@ -295,6 +299,19 @@ class Studio:
             self.status.object = "Ready: press Run."
         if not problems:
             self._show_compare_command()
+        self._mark_stale()
+
+    def _mark_stale(self) -> None:
+        """Say so when the results shown are not those of the columns as they are now."""
+        if not hasattr(self, "stale") or self.session is None:
+            return
+        now = [c.scenario.model_dump() if c.scenario is not None else None for c in self.columns]
+        ran = [s.model_dump() for s in self.session.scenarios]
+        changed = now != ran or self.replications.value != self.session.replications or \
+            self.robust.value != self.session.robust
+        self.stale.visible = changed
+        for column in self.columns:
+            column.progress.visible = column.progress.visible and not changed
 
     def _show_compare_command(self) -> None:
         names = [c.scenario.name for c in self.columns]
@@ -318,6 +335,7 @@ class Studio:
         self.session = RunSession(scenarios, int(self.replications.value), workers=self.workers,
                                   executor=self.executor, robust=int(self.robust.value)).start()
         self.shown_state = None
+        self.stale.visible = False
         self.run_button.disabled = True
         self.cancel_button.disabled = False
         self.save_button.disabled = True
@@ -390,7 +408,8 @@ class Studio:
         base = session.scenarios[0]
         context = (f"{base.shoppers.count:,} shoppers, {base.simulation.days} days from "
                    f"{base.simulation.start_date}; seed {base.seed}.")
-        return fan_chart(snap.series, str(base.simulation.start_date), base.simulation.currency, context)
+        return fan_chart(snap.series, str(base.simulation.start_date), base.simulation.currency, context,
+                         finding(snap.paired, session.names))
 
     def _show(self, drawn: tuple[Snapshot, str, str]) -> None:
         snap, changes, targets = drawn
@@ -480,7 +499,7 @@ class Studio:
             intro, settings, self.status,
             pn.Row(self.columns_row, pn.Column(pn.Spacer(height=6), self.add_button)),
             self.compare_command,
-            _html("<h3 style='margin:10px 0 2px 0'>Results</h3>"), self.changes, self.targets, self.chart,
+            _html("<h3 style='margin:10px 0 2px 0'>Results</h3>"), self.stale, self.changes, self.targets, self.chart,
             sizing_mode="stretch_width", styles={"padding": "0 12px"})
 
 

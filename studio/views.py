@@ -12,7 +12,7 @@ import pandas as pd
 from experiments.robust import HEADLINE
 from sim import style
 from sim.kpis import by_name
-from sim.tables import format_change, format_ci, kpi_applies, policy_owners, policy_rows, row
+from sim.tables import format_change, format_ci, format_value, kpi_applies, policy_owners, policy_rows, row
 
 NO_CLEAR = "no clear change"
 
@@ -41,7 +41,8 @@ def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, se
                   verdicts: pd.DataFrame | None = None, points: int = 0) -> str:
     """The paired change of each KPI in each what-if column against the baseline, with its 95% interval and
     what the interval says, and the robust verdict across `points` points of the uncertainty set where there
-    is one; a policy's KPI in a column without the policy shows a dash."""
+    is one; a policy's KPI in a column without the policy shows a dash, and where the baseline lacks the policy
+    the column's level (a change from nothing says nothing)."""
     if paired.empty:
         return "<p class='studio-empty'>No paired results yet: each what-if needs a replication finished together " \
                "with the baseline's.</p>"
@@ -58,6 +59,9 @@ def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, se
                 cells.append(f"<td data-kpi='{key}' data-column='{col}'>—</td>")
                 continue
             r = hit.iloc[0]
+            if not kpi_applies(key, policies.get(names[0], set()), owners):  # nothing to change from: its level
+                cells.append(_level_cell(r, key, col, fmt))
+                continue
             better = catalogue[key].better if key in catalogue else ""
             delta = float(r["delta_vs_baseline"])
             words, colour = reading(delta, float(r["ci_low"]), float(r["ci_high"]), better)
@@ -71,6 +75,17 @@ def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, se
         body.append(f"<tr><th scope='row'>{html.escape(label)}</th>{''.join(cells)}</tr>")
     return ("<table class='studio-changes'><thead><tr><th>change vs the baseline (95% interval)</th>"
             f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def _level_cell(r: pd.Series, key: str, col: int, fmt: str) -> str:
+    """A KPI of a policy the baseline does not have: the column's level with the 95% interval of its mean."""
+    from experiments.stats import t_quantile
+    n, mean, sd = int(r["replications"]), float(r["mean"]), float(r["sd"])
+    half = t_quantile(n - 1) * sd / np.sqrt(n) if n > 1 else float("nan")
+    interval = f"[{format_value(mean - half, fmt)}, {format_value(mean + half, fmt)}]" if n > 1 else ""
+    return (f"<td data-kpi='{key}' data-column='{col}'><span class='studio-level'>{format_value(mean, fmt)}</span> "
+            f"<span class='studio-ci'>{interval}</span><br><span class='studio-reading' style='color:{style.SUBTLE}'>"
+            f"level (the baseline has no such policy)</span> <span class='studio-n'>(n={n})</span></td>")
 
 
 def _verdict(verdicts: pd.DataFrame | None, name: str, kpi: str, points: int) -> str:
@@ -99,9 +114,30 @@ def targets_table(targets: pd.DataFrame) -> str:
             f"<th>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
-def fan_chart(series: dict[str, list[pd.DataFrame]], start_date: str, currency: str, context: str) -> bytes | None:
+def finding(paired: pd.DataFrame, names: list[str]) -> str:
+    """The chart's title: what the paired intervals say of GMV and platform profit in each what-if."""
+    if paired is None or paired.empty:
+        return "GMV and platform profit over the horizon"
+    parts = []
+    for kpi, label in (("gmv", "GMV"), ("platform_profit", "Platform profit")):
+        said: dict[str, list[str]] = {}
+        for name in names[1:]:
+            hit = paired[(paired["scenario"] == name) & (paired["kpi"] == kpi)]
+            if hit.empty:
+                continue
+            r = hit.iloc[0]
+            words, _ = reading(float(r["delta_vs_baseline"]), float(r["ci_low"]), float(r["ci_high"]), "")
+            said.setdefault(words.split(" (")[0], []).append(name)
+        if said:
+            parts.append(f"{label}: " + "; ".join(f"{w} in {', '.join(n)}" for w, n in said.items()))
+    return ". ".join(parts) + " (95% paired intervals)" if parts else "GMV and platform profit over the horizon"
+
+
+def fan_chart(series: dict[str, list[pd.DataFrame]], start_date: str, currency: str, context: str,
+              title: str = "GMV and platform profit over the horizon") -> bytes | None:
     """GMV per day (7-day mean) and cumulative platform profit over the horizon: per column the mean of its
-    finished replications and a band from the lowest to the highest, as PNG bytes (None before any run)."""
+    finished replications and a band from the lowest to the highest, as PNG bytes (None before any run);
+    `title` says what the intervals find (`finding`)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -130,7 +166,8 @@ def fan_chart(series: dict[str, list[pd.DataFrame]], start_date: str, currency: 
         style.thousands(ax.yaxis)
         style.dates(ax.xaxis)
     axes[0].legend(fontsize=8, frameon=False, title="column (replications)", title_fontsize=8)
-    fig.suptitle("GMV and platform profit over the horizon", fontsize=12, fontweight="bold")
+    import textwrap
+    fig.suptitle(textwrap.fill(title, 130), fontsize=11, fontweight="bold")
     fig.supxlabel(f"Lines: mean over the column's finished replications; bands: lowest to highest of them. {context}",
                   fontsize=8.5, color=style.SUBTLE)
     buffer = io.BytesIO()

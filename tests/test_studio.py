@@ -149,6 +149,19 @@ def test_the_page_loads_without_console_errors_and_a_screenshot_is_written(page)
     assert page.errors == []
 
 
+def test_a_column_started_from_a_policy_scenario_offers_the_policy_s_levers(page):
+    page.locator(".start-1 select").select_option("subsidy_newcomers")
+    value = page.locator(".lever-1-policies-subsidy-campaigns-0-value input").first
+    value.wait_for(timeout=10_000)
+    assert value.input_value() == "5"
+    page.locator(".lever-1-policies-subsidy-enabled input").first.uncheck()
+    page.locator(".status").get_by_text("Ready").wait_for(timeout=5_000)
+    page.locator(".add button").click()
+    page.locator(".start-2 select").wait_for(timeout=10_000)
+    assert page.locator(".start-2 select").input_value() == "baseline"
+    assert page.errors == []
+
+
 def test_an_invalid_lever_shows_the_schema_message_and_runs_nothing(page, server):
     settle(page)
     before = cached_runs(server[1])
@@ -185,7 +198,10 @@ def test_two_replications_show_the_compare_api_s_paired_changes(page, tmp_path):
         assert cell.locator(".studio-ci").inner_text() == format_ci(mine.loc[kpi, "ci_low"], mine.loc[kpi, "ci_high"],
                                                                      fmt)
     assert page.locator(".fan-chart img").count() == 1
+    assert not page.locator(".stale").first.is_visible()
     shot(page, "3-finished")
+    fill(page, "lever-1-platform-take_rate", 0.16)  # the results shown are no longer those of the columns
+    page.locator(".stale").get_by_text("settings have changed").wait_for(timeout=5_000)
     assert page.errors == []
 
 

@@ -118,3 +118,42 @@ def test_a_session_with_robust_points_gives_the_verdicts_compare_gives(tmp_path,
     assert saved.stats.cached == 4
     pd.testing.assert_frame_equal(snap.verdicts, saved.verdicts)
     assert "across 2 market points" in changes_table(snap.paired, session.names, {}, snap.verdicts, 2)
+
+
+def test_every_library_scenario_gives_a_column_with_its_levers_as_widgets():
+    from studio.app import Studio
+    studio = Studio(1)
+    column = studio.columns[1]
+    for name in studio.library:
+        column.start.value = name
+        assert column.levers, name
+        assert column.scenario is not None, f"{name}: {column.message.object}"
+    column.start.value = "bench" if "bench" in studio.library else "retention_bundle"
+    fee = column.levers["policies.loyalty.membership.fee_per_month"][1]
+    fee.value = -1.0
+    assert column.scenario is None and "greater than or equal to 0" in column.message.object
+    assert studio.run_button.disabled
+    fee.value = 7.0
+    assert column.scenario.policies.loyalty.membership.fee_per_month == 7.0 and not studio.run_button.disabled
+    switch = column.levers["policies.subsidy.enabled"][1]
+    switch.value = False
+    assert not column.scenario.policies.subsidy.enabled and "policies.subsidy.enabled=false" in column.setting.sets
+
+
+def test_a_policy_kpi_the_baseline_lacks_is_shown_as_a_level_and_intervals_decide_the_words():
+    from studio.views import changes_table, finding
+    rows = [{"scenario": "coupons", "kpi": "coupons_issued", "mean": 3000.0, "sd": 100.0, "replications": 4,
+             "delta_vs_baseline": 3000.0, "ci_low": 2800.0, "ci_high": 3200.0},
+            {"scenario": "coupons", "kpi": "gmv", "mean": 1e6, "sd": 1e4, "replications": 4,
+             "delta_vs_baseline": 5000.0, "ci_low": -1000.0, "ci_high": 11000.0},
+            {"scenario": "coupons", "kpi": "platform_profit", "mean": 1e5, "sd": 1e3, "replications": 4,
+             "delta_vs_baseline": -2000.0, "ci_low": -3000.0, "ci_high": -1000.0}]
+    page = changes_table(pd.DataFrame(rows), ["baseline", "coupons"], {"baseline": set(), "coupons": {"subsidy"}})
+    issued = page.split("data-kpi='coupons_issued'")[1].split("</td>")[0]
+    assert "level (the baseline has no such policy)" in issued and "3,000" in issued and "+3,000" not in issued
+    gmv = page.split("data-kpi='gmv'")[1].split("</td>")[0]
+    assert "no clear change" in gmv and "+5,000" in gmv
+    profit = page.split("data-kpi='platform_profit'")[1].split("</td>")[0]
+    assert ">lower<" in profit
+    assert finding(pd.DataFrame(rows), ["baseline", "coupons"]) == \
+        "GMV: no clear change in coupons. Platform profit: lower in coupons (95% paired intervals)"
