@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 CACHE_ENV = "ECOMSIM_CACHE"
+UNUSED = {"name", "description", "targets"}  # scenario fields no number of a run depends on
 ROW = "run.parquet"
 
 
@@ -59,8 +60,10 @@ def _files_sha256(scenario: Any) -> dict[str, str]:
 
 def run_key(scenario: Any, seed: int, kind: str = "run") -> str:
     """The key of one run: sha256 of the resolved scenario with this seed, the files it reads, the code and
-    what the run keeps (`run`: KPIs and per-run tables, as compare keeps them; `kpis`: KPIs only)."""
-    resolved = scenario.model_copy(update={"seed": int(seed)}).model_dump(mode="json")
+    what the run keeps (`run`: KPIs and per-run tables, as compare keeps them; `kpis`: KPIs only). The
+    scenario's name, description and targets change no number of the run and are left out, so a file
+    named otherwise (or the studio's column) meets the same runs."""
+    resolved = scenario.model_copy(update={"seed": int(seed)}).model_dump(mode="json", exclude=UNUSED)
     stamp = json.dumps({"scenario": resolved, "files": _files_sha256(scenario), "code": code_version(),
                         "kind": kind}, sort_keys=True, default=str)
     return hashlib.sha256(stamp.encode()).hexdigest()

@@ -262,6 +262,7 @@ def test_a_stop_event_ends_the_batch_with_the_finished_runs_kept(tmp_path):
     assert caught.value.kept == 2 and len(gather(tmp_path)) == 2
 
 
+@pytest.mark.slow
 def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monkeypatch):
     from experiments.comparison import run_comparison
     monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))

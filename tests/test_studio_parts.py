@@ -103,6 +103,7 @@ def test_a_cancelled_session_stops_and_says_so(tmp_path, monkeypatch):
     assert snap.status == "cancelled" and sum(snap.done) < 100
 
 
+@pytest.mark.slow
 def test_a_session_with_robust_points_gives_the_verdicts_compare_gives(tmp_path, monkeypatch):
     from experiments.comparison import run_comparison
     from studio.session import RunSession
@@ -157,3 +158,77 @@ def test_a_policy_kpi_the_baseline_lacks_is_shown_as_a_level_and_intervals_decid
     assert ">lower<" in profit
     assert finding(pd.DataFrame(rows), ["baseline", "coupons"]) == \
         "GMV: no clear change in coupons. Platform profit: lower in coupons (95% paired intervals)"
+
+
+def test_a_comparison_run_from_the_command_line_is_reused_by_the_studio(tmp_path, monkeypatch):
+    from conftest import cli
+    from studio.session import RunSession
+    monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))
+    whatif = ColumnSetting(BASELINE, {"platform.take_rate": 0.16}, TINY)
+    named = whatif.scenario()
+    mine = tmp_path / "my_take_rate.yaml"  # the user's own file: another name, the same market
+    mine.write_text(whatif.yaml(named).replace(f"name: {named.name}", "name: my_take_rate"), encoding="utf-8")
+    done = cli("compare", str(BASELINE), str(mine), "--replications", "2", "--out", str(tmp_path / "cmp"),
+               *(a for s in TINY for a in ("--set", s)), "--quiet")
+    assert done.returncode == 0, done.stderr
+    session = RunSession([ColumnSetting(BASELINE, {}, TINY).scenario(), named], 2).start()
+    assert session.wait(60)
+    assert session.snapshot().cached == 4
+
+
+def test_the_studio_command_refuses_other_hosts_without_a_password_and_bad_options(tmp_path):
+    from conftest import cli
+    refused = cli("studio", "--host", "0.0.0.0")
+    assert refused.returncode == 2 and "password" in refused.stderr and "Traceback" not in refused.stderr
+    short = tmp_path / "pw"
+    short.write_text("abc")
+    weak = cli("studio", "--host", "0.0.0.0", "--password-file", str(short))
+    assert weak.returncode == 2 and "at least 8 characters" in weak.stderr
+    assert cli("studio", "--password-file", str(tmp_path / "missing")).returncode == 2
+    assert cli("studio", "--port", "70000").returncode == 2
+    assert cli("studio", "--workers", "0").returncode == 2
+
+
+@pytest.mark.slow
+def test_with_a_password_the_studio_asks_for_it(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+    secret = tmp_path / "pw"
+    secret.write_text("a long enough secret\n")
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen([sys.executable, "run.py", "studio", "--port", "0", "--workers", "1",
+                                "--password-file", str(secret)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    try:
+        url = process.stdout.readline().split(" at ", 1)[1].split(" ", 1)[0]
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *args, **kwargs):
+                return None
+        opener = urllib.request.build_opener(NoRedirect)
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            opener.open(url, timeout=10)
+        assert caught.value.code in (302, 401, 403) and "login" in caught.value.headers.get("Location", "login")
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.mark.slow
+def test_a_session_on_a_dask_cluster_gives_the_same_bits(tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster
+
+    from studio.session import RunSession
+    monkeypatch.setenv("ECOMSIM_CACHE", "off")
+    columns = [ColumnSetting(BASELINE, {}, TINY).scenario(),
+               ColumnSetting(BASELINE, {"platform.take_rate": 0.16}, TINY).scenario()]
+    local = RunSession(columns, 2).start()
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        remote = RunSession(columns, 2, executor=client.get_executor()).start()
+        assert remote.wait(120)
+    assert local.wait(120)
+    pd.testing.assert_frame_equal(local.snapshot().paired, remote.snapshot().paired)
