@@ -228,7 +228,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
               executor: Executor | None = None, progress: bool = False, desc: str = "runs",
               window: int | None = None, tables_in: Path | None = None,
               on_record: Callable[[RunRecord], None] | None = None, cache: RunCache | None = None,
-              stop: threading.Event | None = None) -> BatchStats:
+              stop: threading.Event | None = None, processes: bool = False) -> BatchStats:
     """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
 
     `executor` (e.g. a Dask client's `get_executor()`) replaces the local pool of `workers`
@@ -237,7 +237,9 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     worker, 1 serially, 256 on an executor), so memory stays flat however many runs there are.
     Jobs with a key found in `cache` are taken from it (in `on_record` too) instead of run; finished ones
     are stored in it. Ctrl-C, or setting `stop` (from another thread), stops within a moment: running
-    workers are terminated and `Interrupted` says how many runs are kept."""
+    workers are terminated and `Interrupted` says how many runs are kept (on an external executor, runs
+    not started are cancelled; a Dask task already running finishes, its result unused). With `processes`
+    even one worker is a process of its own (the studio: its page keeps the main process)."""
     from tqdm import tqdm
 
     prepare(folder)
@@ -252,8 +254,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     stats.workers = workers if own else None
     if not todo:
         return stats
-    pool = local_executor(workers) if own else executor
-    window = window or ((1 if workers == 1 else 4 * workers) if own else 256)
+    pool = local_executor(workers, processes) if own else executor
+    window = window or ((1 if workers == 1 and not processes else 4 * workers) if own else 256)
     queue, pending = iter(todo), {}
     bar = tqdm(total=len(todo), disable=not progress, desc=desc, unit="run", mininterval=0.5)
     previous = _interruptible()
@@ -265,7 +267,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                 except BrokenProcessPool:  # a worker died since the last wait: a new pool takes this run
                     if not own:
                         raise
-                    pool = _replace_pool(pool, workers)
+                    pool = _replace_pool(pool, workers, processes)
                     future = pool.submit(run_in_worker, evaluate, job)
                 pending[future] = (job, pool)
             if not pending:
@@ -283,7 +285,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                                        f"worker lost: {type(exc).__name__}: {exc}", float("nan"), float("nan"),
                                        {}, {}, dict(job.columns))
                     if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
-                        pool = _replace_pool(pool, workers)
+                        pool = _replace_pool(pool, workers, processes)
                 _write(folder, record, tables_in or folder)
                 if cache is not None and job.key is not None and record.status == "ok":
                     cache.put(job.key, {"wall_seconds": record.wall_seconds, "sim_seconds": record.sim_seconds,
@@ -346,10 +348,10 @@ def _interruptible():
     return signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _replace_pool(broken: Executor, workers: int) -> Executor:
+def _replace_pool(broken: Executor, workers: int, processes: bool = False) -> Executor:
     """A new local pool for one whose worker died (its other runs are lost; the next resume reruns them)."""
     broken.shutdown(wait=False, cancel_futures=True)
-    return local_executor(workers)
+    return local_executor(workers, processes)
 
 
 def gather(folder: Path) -> pd.DataFrame:

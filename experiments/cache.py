@@ -1,8 +1,9 @@
 """The run cache: every finished run kept on disk under what it depends on, so nothing is computed twice.
 
 A run is fully determined by its resolved scenario, its seed, the files the scenario reads and the
-code (the ecomsim version and, in a source checkout, the git commit). `run_key` hashes exactly
-those; `RunCache` keeps each finished run under its key in the batch engine's own format (the
+code (the ecomsim version, a digest of the source that simulates and keeps a run, sim/, agents/ and
+experiments/, and the versions of the libraries that compute it). `run_keys` hashes exactly those;
+`RunCache` keeps each finished run under its key in the batch engine's own format (the
 run's row as `run.parquet`, each per-run table as `<table>.parquet`), written atomically. The batch
 engine (experiments/batch.py) looks a job up before running it and stores it after, so `compare`,
 the studio and a rerun of either reuse each other's runs, across restarts.
@@ -13,7 +14,6 @@ Where: $ECOMSIM_CACHE if set (`off` turns the cache off), else $XDG_CACHE_HOME/e
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import os
@@ -37,14 +37,26 @@ def default_cache_dir() -> Path | None:
     return Path(base) / "ecomsim" / "runs"
 
 
-@functools.cache
+LIBRARIES = ("numpy", "pandas", "scipy", "mesa", "simpy", "networkx", "pyarrow")
+
+
 def code_version() -> str:
-    """The ecomsim version and a digest of the model's source (every .py file and shipped data file of sim/
-    and agents/): an edit to the model, committed or not, is another code version."""
+    """The ecomsim version, a digest of the source that simulates a run and decides what is kept of it (every
+    .py file and shipped data file of sim/, agents/ and experiments/) and the versions of the libraries that
+    compute it: an edit, committed or not, or another numpy is another code version. Read afresh at each call
+    (about 2 ms), so a long-running studio sees an edit."""
+    from importlib.metadata import PackageNotFoundError, version
+
     import agents
+    import experiments
     import sim
     digest = hashlib.sha256()
-    for package in (sim, agents):
+    for library in LIBRARIES:
+        try:
+            digest.update(f"{library}=={version(library)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"{library} absent".encode())
+    for package in (sim, agents, experiments):
         root = Path(package.__file__).parent
         for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".csv", ".yaml", ".json")
                            and "__pycache__" not in p.parts):
@@ -58,15 +70,19 @@ def _files_sha256(scenario: Any) -> dict[str, str]:
             for f in scenario.input_files() if Path(f).is_file()}
 
 
-def run_key(scenario: Any, seed: int, kind: str = "run") -> str:
-    """The key of one run: sha256 of the resolved scenario with this seed, the files it reads, the code and
-    what the run keeps (`run`: KPIs and per-run tables, as compare keeps them; `kpis`: KPIs only). The
-    scenario's name, description and targets change no number of the run and are left out, so a file
-    named otherwise (or the studio's column) meets the same runs."""
-    resolved = scenario.model_copy(update={"seed": int(seed)}).model_dump(mode="json", exclude=UNUSED)
-    stamp = json.dumps({"scenario": resolved, "files": _files_sha256(scenario), "code": code_version(),
-                        "kind": kind}, sort_keys=True, default=str)
-    return hashlib.sha256(stamp.encode()).hexdigest()
+def run_keys(scenario: Any, seeds: list[int], kind: str = "run", code: str | None = None) -> list[str]:
+    """The key of each run of `scenario` with these seeds: sha256 of the resolved scenario with the seed, the
+    files it reads, the code (`code_version()` unless given) and what the run keeps (`run`: KPIs and per-run
+    tables, as compare keeps them; `kpis`: KPIs only). The scenario's name, description and targets change
+    no number of the run and are left out, so a file named otherwise (or the studio's column) meets the same
+    runs. The scenario and its files are read once for all the seeds."""
+    resolved = scenario.model_dump(mode="json", exclude=UNUSED)
+    common = {"files": _files_sha256(scenario), "code": code or code_version(), "kind": kind}
+    keys = []
+    for seed in seeds:
+        stamp = json.dumps({**common, "scenario": {**resolved, "seed": int(seed)}}, sort_keys=True, default=str)
+        keys.append(hashlib.sha256(stamp.encode()).hexdigest())
+    return keys
 
 
 class RunCache:
@@ -89,7 +105,7 @@ class RunCache:
         if not (folder / ROW).is_file():
             return None
         try:
-            row = pd.read_parquet(folder / ROW).iloc[0].to_dict()
+            row = pd.read_parquet(folder / ROW).to_dict("records")[0]  # integers stay integers
             tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet")) if p.name != ROW}
         except Exception:  # noqa: BLE001 - a damaged entry is a miss, never an error
             shutil.rmtree(folder, ignore_errors=True)

@@ -242,9 +242,11 @@ def comparison_jobs(scenarios: list[Scenario], replications: int) -> list[Job]:
     """The runs of a comparison, replication by replication (every scenario's replication r before any
     r + 1, so paired changes come early): point = the scenario's index, the same seed for replication r of
     every scenario (common random numbers), keyed for the run cache."""
-    from experiments.cache import run_key
+    from experiments.cache import code_version, run_keys
     seeds = replication_seeds(scenarios[0].seed, replications)
-    return [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,), run_key(sc, seeds[r])) for r in range(replications)
+    code = code_version()
+    keys = [run_keys(sc, seeds, code=code) for sc in scenarios]
+    return [Job(i, r, seeds[r], {"scenario": sc.name}, (sc,), keys[i][r]) for r in range(replications)
             for i, sc in enumerate(scenarios)]
 
 

@@ -50,8 +50,9 @@ def _init_worker() -> None:
     tqdm.set_lock(threading.RLock())
 
 
-def local_executor(workers: int) -> Executor:
-    """One worker: in this process; more: a pool of worker processes."""
-    if workers <= 1:
+def local_executor(workers: int, processes: bool = False) -> Executor:
+    """One worker: in this process (unless `processes`: a pool of one, which a stop can terminate and which
+    leaves this process free); more: a pool of worker processes."""
+    if workers <= 1 and not processes:
         return SerialExecutor()
     return ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)

@@ -48,7 +48,7 @@ from experiments.batch import (
     run_batch,
     write_spec,
 )
-from experiments.cache import RunCache, run_key
+from experiments.cache import RunCache, code_version, run_keys
 from experiments.stats import t_interval
 from sim.errors import ScenarioError
 from sim.outputs import replace_atomically
@@ -173,11 +173,11 @@ def check_folder(folder: Path, mine: dict[str, Any]) -> None:
 def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: int, folder: Path, *,
                workers: int = 1, executor: Executor | None = None, progress: bool = False,
                announce: Callable[[int], None] | None = None, cache: RunCache | None = None,
-               stop: threading.Event | None = None,
-               on_record: Callable[[RunRecord], None] | None = None) -> pd.DataFrame:
+               stop: threading.Event | None = None, on_record: Callable[[RunRecord], None] | None = None,
+               processes: bool = False) -> pd.DataFrame:
     """Run the baseline (scenarios[0]) and every scenario at every point (resumable in `folder`; with `cache`,
-    runs seen before are reused) and return the verdicts (the table of `verdicts`). `stop` and `on_record`
-    are the batch engine's (experiments/batch.py)."""
+    runs seen before are reused) and return the verdicts (the table of `verdicts`). `stop`, `on_record` and
+    `processes` are the batch engine's (experiments/batch.py)."""
     mine = fingerprint(scenarios, points, replications)
     check_folder(folder, mine)
     if not (folder / "spec.json").is_file():
@@ -187,15 +187,17 @@ def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: in
     seeds = replication_seeds(scenarios[0].seed, replications)
     n_sc = len(scenarios)
     jobs = []
+    code = code_version()
     for k, (_, point) in enumerate(points.iterrows()):
         placed = [at_point(sc, point) for sc in scenarios]
+        keys = [run_keys(sc, seeds, kind="kpis", code=code) for sc in placed]
         jobs += [Job(k * n_sc + i, r, seeds[r], {"scenario": sc.name, "uncertainty_point": k}, (placed[i],),
-                     run_key(placed[i], seeds[r], kind="kpis"))
+                     keys[i][r])
                  for r in range(replications) for i, sc in enumerate(scenarios)]
     if announce is not None:
         announce(len(jobs))
     run_batch(jobs, simulate_kpis, folder, workers=workers, executor=executor, progress=progress,
-              desc="robustness runs", cache=cache, stop=stop, on_record=on_record)
+              desc="robustness runs", cache=cache, stop=stop, on_record=on_record, processes=processes)
     runs = gather(folder)
     bad = runs[runs["status"] != "ok"] if len(runs) else runs
     if len(bad) or len(runs) < len(jobs):

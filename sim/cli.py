@@ -338,6 +338,8 @@ def _studio_password(args: argparse.Namespace) -> str | None:
             raise ScenarioError("--password-file", None, "the password must have at least 8 characters")
     elif os.environ.get("ECOMSIM_STUDIO_PASSWORD"):
         password = os.environ["ECOMSIM_STUDIO_PASSWORD"]
+        if len(password) < 8:
+            raise ScenarioError("ECOMSIM_STUDIO_PASSWORD", None, "the password must have at least 8 characters")
     if args.host not in LOOPBACK and not password:
         raise ScenarioError("--host", None, f"{args.host} lets other machines in: give a password with --password-file "
                             "FILE (or ECOMSIM_STUDIO_PASSWORD); without --host the studio listens on this machine only")

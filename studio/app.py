@@ -54,8 +54,7 @@ class Column:
     """One column: where it starts from, its lever widgets, and what it stands for (or what is wrong)."""
 
     def __init__(self, index: int, start: str, studio: Studio) -> None:
-        self.index, self.studio = index, studio
-        self.title = "Baseline" if index == 0 else f"What-if {index}"
+        self.index, self.studio = index, studio  # index: a stable id (CSS classes), never reused
         names = list(studio.library)
         self.start = pn.widgets.Select(label="starts from", options=names, value=start, width=260,
                                        css_classes=[f"start-{index}"])
@@ -68,6 +67,7 @@ class Column:
         self.progress_text = _html("", width=260, css_classes=[f"progress-text-{index}"])
         self.yaml = _html("", width=270, css_classes=[f"yaml-{index}"])
         self.command = _html("", width=270, css_classes=[f"command-{index}"])
+        self.heading = _html("", width=170)
         self.levers: dict[str, tuple[Lever, Any, Any]] = {}  # path -> (lever, widget, the file's value)
         self.lever_box = pn.Column(width=280)
         self.remove = pn.widgets.Button(label="Remove", color="light", width=80, visible=index > 0,
@@ -77,11 +77,17 @@ class Column:
         self.setting: ColumnSetting | None = None
         self.scenario = None
         self.panel = pn.Column(
-            pn.Row(_html(f"<h3 style='margin:4px 0'>{self.title}</h3>", width=170), self.remove),
+            pn.Row(self.heading, self.remove),
             self.start, self.file, self.message, self.progress, self.progress_text, self.lever_box,
             pn.Card(self.yaml, self.command, title="YAML and command", collapsed=True, width=280),
             width=295, styles={"border-right": "1px solid #ddd", "padding-right": "6px"})
         self.rebuild()
+
+    @property
+    def title(self) -> str:
+        """'Baseline' or 'What-if N', by the column's place on the page."""
+        place = self.studio.columns.index(self) if self in self.studio.columns else len(self.studio.columns)
+        return "Baseline" if place == 0 else f"What-if {place}"
 
     def source(self) -> Path | None:
         chosen = self.file.value.strip()
@@ -101,10 +107,11 @@ class Column:
         groups: dict[str, list] = {}
         for lever in levers_for(base, self.studio.uncertainties):
             value = value_at(base, lever.path)
-            widget = _widget(lever, value, self.index)
+            made = _widget(lever, value, self.index)
+            widget, shown = (made[0], pn.Row(*made)) if isinstance(made, tuple) else (made, made)
             widget.param.watch(lambda _: self.refresh(), "value")
             self.levers[lever.path] = (lever, widget, value)
-            groups.setdefault(lever.group, []).append(widget)
+            groups.setdefault(lever.group, []).append(shown)
         self.lever_box.objects = [pn.Card(*widgets, title=group, collapsed=group == "Market assumptions", width=275,
                                           css_classes=[f"group-{self.index}"])
                                   for group, widgets in groups.items()]
@@ -139,7 +146,10 @@ class Column:
         self.message.visible = False
         self.message.object = ""
         self.yaml.object = f"<pre class='studio-yaml'>{html.escape(self.setting.yaml(self.scenario))}</pre>"
-        self.command.object = f"<pre class='studio-yaml'>{html.escape(self.setting.command())}</pre>"
+        self.command.object = (f"<pre class='studio-yaml'>{html.escape(self.setting.command())}</pre><p "
+                               "style='font-size:11.5px;color:#555'>One run of this column, with the seed itself; "
+                               "the replications use seeds spawned from it, as compare's do (a saved comparison's "
+                               "runs.csv lists them; run --seed S reruns one).</p>")
         self.studio.check_names()
 
     def _invalid(self, message: str) -> None:
@@ -150,14 +160,23 @@ class Column:
         self.studio.check_names()
 
 
+def _distinct_names(scenarios: list) -> list:
+    """The columns' scenarios with distinct names (a comparison needs them): a name two different columns share
+    (e.g. 'value-8' of two campaigns) gets the column's place appended."""
+    names = [s.name for s in scenarios]
+    return [s if names.count(s.name) == 1 or names.index(s.name) == i else
+            s.model_copy(update={"name": f"{s.name}--column{i}"}) for i, s in enumerate(scenarios)]
+
+
 def _widget(lever: Lever, value: Any, column: int):
     """The widget of a lever: a checkbox, a number box (no clamping: the schema judges the value and its
     message is shown) or a text box for values of several kinds (e.g. a share or 'auto')."""
     common = {"label": lever.label, "description": lever.help, "width": 255,
               "css_classes": [f"lever-{column}-{_slug(lever.path)}"]}
-    if lever.kind == "bool":  # a checkbox has no help icon: its help goes in the label's tooltip-free text
-        common.pop("description")
-        return pn.widgets.Checkbox(value=bool(value), **common)
+    if lever.kind == "bool":  # a checkbox has no help icon of its own: one beside it
+        help_text = common.pop("description")
+        common["width"] = 225
+        return pn.widgets.Checkbox(value=bool(value), **common), pn.widgets.TooltipIcon(value=help_text, width=20)
     if lever.kind == "int":
         return pn.widgets.IntInput(value=value, **common)
     if lever.kind == "float":
@@ -172,7 +191,9 @@ class Studio:
         from experiments.robust import load_uncertainties
         self.workers, self.executor = workers, executor
         self.where = where or f"{workers} worker process{'es' if workers > 1 else ''} on this machine"
+        from experiments.cache import default_cache
         self.library = library()
+        self.cache_on = default_cache() is not None
         self.uncertainties = list(load_uncertainties(None))
         self.session: RunSession | None = None
         self.shown_state: tuple[int, bool] | None = None
@@ -219,6 +240,8 @@ class Studio:
                            "for the columns as they were run. Press Run for the new settings.</b>",
                            css_classes=["stale"], visible=False, sizing_mode="stretch_width")
         self.columns: list[Column] = []
+        self.created = 0
+        self.result_status = ""  # the status line of the last Run, shown again once nothing blocks a Run
         self.columns_row = pn.Row()
         for w in (self.shoppers, self.days, self.warmup, self.seed):
             w.param.watch(lambda _: self.refresh_all(), "value")
@@ -243,24 +266,37 @@ class Studio:
         return [s.replace("=None", "=null") for s in sets]
 
     def add_column(self, start: str = "baseline") -> None:
-        if len(self.columns) > MAX_WHAT_IFS:
+        if len(self.columns) > MAX_WHAT_IFS or self.running():
             return
-        column = Column(len(self.columns), start, self)
+        self.created += 1
+        column = Column(self.created - 1, start, self)
         column.remove.on_click(lambda _, c=column: self.remove_column(c))
         self.columns.append(column)
         self._layout_columns()
         self.check_names()
 
     def remove_column(self, column: Column) -> None:
-        if column.index == 0 or column not in self.columns:
+        if column.index == 0 or column not in self.columns or self.running():
             return
         self.columns.remove(column)
         self._layout_columns()
         self.check_names()
 
     def _layout_columns(self) -> None:
+        for column in self.columns:
+            column.heading.object = f"<h3 style='margin:4px 0'>{column.title}</h3>"
         self.columns_row.objects = [c.panel for c in self.columns]
-        self.add_button.disabled = len(self.columns) > MAX_WHAT_IFS
+        self._lock_columns()
+
+    def _lock_columns(self) -> None:
+        """Columns are added and removed only between runs (the progress bars belong to the columns run)."""
+        running = self.running()
+        self.add_button.disabled = len(self.columns) > MAX_WHAT_IFS or running
+        for column in self.columns[1:]:
+            column.remove.disabled = running
+
+    def running(self) -> bool:
+        return self.session is not None and self.session.status == "running"
 
     def refresh_all(self) -> None:
         for column in self.columns:
@@ -270,11 +306,12 @@ class Studio:
         """Why Run cannot start: a column the schema rejects, two columns that are the same scenario, a bad
         number of replications."""
         out = [f"{c.title}: {c.message.object}" for c in self.columns if c.scenario is None]
-        names = [c.scenario.name for c in self.columns if c.scenario is not None]
-        for c in self.columns[1:]:
-            if c.scenario is not None and names.count(c.scenario.name) > 1:
-                out.append(f"{c.title} is the same scenario as another column ({c.scenario.name}): change a lever "
-                           "or start it from another scenario")
+        from experiments.cache import UNUSED
+        markets = [c.scenario.model_dump(exclude=UNUSED) if c.scenario is not None else None for c in self.columns]
+        for i, c in enumerate(self.columns[1:], start=1):
+            if markets[i] is not None and markets[i] in markets[:i]:
+                out.append(f"{c.title} is the same scenario as {self.columns[markets.index(markets[i])].title} "
+                           f"({c.scenario.name}): change a lever or start it from another scenario")
                 break
         reps = self.replications.value
         if reps is None or not 1 <= reps <= 1000:
@@ -290,13 +327,13 @@ class Studio:
         if not hasattr(self, "run_button") or len(getattr(self, "columns", [])) < 1:
             return
         problems = self.problems()
-        running = self.session is not None and self.session.status == "running"
+        running = self.running()
         self.run_button.disabled = bool(problems) or running
         if problems and not running:
             self.status.object = ("<span style='color:#b2182b'>Nothing can run until this is fixed: "
                                   f"{html.escape(problems[0])}</span>")
-        elif not running and self.session is None:
-            self.status.object = "Ready: press Run."
+        elif not running:
+            self.status.object = self.result_status or "Ready: press Run."
         if not problems:
             self._show_compare_command()
         self._mark_stale()
@@ -320,7 +357,7 @@ class Studio:
             "<details><summary>The same comparison from the command line</summary><pre class='studio-yaml'>"
             f"# save each column's YAML (its 'YAML and command' panel) as COLUMNS/&lt;name&gt;.yaml, then\n"
             f"python run.py compare {html.escape(files)} --replications {self.replications.value}"
-            "</pre></details>")
+            + (f" --robust {self.robust.value}" if self.robust.value else "") + "</pre></details>")
 
     # --- running -------------------------------------------------------------------------------
 
@@ -329,11 +366,18 @@ class Studio:
         if problems:
             self.status.object = f"<span style='color:#b2182b'>Nothing ran: {html.escape(problems[0])}</span>"
             return
-        if self.session is not None and self.session.status == "running":
+        if self.running():
             return
-        scenarios = [c.scenario for c in self.columns]
-        self.session = RunSession(scenarios, int(self.replications.value), workers=self.workers,
-                                  executor=self.executor, robust=int(self.robust.value)).start()
+        scenarios = _distinct_names([c.scenario for c in self.columns])
+        try:
+            self.session = RunSession(scenarios, int(self.replications.value), workers=self.workers,
+                                      executor=self.executor, robust=int(self.robust.value)).start()
+        except Exception as exc:  # noqa: BLE001 - e.g. a scenario's input file gone since it was checked
+            self.status.object = (f"<span style='color:#b2182b' class='studio-failed'>Nothing ran: "
+                                  f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")
+            return
+        self.result_status = ""
+        self._lock_columns()
         self.shown_state = None
         self.stale.visible = False
         self.run_button.disabled = True
@@ -353,6 +397,15 @@ class Studio:
             self.cancel_button.disabled = True
             self.status.object = "Cancelling: stopping the workers ..."
 
+    def close(self) -> None:
+        """The browser tab is gone: its runs stop (what finished stays in the run cache)."""
+        if self.session is not None:
+            self.session.cancel()
+        if self.poller is not None:
+            self.poller.stop()
+            self.poller = None
+        self.drawer.shutdown(wait=False, cancel_futures=True)
+
     def poll(self) -> None:
         """Every POLL_MS: new results are drawn off the page's thread (the tables, then the chart) at most once a
         second while runs go on and at once when they end, and shown when ready."""
@@ -360,14 +413,24 @@ class Studio:
         if session is None:
             return
         if self.drawing is not None and self.drawing.done():
-            self._show(self.drawing.result())
-            self.drawing = None
+            drawing, self.drawing = self.drawing, None
+            try:
+                drawn = drawing.result()
+            except Exception as exc:  # noqa: BLE001 - a drawing that fails must not leave the page stuck
+                drawn = None
+                self.changes.object = (f"<p style='color:#b2182b'>The results could not be drawn "
+                                       f"({html.escape(f'{type(exc).__name__}: {exc}')}).</p>")
+            if drawn is not None and drawn[0] is session:  # a drawing of an earlier Run is dropped
+                self._show(drawn[1:])
         if self.charting is not None and self.charting.done():
-            png = self.charting.result()
-            if png is not None:
+            charting, self.charting = self.charting, None
+            try:
+                png = charting.result()
+            except Exception:  # noqa: BLE001 - the tables stand without the chart
+                png = None
+            if png is not None and charting.session is session:
                 self.chart.object = png
                 self.chart.visible = True
-            self.charting = None
         ended = session.status != "running"
         if not ended and time.perf_counter() - self.last_status >= 0.5:  # the clock ticks between results
             self.last_status = time.perf_counter()
@@ -378,6 +441,7 @@ class Studio:
             self.shown_state, self.last_draw = state, time.perf_counter()
             self.drawing = self.drawer.submit(self._draw, session)
             self.charting = self.drawer.submit(self._chart, session, self.drawing)  # after it: one drawing thread
+            self.charting.session = session
             doc = pn.state.curdoc
             if doc is not None:  # shown as soon as drawn, not at the next poll
                 self.drawing.add_done_callback(lambda _: doc.add_next_tick_callback(self.poll))
@@ -395,16 +459,16 @@ class Studio:
                 f"{time.perf_counter() - session.started:.0f} s{first}. Cancel stops the workers; finished runs are "
                 "kept in the run cache.")
 
-    def _draw(self, session: RunSession) -> tuple[Snapshot, str, str]:
+    def _draw(self, session: RunSession) -> tuple[RunSession, Snapshot, str, str]:
         """The snapshot and its tables as HTML (in the drawing thread: the page stays responsive)."""
         from sim.policies import enabled_policies
         snap = session.snapshot()
         policies = {s.name: set(enabled_policies(s.policies)) for s in session.scenarios}
-        return (snap, changes_table(snap.paired, session.names, policies, snap.verdicts, session.robust),
+        return (session, snap, changes_table(snap.paired, session.names, policies, snap.verdicts, session.robust),
                 targets_table(snap.targets))
 
     def _chart(self, session: RunSession, drawing: Future) -> bytes | None:
-        snap = drawing.result()[0]
+        snap = drawing.result()[1]
         base = session.scenarios[0]
         context = (f"{base.shoppers.count:,} shoppers, {base.simulation.days} days from "
                    f"{base.simulation.start_date}; seed {base.seed}.")
@@ -412,6 +476,7 @@ class Studio:
                          finding(snap.paired, session.names))
 
     def _show(self, drawn: tuple[Snapshot, str, str]) -> None:
+        """A drawn snapshot on the page: progress, tables, the status line (kept for after a blocked setting)."""
         snap, changes, targets = drawn
         for column, done in zip(self.columns, snap.done, strict=False):
             column.progress.value = min(done, column.progress.max)
@@ -422,26 +487,29 @@ class Studio:
                  if snap.first_interval_seconds is not None else "")
         cached = f", {snap.cached} from the run cache" if snap.cached else ""
         runs = sum(snap.done)
-        few = (" <b style='color:#b2182b'>Fewer than 5 replications: the intervals are too wide to support a "
-               "decision.</b>" if snap.total < 5 else "")
+        few = (" <b style='color:#b2182b'>Fewer than 5 replications: intervals from so few runs are wide and "
+               "their width itself is uncertain; use 5 or more before deciding.</b>" if snap.total < 5 else "")
         if snap.status == "running":
             self.status.object = self._running_text(session=self.session)
             return
         self.cancel_button.disabled = True
-        self.check_names()
+        kept = ("they are kept in the run cache, so Run again continues from them" if self.cache_on
+                else "the run cache is off (ECOMSIM_CACHE=off), so Run again computes them again")
         if snap.status == "finished":
             robust = (f", then {snap.robust_total} robustness runs ({self.session.robust} points of the uncertainty "
                       "set)" if snap.robust_total else "")
-            self.status.object = (f"<span class='studio-finished'>Finished: {runs} runs{cached}{robust} in "
+            self.result_status = (f"<span class='studio-finished'>Finished: {runs} runs{cached}{robust} in "
                                   f"{snap.seconds:.1f} s{first}.</span>{few}")
             self.save_button.disabled = False
         elif snap.status == "cancelled":
-            self.status.object = (f"<span class='studio-cancelled'>Cancelled after {snap.seconds:.1f} s: {runs} runs "
-                                  "had finished; they are kept in the run cache, so Run again continues from them."
-                                  "</span>")
+            self.result_status = (f"<span class='studio-cancelled'>Cancelled after {snap.seconds:.1f} s: {runs} runs "
+                                  f"had finished; {kept}.</span>")
         else:
-            self.status.object = f"<span style='color:#b2182b' class='studio-failed'>Failed: " \
-                                 f"{html.escape(snap.error)}</span>"
+            self.result_status = (f"<span style='color:#b2182b' class='studio-failed'>Failed: "
+                                  f"{html.escape(snap.error)}</span>")
+        self.status.object = self.result_status
+        self._lock_columns()
+        self.check_names()
 
     # --- saving --------------------------------------------------------------------------------
 
@@ -493,8 +561,11 @@ class Studio:
         intro = _html(
             "<h2 style='margin:6px 0 2px 0'>ecomsim studio</h2><p style='margin:0 0 6px 0;color:#555'>A baseline and "
             "up to three what-ifs. Replication r runs with the same seed in every column, so each change below is "
-            f"paired, with its 95% interval; it tightens as replications finish. Runs go to {html.escape(self.where)}"
-            "; finished runs are cached, so nothing is computed twice.</p>", sizing_mode="stretch_width")
+            "paired, with its 95% interval, recomputed as replications finish. Runs go to "
+            f"{html.escape(self.where)}; "
+            + ("finished runs are kept in the run cache, so nothing is computed twice." if self.cache_on else
+               "the run cache is off (ECOMSIM_CACHE=off): every Run computes its runs.")
+            + "</p>", sizing_mode="stretch_width")
         return pn.Column(
             intro, settings, self.status,
             pn.Row(self.columns_row, pn.Column(pn.Spacer(height=6), self.add_button)),
@@ -506,7 +577,9 @@ class Studio:
 def make_page(workers: int, executor: Executor | None = None, where: str = ""):
     """A function Panel calls for each browser session: a new Studio's page."""
     def page():
-        return Studio(workers, executor, where).view()
+        studio = Studio(workers, executor, where)
+        pn.state.on_session_destroyed(lambda _: studio.close())
+        return studio.view()
     return page
 
 

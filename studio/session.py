@@ -88,7 +88,7 @@ class RunSession:
         try:
             self.stats = run_batch(self.jobs, simulate, folder, workers=self.workers, executor=self.executor,
                                    tables_in=folder / PARTS, on_record=self._record, stop=self.stop,
-                                   cache=default_cache())
+                                   cache=default_cache(), processes=True)
             failed = [r for r in self.records if r.status != "ok"]
             if failed:
                 first = failed[0]
@@ -118,7 +118,8 @@ class RunSession:
         def counted(_: RunRecord) -> None:
             self.robust_done += 1
         self.verdicts = run_robust(self.scenarios, points, self.replications, folder, workers=self.workers,
-                                   executor=self.executor, cache=default_cache(), stop=self.stop, on_record=counted)
+                                   executor=self.executor, cache=default_cache(), stop=self.stop, on_record=counted,
+                                   processes=True)
 
     def _record(self, record: RunRecord) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -232,3 +233,37 @@ def test_a_session_on_a_dask_cluster_gives_the_same_bits(tmp_path, monkeypatch):
         assert remote.wait(120)
     assert local.wait(120)
     pd.testing.assert_frame_equal(local.snapshot().paired, remote.snapshot().paired)
+
+
+def test_columns_are_the_same_scenario_by_content_and_distinct_names_are_kept_apart():
+    from studio.app import Studio, _distinct_names
+    studio = Studio(1)
+    studio.add_column("retention_bundle")
+    studio.columns[1].start.value = "retention_bundle"
+    first = studio.columns[1].levers["policies.subsidy.campaigns.0.value"][1]
+    second = studio.columns[2].levers["policies.subsidy.campaigns.1.value"][1]
+    first.value, second.value = 8.0, 8.0  # different markets, the same name by `run --set`'s rule
+    assert studio.columns[1].scenario.name == studio.columns[2].scenario.name
+    assert studio.problems() == []
+    names = [s.name for s in _distinct_names([c.scenario for c in studio.columns])]
+    assert len(set(names)) == 3 and names[2].endswith("--column2")
+    second.value = 15.0  # back to the file's value: column 2 is the bundle itself, column 1 is not
+    first.value = 5.0  # now both are the bundle as shipped
+    assert any("same scenario" in p for p in studio.problems())
+    studio.remove_column(studio.columns[2])
+    studio.add_column()
+    assert [c.title for c in studio.columns] == ["Baseline", "What-if 1", "What-if 2"]
+    assert len({c.index for c in studio.columns}) == 3  # CSS ids never reused
+
+
+def test_a_cached_run_keeps_its_integer_kpis(tmp_path):
+    from experiments.batch import Job, Outcome, run_batch
+    from experiments.cache import RunCache
+
+    def counted(x: float, seed: int) -> Outcome:
+        return Outcome({"orders": 3, "gmv": 1.5 * x}, {}, 0.0)
+    jobs = [Job(0, 0, 1, {}, (2.0,), "k")]
+    seen = []
+    run_batch(jobs, counted, tmp_path / "a", cache=RunCache(tmp_path / "cache"))
+    run_batch(jobs, counted, tmp_path / "b", cache=RunCache(tmp_path / "cache"), on_record=seen.append)
+    assert seen[0].kpis == {"orders": 3, "gmv": 3.0} and isinstance(seen[0].kpis["orders"], int | np.integer)
