@@ -21,7 +21,16 @@ from typing import Any
 import panel as pn
 
 from sim.errors import ScenarioError
-from studio.levers import ColumnSetting, Lever, as_text, levers_for, library, value_at
+from studio.levers import (
+    ColumnSetting,
+    Lever,
+    absent_policies,
+    as_text,
+    levers_for,
+    library,
+    policy_section,
+    value_at,
+)
 from studio.session import RunSession, Snapshot
 from studio.views import changes_table, fan_chart, finding, targets_table
 
@@ -76,6 +85,7 @@ class Column:
         self.file.param.watch(lambda _: self.rebuild(), "value")
         self.setting: ColumnSetting | None = None
         self.scenario = None
+        self.added: dict[str, dict] = {}  # policies.<name> -> the section a policy the file lacks is added with
         self.panel = pn.Column(
             pn.Row(self.heading, self.remove),
             self.start, self.file, self.message, self.progress, self.progress_text, self.lever_box,
@@ -93,13 +103,17 @@ class Column:
         chosen = self.file.value.strip()
         return Path(chosen).expanduser() if chosen else self.studio.library.get(self.start.value)
 
-    def rebuild(self) -> None:
-        """New lever widgets for the file the column starts from."""
+    def rebuild(self, keep: bool = False) -> None:
+        """New lever widgets for the file the column starts from and the policies added to it (`keep`: the
+        levers changed so far keep their values; otherwise the column starts afresh from the file)."""
         from sim.scenario_io import load_scenario
+        kept = self.changes() if keep else {}
+        if not keep:
+            self.added = {}
         self.levers = {}
         source = self.source()
         try:
-            base = load_scenario(source)
+            base = load_scenario(source, [f"{p}={as_text(v)}" for p, v in self.added.items()])
         except ScenarioError as exc:
             self.lever_box.objects = []
             self._invalid(str(exc))
@@ -107,15 +121,41 @@ class Column:
         groups: dict[str, list] = {}
         for lever in levers_for(base, self.studio.uncertainties):
             value = value_at(base, lever.path)
-            made = _widget(lever, value, self.index)
+            made = _widget(lever, kept.get(lever.path, value), self.index)
             widget, shown = (made[0], pn.Row(*made)) if isinstance(made, tuple) else (made, made)
             widget.param.watch(lambda _: self.refresh(), "value")
             self.levers[lever.path] = (lever, widget, value)
             groups.setdefault(lever.group, []).append(shown)
-        self.lever_box.objects = [pn.Card(*widgets, title=group, collapsed=group == "Market assumptions", width=275,
-                                          css_classes=[f"group-{self.index}"])
-                                  for group, widgets in groups.items()]
+        cards = [pn.Card(*widgets, title=group, collapsed=group == "Market assumptions", width=275,
+                         css_classes=[f"group-{self.index}"]) for group, widgets in groups.items()]
+        self.lever_box.objects = cards + self._add_policy_card(base)
         self.refresh()
+
+    def _add_policy_card(self, base) -> list:
+        """Switches for the policies the starting file lacks: on, a policy comes with the settings of its
+        library scenario, and its levers appear."""
+        switches = []
+        for name, title, source in absent_policies(base):
+            box = pn.widgets.Checkbox(label=f"{title} (as in {source})", value=f"policies.{name}" in self.added,
+                                      width=255, css_classes=[f"add-{self.index}-{name}"])
+            box.param.watch(lambda event, n=name: self._add_policy(n, event.new), "value")
+            switches.append(box)
+        for path in self.added:
+            name = path.split(".")[1]
+            box = pn.widgets.Checkbox(label=f"{name.replace('_', ' ')} added (uncheck to remove)", value=True,
+                                      width=255, css_classes=[f"add-{self.index}-{name}"])
+            box.param.watch(lambda event, n=name: self._add_policy(n, event.new), "value")
+            switches.append(box)
+        return [pn.Card(*switches, title="Add a policy", collapsed=True, width=275,
+                        css_classes=[f"group-{self.index}"])] if switches else []
+
+    def _add_policy(self, name: str, on: bool) -> None:
+        path = f"policies.{name}"
+        if on:
+            self.added[path] = policy_section(name)
+        else:
+            self.added.pop(path, None)
+        self.rebuild(keep=True)
 
     def changes(self) -> dict[str, Any]:
         """The levers whose value differs from the file's, as typed (text levers as YAML values)."""
@@ -130,7 +170,7 @@ class Column:
                     pass  # the schema rejects it with its own message
             if value != original:
                 out[path] = value
-        return out
+        return {**self.added, **out}  # a policy added whole first, then what was changed in it
 
     def refresh(self) -> None:
         """Check the column's scenario with the schema; show its YAML and command, or the schema's message."""

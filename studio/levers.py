@@ -29,6 +29,11 @@ POLICY_LEVERS = {
     "green_logistics": ("ev_share", "carbon_price_per_tonne"),
     "recommendation": ("personalisation", "cost_per_month"),
 }
+# where a column that starts without a policy takes its settings when the policy is switched on: the
+# library scenario of that policy
+POLICY_SOURCES = {"subsidy": "subsidy_newcomers", "referral": "referral", "loyalty": "loyalty_tiers",
+                  "assortment": "assortment_longtail", "green_logistics": "green_logistics",
+                  "recommendation": "personalisation"}
 Kind = Literal["bool", "int", "float", "text"]
 
 
@@ -136,6 +141,21 @@ def levers_for(scenario: Scenario, uncertainties: list[Any]) -> list[Lever]:
     return levers
 
 
+def absent_policies(scenario: Scenario) -> list[tuple[str, str, str]]:
+    """(name, title, library scenario) of each policy the scenario does not have, that a column can add with
+    the settings of the library scenario of that policy."""
+    from sim.policies import REGISTRY
+    return [(name, REGISTRY[name].title, POLICY_SOURCES[name]) for name in sorted(REGISTRY)
+            if getattr(scenario.policies, name, None) is None and name in POLICY_SOURCES]
+
+
+def policy_section(name: str) -> dict[str, Any]:
+    """A policy's section as its library scenario sets it (plain data, for `--set policies.<name>=...`)."""
+    from sim.scenario_io import load_scenario
+    section = getattr(load_scenario(library()[POLICY_SOURCES[name]]).policies, name)
+    return section.model_dump(mode="json", exclude_none=True)
+
+
 def value_at(scenario: Scenario, path: str) -> Any:
     """The scenario's value at a dotted path (list items by index)."""
     node: Any = scenario
@@ -150,6 +170,8 @@ def as_text(value: Any) -> str:
         return "true" if value else "false"
     if value is None:
         return "null"
+    if isinstance(value, (dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     if isinstance(value, float):
         return f"{value:g}" if abs(value) < 1e15 and float(f"{value:g}") == value else repr(value)
     return str(value)
@@ -170,9 +192,10 @@ class ColumnSetting:
 
     def scenario(self) -> Scenario:
         """The scenario, checked by the schema (ScenarioError with its own message if not valid), named by
-        the levers changed (as `run --set` names a run)."""
+        the levers changed (as `run --set` names a run; a policy added whole is named '<policy>-on')."""
         from sim.scenario_io import load_scenario, named_by_overrides
-        return named_by_overrides(load_scenario(self.file, [*self.common, *self.sets]), self.sets)
+        naming = [f"{p}=on" if isinstance(v, dict) else f"{p}={as_text(v)}" for p, v in self.changes.items()]
+        return named_by_overrides(load_scenario(self.file, [*self.common, *self.sets]), naming)
 
     def yaml(self, scenario: Scenario) -> str:
         """The scenario file this column stands for (it extends the file it starts from), with the name and

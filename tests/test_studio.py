@@ -156,6 +156,9 @@ def test_a_column_started_from_a_policy_scenario_offers_the_policy_s_levers(page
     assert value.input_value() == "5"
     page.locator(".lever-1-policies-subsidy-enabled input").first.uncheck()
     page.locator(".status").get_by_text("Ready").wait_for(timeout=5_000)
+    page.locator(".group-0").get_by_text("Add a policy").click()  # the baseline has none: add one
+    page.locator(".add-0-referral input").first.check()
+    page.locator(".lever-0-policies-referral-reward_referrer input").first.wait_for(timeout=10_000)
     page.locator(".add button").click()
     page.locator(".start-2 select").wait_for(timeout=10_000)
     assert page.locator(".start-2 select").input_value() == "baseline"

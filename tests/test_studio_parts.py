@@ -267,3 +267,29 @@ def test_a_cached_run_keeps_its_integer_kpis(tmp_path):
     run_batch(jobs, counted, tmp_path / "a", cache=RunCache(tmp_path / "cache"))
     run_batch(jobs, counted, tmp_path / "b", cache=RunCache(tmp_path / "cache"), on_record=seen.append)
     assert seen[0].kpis == {"orders": 3, "gmv": 3.0} and isinstance(seen[0].kpis["orders"], int | np.integer)
+
+
+def test_a_policy_the_starting_file_lacks_can_be_added_with_its_library_settings_and_changed(tmp_path):
+    from studio.app import Studio
+    studio = Studio(1)
+    column = studio.columns[1]
+    assert "policies.referral.enabled" not in column.levers
+    column._add_policy("referral", True)  # what the "Add a policy" checkbox does
+    assert "policies.referral.reward_referrer" in column.levers
+    column.levers["platform.take_rate"][1].value = 0.13
+    column._add_policy("loyalty", True)  # changes made so far are kept
+    assert column.levers["platform.take_rate"][1].value == 0.13
+    column.levers["policies.referral.reward_referrer"][1].value = 15.0
+    scenario = column.scenario
+    assert scenario.policies.referral.reward_referrer == 15 and scenario.policies.loyalty is not None
+    assert scenario.policies.referral.referral_q == load_scenario(library()["referral"]).policies.referral.referral_q
+    assert scenario.name == "baseline--referral-on--loyalty-on--take_rate-0.13--reward_referrer-15"
+    written = tmp_path / "column.yaml"  # the YAML the column shows is the same scenario
+    written.write_text(column.setting.yaml(scenario), encoding="utf-8")
+    assert load_scenario(written).model_dump() == scenario.model_dump()
+    words = shlex.split(column.setting.command())  # and so is the command line
+    sets = [words[i + 1] for i, w in enumerate(words) if w == "--set"]
+    assert load_scenario(ROOT / words[3], sets).model_dump(exclude={"name", "description"}) == \
+        scenario.model_dump(exclude={"name", "description"})
+    column._add_policy("referral", False)
+    assert column.scenario.policies.referral is None and "policies.referral.reward_referrer" not in column.levers
