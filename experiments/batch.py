@@ -228,7 +228,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
               executor: Executor | None = None, progress: bool = False, desc: str = "runs",
               window: int | None = None, tables_in: Path | None = None,
               on_record: Callable[[RunRecord], None] | None = None, cache: RunCache | None = None,
-              stop: threading.Event | None = None, processes: bool = False) -> BatchStats:
+              stop: threading.Event | None = None, processes: bool = False,
+              write_cached: bool = True) -> BatchStats:
     """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
 
     `executor` (e.g. a Dask client's `get_executor()`) replaces the local pool of `workers`
@@ -239,7 +240,9 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     are stored in it. Ctrl-C, or setting `stop` (from another thread), stops within a moment: running
     workers are terminated and `Interrupted` says how many runs are kept (on an external executor, runs
     not started are cancelled; a Dask task already running finishes, its result unused). With `processes`
-    even one worker is a process of its own (the studio: its page keeps the main process)."""
+    even one worker is a process of its own (the studio: its page keeps the main process). With
+    `write_cached` False, runs from the cache are only handed to `on_record`, not written into `folder` (a
+    caller that keeps the records itself, and whose folder is scratch)."""
     from tqdm import tqdm
 
     prepare(folder)
@@ -248,7 +251,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     stats = BatchStats(runs=len(todo))
     started = time.perf_counter()
     if cache is not None:
-        todo = _from_cache(todo, cache, folder, tables_in or folder, stats, on_record)
+        todo = _from_cache(todo, cache, folder if write_cached else None, tables_in or folder, stats, on_record)
     own = executor is None
     workers = min(workers, max(len(todo), 1))
     stats.workers = workers if own else None
@@ -318,9 +321,9 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
     return stats
 
 
-def _from_cache(todo: list[Job], cache: RunCache, folder: Path, tables_in: Path, stats: BatchStats,
+def _from_cache(todo: list[Job], cache: RunCache, folder: Path | None, tables_in: Path, stats: BatchStats,
                 on_record: Callable[[RunRecord], None] | None) -> list[Job]:
-    """Write the jobs found in the run cache into `folder` as finished runs; return the others."""
+    """Write the jobs found in the run cache into `folder` (None: do not) as finished runs; return the others."""
     left = []
     for job in todo:
         hit = cache.get(job.key) if job.key is not None else None
@@ -331,7 +334,8 @@ def _from_cache(todo: list[Job], cache: RunCache, folder: Path, tables_in: Path,
         seconds = row.pop("wall_seconds"), row.pop("sim_seconds")
         record = RunRecord(job.point, job.replication, job.seed, "ok", "", float(seconds[0]), float(seconds[1]),
                            row, tables, dict(job.columns))
-        _write(folder, record, tables_in)
+        if folder is not None:
+            _write(folder, record, tables_in)
         stats.ok += 1
         stats.cached += 1
         if on_record is not None:

@@ -44,11 +44,10 @@ def code_version() -> str:
     """The ecomsim version, a digest of the source that simulates a run and decides what is kept of it (every
     .py file and shipped data file of sim/, agents/ and experiments/) and the versions of the libraries that
     compute it: an edit, committed or not, or another numpy is another code version. Read afresh at each call
-    (about 2 ms), so a long-running studio sees an edit."""
+    (under 10 ms), so a long-running studio sees an edit."""
     from importlib.metadata import PackageNotFoundError, version
 
     import agents
-    import experiments
     import sim
     digest = hashlib.sha256()
     for library in LIBRARIES:
@@ -56,8 +55,8 @@ def code_version() -> str:
             digest.update(f"{library}=={version(library)}".encode())
         except PackageNotFoundError:
             digest.update(f"{library} absent".encode())
-    for package in (sim, agents, experiments):
-        root = Path(package.__file__).parent
+    here = Path(__file__).resolve().parent  # experiments/, found without importing its package (no cycle)
+    for root in (Path(sim.__file__).resolve().parent, Path(agents.__file__).resolve().parent, here):
         for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in (".py", ".csv", ".yaml", ".json")
                            and "__pycache__" not in p.parts):
             digest.update(path.relative_to(root.parent).as_posix().encode())
@@ -104,9 +103,10 @@ class RunCache:
         folder = self.folder(key)
         if not (folder / ROW).is_file():
             return None
+        import pyarrow.parquet as pq
         try:
-            row = pd.read_parquet(folder / ROW).to_dict("records")[0]  # integers stay integers
-            tables = {p.stem: pd.read_parquet(p) for p in sorted(folder.glob("*.parquet")) if p.name != ROW}
+            row = pq.read_table(folder / ROW).to_pylist()[0]  # integers stay integers
+            tables = {p.stem: pq.read_table(p).to_pandas() for p in sorted(folder.glob("*.parquet")) if p.name != ROW}
         except Exception:  # noqa: BLE001 - a damaged entry is a miss, never an error
             shutil.rmtree(folder, ignore_errors=True)
             return None

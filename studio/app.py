@@ -410,8 +410,10 @@ class Studio:
             return
         scenarios = _distinct_names([c.scenario for c in self.columns])
         try:
+            doc = pn.state.curdoc
+            notify = (lambda: doc.add_next_tick_callback(self.poll)) if doc is not None else None
             self.session = RunSession(scenarios, int(self.replications.value), workers=self.workers,
-                                      executor=self.executor, robust=int(self.robust.value)).start()
+                                      executor=self.executor, robust=int(self.robust.value), notify=notify).start()
         except Exception as exc:  # noqa: BLE001 - e.g. a scenario's input file gone since it was checked
             self.status.object = (f"<span style='color:#b2182b' class='studio-failed'>Nothing ran: "
                                   f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")

@@ -51,7 +51,7 @@ class RunSession:
     """The runs of `scenarios` (the baseline first) x `replications`, in a background thread."""
 
     def __init__(self, scenarios: list[Scenario], replications: int, *, workers: int = 1,
-                 executor: Executor | None = None, robust: int = 0) -> None:
+                 executor: Executor | None = None, robust: int = 0, notify=None) -> None:
         self.scenarios = scenarios
         self.names = [s.name for s in scenarios]
         self.replications = replications
@@ -66,6 +66,7 @@ class RunSession:
         self.ended: float | None = None
         self.first_interval: float | None = None
         self.robust = robust
+        self.notify = notify  # called (from the session's thread) when a run finishes and when it all ends
         self.robust_done = self.robust_total = 0
         self.verdicts: pd.DataFrame | None = None
         self._lock = threading.Lock()
@@ -88,7 +89,7 @@ class RunSession:
         try:
             self.stats = run_batch(self.jobs, simulate, folder, workers=self.workers, executor=self.executor,
                                    tables_in=folder / PARTS, on_record=self._record, stop=self.stop,
-                                   cache=default_cache(), processes=True)
+                                   cache=default_cache(), processes=True, write_cached=False)
             failed = [r for r in self.records if r.status != "ok"]
             if failed:
                 first = failed[0]
@@ -108,6 +109,14 @@ class RunSession:
         finally:
             self.ended = time.perf_counter()
             shutil.rmtree(folder, ignore_errors=True)
+            self._notify()
+
+    def _notify(self) -> None:
+        if self.notify is not None:
+            try:
+                self.notify()
+            except Exception:  # noqa: BLE001 - a page gone away: the periodic check still sees the end
+                pass
 
     def _judge(self, folder: Path) -> None:
         """The robust verdicts: every column at `robust` points of the uncertainty set (experiments/robust.py)."""
@@ -126,6 +135,7 @@ class RunSession:
             self.records.append(record)
             if self.first_interval is None and self._pairs() >= 2:
                 self.first_interval = time.perf_counter() - self.started
+        self._notify()
 
     def _pairs(self) -> int:
         """The most replications any what-if column has finished together with the baseline."""

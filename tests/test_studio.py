@@ -97,6 +97,8 @@ def settle(page, settings: dict = SETTINGS, take_rate: float | None = 0.15) -> N
     if take_rate is not None:
         fill(page, "lever-1-platform-take_rate", take_rate)
     page.locator(".status").get_by_text("Ready").wait_for(timeout=10_000)
+    from playwright.sync_api import expect
+    expect(page.locator(".run button")).to_be_enabled(timeout=10_000)
 
 
 def shot(page, name: str) -> Path:
@@ -124,6 +126,11 @@ PRESS_RUN = """async ([state, limit]) => {
     for (const el of root.querySelectorAll('*')) { if (el.shadowRoot) { const g = deep(el.shadowRoot, sel);
       if (g) return g; } } return null; };
   const status = deep(document, '.status'), button = deep(deep(document, '.run').shadowRoot, 'button');
+  const ready = performance.now();
+  while (button.disabled) {  // the page's last change may still be on its way
+    await new Promise(r => requestAnimationFrame(r));
+    if (performance.now() - ready > 10000) return -2;
+  }
   const t0 = performance.now();
   button.click();
   while (!deep(status.shadowRoot || status, '.' + state)) {
@@ -136,6 +143,7 @@ PRESS_RUN = """async ([state, limit]) => {
 def run_and_wait(page, state: str = "studio-finished", timeout: float = 120_000) -> float:
     """Press Run and wait for `state` in the status line: the seconds it took, as the page saw them."""
     seconds = page.evaluate(PRESS_RUN, [state, timeout])
+    assert seconds != -2, f"Run stayed disabled: {text(page, 'status')}"
     assert seconds >= 0, f"no '{state}' within {timeout / 1000:.0f} s: {text(page, 'status')}"
     return seconds
 

@@ -203,8 +203,8 @@ def test_a_pool_found_broken_when_submitting_is_replaced(tmp_path, monkeypatch):
         def shutdown(self, *args, **kwargs):
             self.pool.shutdown(*args, **kwargs)
 
-    def executor(workers):
-        made.append(BreaksOnThirdSubmit(workers) if not made else real(workers))
+    def executor(workers, processes=False):
+        made.append(BreaksOnThirdSubmit(workers) if not made else real(workers, processes))
         return made[-1]
 
     monkeypatch.setattr(batch_module, "local_executor", executor)
