@@ -14,7 +14,6 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
-from sim.charts import kpi_timeseries, retention_curves, supply_chain
 from sim.invariants import check as check_conservation
 from sim.metrics import pnl_table, summarize
 from sim.model import MarketModel
@@ -105,6 +104,7 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
             "network": result.network,
             "carbon_factors": result.carbon_factors,
         })
+        from sim.charts import kpi_timeseries, retention_curves, supply_chain  # matplotlib only when drawing
         charts = tmp / "charts"
         charts.mkdir()
         warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
