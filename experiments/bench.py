@@ -98,3 +98,47 @@ def format_bench(name: str, r: dict) -> str:
     for label, seconds in sorted(r["phases"].items(), key=lambda kv: -kv[1]):
         lines.append(f"  {label:<26} {seconds:7.2f} s  {seconds / r['days_s']:6.1%} of the days")
     return "\n".join(lines)
+
+
+def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
+    """`run.py run` of the scenario end to end (start-up, build, every simulated day, writing, charts) and
+    the plain Mesa reference (benchmarks/mesa_reference.py) at the same shoppers and simulated days, each
+    in a process of its own, by wall clock (issue 23)."""
+    import re
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from sim.errors import ScenarioError
+    from sim.runner import PROJECT_ROOT
+    reference = PROJECT_ROOT / "benchmarks" / "mesa_reference.py"
+    if not reference.is_file():
+        raise ScenarioError("--against-mesa", None, f"needs the reference model {reference} (a source checkout of "
+                            "ecomsim; the installed package does not ship benchmarks/)")
+    n, days = scenario.shoppers.count, scenario.simulation.days + scenario.simulation.warmup_days
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "sim.cli", "run", str(path), *(a for s in sets for a in ("--set", s)),
+                        "--quiet", "--out", str(Path(tmp) / "run")], check=True, cwd=PROJECT_ROOT)
+        ours = time.perf_counter() - start
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, str(reference), "--shoppers", str(n), "--days", str(days),
+                           "--seed", str(scenario.seed)], check=True, capture_output=True, text=True)
+    theirs = time.perf_counter() - start
+    orders = int(re.search(r"orders=(\d+)", done.stdout).group(1))
+    per = n * days
+    return {"name": scenario.name, "shoppers": n, "days": days, "ecomsim_s": ours, "mesa_s": theirs,
+            "ecomsim_ns": ours / per * 1e9, "mesa_ns": theirs / per * 1e9, "mesa_orders": orders}
+
+
+def format_against_mesa(r: dict) -> str:
+    ratio = r["mesa_ns"] / r["ecomsim_ns"]
+    return "\n".join([
+        f"end to end, {r['shoppers']:,} shoppers x {r['days']} simulated days, each in a process of its own:",
+        f"  ecomsim: run.py run {r['name']} (start-up, build, days, writing, charts)   {r['ecomsim_s']:7.1f} s  "
+        f"{r['ecomsim_ns']:7,.0f} ns per shopper-day",
+        f"  plain Mesa 3, one agent per shopper, the bare BG/NBD rule only          {r['mesa_s']:7.1f} s  "
+        f"{r['mesa_ns']:7,.0f} ns per shopper-day ({r['mesa_orders']:,} orders)",
+        f"  ratio: the Mesa reference costs {ratio:.1f}x what ecomsim costs per shopper-day "
+        f"(issue 23 asks for at least 10x)"])

@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("scenario", nargs="?", default=None,
                        help="scenario to time (default: scenarios/bench.yaml of this project)")
     _add_overrides(bench)
+    bench.add_argument("--against-mesa", action="store_true",
+                       help="instead: `run` the scenario end to end and the plain Mesa reference model of the bare "
+                       "BG/NBD rule (benchmarks/mesa_reference.py) at the same size, and print the ratio per "
+                       "shopper-day")
     cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
@@ -162,6 +166,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     path = args.scenario or scenario_file("bench.yaml")
     scenario = load_scenario(path, overrides_from(args))
+    if args.against_mesa:
+        from experiments.bench import against_mesa, format_against_mesa
+        print(format_against_mesa(against_mesa(path, scenario, overrides_from(args))))
+        return 0
     print(format_bench(scenario.name, run_bench(scenario)))
     return 0
 

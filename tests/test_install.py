@@ -6,6 +6,8 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
+import pytest
+
 from conftest import ROOT
 from experiments.library import scenario_file
 
@@ -49,3 +51,14 @@ def test_a_run_reaches_day_0_without_importing_what_only_other_commands_need():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.slow
+def test_bench_against_mesa_runs_both_models_and_prints_the_ratio():
+    """`run.py bench --against-mesa` (issue 23): ecomsim end to end and the plain Mesa reference at one size
+    (tiny here: what is checked is that both run and the line is printed, not the speed)."""
+    from conftest import cli
+    done = cli("bench", "--against-mesa", "--set", "shoppers.count=1500", "--days", "5")
+    assert done.returncode == 0, done.stderr
+    assert "1,500 shoppers x 5 simulated days" in done.stdout and "ns per shopper-day" in done.stdout
+    assert "the Mesa reference costs" in done.stdout and "orders)" in done.stdout
