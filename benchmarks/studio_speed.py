@@ -24,13 +24,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# in the page: the first element matching a selector, looking inside the shadow DOMs Bokeh draws into
+DEEP = """  const deep = (root, sel) => { const f = root.querySelector(sel); if (f) return f;
+    for (const el of root.querySelectorAll('*')) { if (el.shadowRoot) { const g = deep(el.shadowRoot, sel);
+      if (g) return g; } } return null; };
+"""
 # in the page: commit a value to a lever's input as a person does (change event), then wait frame by frame
 # until the message box shows (or hides) the text; milliseconds from the commit to the frame that shows it
 ANSWER_MS = """async ([lever, box, value, text, shown]) => {
-  const deep = (root, sel) => { const f = root.querySelector(sel); if (f) return f;
-    for (const el of root.querySelectorAll('*')) { if (el.shadowRoot) { const g = deep(el.shadowRoot, sel);
-      if (g) return g; } } return null; };
-  const words = n => (n.shadowRoot ? words(n.shadowRoot) : '') + Array.from(n.childNodes)
+""" + DEEP + """  const words = n => (n.shadowRoot ? words(n.shadowRoot) : '') + Array.from(n.childNodes)
     .map(c => c.nodeType === 3 ? c.textContent : words(c)).join('');
   const host = deep(document, '.' + lever), input = deep(host.shadowRoot || host, 'input');
   const showing = () => { const t = deep(document, '.' + box); return !!t && t.offsetParent !== null
@@ -45,10 +47,7 @@ ANSWER_MS = """async ([lever, box, value, text, shown]) => {
   return performance.now() - t0; }"""
 # in the page: press Run again and wait frame by frame for the status saying the runs came from the cache
 RERUN_MS = """async () => {
-  const deep = (root, sel) => { const f = root.querySelector(sel); if (f) return f;
-    for (const el of root.querySelectorAll('*')) { if (el.shadowRoot) { const g = deep(el.shadowRoot, sel);
-      if (g) return g; } } return null; };
-  const status = deep(document, '.status'), button = deep(deep(document, '.run').shadowRoot, 'button');
+""" + DEEP + """  const status = deep(document, '.status'), button = deep(deep(document, '.run').shadowRoot, 'button');
   const done = () => { const f = deep(status.shadowRoot || status, '.studio-finished');
     return !!f && f.textContent.includes('from the run cache'); };
   const t0 = performance.now();

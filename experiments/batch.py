@@ -185,14 +185,12 @@ def write_spec(folder: Path, spec: dict[str, Any]) -> None:
 def provenance(scenarios: Iterable[Any]) -> dict[str, Any]:
     """What a folder's runs depend on besides the scenarios' settings: the sha256 of every file they
     read (MarketConfig.input_files), the ecomsim version and the code's commit."""
-    import hashlib
-
+    from experiments.cache import files_sha256
     from sim import __version__
     from sim.outputs import git_commit
     from sim.runner import PROJECT_ROOT
-    files = {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest()
-             for s in scenarios for f in s.input_files() if Path(f).is_file()}
-    return {"files_sha256": files, "ecomsim_version": __version__, "git_commit": git_commit(PROJECT_ROOT)}
+    return {"files_sha256": files_sha256(scenarios), "ecomsim_version": __version__,
+            "git_commit": git_commit(PROJECT_ROOT)}
 
 
 def changed_keys(mine: dict[str, Any], theirs: dict[str, Any]) -> str:

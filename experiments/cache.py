@@ -64,9 +64,10 @@ def code_version() -> str:
     return f"{sim.__version__}+{digest.hexdigest()[:16]}"
 
 
-def _files_sha256(scenario: Any) -> dict[str, str]:
+def files_sha256(scenarios: Any) -> dict[str, str]:
+    """The sha256 of every file the scenarios read (MarketConfig.input_files), by path."""
     return {str(f): hashlib.sha256(Path(f).read_bytes()).hexdigest()
-            for f in scenario.input_files() if Path(f).is_file()}
+            for s in scenarios for f in s.input_files() if Path(f).is_file()}
 
 
 def run_keys(scenario: Any, seeds: list[int], kind: str = "run", code: str | None = None) -> list[str]:
@@ -76,7 +77,7 @@ def run_keys(scenario: Any, seeds: list[int], kind: str = "run", code: str | Non
     no number of the run and are left out, so a file named otherwise (or the studio's column) meets the same
     runs. The scenario and its files are read once for all the seeds."""
     resolved = scenario.model_dump(mode="json", exclude=UNUSED)
-    common = {"files": _files_sha256(scenario), "code": code or code_version(), "kind": kind}
+    common = {"files": files_sha256([scenario]), "code": code or code_version(), "kind": kind}
     keys = []
     for seed in seeds:
         stamp = json.dumps({**common, "scenario": {**resolved, "seed": int(seed)}}, sort_keys=True, default=str)
@@ -124,9 +125,6 @@ class RunCache:
                 pd.DataFrame([row]).to_parquet(tmp / ROW, index=False)  # the row last: its presence means whole
         except OSError:  # a full or read-only disk costs the reuse, not the run
             return
-
-    def clear(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def default_cache() -> RunCache | None:

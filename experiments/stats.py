@@ -32,7 +32,12 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float]:
     mean = float(values.mean())
     if values.size < 2:
         return mean, mean, mean
-    half = t_quantile(values.size - 1) * values.std(ddof=1) / math.sqrt(values.size)
+    return t_interval_of(mean, values.std(ddof=1), values.size)
+
+
+def t_interval_of(mean: float, sd: float, n: int) -> tuple[float, float, float]:
+    """t_interval from the mean, standard deviation (ddof 1) and number of values (n >= 2)."""
+    half = t_quantile(n - 1) * sd / math.sqrt(n)
     return mean, mean - half, mean + half
 
 

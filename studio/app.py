@@ -134,18 +134,13 @@ class Column:
     def _add_policy_card(self, base) -> list:
         """Switches for the policies the starting file lacks: on, a policy comes with the settings of its
         library scenario, and its levers appear."""
-        switches = []
-        for name, title, source in absent_policies(base):
-            box = pn.widgets.Checkbox(label=f"{title} (as in {source})", value=f"policies.{name}" in self.added,
-                                      width=255, css_classes=[f"add-{self.index}-{name}"])
-            box.param.watch(lambda event, n=name: self._add_policy(n, event.new), "value")
-            switches.append(box)
-        for path in self.added:
-            name = path.split(".")[1]
-            box = pn.widgets.Checkbox(label=f"{name.replace('_', ' ')} added (uncheck to remove)", value=True,
-                                      width=255, css_classes=[f"add-{self.index}-{name}"])
-            box.param.watch(lambda event, n=name: self._add_policy(n, event.new), "value")
-            switches.append(box)
+        def switch(name: str, label: str, on: bool):
+            box = pn.widgets.Checkbox(label=label, value=on, width=255, css_classes=[f"add-{self.index}-{name}"])
+            box.param.watch(lambda event: self._add_policy(name, event.new), "value")
+            return box
+        switches = [switch(name, f"{title} (as in {source})", False) for name, title, source in absent_policies(base)]
+        switches += [switch(name, f"{name.replace('_', ' ')} added (uncheck to remove)", True)
+                     for name in (path.split(".")[1] for path in self.added)]
         return [pn.Card(*switches, title="Add a policy", collapsed=True, width=275,
                         css_classes=[f"group-{self.index}"])] if switches else []
 

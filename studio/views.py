@@ -79,10 +79,12 @@ def changes_table(paired: pd.DataFrame, names: list[str], policies: dict[str, se
 
 def _level_cell(r: pd.Series, key: str, col: int, fmt: str) -> str:
     """A KPI of a policy the baseline does not have: the column's level with the 95% interval of its mean."""
-    from experiments.stats import t_quantile
+    from experiments.stats import t_interval_of
     n, mean, sd = int(r["replications"]), float(r["mean"]), float(r["sd"])
-    half = t_quantile(n - 1) * sd / np.sqrt(n) if n > 1 else float("nan")
-    interval = f"[{format_value(mean - half, fmt)}, {format_value(mean + half, fmt)}]" if n > 1 else ""
+    interval = ""
+    if n > 1:
+        _, low, high = t_interval_of(mean, sd, n)
+        interval = f"[{format_value(low, fmt)}, {format_value(high, fmt)}]"
     return (f"<td data-kpi='{key}' data-column='{col}'><span class='studio-level'>{format_value(mean, fmt)}</span> "
             f"<span class='studio-ci'>{interval}</span><br><span class='studio-reading' style='color:{style.SUBTLE}'>"
             f"level (the baseline has no such policy)</span> <span class='studio-n'>(n={n})</span></td>")
