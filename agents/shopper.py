@@ -3,35 +3,45 @@
 Purchase and dropout follow BG/NBD (Fader, Hardie & Lee 2005): a latent weekly rate
 lambda ~ Gamma(r, alpha), daily purchase probability 1 - exp(-lambda_eff / 7), and after
 each repeat purchase dropout with probability p ~ Beta(a, b) (never after the first
-purchase). Spend per order is Gamma-Gamma (Fader, Hardie & Lee 2005b). Everything here
+purchase). The daily purchase is drawn as a clock: each customer holds an Exp(1) hazard to
+wait, uses up lambda_eff / 7 of it a day and buys on the day it runs out (then draws the
+next); P(buy today) = 1 - exp(-lambda_eff / 7) exactly, the k-th wait is the same in every
+scenario that shares the seed, and a day costs a subtraction per alive customer. Spend per
+order is Gamma-Gamma (Fader, Hardie & Lee 2005b). Everything here
 works on whole arrays; nothing loops over shoppers in Python.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from sim.config import ShoppersConfig
+from sim.rng import CounterUniforms
 
 NEVER = np.iinfo(np.int32).max // 2  # 'day' of an event that has not happened
 QUANTILE_GRID = 4097  # points of the spend inverse-CDF table
 
 
-@dataclass(frozen=True)
-class DailyDraws:
-    """Per-shopper uniforms for one day; aligned by shopper so scenarios share noise."""
+DRAWS = ("join", "drop", "category", "merchant", "fallback", "spend", "priority", "ret")
 
-    join: np.ndarray
-    buy: np.ndarray
-    drop: np.ndarray
-    category: np.ndarray
-    merchant: np.ndarray
-    fallback: np.ndarray
-    spend: np.ndarray
-    priority: np.ndarray
-    ret: np.ndarray  # return decision of the day's order
+
+class DailyDraws:
+    """A day's uniforms per shopper, one named stream each (DRAWS): the word-of-mouth join, dropout after
+    a repeat purchase, category, merchant, fallback merchant, spend, stock priority and the return
+    decision. Counter-based (sim/rng.py, CounterUniforms): a prospect's join draw depends on the seed,
+    the stream, the shopper and the day; a purchase's draws on the shopper and its purchase number, so a
+    shopper's k-th purchase meets the same draws in every scenario sharing the seed, whichever day it
+    falls on (common random numbers), and the day computes just the draws it needs."""
+
+    def __init__(self, streams: dict[str, CounterUniforms], day: int, occasions: np.ndarray) -> None:
+        self.streams, self.day, self.occasions = streams, day, occasions
+
+    def of(self, name: str, shoppers: np.ndarray) -> np.ndarray:
+        """Today's uniforms of stream `name` for `shoppers` (float32 in (0, 1)): by day for "join", by the
+        shopper's purchase number (today's included) for the others."""
+        if name == "join":
+            return self.streams[name].uniform(self.day, shoppers)
+        return self.streams[name].uniform_at(self.occasions[shoppers], shoppers)
 
 
 def calendar_time_scale(rate_weekly: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
@@ -43,8 +53,10 @@ def calendar_time_scale(rate_weekly: np.ndarray, multiplier: np.ndarray | float)
 class ShopperPopulation:
     """Columns of shopper state plus the vectorised BG/NBD rules that update them."""
 
-    def __init__(self, cfg: ShoppersConfig, rng: np.random.Generator, history_rng: np.random.Generator) -> None:
+    def __init__(self, cfg: ShoppersConfig, rng: np.random.Generator, history_rng: np.random.Generator,
+                 clocks: CounterUniforms) -> None:
         self.cfg = cfg
+        self.clocks = clocks  # the purchase clocks' draws: the wait after purchase k is keyed by k
         n = cfg.count
         self.n = n
         shares = np.array([s.share for s in cfg.segments])
@@ -78,8 +90,17 @@ class ShopperPopulation:
         self.satisfaction = np.full(n, self.reference_satisfaction, dtype=np.float32)
         # sim.acquisition.CHANNELS: 0 initial, 1 paid, 2 organic, 3 word of mouth
         self.channel = np.zeros(n, dtype=np.int8)
+        self.purchase_clock = np.full(n, np.inf)  # hazard left before the next purchase (customers)
+        self.occasions = np.zeros(n, dtype=np.int32)  # purchase occasions (joining is the first; 1 at the start)
+        self.exposed = np.zeros(0, dtype=np.int64)  # today's alive customers who joined before today
+        self.exposed_clock = np.zeros(0)  # their clocks at the day's start (counterfactuals: would_buy)
 
         self._seed_initial_customers(rng, history_rng)
+        self.customers = int(np.count_nonzero(self.is_customer))
+        self.alive_count = int(np.count_nonzero(self.alive))
+        self.occasions[self.is_customer] = 1
+        alive = np.flatnonzero(self.alive)
+        self.purchase_clock[alive] = clocks.exponential_at(self.occasions[alive], alive)
 
     # --- set-up -----------------------------------------------------------------------------
 
@@ -117,28 +138,34 @@ class ShopperPopulation:
 
     # --- daily rules ------------------------------------------------------------------------
 
-    def draws(self, rng: np.random.Generator) -> DailyDraws:
-        """One block of per-shopper uniforms for the day (the same block in every scenario)."""
-        u = rng.random((len(DailyDraws.__dataclass_fields__), self.n), dtype=np.float32)
-        return DailyDraws(*u)
+    def exposed_today(self, day: int) -> np.ndarray:
+        """Alive customers who joined before `day`: today's candidates for a repeat purchase (sorted)."""
+        return np.flatnonzero(self.alive & (self.first_day < day))
 
-    def repeat_buyers(self, day: int, u_buy: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
-        """Indices of alive customers (joined before today) who buy today.
+    def repeat_buyers(self, day: int, exposed: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
+        """Of `exposed` (exposed_today), those who buy today: their clock runs out under today's hazard
+        lambda x multiplier / 7 (seasonality x experience x policies; aligned with `exposed`, or a scalar).
+        Buyers draw their next wait."""
+        clock = self.purchase_clock[exposed]
+        left = clock - self.rate_weekly[exposed] * multiplier / 7.0
+        self.exposed, self.exposed_clock = exposed, clock
+        buy = left <= 0.0
+        self.purchase_clock[exposed] = left
+        buyers = exposed[buy]
+        self.occasions[buyers] += 1
+        self.purchase_clock[buyers] = self.clocks.exponential_at(self.occasions[buyers], buyers)
+        return buyers
 
-        `multiplier` scales lambda (seasonality x experience x policies), per shopper or scalar.
-        """
-        idx = np.flatnonzero(self.alive & (self.first_day < day))
-        lam = self.rate_weekly[idx]
-        if np.ndim(multiplier):
-            lam = lam * multiplier[idx]
-        else:
-            lam = lam * float(multiplier)
-        prob = -np.expm1(-lam / 7.0)
-        return idx[u_buy[idx] < prob]
+    def would_buy(self, shoppers: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
+        """Whether today's exposed `shoppers` would have bought at rate multiplier `multiplier` (the same
+        clock against another hazard: the counterfactual of common random numbers)."""
+        clock = self.exposed_clock[np.searchsorted(self.exposed, shoppers)]
+        return clock <= self.rate_weekly[shoppers] * multiplier / 7.0
 
-    def experience_rate_multiplier(self) -> np.ndarray:
-        """Purchase-rate multiplier from satisfaction: exactly 1 at the calibration's average experience."""
-        relative = self.reference_satisfaction - self.satisfaction  # float32: exactly 0 at the reference
+    def experience_rate_multiplier(self, who: np.ndarray) -> np.ndarray:
+        """Purchase-rate multiplier from satisfaction of shoppers `who`: exactly 1 at the calibration's
+        average experience."""
+        relative = self.reference_satisfaction - self.satisfaction[who]  # float32: exactly 0 at the reference
         return 1.0 - self.cfg.experience.purchase_sensitivity * relative
 
     def join(self, day: int, joiners: np.ndarray, channel: np.ndarray | int) -> None:
@@ -148,6 +175,10 @@ class ShopperPopulation:
         self.first_day[joiners] = day
         self.last_day[joiners] = day  # recency counts from joining, even if the first order is lost
         self.channel[joiners] = channel
+        self.occasions[joiners] = 1
+        self.purchase_clock[joiners] = self.clocks.exponential_at(self.occasions[joiners], joiners)
+        self.customers += joiners.size
+        self.alive_count += joiners.size
 
     def record_orders(self, day: int, buyers: np.ndarray) -> None:
         """Recency and counts of today's buyers (joiners and repeat buyers alike)."""
@@ -158,8 +189,9 @@ class ShopperPopulation:
         self.repeats_in_run[repeat] += 1
 
     def order_spend(self, buyers: np.ndarray, u_spend: np.ndarray) -> np.ndarray:
-        """Gamma-Gamma spend per order before category and merchant price factors [currency]."""
-        pos = u_spend[buyers].astype(np.float64) * (QUANTILE_GRID - 1)
+        """Gamma-Gamma spend per order before category and merchant price factors [currency]; `u_spend`
+        aligned with `buyers`."""
+        pos = u_spend.astype(np.float64) * (QUANTILE_GRID - 1)
         lo = np.floor(pos).astype(np.int64)
         hi = np.minimum(lo + 1, QUANTILE_GRID - 1)
         frac = pos - lo
@@ -176,6 +208,7 @@ class ShopperPopulation:
                  multiplier: np.ndarray | float, rate_multiplier: np.ndarray | float = 1.0) -> np.ndarray:
         """Latent dropout after today's repeat purchases; returns who dropped out.
 
+        `u_drop` is aligned with `repeat_buyers`, as `multiplier` and `rate_multiplier` when arrays;
         `multiplier` scales the dropout probability (retention levers). Scaling by the day's
         purchase-rate multiplier keeps lifetimes in calendar time: BG/NBD's daily hazard,
         P(buy today) x dropout per purchase, is then unchanged by anything that only changes how
@@ -183,14 +216,15 @@ class ShopperPopulation:
         """
         relative = self.reference_satisfaction - self.satisfaction[repeat_buyers]
         p = self.dropout_p[repeat_buyers] * np.maximum(1.0 + self.cfg.experience.dropout_sensitivity * relative, 0.0)
-        p = p * (multiplier[repeat_buyers] if np.ndim(multiplier) else float(multiplier))
+        p = p * multiplier
         # the daily hazard P(buy today) x p stays at its value without the multiplier m:
         # p x (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7)), exactly 1 x p when m = 1
         lam = self.rate_weekly[repeat_buyers]
-        m = rate_multiplier[repeat_buyers] if np.ndim(rate_multiplier) else float(rate_multiplier)
-        p = p * calendar_time_scale(lam, m)  # a buyer's m is > 0; exactly 1 at m = 1
-        out = repeat_buyers[u_drop[repeat_buyers] < np.minimum(p, 1.0)]
+        p = p * calendar_time_scale(lam, rate_multiplier)  # a buyer's m is > 0; exactly 1 at m = 1
+        out = repeat_buyers[u_drop < np.minimum(p, 1.0)]
         self.alive[out] = False
+        self.purchase_clock[out] = np.inf
+        self.alive_count -= out.size
         self.dropout_day[out] = day
         return out
 

@@ -23,12 +23,14 @@ def _phases() -> list[tuple[str, object, str]]:
     import sim.model as model_module
     import sim.policies as policies_module
     from agents.shopper import ShopperPopulation
-    from sim.network import SocialNetwork
+    from sim.network import NeighbourCounts
+    from sim.rng import CounterUniforms
     from sim.supply_chain import SupplyChain
 
     return [
-        ("shopper draws", ShopperPopulation, "draws"),
-        ("word of mouth (network)", SocialNetwork, "share"),
+        ("shopper draws", CounterUniforms, "_bits"),
+        ("word of mouth (network)", NeighbourCounts, "update"),
+        ("joins", model_module, "joiners"),
         ("purchases", ShopperPopulation, "repeat_buyers"),
         ("orders (choice, stock)", model_module, "place_orders"),
         ("last mile, returns", model_module.MarketModel, "_ship"),

@@ -9,19 +9,24 @@ recommenders are the customers still latently alive who bought recently (`recomm
 customer base that has dropped out recommends nothing), their share among the prospect's
 neighbours comes from the network (sim/network.py; the complete graph gives the population
 share: mean-field Bass), and
-p_policy is what policies add (the referral programme). The uniform that decides a join
-also attributes it to its channel: the slices of [0, 1) are paid, organic, word of mouth
-and referral, in that order.
+p_policy is what policies add (the referral programme). Where a join fell in the day's
+probability also attributes it to its channel: the slices are paid, organic, word of mouth
+and referral, in that order. Draws cost what changes, not every prospect every day: the
+segment-wide part runs on each prospect's join clock (`JoinClocks`), and only prospects with
+a recommending neighbour (or a policy's chance) draw a uniform of the day.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from sim.config import AcquisitionConfig, MarketConfig
+from sim.network import NeighbourCounts
+from sim.rng import CounterUniforms
 
 CHANNELS = {"initial": 0, "paid": 1, "organic": 2, "word_of_mouth": 3, "referral": 4}
 
@@ -56,30 +61,86 @@ def recommenders(shoppers, day: int, cfg: AcquisitionConfig) -> np.ndarray:
     return active & (day - shoppers.last_day <= cfg.recommend_window_days)
 
 
-def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
-    return values[idx] if np.ndim(values) else values
+class JoinClocks:
+    """Each prospect's clock for the joins that reach every prospect of a segment alike (paid, organic, and
+    word of mouth or a policy on the complete graph): an Exp(1) hazard per shopper, drawn once, against the
+    segment's cumulative hazard -sum ln(1 - a_t) of the days' join probabilities a_t. A prospect joins on
+    the day the cumulative hazard passes its clock: P(join today | not yet) = a_t exactly, as a daily
+    uniform would give, but a day's joiners are a range of the clocks sorted by segment, found by binary
+    search, without a draw for each prospect (and a prospect's clock is the same in every scenario)."""
+
+    def __init__(self, prospects: np.ndarray, segment: np.ndarray, n_segments: int, clocks: CounterUniforms) -> None:
+        hazard = clocks.exponential(-1, prospects)
+        seg = segment[prospects]
+        order = np.lexsort((hazard, seg))
+        self.shopper, self.hazard = prospects[order], hazard[order]
+        self.bounds = np.searchsorted(seg[order], np.arange(n_segments + 1))
+        self.elapsed = np.zeros(n_segments)  # cumulative hazard per segment
+
+    def ring(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Advance one day at join probability `p` per segment; the shoppers whose clock ran out today and
+        for each a uniform in (0, 1) (where in the day's probability its clock fell: it picks the channel)."""
+        who, where = [], []
+        p = np.minimum(p, 1.0 - 1e-12)
+        for s in range(p.size):
+            if p[s] <= 0:
+                continue
+            lo, hi = self.bounds[s], self.bounds[s + 1]
+            before = self.elapsed[s]
+            after = before - float(np.log1p(-p[s]))
+            self.elapsed[s] = after
+            first, last = lo + np.searchsorted(self.hazard[lo:hi], [before, after], side="right")
+            if last > first:
+                who.append(self.shopper[first:last])
+                where.append(-np.expm1(before - self.hazard[first:last]) / p[s])
+        if not who:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        return np.concatenate(who), np.concatenate(where)
 
 
-def joiners(prospect: np.ndarray, u_join: np.ndarray, cfg: AcquisitionConfig, p_paid: float,
-            adopted_share: np.ndarray | float, p_policy: np.ndarray | float = 0.0,
-            offer: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """Indices of prospects joining today and their channel codes (CHANNELS).
+def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, offer: np.ndarray,
+            cfg: AcquisitionConfig, p_paid: float, word_of_mouth: NeighbourCounts, p_policy: np.ndarray | float,
+            u_join: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of prospects joining today (sorted) and their channel codes (CHANNELS).
 
-    Every channel's probability is multiplied by `offer`, the prospect's purchase-rate multiplier of
+    Every channel's probability is multiplied by `offer` (per segment), the purchase-rate multiplier of
     the platform's offer (sim/choice.py, exactly 1 in the calibrated market): a first purchase is a
-    purchase occasion too, and a worse offer (or a better rival) wins fewer of them."""
-    idx = np.flatnonzero(prospect)
-    u = u_join[idx]
-    scale = _at(offer, idx)
-    paid_end = p_paid * scale
-    org_end = paid_end + cfg.innovation_p * scale
-    wom_end = org_end + cfg.imitation_q * _at(adopted_share, idx) * scale
-    join = u < wom_end + _at(p_policy, idx) * scale
-    idx, u = idx[join], u[join]
-    paid_end, org_end, wom_end = (x[join] if np.ndim(x) else x for x in (paid_end, org_end, wom_end))
-    channel = np.select([u < paid_end, u < org_end, u < wom_end],
-                        [CHANNELS["paid"], CHANNELS["organic"], CHANNELS["word_of_mouth"]], CHANNELS["referral"])
-    return idx, channel.astype(np.int8)
+    purchase occasion too, and a worse offer (or a better rival) wins fewer of them.
+
+    What is the same for every prospect of a segment (paid, organic; word of mouth on the complete graph
+    and the policies' `p_policy` when a scalar) runs on the join clocks; what differs by prospect (the
+    share of recommending neighbours, `word_of_mouth`, and p_policy when an array over shoppers) is
+    decided, for the prospects it reaches, by a uniform of the day (`u_join`) among those the clocks did
+    not take, with probability b / (1 - a): the day's join probability is a + b, as in Bass's daily hazard."""
+    reached = word_of_mouth.reached()
+    wom_seg = cfg.imitation_q * word_of_mouth.share(reached) if reached is None else 0.0
+    pol_seg = 0.0 if np.ndim(p_policy) else p_policy
+    parts = np.cumsum([p_paid, cfg.innovation_p, wom_seg, pol_seg])
+    a = offer * parts[-1]  # per segment
+    rung, where = clocks.ring(a)
+    keep = ~is_customer[rung]
+    rung, where = rung[keep], where[keep]
+    channel = np.array([CHANNELS["paid"], CHANNELS["organic"], CHANNELS["word_of_mouth"], CHANNELS["referral"]],
+                       dtype=np.int8)[np.minimum(np.searchsorted(parts / parts[-1], where, side="right"), 3)] \
+        if parts[-1] > 0 else np.zeros(0, dtype=np.int8)
+    if np.ndim(p_policy):
+        reached = p_policy > 0 if reached is None else reached | (p_policy > 0)
+    if reached is not None:
+        pool = np.flatnonzero(reached & ~is_customer)
+        seg = segment[pool]
+        scale = offer[seg] / np.maximum(1.0 - np.minimum(a[seg], 1.0), 1e-12)
+        wom = cfg.imitation_q * word_of_mouth.share(pool) * scale if reached is not None else 0.0
+        pol = p_policy[pool] * scale if np.ndim(p_policy) else 0.0
+        u = u_join(pool)
+        join = u < wom + pol
+        if rung.size:
+            join &= ~np.isin(pool, rung)
+        more = pool[join]
+        more_channel = np.where(u[join] < (wom[join] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
+                                CHANNELS["referral"]).astype(np.int8)
+        rung, channel = np.concatenate([rung, more]), np.concatenate([channel, more_channel])
+    order = np.argsort(rung, kind="stable")
+    return rung[order], channel[order]
 
 
 def read_schedule(path: str, first_day: dt.date, days: int, free: int, source: str) -> np.ndarray:

@@ -20,10 +20,11 @@ import simpy
 
 from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
-from agents.shopper import ShopperPopulation, calendar_time_scale
+from agents.shopper import DRAWS, DailyDraws, ShopperPopulation, calendar_time_scale
 from agents.supplier import build_suppliers
 from sim.acquisition import (
     CHANNELS,
+    JoinClocks,
     joiners,
     paid_join_probability,
     recommenders,
@@ -38,7 +39,7 @@ from sim.kpis import CATALOGUE
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.logistics import LastMile, build_fleet
 from sim.metrics import CohortRecorder, DailyRecorder, RunEnd
-from sim.network import build_network
+from sim.network import NeighbourCounts, build_network
 from sim.orders import Market, OrderBatch, place_orders
 from sim.policies import MarketChanges, PolicyContext, PolicySet, policy_flows, policy_kpis
 from sim.returns import ReturnsBook
@@ -46,6 +47,11 @@ from sim.rng import Streams
 from sim.scenario import Scenario
 from sim.seasonality import daily_multipliers, month_ends
 from sim.supply_chain import SupplyChain
+
+
+def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
+    """An array over shoppers at `idx`, or the scalar that stands for every shopper."""
+    return values[idx] if np.ndim(values) else values
 
 
 class MarketModel(mesa.Model):
@@ -73,13 +79,16 @@ class MarketModel(mesa.Model):
 
         # Shoppers: heterogeneity and the daily noise come from their own streams.
         self.shoppers = ShopperPopulation(
-            cfg.shoppers, self.streams.generator("shoppers"), self.streams.generator("shopper_history")
-        )
-        self._daily_draws = self.streams.generator("shopper_days")
+            cfg.shoppers, self.streams.generator("shoppers"), self.streams.generator("shopper_history"),
+            self.streams.counter("purchase_clock"))
+        self._draw_streams = {name: self.streams.counter(f"shopper_days/{name}") for name in DRAWS}
         started = time.perf_counter()
         self.network = build_network(cfg.network, cfg.shoppers.count, self.shoppers.segment,
                                      self.streams.generator("network"))
         self.network_build_seconds = time.perf_counter() - started
+        self.word_of_mouth = NeighbourCounts(self.network)  # recommenders among each shopper's neighbours
+        self.join_clocks = JoinClocks(np.flatnonzero(~self.shoppers.is_customer), self.shoppers.segment,
+                                      len(segs), self.streams.counter("join_clock"))
         regions = cfg.logistics.regions
         self.shopper_region = self.streams.generator("regions").choice(
             len(regions), size=cfg.shoppers.count, p=np.array([r.share for r in regions]))
@@ -302,28 +311,28 @@ class MarketModel(mesa.Model):
         returns_due, restocked = self.returns.settle(d, self.ledger, self.last_mile, merchants)
         self.supply.book_sold(*restocked, sign=-1.0)  # back on a shelf: its carbon counts when it sells again
 
-        # 1. marketing and fixed costs, policies' day start; the day's uniforms
+        # 1. marketing and fixed costs, policies' day start; the day's uniforms (drawn as they are needed)
         marketing = self.platform.day_start()
         self.policies.day_start(ctx)
-        draws = ctx.draws = sh.draws(self._daily_draws)
+        draws = ctx.draws = DailyDraws(self._draw_streams, d, sh.occasions)
 
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
-        prospects = ~sh.is_customer
-        p_paid = paid_join_probability(marketing, cfg.acquisition, int(prospects.sum()))
-        adopted = ctx.recommender_share = self.network.share(recommenders(sh, d, cfg.acquisition))
+        p_paid = paid_join_probability(marketing, cfg.acquisition, sh.n - sh.customers)
+        wom = ctx.word_of_mouth = self.word_of_mouth
+        wom.update(recommenders(sh, d, cfg.acquisition))
         if self.schedule is None:
-            new, channel = joiners(prospects, draws.join, cfg.acquisition, p_paid, adopted,
-                                   self.policies.join_probability(ctx), self.choice.offer_multiplier)
+            new, channel = joiners(sh.is_customer, self.join_clocks, sh.segment, self.choice.segment_offer_multiplier,
+                                   cfg.acquisition, p_paid, wom, self.policies.join_probability(ctx),
+                                   lambda who: draws.of("join", who))
         else:
-            new, channel = scheduled_joiners(prospects, int(self.schedule[d]))
+            new, channel = scheduled_joiners(~sh.is_customer, int(self.schedule[d]))
         channel = self.policies.on_joins(ctx, new, channel)
 
         # 3. purchases by alive customers: propensity x season x experience x personalisation x policies
         #    x what the offer is worth (buy or not) x the market's buying frequency
-        rate_mult = ctx.rate_multiplier = (self.season[d] * sh.experience_rate_multiplier()
-                                           * self.choice.match_multiplier * self.policies.purchase_multiplier(ctx)
-                                           * self.choice.offer_multiplier * cfg.shoppers.purchase_rate_multiplier)
-        repeaters = sh.repeat_buyers(d, draws.buy, rate_mult)
+        exposed = ctx.exposed = sh.exposed_today(d)
+        rate_mult = ctx.rate_multiplier = self._rate_multiplier(d, exposed)
+        repeaters = sh.repeat_buyers(d, exposed, rate_mult)
         sh.join(d, new, channel)
 
         # 4. orders: category, merchant by logit, stock check, value; money booked
@@ -331,8 +340,9 @@ class MarketModel(mesa.Model):
         is_first = np.r_[np.ones(new.size, bool), np.zeros(repeaters.size, bool)]
         t = merchants.table
         demand = np.zeros((t.size, self.n_categories))
-        orders = place_orders(self._market(), buyers, is_first, sh.order_spend(buyers, draws.spend),
-                              draws.category, draws.merchant, draws.fallback, draws.priority, demand)
+        orders = place_orders(self._market(), buyers, is_first, sh.order_spend(buyers, draws.of("spend", buyers)),
+                              *(draws.of(name, buyers) for name in ("category", "merchant", "fallback", "priority")),
+                              demand)
         commission = self.platform.settle_orders(orders.value)
         self.policies.on_orders(ctx, orders)
         served = orders.fulfilled
@@ -363,7 +373,8 @@ class MarketModel(mesa.Model):
         sh.update_satisfaction(orders.shopper, orders.outcome)
         merchants.rate_orders(orders.first_choice, orders.outcome)
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
-        dropped = sh.dropouts(d, repeaters, draws.drop, self.policies.dropout_multiplier(ctx), rate_mult)
+        dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters), _at(self.policies.dropout_multiplier(ctx),
+                              repeaters), _at(rate_mult, np.searchsorted(exposed, repeaters)))
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
         profit_today -= merchants.daily_costs()
@@ -380,6 +391,15 @@ class MarketModel(mesa.Model):
         self.last_mile.end_day()
         self._see_platform_delay()
         self.day += 1
+
+    def _rate_multiplier(self, d: int, exposed: np.ndarray) -> np.ndarray | float:
+        """Today's purchase-rate multiplier of the `exposed` shoppers (aligned with them): season x experience
+        x personalisation x policies x what the offer is worth (buy or not) x the market's buying frequency."""
+        sh, ch = self.shoppers, self.choice
+        seg = sh.segment[exposed]
+        return (self.season[d] * sh.experience_rate_multiplier(exposed) * _at(ch.match_multiplier, exposed)
+                * _at(self.policies.purchase_multiplier(self.context), exposed) * ch.segment_offer_multiplier[seg]
+                * self.scenario.shoppers.purchase_rate_multiplier)
 
     def run(self, progress: bool = False) -> None:
         """Run every day of the scenario (progress bar on request)."""
@@ -431,12 +451,13 @@ class MarketModel(mesa.Model):
         m, c = orders.merchant[served], orders.category[served]
         shopper = orders.shopper[served]
         region = self.shopper_region[shopper]
-        days, wait = self.last_mile.ship(self.merchants, m, region, draws.priority[shopper])
+        days, wait = self.last_mile.ship(self.merchants, m, region, draws.of("priority", shopper))
         late = wait > 0
         discount = self.policies.order_discounts(self.context, orders)  # a return refunds what the shopper paid
         paid = orders.value[served] - (discount[served] if np.ndim(discount) else discount)
-        returned = self.returns.take(d, draws.ret[shopper], t.quality[m], self.supply.table.quality[t.supplier[m, c]],
-                                     m, c, region, paid, commission[served])
+        supplier_quality = self.supply.table.quality[t.supplier[m, c]]
+        returned = self.returns.take(d, draws.of("ret", shopper), t.quality[m], supplier_quality, m, c, region, paid,
+                                     commission[served])
         exp = self.scenario.shoppers.experience
         outcome = orders.outcome[served]
         outcome = np.where(late, np.minimum(outcome, exp.late_outcome), outcome)
@@ -480,14 +501,14 @@ class MarketModel(mesa.Model):
             "new_customers": int(channel.size),
             **{f"new_customers_{name}": int((channel == code).sum()) for name, code in CHANNELS.items()
                if name != "initial"},
-            "customers_total": int(sh.is_customer.sum()),
+            "customers_total": sh.customers,
             "active_customers": counts["new"] + counts["active"],
             "new_state": counts["new"],
             "dormant_customers": counts["dormant"],
             "churned_customers": counts["churned"],
             "churn_entries": churn_entries,
             "churn_at_risk": churn_at_risk,
-            "alive_latent": int(sh.alive.sum()),
+            "alive_latent": sh.alive_count,
             "recommenders": int(recommenders(sh, d, self.scenario.acquisition).sum()),
             "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,

@@ -62,13 +62,14 @@ class Market:
 def place_orders(market: Market, shoppers: np.ndarray, is_first: np.ndarray, spend: np.ndarray,
                  u_category: np.ndarray, u_merchant: np.ndarray, u_fallback: np.ndarray,
                  u_priority: np.ndarray, demand: np.ndarray) -> OrderBatch:
-    """Resolve the day's purchase attempts; adds attempts per cell to `demand` (merchants x categories)."""
+    """Resolve the day's purchase attempts; adds attempts per cell to `demand` (merchants x categories).
+    The uniforms are aligned with `shoppers`."""
     n_cat = market.price_level.size
     seg = market.segment[shoppers]
-    cat = grouped_draw(market.category_cum, market.category_support, seg, u_category[shoppers])
+    cat = grouped_draw(market.category_cum, market.category_support, seg, u_category)
     group = seg.astype(np.int64) * n_cat + cat
     cum, support = cumulative_table(market.merchant_weights)
-    first = grouped_draw(cum, support, group, u_merchant[shoppers])
+    first = grouped_draw(cum, support, group, u_merchant)
     merchant = first.copy()
     fell_back = np.zeros(shoppers.size, dtype=bool)
     has_choice = first >= 0
@@ -79,19 +80,19 @@ def place_orders(market: Market, shoppers: np.ndarray, is_first: np.ndarray, spe
         flat = market.on_hand.reshape(-1)
         served = np.zeros(shoppers.size, dtype=bool)
         cells = first[has_choice] * n_cat + cat[has_choice]
-        served[has_choice] = allocate_stock(cells, u_priority[shoppers][has_choice], flat)
+        served[has_choice] = allocate_stock(cells, u_priority[has_choice], flat)
         retry = has_choice & ~served
         if market.fallback and retry.any():
             in_stock = market.on_hand > 0  # (merchants, categories), after first-choice sales
             n_seg = market.category_cum.shape[0]
             weights = market.merchant_weights * np.tile(in_stock.T, (n_seg, 1))
             cum2, support2 = cumulative_table(weights)
-            second = grouped_draw(cum2, support2, group[retry], u_fallback[shoppers][retry])
+            second = grouped_draw(cum2, support2, group[retry], u_fallback[retry])
             ok2 = second >= 0
             rows = np.flatnonzero(retry)[ok2]
             np.add.at(demand, (second[ok2], cat[rows]), 1)
             cells2 = second[ok2] * n_cat + cat[rows]
-            got = allocate_stock(cells2, u_priority[shoppers][rows], flat)
+            got = allocate_stock(cells2, u_priority[rows], flat)
             merchant[rows[got]] = second[ok2][got]
             served[rows[got]] = True
             fell_back[rows[got]] = True

@@ -24,3 +24,81 @@ class Streams:
         """A generator for `name`; the same name always gives the same stream for a seed."""
         key = zlib.crc32(name.encode("utf-8"))
         return np.random.Generator(np.random.PCG64(np.random.SeedSequence(self.seed, spawn_key=(key,))))
+
+    def counter(self, name: str) -> CounterUniforms:
+        """Counter-based uniforms for `name`, keyed by (shopper, day): see CounterUniforms."""
+        key = np.random.SeedSequence(self.seed, spawn_key=(zlib.crc32(name.encode("utf-8")),))
+        return CounterUniforms(int(key.generate_state(1, np.uint64)[0]))
+
+
+_MASK = (1 << 64) - 1
+_GOLDEN = 0x9E3779B97F4A7C15  # 2^64 / golden ratio, SplitMix64's increment (Steele, Lea & Flood 2014)
+_MIX1, _MIX2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB  # SplitMix64's finaliser constants
+
+
+def _mix_int(x: int) -> int:
+    """SplitMix64's finaliser on one Python integer (the key of a day)."""
+    x &= _MASK
+    x = ((x ^ (x >> 30)) * _MIX1) & _MASK
+    x = ((x ^ (x >> 27)) * _MIX2) & _MASK
+    return x ^ (x >> 31)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser, in place on uint64."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(_MIX1)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(_MIX2)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+class CounterUniforms:
+    """Uniforms u(shopper, day) of one named stream, computed for any shoppers without drawing anyone else's.
+
+    A counter-based generator (Salmon et al. 2011's idea; here SplitMix64, Steele, Lea & Flood 2014): the
+    stream's key and the day give a day key; shopper i's number is SplitMix64's finaliser of day key +
+    (i + 1) x its increment, i.e. draw i of a SplitMix64 sequence seeded by the day key. So a shopper's
+    draw of a day is the same whoever else is drawn, in whichever order, in every scenario that shares the
+    seed (common random numbers) - and a day costs only the draws it needs. The `_at` draws take a
+    counter per shopper instead of the day (its purchase number: a shopper's k-th purchase meets the same
+    draws in every scenario, whichever day it falls on).
+    """
+
+    def __init__(self, key: int) -> None:
+        self.key = int(key) & _MASK
+
+    def _bits(self, day: int, idx: np.ndarray) -> np.ndarray:
+        day_key = np.uint64(_mix_int(self.key ^ ((int(day) * _GOLDEN) & _MASK)))
+        x = np.asarray(idx).astype(np.uint64) + np.uint64(1)
+        x *= np.uint64(_GOLDEN)
+        x += day_key
+        return _mix(x)
+
+    def _bits_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Like _bits with a counter per shopper (e.g. its purchase number) instead of one day: the counter
+        is mixed first, then the shopper."""
+        x = np.asarray(counter).astype(np.uint64) * np.uint64(_GOLDEN)
+        x += np.uint64(self.key)
+        _mix(x)
+        x += (np.asarray(idx).astype(np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
+        return _mix(x)
+
+    def uniform_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """float32 uniforms in (0, 1) of shoppers `idx` at their own counters (aligned)."""
+        return ((self._bits_at(counter, idx) >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) \
+            * np.float32(2.0**-24)
+
+    def exponential_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Exp(1) draws of shoppers `idx` at their own counters (aligned)."""
+        return -np.log(((self._bits_at(counter, idx) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53)
+
+    def uniform(self, day: int, idx: np.ndarray) -> np.ndarray:
+        """float32 uniforms in (0, 1), one per shopper in `idx` (24 bits, the resolution of the daily draws)."""
+        return ((self._bits(day, idx) >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+
+    def exponential(self, day: int, idx: np.ndarray) -> np.ndarray:
+        """Exp(1) waiting 'hazards' (float64, from 53-bit uniforms in (0, 1)), one per shopper in `idx`."""
+        u = ((self._bits(day, idx) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+        return -np.log(u)

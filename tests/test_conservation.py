@@ -28,7 +28,7 @@ def run_model(*sets: str) -> MarketModel:
 def model() -> MarketModel:
     # a lean merchant population with exits, entry and write-offs so every flow occurs
     return run_model("merchants.exit.min_age_days=30", "merchants.exit.margin_threshold=0.2",
-                     "merchants.entry.monthly_rate=0.2", "merchants.overhead_share=0.2")
+                     "merchants.entry.monthly_rate=0.2", "merchants.overhead_share=0.1")
 
 
 def test_units_balance_and_every_flow_occurs(model):

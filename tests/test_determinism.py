@@ -29,10 +29,12 @@ def test_common_random_numbers_across_scenarios():
     sa, sb = base.shoppers, other.shoppers
     for column in ("segment", "rate_weekly", "dropout_p", "spend_rate", "is_customer", "last_day"):
         np.testing.assert_array_equal(getattr(sa, column), getattr(sb, column))
-    for _ in range(5):
-        da, db = sa.draws(base._daily_draws), sb.draws(other._daily_draws)
-        np.testing.assert_array_equal(da.buy, db.buy)
-        np.testing.assert_array_equal(da.merchant, db.merchant)
+    np.testing.assert_array_equal(sa.purchase_clock, sb.purchase_clock)
+    everyone = np.arange(sa.n)
+    for day in range(5):
+        for name in ("join", "merchant", "drop"):
+            np.testing.assert_array_equal(base._draw_streams[name].uniform(day, everyone),
+                                          other._draw_streams[name].uniform(day, everyone))
 
 
 def test_a_lever_that_changes_nothing_upstream_keeps_shopper_draws_aligned():

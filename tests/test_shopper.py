@@ -7,6 +7,7 @@ import numpy as np
 from agents.shopper import NEVER, ShopperPopulation
 from conftest import small_scenario
 from sim.model import MarketModel
+from sim.rng import Streams
 
 
 def test_nobody_drops_out_without_a_repeat_purchase():
@@ -36,16 +37,17 @@ def test_lifecycle_states_partition_the_population(small_run):
 
 def test_experience_multipliers_are_neutral_when_nothing_went_wrong():
     cfg = small_scenario().shoppers
-    sh = ShopperPopulation(cfg, np.random.default_rng(0), np.random.default_rng(1))
-    assert (sh.experience_rate_multiplier() == 1.0).all()
+    sh = ShopperPopulation(cfg, np.random.default_rng(0), np.random.default_rng(1), Streams(0).counter("clock"))
+    everyone = np.arange(sh.n)
+    assert (sh.experience_rate_multiplier(everyone) == 1.0).all()
     sh.update_satisfaction(np.arange(10), np.zeros(10))  # ten bad orders
-    m = sh.experience_rate_multiplier()
+    m = sh.experience_rate_multiplier(everyone)
     assert (m[:10] < 1.0).all() and (m[10:] == 1.0).all()
 
 
 def test_gamma_gamma_spend_has_the_model_mean():
     cfg = small_scenario("shoppers.count=200000").shoppers
-    sh = ShopperPopulation(cfg, np.random.default_rng(0), np.random.default_rng(1))
+    sh = ShopperPopulation(cfg, np.random.default_rng(0), np.random.default_rng(1), Streams(0).counter("clock"))
     rng = np.random.default_rng(2)
     spend = sh.order_spend(np.arange(sh.n), rng.random(sh.n, dtype=np.float32)) / sh.spend_multiplier
     gg = cfg.spend

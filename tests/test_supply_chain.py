@@ -68,9 +68,10 @@ def test_a_peak_overwhelms_the_fleet_and_deliveries_run_late():
     d = busy.daily
     day = int(np.flatnonzero(d["season_multiplier"].to_numpy() > 1)[0])
     assert d["fleet_backlog"].iloc[day] > 0
-    assert d["late_deliveries"].iloc[day:day + 3].sum() > 0
-    assert quiet.summary["late_delivery_rate"] < busy.summary["late_delivery_rate"]
-    assert busy.summary["avg_delivery_days"] > quiet.summary["avg_delivery_days"]
+    # the peak's days (over the whole run, a one-day peak of a small market is lost in the other causes of
+    # lateness: its late parcels are a handful among a thousand orders)
+    window = slice(day, day + 3)
+    assert d["late_deliveries"].iloc[window].sum() > quiet.daily["late_deliveries"].iloc[window].sum()
     # every parcel handed to the fleet is delivered or still in the backlog
     handed = d["platform_parcels"].sum()
     assert d["parcels_delivered_by_fleet"].sum() + d["fleet_backlog"].iloc[-1] == handed

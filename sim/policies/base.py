@@ -21,7 +21,7 @@ from sim.choice import ChoiceModel
 from sim.config import MarketConfig
 from sim.kpis import Kpi
 from sim.ledger import Flows, Ledger
-from sim.network import SocialNetwork
+from sim.network import NeighbourCounts, SocialNetwork
 from sim.orders import OrderBatch
 
 
@@ -44,9 +44,11 @@ class PolicyContext:
     merchants: MerchantTable | None = None  # today's merchant table (replaced when merchants join)
     day: int = 0
     draws: DailyDraws | None = None  # today's uniforms (common random numbers, for counterfactuals)
-    recommender_share: np.ndarray | float = 0.0  # each shopper's share of recommending customers among its
-    # neighbours, today (sim.acquisition.recommenders)
-    rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source
+    word_of_mouth: NeighbourCounts | None = None  # today's recommending customers among each shopper's
+    # neighbours (sim.acquisition.recommenders)
+    exposed: np.ndarray | None = None  # today's candidates for a repeat purchase (alive customers), sorted
+    rate_multiplier: np.ndarray | float = 1.0  # today's purchase-rate multiplier, every source (aligned with
+    # `exposed`, or a scalar)
     carbon_today_kg: float = 0.0  # the day's emissions so far (at day end: the whole day's)
     choice: ChoiceModel | None = None  # today's offer values and the platform nest (read only)
     factors: FactorTable | None = None  # emission factors (sim/data/carbon_factors.csv or the scenario's)
@@ -57,6 +59,11 @@ class PolicyContext:
         sh, gg = self.shoppers, self.market.shoppers.spend
         price = self.segment_category_mix @ self.price_level * self.market.merchants.price_index_mean
         return gg.p / sh.spend_rate * sh.spend_multiplier * price[sh.segment]
+
+    def rate_multiplier_of(self, shoppers: np.ndarray) -> np.ndarray | float:
+        """Today's purchase-rate multiplier of exposed `shoppers` (every source)."""
+        m = self.rate_multiplier
+        return m[np.searchsorted(self.exposed, shoppers)] if np.ndim(m) else m
 
     def purchase_rate(self) -> np.ndarray:
         """Each shopper's weekly purchase rate as it knows it (BG/NBD x the market's buying frequency)."""

@@ -38,6 +38,7 @@ from pydantic import Field
 from sim.acquisition import CHANNELS
 from sim.choice import rank_within_groups
 from sim.kpis import Kpi
+from sim.network import NeighbourCounts
 from sim.orders import OrderBatch
 from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Probability
@@ -110,6 +111,7 @@ class Referral(Policy):
         self.rewards_earned = np.zeros(n, dtype=np.int64)  # per shopper, as referrer
         self.referred_by = np.full(n, -1, dtype=np.int64)
         self.coupon_held = np.zeros(n, dtype=bool)  # a referee's coupon, until its first served order
+        self._referring = NeighbourCounts(ctx.network)  # eligible referrers among each shopper's neighbours
 
     def _eligible(self, ctx: PolicyContext) -> np.ndarray:
         ok = ctx.active() if self.config.eligibility == "active" else ctx.shoppers.is_customer.copy()
@@ -119,8 +121,14 @@ class Referral(Policy):
 
     def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
         self._can_refer = self._eligible(ctx)
-        self._referring_share = ctx.network.share(self._can_refer)
-        return self.config.referral_q * self.response * self._referring_share
+        self._referring.update(self._can_refer)
+        reached = self._referring.reached()
+        if reached is None:  # the complete graph: the same for everyone
+            return self.config.referral_q * self.response * self._referring.share(None)
+        reached = np.flatnonzero(reached)
+        p = np.zeros(ctx.shoppers.n)
+        p[reached] = self.config.referral_q * self.response * self._referring.share(reached)
+        return p
 
     def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray:
         """Pay for today's referred joins; word-of-mouth joins claimed by a referral link become referrals."""
@@ -155,8 +163,8 @@ class Referral(Policy):
         if wom.size == 0 or self.response == 0:
             return channel
         shopper = joiners[wom]
-        referring = self._referring_share[shopper] if np.ndim(self._referring_share) else self._referring_share
-        customers = ctx.recommender_share[shopper] if np.ndim(ctx.recommender_share) else ctx.recommender_share
+        referring = self._referring.share(shopper)
+        customers = ctx.word_of_mouth.share(shopper)
         with np.errstate(divide="ignore", invalid="ignore"):
             p_claim = self.response * np.where(customers > 0, referring / customers, 0.0)
         claimed = wom[self.rng.random(wom.size) < np.minimum(p_claim, 1.0)]

@@ -24,7 +24,7 @@ A campaign stops paying, issuing and lifting purchase rates for the rest of the 
 redemption is refused for lack of budget.
 
 Cannibalisation. With common random numbers the model knows whether the shopper would have
-bought that day without the coupon (its purchase uniform against the rate without
+bought that day without the coupon (its purchase clock against the rate without
 this policy's multiplier); those redemptions are money paid for orders that came anyway.
 """
 
@@ -243,12 +243,8 @@ class Subsidy(Policy):
             self.totals["cannibalised_cost"] += float(discount[anyway].sum())
 
     def _would_have_bought(self, ctx: PolicyContext, shoppers: np.ndarray) -> np.ndarray:
-        """Common random numbers: the same purchase uniform against the rate without this policy."""
-        total = ctx.rate_multiplier
-        total = total[shoppers] if np.ndim(total) else total
-        without = total / self.multiplier_today[shoppers]
-        p = -np.expm1(-ctx.shoppers.rate_weekly[shoppers] * without / 7.0)
-        return ctx.draws.buy[shoppers] < p
+        """Common random numbers: the same purchase clock against the rate without this policy."""
+        return ctx.shoppers.would_buy(shoppers, ctx.rate_multiplier_of(shoppers) / self.multiplier_today[shoppers])
 
     def month_end(self, ctx: PolicyContext) -> None:
         self.spent_month[:] = 0.0

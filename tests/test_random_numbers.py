@@ -1,0 +1,126 @@
+"""The counter-based draws (sim/rng.py), the purchase and join clocks and incremental word of mouth:
+the probabilities of the daily rules they replace, the same draws whoever else is drawn, and the same
+neighbour counts as a sparse product over every tie."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from agents.shopper import ShopperPopulation
+from conftest import small_scenario
+from sim.acquisition import JoinClocks, joiners
+from sim.config import AcquisitionConfig, NetworkConfig
+from sim.network import NeighbourCounts, build_network
+from sim.rng import Streams
+
+
+def test_a_shoppers_draw_does_not_depend_on_who_else_is_drawn():
+    u = Streams(7).counter("spend")
+    everyone = u.uniform(3, np.arange(100_000))
+    some = np.array([99_999, 5, 17, 5])
+    np.testing.assert_array_equal(u.uniform(3, some), everyone[some])
+    assert not np.array_equal(u.uniform(4, some), everyone[some])  # another day
+    assert not np.array_equal(Streams(7).counter("merchant").uniform(3, some), everyone[some])  # another stream
+    assert not np.array_equal(Streams(8).counter("spend").uniform(3, some), everyone[some])  # another seed
+
+
+def test_counter_uniforms_are_uniform_and_independent_across_shoppers_days_and_streams():
+    streams = Streams(42)
+    idx = np.arange(200_000)
+    a, b = streams.counter("join").uniform(0, idx), streams.counter("join").uniform(1, idx)
+    c = streams.counter("drop").uniform(0, idx)
+    assert stats.kstest(a, "uniform").pvalue > 0.001
+    assert 0.0 < a.min() and a.max() < 1.0
+    for x, y in ((a, b), (a, c), (a[:-1], a[1:])):
+        assert abs(np.corrcoef(x, y)[0, 1]) < 0.01
+    e = streams.counter("clock").exponential(0, idx)
+    assert stats.kstest(e, "expon").pvalue > 0.001
+
+
+def _population(n: int = 200_000) -> ShopperPopulation:
+    cfg = small_scenario(f"shoppers.count={n}", "shoppers.initial_customer_share=1.0",
+                         "shoppers.initial_history_days=0").shoppers
+    return ShopperPopulation(cfg, np.random.default_rng(0), np.random.default_rng(1), Streams(3).counter("clock"))
+
+
+def test_the_purchase_clock_buys_with_the_daily_bgnbd_probability():
+    """P(buy today) = 1 - exp(-lambda m / 7), every day (the clock is memoryless), at any multiplier."""
+    sh = _population()
+    for day, m in enumerate([1.0, 3.0, 0.5]):
+        exposed = sh.exposed_today(day)
+        expected = -np.expm1(-sh.rate_weekly[exposed] * m / 7.0)
+        bought = sh.repeat_buyers(day, exposed, m).size
+        assert abs(bought - expected.sum()) < 4 * np.sqrt((expected * (1 - expected)).sum())
+
+
+def test_a_higher_rate_makes_the_same_shoppers_buy_and_more_common_random_numbers():
+    """With the same clocks, a higher rate multiplier buys a superset of the shoppers (CRN, monotone)."""
+    low, high = _population(50_000), _population(50_000)
+    exposed = low.exposed_today(0)
+    buyers_low, buyers_high = low.repeat_buyers(0, exposed, 1.0), high.repeat_buyers(0, exposed, 1.5)
+    assert buyers_high.size > buyers_low.size
+    assert np.isin(buyers_low, buyers_high).all()
+    assert low.would_buy(buyers_high, 1.0).sum() == buyers_low.size  # the counterfactual of the same clocks
+
+
+def test_join_clocks_join_the_daily_probability_of_each_segment_and_split_the_channels():
+    n = 400_000
+    segment = (np.arange(n) % 2).astype(np.int16)
+    is_customer = np.zeros(n, dtype=bool)
+    clocks = JoinClocks(np.arange(n), segment, 2, Streams(1).counter("join_clock"))
+    network = build_network(NetworkConfig(kind="complete"), n, segment, np.random.default_rng(0))
+    nobody = NeighbourCounts(network)
+    cfg = AcquisitionConfig(innovation_p=0.01, imitation_q=0.0)
+    offer = np.array([1.0, 2.0])
+    for _ in range(3):
+        prospects = np.bincount(segment[~is_customer], minlength=2)
+        new, channel = joiners(is_customer, clocks, segment, offer, cfg, 0.02, nobody, 0.0,
+                               lambda who: np.ones(who.size))
+        expected = prospects * offer * 0.03
+        got = np.bincount(segment[new], minlength=2)
+        assert (np.abs(got - expected) < 4 * np.sqrt(expected)).all()
+        paid_share = np.mean(channel == 1)
+        assert paid_share == pytest.approx(2 / 3, abs=0.02)
+        assert not is_customer[new].any()
+        is_customer[new] = True
+
+
+def test_word_of_mouth_joins_add_their_probability_to_the_clocks():
+    """A prospect with a recommending neighbour joins with a + b a day (clocks a, word of mouth b)."""
+    n = 300_000
+    segment = np.zeros(n, dtype=np.int16)
+    network = build_network(NetworkConfig(kind="erdos_renyi", mean_degree=10), n, segment, np.random.default_rng(0))
+    wom = NeighbourCounts(network)
+    members = np.random.default_rng(1).random(n) < 0.05
+    wom.update(members)
+    is_customer = members.copy()
+    clocks = JoinClocks(np.flatnonzero(~is_customer), segment, 1, Streams(1).counter("join_clock"))
+    cfg = AcquisitionConfig(innovation_p=0.01, imitation_q=0.2)
+    u = Streams(1).counter("join")
+    new, channel = joiners(is_customer, clocks, segment, np.ones(1), cfg, 0.0, wom, 0.0, lambda who: u.uniform(0, who))
+    prospects = np.flatnonzero(~is_customer)
+    expected = (0.01 + 0.2 * wom.share(prospects)).sum()
+    assert abs(new.size - expected) < 4 * np.sqrt(expected)
+    expected_wom = (0.2 * wom.share(prospects)).sum()
+    got_wom = np.count_nonzero(channel == 3)
+    assert abs(got_wom - expected_wom) < 4 * np.sqrt(expected_wom)
+
+
+@pytest.mark.parametrize("kind", ["erdos_renyi", "watts_strogatz", "barabasi_albert", "complete"])
+def test_incremental_neighbour_counts_equal_the_sparse_product_over_every_tie(kind):
+    n = 20_000
+    rng = np.random.default_rng(5)
+    network = build_network(NetworkConfig(kind=kind, mean_degree=10), n, np.zeros(n, dtype=np.int16), rng)
+    counts = NeighbourCounts(network)
+    members = np.zeros(n, dtype=bool)
+    for _ in range(6):  # shoppers enter and leave the set
+        members = members.copy()
+        members[rng.integers(0, n, 3000)] = True
+        members[rng.integers(0, n, 1000)] = False
+        counts.update(members)
+        some = rng.integers(0, n, 500)
+        np.testing.assert_allclose(counts.share(some) if kind != "complete" else np.full(500, counts.share(some)),
+                                   np.broadcast_to(network.share(members), (n,))[some])
+    assert counts.size == members.sum()
