@@ -44,6 +44,36 @@ class DailyDraws:
         return self.streams[name].uniform_at(self.occasions[shoppers], shoppers)
 
 
+class DayCounts:
+    """How many shoppers have each day as a date (their last purchase, their first): counts by recency
+    read from a short array of days instead of a pass over every shopper, kept current by the few
+    shoppers whose date changes each day."""
+
+    def __init__(self, days: np.ndarray, earliest: int) -> None:
+        self.earliest = earliest  # no date before it
+        self.count = np.bincount(days - earliest, minlength=1024).astype(np.int64)
+
+    def add(self, days: np.ndarray, sign: int = 1) -> None:
+        """Count `days` in (sign +1) or out (-1)."""
+        if days.size == 0:
+            return
+        pos = days - self.earliest
+        top = int(pos.max())
+        if top >= self.count.size:
+            self.count = np.concatenate([self.count, np.zeros(max(top + 1, 2 * self.count.size) - self.count.size,
+                                                              dtype=np.int64)])
+        np.add.at(self.count, pos, sign)
+
+    def after(self, day: int) -> int:
+        """How many dates fall after `day`."""
+        return int(self.count[max(day + 1 - self.earliest, 0):].sum())
+
+    def at(self, day: int) -> int:
+        """How many dates are `day`."""
+        pos = day - self.earliest
+        return int(self.count[pos]) if 0 <= pos < self.count.size else 0
+
+
 def calendar_time_scale(rate_weekly: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
     """What dropout per purchase is multiplied by on a day whose purchase rate is multiplied by m, so that
     the daily hazard P(buy today) x p stays as it was: (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7))."""
@@ -98,6 +128,10 @@ class ShopperPopulation:
         self._seed_initial_customers(rng, history_rng)
         self.customers = int(np.count_nonzero(self.is_customer))
         self.alive_count = int(np.count_nonzero(self.alive))
+        earliest = -cfg.initial_history_days - 1
+        self.last_days = DayCounts(self.last_day[self.is_customer], earliest)  # customers' last purchase
+        self.first_days = DayCounts(self.first_day[self.is_customer], earliest)
+        self.alive_last_days = DayCounts(self.last_day[self.alive], earliest)  # latently alive customers
         self.occasions[self.is_customer] = 1
         alive = np.flatnonzero(self.alive)
         self.purchase_clock[alive] = clocks.exponential_at(self.occasions[alive], alive)
@@ -175,6 +209,9 @@ class ShopperPopulation:
         self.first_day[joiners] = day
         self.last_day[joiners] = day  # recency counts from joining, even if the first order is lost
         self.channel[joiners] = channel
+        days = np.full(joiners.size, day, dtype=np.int32)
+        for counts in (self.last_days, self.first_days, self.alive_last_days):
+            counts.add(days)
         self.occasions[joiners] = 1
         self.purchase_clock[joiners] = self.clocks.exponential_at(self.occasions[joiners], joiners)
         self.customers += joiners.size
@@ -184,6 +221,10 @@ class ShopperPopulation:
         """Recency and counts of today's buyers (joiners and repeat buyers alike)."""
         repeat = buyers[self.first_day[buyers] < day]
         self.second_day[repeat[self.second_day[repeat] == NEVER]] = day
+        before, today = self.last_day[buyers], np.full(buyers.size, day, dtype=np.int32)
+        for counts in (self.last_days, self.alive_last_days):  # today's buyers are alive (dropout comes later)
+            counts.add(before, -1)
+            counts.add(today)
         self.last_day[buyers] = day
         self.orders_in_run[buyers] += 1  # a shopper places at most one order a day
         self.repeats_in_run[repeat] += 1
@@ -223,6 +264,7 @@ class ShopperPopulation:
         p = p * calendar_time_scale(lam, rate_multiplier)  # a buyer's m is > 0; exactly 1 at m = 1
         out = repeat_buyers[u_drop < np.minimum(p, 1.0)]
         self.alive[out] = False
+        self.alive_last_days.add(self.last_day[out], -1)
         self.purchase_clock[out] = np.inf
         self.alive_count -= out.size
         self.dropout_day[out] = day
@@ -233,12 +275,10 @@ class ShopperPopulation:
     def lifecycle_counts(self, day: int) -> dict[str, int]:
         """Counts per observable state at the end of `day` (by days since last purchase)."""
         lc = self.cfg.lifecycle
-        customers = int(np.count_nonzero(self.is_customer))
-        recency = day - self.last_day[self.is_customer]
-        since_first = day - self.first_day[self.is_customer]
-        new = int(np.count_nonzero(since_first < lc.new_days))
-        within_active = int(np.count_nonzero(recency < lc.dormant_after_days))
-        churned = int(np.count_nonzero(recency >= lc.churned_after_days))
+        customers = self.customers
+        new = self.first_days.after(day - lc.new_days)  # joined within new_days
+        within_active = self.last_days.after(day - lc.dormant_after_days)  # recency < dormant_after_days
+        churned = customers - self.last_days.after(day - lc.churned_after_days)  # recency >= churned_after_days
         dormant = customers - within_active - churned
         return {
             "prospect": self.n - customers,
@@ -247,3 +287,7 @@ class ShopperPopulation:
             "dormant": dormant,
             "churned": churned,
         }
+
+    def recommenders(self, day: int, window: int | None) -> int:
+        """How many latently alive customers bought within `window` days of `day` (all when None)."""
+        return self.alive_count if window is None else self.alive_last_days.after(day - window - 1)

@@ -61,6 +61,45 @@ def recommenders(shoppers, day: int, cfg: AcquisitionConfig) -> np.ndarray:
     return active & (day - shoppers.last_day <= cfg.recommend_window_days)
 
 
+class Recommending:
+    """Keeps `NeighbourCounts` of the recommenders (sim.acquisition.recommenders) current from the shoppers
+    whose state changed, without a pass over every shopper: a shopper enters or leaves the set only on a
+    day it joined, bought or dropped out (`touch`), or when its last purchase leaves the window, window + 1
+    days after it was touched."""
+
+    def __init__(self, shoppers, cfg: AcquisitionConfig, counts: NeighbourCounts, day: int) -> None:
+        self.shoppers, self.window, self.counts = shoppers, cfg.recommend_window_days, counts
+        members = recommenders(shoppers, day, cfg)
+        counts.update(members)
+        self.touched: dict[int, list[np.ndarray]] = {}
+        if self.window is not None:  # today's members leave the window by the day of their last purchase
+            who = np.flatnonzero(members)
+            last = shoppers.last_day[who]
+            order = np.argsort(last, kind="stable")
+            days, starts = np.unique(last[order], return_index=True)
+            for d, group in zip(days.tolist(), np.split(who[order], starts[1:]), strict=True):
+                self.touched[d] = [group]
+
+    def touch(self, day: int, who: np.ndarray) -> None:
+        """Shoppers who joined, bought or dropped out on `day`."""
+        self.touched.setdefault(day, []).append(who)
+
+    def advance(self, day: int) -> None:
+        """The set at the start of `day`, from the one at the start of the day before."""
+        days = [day - 1] if self.window is None else [day - 1, day - 1 - self.window]
+        parts = [x for d in days for x in self.touched.get(d, [])]
+        for d in [d for d in self.touched if d < day - 1 - (self.window or 0)]:
+            del self.touched[d]
+        if not parts:
+            return
+        who = np.unique(np.concatenate(parts))
+        sh = self.shoppers
+        status = sh.alive[who] & sh.is_customer[who]
+        if self.window is not None:
+            status &= day - sh.last_day[who] <= self.window
+        self.counts.set(who, status)
+
+
 class JoinClocks:
     """Each prospect's clock for the joins that reach every prospect of a segment alike (paid, organic, and
     word of mouth or a policy on the complete graph): an Exp(1) hazard per shopper, drawn once, against the

@@ -25,6 +25,7 @@ from agents.supplier import build_suppliers
 from sim.acquisition import (
     CHANNELS,
     JoinClocks,
+    Recommending,
     joiners,
     paid_join_probability,
     recommenders,
@@ -87,6 +88,7 @@ class MarketModel(mesa.Model):
                                      self.streams.generator("network"))
         self.network_build_seconds = time.perf_counter() - started
         self.word_of_mouth = NeighbourCounts(self.network)  # recommenders among each shopper's neighbours
+        self.recommending = Recommending(self.shoppers, cfg.acquisition, self.word_of_mouth, day=0)
         self.join_clocks = JoinClocks(np.flatnonzero(~self.shoppers.is_customer), self.shoppers.segment,
                                       len(segs), self.streams.counter("join_clock"))
         regions = cfg.logistics.regions
@@ -268,15 +270,15 @@ class MarketModel(mesa.Model):
         return per_seg + p_join * self.choice.segment_offer_multiplier \
             * np.bincount(sh.segment[prospects], minlength=n_seg)
 
-    def _churn_clock(self, day: int) -> np.ndarray:
-        """Days without a purchase per customer, counted from the run's start (the first simulated day)."""
-        sh = self.shoppers
-        return day - np.maximum(sh.last_day[sh.is_customer], 0)
-
     def _churn_counts(self, day: int) -> tuple[int, int]:
-        """(customers who churn on `day`, customers not churned at its end), counting from the run's start."""
-        clock, n = self._churn_clock(day), self.scenario.shoppers.lifecycle.churned_after_days
-        return int(np.count_nonzero(clock == n)), int(np.count_nonzero(clock < n))
+        """(customers who churn on `day`, customers not churned at its end), counting days without a purchase
+        from the run's start (the first simulated day): the clock day - max(last purchase, 0)."""
+        last, n = self.shoppers.last_days, self.scenario.shoppers.lifecycle.churned_after_days
+        t = day - n  # clock == n: max(last, 0) == t; clock < n: max(last, 0) > t
+        if t < 0:
+            return 0, self.shoppers.customers
+        entries = last.at(t) if t > 0 else self.shoppers.customers - last.after(0)
+        return entries, last.after(t)
 
     def _start_measuring(self) -> None:
         """The end of the warm-up: books, counters and KPI rows start afresh; the market carries on."""
@@ -319,7 +321,8 @@ class MarketModel(mesa.Model):
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
         p_paid = paid_join_probability(marketing, cfg.acquisition, sh.n - sh.customers)
         wom = ctx.word_of_mouth = self.word_of_mouth
-        wom.update(recommenders(sh, d, cfg.acquisition))
+        if d > 0:
+            self.recommending.advance(d)
         if self.schedule is None:
             new, channel = joiners(sh.is_customer, self.join_clocks, sh.segment, self.choice.segment_offer_multiplier,
                                    cfg.acquisition, p_paid, wom, self.policies.join_probability(ctx),
@@ -350,6 +353,8 @@ class MarketModel(mesa.Model):
         reactivated = int(np.count_nonzero(d - sh.last_day[repeat_served]
                                            >= cfg.shoppers.lifecycle.dormant_after_days))
         sh.record_orders(d, buyers[served])
+        self.recommending.touch(d, new)
+        self.recommending.touch(d, buyers[served])
         if self.order_log is not None and d >= self.warmup:
             self.order_log.append((d - self.warmup, buyers[served], orders.value[served]))
         self.supply.units.sold += int(served.sum())
@@ -375,6 +380,7 @@ class MarketModel(mesa.Model):
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
         dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters), _at(self.policies.dropout_multiplier(ctx),
                               repeaters), _at(rate_mult, np.searchsorted(exposed, repeaters)))
+        self.recommending.touch(d, dropped)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
         profit_today -= merchants.daily_costs()
@@ -509,7 +515,7 @@ class MarketModel(mesa.Model):
             "churn_entries": churn_entries,
             "churn_at_risk": churn_at_risk,
             "alive_latent": sh.alive_count,
-            "recommenders": int(recommenders(sh, d, self.scenario.acquisition).sum()),
+            "recommenders": sh.recommenders(d, self.scenario.acquisition.recommend_window_days),
             "dropouts": dropouts,
             "merchant_profit": float(profit.sum()) - self.merchants.written_off_value_today,
             "returns": returns_due,

@@ -96,17 +96,21 @@ class NeighbourCounts:
         self.count = None if network.complete else np.zeros(network.n, dtype=np.int32)
 
     def update(self, members: np.ndarray) -> None:
-        """The set is now `members` (bool per shopper; kept, not copied: pass a fresh array)."""
+        """The set is now `members` (bool per shopper): one pass to find who changed, then their ties."""
         changed = np.flatnonzero(members != self.members)
-        self.members = members
+        self.set(changed, members[changed])
+
+    def set(self, idx: np.ndarray, status: np.ndarray) -> None:
+        """Shoppers `idx` (distinct) are now in the set where `status` (aligned) is True, out where False."""
+        moved = status != self.members[idx]
+        changed, entered = idx[moved], status[moved]
         if changed.size == 0:
             return
-        entered = members[changed]
+        self.members[changed] = entered
         self.size += int(np.count_nonzero(entered)) * 2 - changed.size
-        if self.count is None:
-            return
-        neighbour, owner = self.network.ties(changed)
-        np.add.at(self.count, neighbour, np.where(entered, 1, -1).astype(np.int32)[owner])
+        if self.count is not None:
+            neighbour, owner = self.network.ties(changed)
+            np.add.at(self.count, neighbour, np.where(entered, 1, -1).astype(np.int32)[owner])
 
     def share(self, idx: np.ndarray) -> np.ndarray | float:
         """The share of each shopper in `idx`'s neighbours in the set (a scalar on the complete graph: the

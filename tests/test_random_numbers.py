@@ -124,3 +124,46 @@ def test_incremental_neighbour_counts_equal_the_sparse_product_over_every_tie(ki
         np.testing.assert_allclose(counts.share(some) if kind != "complete" else np.full(500, counts.share(some)),
                                    np.broadcast_to(network.share(members), (n,))[some])
     assert counts.size == members.sum()
+
+
+@pytest.mark.parametrize("window", ["90", "null"])
+def test_the_recommenders_kept_from_the_days_changes_are_the_recommenders(window, monkeypatch):
+    """Recommending.advance (joins, purchases, dropouts and the window's edge) against the full pass."""
+    import sim.acquisition as acquisition
+    from sim.model import MarketModel
+
+    advance, checked = acquisition.Recommending.advance, []
+
+    def checked_advance(self, day):
+        advance(self, day)
+        cfg = AcquisitionConfig(recommend_window_days=self.window)
+        np.testing.assert_array_equal(self.counts.members, acquisition.recommenders(self.shoppers, day, cfg))
+        expected = self.counts.network.adjacency @ self.counts.members.astype(np.float32)
+        np.testing.assert_array_equal(self.counts.count, expected)
+        checked.append(day)
+
+    monkeypatch.setattr(acquisition.Recommending, "advance", checked_advance)
+    model = MarketModel(small_scenario("simulation.days=130", "network.kind=erdos_renyi",
+                                       f"acquisition.recommend_window_days={window}",
+                                       "shoppers.initial_history_days=120"))
+    model.run()
+    assert len(checked) == 129
+
+
+def test_lifecycle_counts_from_the_day_counts_equal_a_pass_over_the_shoppers():
+    from sim.model import MarketModel
+
+    model = MarketModel(small_scenario("simulation.days=200"))
+    lc = model.scenario.shoppers.lifecycle
+    for _ in range(200):
+        model.step()
+        sh, d = model.shoppers, model.day - 1
+        customers = sh.is_customer
+        recency, since_first = d - sh.last_day[customers], d - sh.first_day[customers]
+        counts = sh.lifecycle_counts(d)
+        assert counts["new"] == np.count_nonzero(since_first < lc.new_days)
+        assert counts["churned"] == np.count_nonzero(recency >= lc.churned_after_days)
+        assert counts["new"] + counts["active"] == np.count_nonzero(recency < lc.dormant_after_days)
+        clock = d - np.maximum(sh.last_day[customers], 0)
+        assert model._churn_counts(d) == (np.count_nonzero(clock == lc.churned_after_days),
+                                          np.count_nonzero(clock < lc.churned_after_days))
