@@ -67,14 +67,18 @@ class Recommending:
     day it joined, bought or dropped out (`touch`), or when its last purchase leaves the window, window + 1
     days after it was touched."""
 
-    def __init__(self, shoppers, cfg: AcquisitionConfig, counts: NeighbourCounts, day: int) -> None:
-        self.shoppers, self.window, self.counts = shoppers, cfg.recommend_window_days, counts
-        members = recommenders(shoppers, day, cfg)
-        counts.update(members)
-        self.touched: dict[int, list[np.ndarray]] = {}
-        if self.window is not None:  # today's members leave the window by the day of their last purchase
-            who = np.flatnonzero(members)
-            last = shoppers.last_day[who]
+    def __init__(self, shoppers, cfg: AcquisitionConfig, counts: NeighbourCounts) -> None:
+        self.shoppers, self.cfg, self.window, self.counts = shoppers, cfg, cfg.recommend_window_days, counts
+        self.touched: dict[int, list[np.ndarray]] | None = None  # None: not started
+
+    def _start(self, day: int) -> None:
+        """The first day: one pass over the shoppers."""
+        members = recommenders(self.shoppers, day, self.cfg)
+        self.counts.update(members)
+        self.touched = {}
+        who = np.flatnonzero(members)
+        if self.window is not None and who.size:  # members leave the window by the day of their last purchase
+            last = self.shoppers.last_day[who]
             order = np.argsort(last, kind="stable")
             days, starts = np.unique(last[order], return_index=True)
             for d, group in zip(days.tolist(), np.split(who[order], starts[1:]), strict=True):
@@ -82,10 +86,15 @@ class Recommending:
 
     def touch(self, day: int, who: np.ndarray) -> None:
         """Shoppers who joined, bought or dropped out on `day`."""
-        self.touched.setdefault(day, []).append(who)
+        if self.touched is not None:
+            self.touched.setdefault(day, []).append(who)
 
     def advance(self, day: int) -> None:
-        """The set at the start of `day`, from the one at the start of the day before."""
+        """The set at the start of `day`, from the one at the start of the day before (a full pass the
+        first time)."""
+        if self.touched is None:
+            self._start(day)
+            return
         days = [day - 1] if self.window is None else [day - 1, day - 1 - self.window]
         parts = [x for d in days for x in self.touched.get(d, [])]
         for d in [d for d in self.touched if d < day - 1 - (self.window or 0)]:
@@ -162,18 +171,19 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
     channel = np.array([CHANNELS["paid"], CHANNELS["organic"], CHANNELS["word_of_mouth"], CHANNELS["referral"]],
                        dtype=np.int8)[np.minimum(np.searchsorted(parts / parts[-1], where, side="right"), 3)] \
         if parts[-1] > 0 else np.zeros(0, dtype=np.int8)
+    by_neighbours = reached is not None  # word of mouth differs by prospect (not the complete graph)
     if np.ndim(p_policy):
         reached = p_policy > 0 if reached is None else reached | (p_policy > 0)
     if reached is not None:
         pool = np.flatnonzero(reached & ~is_customer)
         seg = segment[pool]
-        scale = offer[seg] / np.maximum(1.0 - np.minimum(a[seg], 1.0), 1e-12)
-        wom = cfg.imitation_q * word_of_mouth.share(pool) * scale if reached is not None else 0.0
-        pol = p_policy[pool] * scale if np.ndim(p_policy) else 0.0
+        scale = offer / np.maximum(1.0 - np.minimum(a, 1.0), 1e-12)  # per segment
+        wom = (cfg.imitation_q * scale)[seg] * word_of_mouth.share(pool) if by_neighbours else 0.0
+        pol = p_policy[pool] * scale[seg] if np.ndim(p_policy) else 0.0
         u = u_join(pool)
-        join = u < wom + pol
-        if rung.size:
-            join &= ~np.isin(pool, rung)
+        join = np.flatnonzero(u < wom + pol)
+        if rung.size:  # those the clocks took today joined already
+            join = join[~np.isin(pool[join], rung)]
         more = pool[join]
         more_channel = np.where(u[join] < (wom[join] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
                                 CHANNELS["referral"]).astype(np.int8)

@@ -185,7 +185,6 @@ class ChoiceModel:
         self.offer_gain = np.zeros(len(segments))  # W - W_today per segment
         self.rival_gain = np.zeros(len(segments))  # the rivals' offer value less the calibrated one, per segment
         self.segment_offer_multiplier = np.ones(len(segments))  # PlatformNest.multiplier(offer_gain, rival_gain)
-        self.offer_multiplier: np.ndarray | float = 1.0  # the same per shopper (exactly 1 in today's market)
 
     def _set_category_table(self) -> None:
         p = self.personalisation
@@ -193,7 +192,7 @@ class ChoiceModel:
         self.category_cum, self.category_support = cumulative_table(mix)
         self.category_probs = np.diff(np.c_[np.zeros(mix.shape[0]), self.category_cum], axis=1)
         change = self.cfg.match_sensitivity * (p - self.cfg.personalisation) * self.niche
-        self.match_multiplier = (1.0 + change)[self.shopper_segment]  # exactly 1 at today's level
+        self.segment_match_multiplier = 1.0 + change  # per segment: exactly 1 at today's level
 
     def set_personalisation(self, level: float, table: MerchantTable) -> None:
         """A new personalisation level: category choice, conversion and ranking change."""
@@ -234,7 +233,11 @@ class ChoiceModel:
 
     def _set_multiplier(self) -> None:
         self.segment_offer_multiplier = self.nest.multiplier(self.offer_gain, self.rival_gain)
-        self.offer_multiplier = self.segment_offer_multiplier[self.shopper_segment]
+
+    @property
+    def offer_multiplier(self) -> np.ndarray:
+        """Each shopper's purchase-rate multiplier of the offer (its segment's; exactly 1 in today's market)."""
+        return self.segment_offer_multiplier[self.shopper_segment]
 
     def set_rival_gain(self, gain: np.ndarray) -> None:
         """The rivals' offer changed: its value less the calibrated one, per segment."""

@@ -88,7 +88,7 @@ class MarketModel(mesa.Model):
                                      self.streams.generator("network"))
         self.network_build_seconds = time.perf_counter() - started
         self.word_of_mouth = NeighbourCounts(self.network)  # recommenders among each shopper's neighbours
-        self.recommending = Recommending(self.shoppers, cfg.acquisition, self.word_of_mouth, day=0)
+        self.recommending = Recommending(self.shoppers, cfg.acquisition, self.word_of_mouth)
         self.join_clocks = JoinClocks(np.flatnonzero(~self.shoppers.is_customer), self.shoppers.segment,
                                       len(segs), self.streams.counter("join_clock"))
         regions = cfg.logistics.regions
@@ -321,8 +321,7 @@ class MarketModel(mesa.Model):
         # 2. acquisition: prospects join (paid + organic + word of mouth + policies); joining is the first order
         p_paid = paid_join_probability(marketing, cfg.acquisition, sh.n - sh.customers)
         wom = ctx.word_of_mouth = self.word_of_mouth
-        if d > 0:
-            self.recommending.advance(d)
+        self.recommending.advance(d)
         if self.schedule is None:
             new, channel = joiners(sh.is_customer, self.join_clocks, sh.segment, self.choice.segment_offer_multiplier,
                                    cfg.acquisition, p_paid, wom, self.policies.join_probability(ctx),
@@ -403,7 +402,7 @@ class MarketModel(mesa.Model):
         x personalisation x policies x what the offer is worth (buy or not) x the market's buying frequency."""
         sh, ch = self.shoppers, self.choice
         seg = sh.segment[exposed]
-        return (self.season[d] * sh.experience_rate_multiplier(exposed) * _at(ch.match_multiplier, exposed)
+        return (self.season[d] * sh.experience_rate_multiplier(exposed) * ch.segment_match_multiplier[seg]
                 * _at(self.policies.purchase_multiplier(self.context), exposed) * ch.segment_offer_multiplier[seg]
                 * self.scenario.shoppers.purchase_rate_multiplier)
 
@@ -571,8 +570,7 @@ class MarketModel(mesa.Model):
         who = np.flatnonzero(sh.alive & sh.is_customer)
         if who.size == 0:
             return 0.0
-        offer = self.choice.offer_multiplier
-        m = cfg.shoppers.purchase_rate_multiplier * (offer[who] if np.ndim(offer) else offer)
+        m = cfg.shoppers.purchase_rate_multiplier * self.choice.segment_offer_multiplier[sh.segment[who]]
         base = sh.rate_weekly[who]
         rate = base * m
         with np.errstate(divide="ignore", invalid="ignore"):

@@ -147,7 +147,7 @@ def test_the_recommenders_kept_from_the_days_changes_are_the_recommenders(window
                                        f"acquisition.recommend_window_days={window}",
                                        "shoppers.initial_history_days=120"))
     model.run()
-    assert len(checked) == 129
+    assert len(checked) == 130
 
 
 def test_lifecycle_counts_from_the_day_counts_equal_a_pass_over_the_shoppers():
