@@ -377,8 +377,9 @@ class MarketModel(mesa.Model):
         sh.update_satisfaction(orders.shopper, orders.outcome)
         merchants.rate_orders(orders.first_choice, orders.outcome)
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
-        dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters), _at(self.policies.dropout_multiplier(ctx),
-                              repeaters), _at(rate_mult, np.searchsorted(exposed, repeaters)))
+        dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters),
+                              self.policies.dropout_multiplier(ctx, repeaters),
+                              _at(rate_mult, np.searchsorted(exposed, repeaters)))
         self.recommending.touch(d, dropped)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers
@@ -403,7 +404,7 @@ class MarketModel(mesa.Model):
         sh, ch = self.shoppers, self.choice
         seg = sh.segment[exposed]
         return (self.season[d] * sh.experience_rate_multiplier(exposed) * ch.segment_match_multiplier[seg]
-                * _at(self.policies.purchase_multiplier(self.context), exposed) * ch.segment_offer_multiplier[seg]
+                * self.policies.purchase_multiplier(self.context, exposed) * ch.segment_offer_multiplier[seg]
                 * self.scenario.shoppers.purchase_rate_multiplier)
 
     def run(self, progress: bool = False) -> None:

@@ -130,7 +130,7 @@ def test_referrals_answer_to_the_reward_with_diminishing_returns():
 def test_referred_customers_stay_longer_while_their_referrer_stays():
     model = with_referral()
     p = next(p for p in model.policies if p.name == "referral")
-    mult = p.dropout_multiplier(model.context)
+    mult = p.dropout_multiplier(model.context, np.arange(model.shoppers.n))
     referred = p.referred_by >= 0
     assert referred.any()
     alive_referrer = referred & model.shoppers.alive[np.maximum(p.referred_by, 0)]

@@ -65,9 +65,10 @@ class PolicyContext:
         m = self.rate_multiplier
         return m[np.searchsorted(self.exposed, shoppers)] if np.ndim(m) else m
 
-    def purchase_rate(self) -> np.ndarray:
-        """Each shopper's weekly purchase rate as it knows it (BG/NBD x the market's buying frequency)."""
-        return self.shoppers.rate_weekly * self.market.shoppers.purchase_rate_multiplier
+    def purchase_rate(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """The weekly purchase rate of shoppers `who` (default all) as they know it (BG/NBD x the market's
+        buying frequency)."""
+        return self.shoppers.rate_weekly[who] * self.market.shoppers.purchase_rate_multiplier
 
     def saving_multiplier(self, share: np.ndarray | float, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Purchase-rate multiplier of a saving of `share` of every order's price on this platform (for
@@ -172,12 +173,13 @@ class Policy:
         channels re-attributed (a word-of-mouth join claimed by a referral link), None: unchanged."""
         return None
 
-    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        """Multiplier on each shopper's purchase rate (array over shoppers, or a scalar)."""
+    def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
+        """Multiplier on the purchase rate of shoppers `who` (today's candidates for a repeat purchase,
+        sorted): an array aligned with `who`, or a scalar. Called once a day, before the day's orders."""
         return 1.0
 
-    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        """Multiplier on each shopper's dropout probability."""
+    def dropout_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
+        """Multiplier on the dropout probability of shoppers `who` (today's repeat buyers): aligned or a scalar."""
         return 1.0
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:

@@ -182,25 +182,23 @@ class Loyalty(Policy):
             weeks = np.where(per_week > 0, missing / per_week, np.inf)
         return per_currency * cfg.point_value * np.exp(-weeks / cfg.redemption_horizon_weeks)
 
-    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
-        """Customers only (prospects hold no points): points' and membership's saving, and the goal gradient."""
+    def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
+        """Points' and membership's saving, and the goal gradient (`who` are customers: prospects hold no
+        points)."""
         cfg = self.config
-        who = np.flatnonzero(ctx.shoppers.is_customer)
         saving = self.points_saving(ctx, who)
         if cfg.membership.enabled:
             saving = saving + np.where(self.member[who], self._expected_delivery_cost(ctx) / self.usual_order[who], 0.0)
         progress = np.minimum(self.points[who] / cfg.redeem_min_points, 1.0)
         goal = 1.0 + cfg.goal_gradient * progress * self.reward_in_orders[who]
-        mult = np.ones(ctx.shoppers.n)
-        mult[who] = ctx.saving_multiplier(saving, who) * goal
-        return mult
+        return ctx.saving_multiplier(saving, who) * goal
 
-    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+    def dropout_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         tiers = self.config.tiers
-        factor = self.config.dropout_factor * np.array([t.dropout_factor for t in tiers])[self._tier()]
+        factor = self.config.dropout_factor * np.array([t.dropout_factor for t in tiers])[self._tier(who)]
         ms = self.config.membership
         if ms.enabled:
-            factor = factor * np.where(self.member, ms.dropout_factor, 1.0)
+            factor = factor * np.where(self.member[who], ms.dropout_factor, 1.0)
         return factor
 
     def _expected_delivery_cost(self, ctx: PolicyContext) -> float:

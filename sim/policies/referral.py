@@ -175,9 +175,9 @@ class Referral(Policy):
         self.totals["cannibalised"] += int(claimed.size)
         return channel
 
-    def dropout_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+    def dropout_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """Referred customers stay longer while their referrer stays (social enrichment)."""
-        referrer = self.referred_by
+        referrer = self.referred_by[who]
         kept = (referrer >= 0) & ctx.shoppers.alive[np.maximum(referrer, 0)]
         return np.where(kept, self.config.referred_dropout_factor, 1.0)
 

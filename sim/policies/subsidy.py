@@ -128,7 +128,8 @@ class Subsidy(Policy):
         self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
         self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0, "accelerated": 0.0}
         self.borrowed = np.zeros(n)  # purchases pulled forward by coupons, not yet made up (the dip's depth)
-        self.coupon_multiplier = np.ones(n)  # today's coupon multiplier, before the dip
+        self.who_today = np.zeros(0, dtype=np.int64)  # today's candidates for a repeat purchase
+        self.coupon_multiplier = np.ones(0)  # their coupon multiplier today, before the dip
         self.expected_order = ctx.expected_order_value()  # the shopper's usual order value
         names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
@@ -139,31 +140,33 @@ class Subsidy(Policy):
             return np.inf
         return 0.0 if self.exhausted[i] else budget - self.spent_month[i]
 
-    def _targets(self, ctx: PolicyContext, i: int, day: int) -> np.ndarray:
+    def _targets(self, ctx: PolicyContext, i: int, day: int, who: np.ndarray) -> np.ndarray:
+        """Which customers `who` campaign i targets today (aligned)."""
         c, sh = self.config.campaigns[i], ctx.shoppers
         lc = ctx.market.shoppers.lifecycle
-        customer = sh.is_customer
         if c.target == "new":
-            return customer & (day - sh.first_day < lc.new_days)
-        if c.target == "active":
-            return ctx.active()
-        if c.target == "dormant":
-            recency = ctx.recency()
-            return customer & (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
+            return day - sh.first_day[who] < lc.new_days
+        if c.target in ("active", "dormant"):
+            recency = day - sh.last_day[who]
+            if c.target == "active":
+                return recency < lc.dormant_after_days
+            return (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
         if c.target == "segment":
-            return customer & (sh.segment == self.segment_code[i])
-        return customer.copy()
+            return sh.segment[who] == self.segment_code[i]
+        return np.ones(who.size, dtype=bool)
 
     def day_start(self, ctx: PolicyContext) -> None:
-        day = ctx.day
+        day, customers = ctx.day, None
         for i, c in enumerate(self.config.campaigns):
             if self._budget_left(i) <= 0:
                 continue
-            due = day - self.last_issue[i] >= c.reissue_after_days
-            give = self._targets(ctx, i, day) & (self.expiry[i] < day) & due
+            if customers is None:
+                customers = np.flatnonzero(ctx.shoppers.is_customer)
+            who = customers[self._targets(ctx, i, day, customers)]
+            give = who[(self.expiry[i, who] < day) & (day - self.last_issue[i, who] >= c.reissue_after_days)]
             self.expiry[i, give] = day + c.validity_days - 1
             self.last_issue[i, give] = day
-            self.totals["issued"] += int(give.sum())
+            self.totals["issued"] += int(give.size)
 
     def _discount_share(self, i: int) -> np.ndarray | float:
         c = self.config.campaigns[i]
@@ -171,42 +174,51 @@ class Subsidy(Policy):
             return min(c.value / 100.0, 0.9)
         return np.minimum(c.value / self.expected_order, 0.9)
 
-    def purchase_multiplier(self, ctx: PolicyContext) -> np.ndarray | float:
+    def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """A holder values its best coupon (an order uses one): its discount, through the price."""
         day = ctx.day
-        best = np.zeros(ctx.shoppers.n)
+        best = np.zeros(who.size)
         for i in range(len(self.config.campaigns)):
             if self._budget_left(i) <= 0:
                 continue
             # a shopper whose usual order is below the minimum basket does not count on the coupon
-            holds = (self.expiry[i] >= day) & (self.expected_order >= self.config.campaigns[i].min_basket)
+            holds = (self.expiry[i, who] >= day) & (self.expected_order[who] >= self.config.campaigns[i].min_basket)
             d = self._discount_share(i)
-            d = d[holds] if np.ndim(d) else d
+            d = d[who[holds]] if np.ndim(d) else d
             best[holds] = np.maximum(best[holds], d)
-        mult = np.ones(ctx.shoppers.n)
+        mult = np.ones(who.size)
         holders = np.flatnonzero(best > 0)
-        mult[holders] = ctx.saving_multiplier(best[holders], holders)
-        self.coupon_multiplier = mult
-        self.multiplier_today = mult * self._dip(ctx)
+        mult[holders] = ctx.saving_multiplier(best[holders], who[holders])
+        self.who_today, self.coupon_multiplier = who, mult  # today's coupon multiplier, before the dip
+        self.multiplier_today = mult * self._dip(ctx, who)
         return self.multiplier_today
 
-    def _dip(self, ctx: PolicyContext) -> np.ndarray | float:
+    def _today(self, values: np.ndarray, shoppers: np.ndarray) -> np.ndarray:
+        """Today's `values` (aligned with who_today) of `shoppers` (among them)."""
+        return values[np.searchsorted(self.who_today, shoppers)]
+
+    def _dip(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """The post-promotion dip: a shopper who borrowed b purchases buys at half its rate until they are
         made up: each day it skips half its expected purchases of the day (DIP_DEPTH x rate / 7; less on the
         last day), and b falls by what it skipped, so the dip repays exactly what was borrowed, in
         expectation, soon after the purchases that borrowed it. Half, not all: a rate of zero would also
         stop the day's dropout hazard (dropouts happen at purchases, agents/shopper.py), and at half the
-        rate the per-purchase correction that keeps lifetimes in calendar time still holds."""
+        rate the per-purchase correction that keeps lifetimes in calendar time still holds. Returned for
+        `who` (aligned)."""
         owing = np.flatnonzero(self.borrowed > 0)
         if owing.size == 0:
             return 1.0
-        daily = ctx.purchase_rate()[owing] / 7.0
+        daily = ctx.purchase_rate(owing) / 7.0
         skipped = np.minimum(self.borrowed[owing], DIP_DEPTH * daily)
         self.borrowed[owing] -= skipped
         self.borrowed[owing[self.borrowed[owing] < 1e-12]] = 0.0
-        dip = np.ones(ctx.shoppers.n)
-        dip[owing] = 1.0 - np.divide(skipped, daily, out=np.ones_like(daily), where=daily > 0)
-        return dip
+        dip = 1.0 - np.divide(skipped, daily, out=np.ones_like(daily), where=daily > 0)
+        out = np.ones(who.size)
+        pos = np.searchsorted(who, owing)
+        found = pos < who.size
+        found[found] = who[pos[found]] == owing[found]
+        out[pos[found]] = dip[found]
+        return out
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
         day = ctx.day
@@ -214,9 +226,10 @@ class Subsidy(Policy):
         rows = np.flatnonzero(served)
         shopper, value = orders.shopper[rows], orders.value[rows]
         share = self.config.acceleration_share
-        lifted = shopper[self.coupon_multiplier[shopper] > 1.0]
+        coupon = self._today(self.coupon_multiplier, shopper)  # repeat buyers were today's candidates
+        lifted, coupon = shopper[coupon > 1.0], coupon[coupon > 1.0]
         if share > 0 and lifted.size:  # the part of the purchase the coupon induced, a share of it borrowed
-            induced = share * (1.0 - 1.0 / self.coupon_multiplier[lifted])
+            induced = share * (1.0 - 1.0 / coupon)
             self.borrowed[lifted] += induced
             self.totals["accelerated"] += float(induced.sum())
         used = np.zeros(rows.size, dtype=bool)
@@ -244,7 +257,8 @@ class Subsidy(Policy):
 
     def _would_have_bought(self, ctx: PolicyContext, shoppers: np.ndarray) -> np.ndarray:
         """Common random numbers: the same purchase clock against the rate without this policy."""
-        return ctx.shoppers.would_buy(shoppers, ctx.rate_multiplier_of(shoppers) / self.multiplier_today[shoppers])
+        return ctx.shoppers.would_buy(shoppers, ctx.rate_multiplier_of(shoppers)
+                                      / self._today(self.multiplier_today, shoppers))
 
     def month_end(self, ctx: PolicyContext) -> None:
         self.spent_month[:] = 0.0
