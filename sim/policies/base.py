@@ -78,7 +78,7 @@ class PolicyContext:
         choice, segment = self.choice, self.shoppers.segment[who]
         extra = -choice.price_sensitivity[segment] * np.log1p(-np.minimum(share, 0.9))
         gain, rival = choice.offer_gain[segment], choice.rival_gain[segment]
-        now = choice.nest.multiplier(gain, rival)
+        now = choice.segment_offer_multiplier[segment]  # nest.multiplier(offer_gain, rival_gain) per segment
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(now > 0, choice.nest.multiplier(gain + extra, rival) / now, 1.0)
 
