@@ -6,7 +6,7 @@ each repeat purchase dropout with probability p ~ Beta(a, b) (never after the fi
 purchase). The daily purchase is drawn as a clock: each customer holds an Exp(1) hazard to
 wait, uses up lambda_eff / 7 of it a day and buys on the day it runs out (then draws the
 next); P(buy today) = 1 - exp(-lambda_eff / 7) exactly, the k-th wait is the same in every
-scenario that shares the seed, and a day costs a subtraction per alive customer. Spend per
+scenario that shares the seed, and a day's purchase draws cost a subtraction per alive customer. Spend per
 order is Gamma-Gamma (Fader, Hardie & Lee 2005b). Everything here
 works on whole arrays; nothing loops over shoppers in Python.
 """
@@ -191,8 +191,9 @@ class ShopperPopulation:
         return buyers
 
     def would_buy(self, shoppers: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
-        """Whether today's exposed `shoppers` would have bought at rate multiplier `multiplier` (the same
-        clock against another hazard: the counterfactual of common random numbers)."""
+        """Whether today's exposed `shoppers` (a subset of `exposed`, e.g. repeat buyers; others would be
+        misread) would have bought at rate multiplier `multiplier` (the same clock against another hazard:
+        the counterfactual of common random numbers)."""
         clock = self.exposed_clock[np.searchsorted(self.exposed, shoppers)]
         return clock <= self.rate_weekly[shoppers] * multiplier / 7.0
 

@@ -28,8 +28,9 @@ def _phases() -> list[tuple[str, object, str]]:
     from sim.supply_chain import SupplyChain
 
     return [
-        ("shopper draws", CounterUniforms, "_bits"),
-        ("word of mouth (network)", NeighbourCounts, "update"),
+        ("shopper draws", CounterUniforms, "_bits"),  # by day (joins)
+        ("shopper draws", CounterUniforms, "_bits_at"),  # by purchase number (clocks, orders)
+        ("word of mouth (network)", NeighbourCounts, "set"),  # every update of the counts goes through it
         ("joins", model_module, "joiners"),
         ("purchases", ShopperPopulation, "repeat_buyers"),
         ("orders (choice, stock)", model_module, "place_orders"),

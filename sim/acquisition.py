@@ -61,6 +61,9 @@ def recommenders(shoppers, day: int, cfg: AcquisitionConfig) -> np.ndarray:
     return active & (day - shoppers.last_day <= cfg.recommend_window_days)
 
 
+_BELOW_ONE = np.nextafter(1.0, 0.0)  # where a clock fell in the day's probability stays below 1 (rounding)
+
+
 class Recommending:
     """Keeps `NeighbourCounts` of the recommenders (sim.acquisition.recommenders) current from the shoppers
     whose state changed, without a pass over every shopper: a shopper enters or leaves the set only on a
@@ -140,7 +143,7 @@ class JoinClocks:
             first, last = lo + np.searchsorted(self.hazard[lo:hi], [before, after], side="right")
             if last > first:
                 who.append(self.shopper[first:last])
-                where.append(-np.expm1(before - self.hazard[first:last]) / p[s])
+                where.append(np.minimum(-np.expm1(before - self.hazard[first:last]) / p[s], _BELOW_ONE))
         if not who:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(who), np.concatenate(where)

@@ -87,18 +87,34 @@ class CounterUniforms:
 
     def uniform_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """float32 uniforms in (0, 1) of shoppers `idx` at their own counters (aligned)."""
-        return ((self._bits_at(counter, idx) >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) \
-            * np.float32(2.0**-24)
+        return _uniform32(self._bits_at(counter, idx))
 
     def exponential_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Exp(1) draws of shoppers `idx` at their own counters (aligned)."""
-        return -np.log(((self._bits_at(counter, idx) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53)
+        return -np.log(_uniform64(self._bits_at(counter, idx)))
 
     def uniform(self, day: int, idx: np.ndarray) -> np.ndarray:
         """float32 uniforms in (0, 1), one per shopper in `idx` (24 bits, the resolution of the daily draws)."""
-        return ((self._bits(day, idx) >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+        return _uniform32(self._bits(day, idx))
 
     def exponential(self, day: int, idx: np.ndarray) -> np.ndarray:
         """Exp(1) waiting 'hazards' (float64, from 53-bit uniforms in (0, 1)), one per shopper in `idx`."""
-        u = ((self._bits(day, idx) >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
-        return -np.log(u)
+        return -np.log(_uniform64(self._bits(day, idx)))
+
+
+_BELOW_ONE32 = np.nextafter(np.float32(1.0), np.float32(0.0))
+_BELOW_ONE64 = np.nextafter(1.0, 0.0)
+
+
+def _uniform32(bits: np.ndarray) -> np.ndarray:
+    """The top 24 bits as a float32 in (0, 1): (k + 1/2) / 2^24, rounded to float32, and the one value that
+    rounds up to 1 (k = 2^24 - 1) held just below it (at 1 an inverse-CDF draw could pick an option of
+    weight 0)."""
+    u = ((bits >> np.uint64(40)).astype(np.float32) + np.float32(0.5)) * np.float32(2.0**-24)
+    return np.minimum(u, _BELOW_ONE32, out=u)
+
+
+def _uniform64(bits: np.ndarray) -> np.ndarray:
+    """The top 53 bits as a float64 in (0, 1) (the value that rounds up to 1 held just below it)."""
+    u = ((bits >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+    return np.minimum(u, _BELOW_ONE64, out=u)

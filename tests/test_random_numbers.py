@@ -167,3 +167,13 @@ def test_lifecycle_counts_from_the_day_counts_equal_a_pass_over_the_shoppers():
         clock = d - np.maximum(sh.last_day[customers], 0)
         assert model._churn_counts(d) == (np.count_nonzero(clock == lc.churned_after_days),
                                           np.count_nonzero(clock < lc.churned_after_days))
+
+
+def test_the_largest_draw_stays_below_one():
+    """At u = 1 an inverse-CDF draw picks the last option even when its weight is 0; the top 24-bit value
+    rounds to 1 in float32 and is held just below it (and the top 53-bit value in float64)."""
+    from sim.rng import _uniform32, _uniform64
+
+    top32 = _uniform32(np.array([2**24 - 1], dtype=np.uint64) << np.uint64(40))
+    top64 = _uniform64(np.array([2**53 - 1], dtype=np.uint64) << np.uint64(11))
+    assert top32[0] < 1.0 and top64[0] < 1.0 and -np.log(top64[0]) > 0

@@ -61,7 +61,8 @@ class PolicyContext:
         return gg.p / sh.spend_rate * sh.spend_multiplier * price[sh.segment]
 
     def rate_multiplier_of(self, shoppers: np.ndarray) -> np.ndarray | float:
-        """Today's purchase-rate multiplier of exposed `shoppers` (every source)."""
+        """Today's purchase-rate multiplier of `shoppers` (every source); they must be among today's
+        `exposed` (e.g. repeat buyers), as for ShopperPopulation.would_buy."""
         m = self.rate_multiplier
         return m[np.searchsorted(self.exposed, shoppers)] if np.ndim(m) else m
 
