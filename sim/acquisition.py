@@ -51,14 +51,14 @@ def paid_join_probability(marketing_spend: float, cfg: AcquisitionConfig, prospe
     return min(1.0, paid_joins(marketing_spend, cfg) / prospects)
 
 
-def recommenders(shoppers, day: int, cfg: AcquisitionConfig) -> np.ndarray:
-    """Who spreads word of mouth today: customers still latently alive who bought within
-    `recommend_window_days` (all latently alive ones when it is null). A customer who dropped out, or
-    has not bought for longer, recommends nothing."""
-    active = shoppers.alive & shoppers.is_customer
+def recommenders(shoppers, day: int, cfg: AcquisitionConfig, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+    """Who of shoppers `who` (default all) spreads word of mouth today: customers still latently alive who
+    bought within `recommend_window_days` (all latently alive ones when it is null). A customer who
+    dropped out, or has not bought for longer, recommends nothing."""
+    active = shoppers.alive[who] & shoppers.is_customer[who]
     if cfg.recommend_window_days is None:
         return active
-    return active & (day - shoppers.last_day <= cfg.recommend_window_days)
+    return active & (day - shoppers.last_day[who] <= cfg.recommend_window_days)
 
 
 _BELOW_ONE = np.nextafter(1.0, 0.0)  # where a clock fell in the day's probability stays below 1 (rounding)
@@ -105,11 +105,7 @@ class Recommending:
         if not parts:
             return
         who = np.unique(np.concatenate(parts))
-        sh = self.shoppers
-        status = sh.alive[who] & sh.is_customer[who]
-        if self.window is not None:
-            status &= day - sh.last_day[who] <= self.window
-        self.counts.set(who, status)
+        self.counts.set(who, recommenders(self.shoppers, day, self.cfg, who))
 
 
 class JoinClocks:

@@ -234,11 +234,6 @@ class ChoiceModel:
     def _set_multiplier(self) -> None:
         self.segment_offer_multiplier = self.nest.multiplier(self.offer_gain, self.rival_gain)
 
-    @property
-    def offer_multiplier(self) -> np.ndarray:
-        """Each shopper's purchase-rate multiplier of the offer (its segment's; exactly 1 in today's market)."""
-        return self.segment_offer_multiplier[self.shopper_segment]
-
     def set_rival_gain(self, gain: np.ndarray) -> None:
         """The rivals' offer changed: its value less the calibrated one, per segment."""
         self.rival_gain = np.asarray(gain, dtype=np.float64)

@@ -50,11 +50,6 @@ from sim.seasonality import daily_multipliers, month_ends
 from sim.supply_chain import SupplyChain
 
 
-def _at(values: np.ndarray | float, idx: np.ndarray) -> np.ndarray | float:
-    """An array over shoppers at `idx`, or the scalar that stands for every shopper."""
-    return values[idx] if np.ndim(values) else values
-
-
 class MarketModel(mesa.Model):
     """The marketplace: shoppers (columns), merchants, suppliers, the last mile, the platform and its policies."""
 
@@ -379,7 +374,7 @@ class MarketModel(mesa.Model):
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
         dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters),
                               self.policies.dropout_multiplier(ctx, repeaters),
-                              _at(rate_mult, np.searchsorted(exposed, repeaters)))
+                              ctx.rate_multiplier_of(repeaters))
         self.recommending.touch(d, dropped)
 
         # 8. merchants: costs of the day, forecast, replenishment orders to suppliers

@@ -83,14 +83,15 @@ class PolicyContext:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(now > 0, choice.nest.multiplier(gain + extra, rival) / now, 1.0)
 
-    def recency(self) -> np.ndarray:
-        """Days since each shopper's last purchase, today."""
-        return self.day - self.shoppers.last_day
+    def recency(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Days since the last purchase of shoppers `who` (default all), today."""
+        return self.day - self.shoppers.last_day[who]
 
-    def active(self) -> np.ndarray:
-        """Customers who bought within the dormancy window (lifecycle states new and active)."""
+    def active(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Which of shoppers `who` (default all) are customers who bought within the dormancy window
+        (lifecycle states new and active)."""
         window = self.market.shoppers.lifecycle.dormant_after_days
-        return self.shoppers.is_customer & (self.recency() < window)
+        return self.shoppers.is_customer[who] & (self.recency(who) < window)
 
 
 @dataclass

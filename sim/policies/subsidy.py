@@ -146,10 +146,10 @@ class Subsidy(Policy):
         lc = ctx.market.shoppers.lifecycle
         if c.target == "new":
             return day - sh.first_day[who] < lc.new_days
-        if c.target in ("active", "dormant"):
-            recency = day - sh.last_day[who]
-            if c.target == "active":
-                return recency < lc.dormant_after_days
+        if c.target == "active":
+            return ctx.active(who)
+        if c.target == "dormant":
+            recency = ctx.recency(who)
             return (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
         if c.target == "segment":
             return sh.segment[who] == self.segment_code[i]
