@@ -98,8 +98,14 @@ def percent(axis) -> None:
 
 
 def dates(axis) -> None:
-    """Month ticks with concise labels (Jan, Feb, ... with the year where it changes)."""
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    """Month ticks with concise labels (Jan, Feb, ... with the year where it changes). Call it once the
+    data are drawn: the ticks are chosen for the axis's range then and kept (matplotlib's automatic date
+    locator would otherwise recompute the same ticks at every layout pass and draw, a third of a chart's
+    drawing time)."""
+    from matplotlib.ticker import FixedLocator
+    auto = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    auto.set_axis(axis)
+    locator = FixedLocator(auto())
     axis.set_major_locator(locator)
     axis.set_major_formatter(mdates.ConciseDateFormatter(locator))
 
@@ -131,7 +137,9 @@ def titled(fig, finding: str, subtitle: str, warning: str | None = None) -> None
 
 
 def save(fig, path: Path) -> list[Path]:
-    """PNG (for reports and slides) and SVG (for editing) side by side; the figure is closed."""
+    """PNG (for reports and slides) and SVG (for editing) side by side; the figure is closed. The SVG keeps
+    the layout the PNG was drawn with (laying the figure out again would give the same places, at the
+    cost of measuring every text again)."""
     path = Path(path)
     written = []
     for suffix in (".png", ".svg"):
@@ -139,5 +147,6 @@ def save(fig, path: Path) -> list[Path]:
         with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: editable and searchable
             fig.savefig(target, dpi=DPI, metadata={"Date": None} if suffix == ".svg" else None)
         written.append(target)
+        fig.set_layout_engine(None)  # keep the places found (with "none" matplotlib still lays out once more)
     plt.close(fig)
     return written

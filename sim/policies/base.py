@@ -83,6 +83,11 @@ class PolicyContext:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(now > 0, choice.nest.multiplier(gain + extra, rival) / now, 1.0)
 
+    def offer_key(self) -> bytes:
+        """What saving_multiplier depends on beyond the shoppers and the saving: the platform's and the
+        rivals' offer values per segment (PerShopper keys on it)."""
+        return self.choice.offer_gain.tobytes() + self.choice.rival_gain.tobytes()
+
     def recency(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Days since the last purchase of shoppers `who` (default all), today."""
         return self.day - self.shoppers.last_day[who]
@@ -92,6 +97,35 @@ class PolicyContext:
         (lifecycle states new and active)."""
         window = self.market.shoppers.lifecycle.dormant_after_days
         return self.shoppers.is_customer[who] & (self.recency(who) < window)
+
+
+class PerShopper:
+    """A value per shopper that a policy computes only where it may have changed since it was last asked:
+    for the shoppers the policy marks (their state changed) and for everyone when what it depends on
+    market-wide (the key) changes. A day's purchase multipliers then cost a look-up, not a recomputation
+    for every customer (issue 23); the values are the same as computing them afresh, bit for bit, as long
+    as every change of an input is marked or in the key."""
+
+    def __init__(self, n: int, compute) -> None:
+        self.compute = compute  # compute(who) -> values of shoppers `who` (aligned) as things are now
+        self.values = np.zeros(n)
+        self.fresh = np.zeros(n, dtype=bool)
+        self.key: Any = None
+
+    def mark(self, who: np.ndarray) -> None:
+        """Shoppers `who`'s values may have changed."""
+        self.fresh[who] = False
+
+    def of(self, who: np.ndarray, key: Any) -> np.ndarray:
+        """The values of shoppers `who` (aligned) when the market-wide inputs are `key`."""
+        if key != self.key:
+            self.fresh[:] = False
+            self.key = key
+        stale = who[~self.fresh[who]]
+        if stale.size:
+            self.values[stale] = self.compute(stale)
+            self.fresh[stale] = True
+        return self.values[who]
 
 
 @dataclass

@@ -47,7 +47,7 @@ from pydantic import Field, model_validator
 
 from sim.kpis import Kpi
 from sim.orders import OrderBatch
-from sim.policies.base import Policy, PolicyContext
+from sim.policies.base import PerShopper, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Probability, Section
 
 DECAY_90D = float(np.exp(-1.0 / 90.0))
@@ -165,12 +165,20 @@ class Loyalty(Policy):
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
         self.last_order = np.full(n, -1, dtype=np.int64)  # day of the last served order (expiry clock)
+        self.tier = np.searchsorted(self.tier_min, self.spend_90d, side="right") - 1  # kept as spend changes
+        self.tier_floor = self.tier_min[self.tier]  # below it, the tier drops
+        self.multiplier = PerShopper(n, lambda who: self._purchase_multiplier(ctx, who))
         self.totals = {"points_earned": 0.0, "points_redeemed": 0.0, "points_expired": 0.0, "membership_fees": 0.0,
                        "free_shipping": 0.0, "members_joined": 0}
         self.liability = 0.0
 
     def _tier(self, who: np.ndarray | slice = slice(None)) -> np.ndarray:
-        return np.searchsorted(self.tier_min, self.spend_90d[who], side="right") - 1
+        return self.tier[who]
+
+    def _retier(self, who: np.ndarray) -> None:
+        """The tiers of shoppers `who`, whose trailing spend changed, from that spend."""
+        self.tier[who] = np.searchsorted(self.tier_min, self.spend_90d[who], side="right") - 1
+        self.tier_floor[who] = self.tier_min[self.tier[who]]
 
     def points_saving(self, ctx: PolicyContext, who: np.ndarray | slice = slice(None)) -> np.ndarray:
         """Share of an order's price the shopper gets back in points, valued now (money x time discount)."""
@@ -184,7 +192,12 @@ class Loyalty(Policy):
 
     def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """Points' and membership's saving, and the goal gradient (`who` are customers: prospects hold no
-        points)."""
+        points). Kept per shopper: recomputed where points, tier or membership changed, and for everyone
+        when the offer or the delivery a member saves does."""
+        delivery = self._expected_delivery_cost(ctx) if self.config.membership.enabled else 0.0
+        return self.multiplier.of(who, (ctx.offer_key(), delivery))
+
+    def _purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray:
         cfg = self.config
         saving = self.points_saving(ctx, who)
         if cfg.membership.enabled:
@@ -214,6 +227,9 @@ class Loyalty(Policy):
         rows = np.flatnonzero(orders.fulfilled)
         shopper, value = orders.shopper[rows], orders.value[rows]
         np.add.at(self.spend_90d, shopper, value)
+        changed = np.concatenate([shopper, np.flatnonzero(self.spend_90d < self.tier_floor)])  # ordered, decayed
+        self._retier(changed)
+        self.multiplier.mark(changed)  # their points or tier changed
         earned = value * cfg.points_per_currency * self.points_mult[self._tier(shopper)]
         np.add.at(self.points, shopper, earned)
         self.last_order[shopper] = ctx.day
@@ -261,6 +277,7 @@ class Loyalty(Policy):
             points = float(self.points[expired].sum())
             self.totals["points_expired"] += points
             self.points[expired] = 0.0
+            self.multiplier.mark(expired)
             self._book(ctx, "loyalty_expired", points * cfg.point_value * (1.0 - cfg.breakage))
         fees = float(self.member.sum()) * self.config.membership.fee_per_month * 12.0 / 365.0
         if fees:
@@ -274,10 +291,12 @@ class Loyalty(Policy):
         active = ctx.active()
         orders_a_month = self.rate * 365.0 / 12.0 / 7.0
         worth = self.taste * orders_a_month * self._expected_delivery_cost(ctx) > ms.fee_per_month
+        before = self.member.copy()
         self.member &= active  # lapsed members cancel (what it is worth to a shopper does not change)
         weigh = active & ~self.member & (self.rng.random(ctx.shoppers.n) < ms.consideration)
         join = weigh & worth
         self.member |= join
+        self.multiplier.mark(np.flatnonzero(self.member != before))
         self.totals["members_joined"] += int(join.sum())
 
     def summary(self) -> dict[str, float]:

@@ -38,7 +38,7 @@ from pydantic import Field, model_validator
 from sim.config import MarketConfig
 from sim.kpis import Kpi
 from sim.orders import OrderBatch
-from sim.policies.base import Policy, PolicyContext
+from sim.policies.base import PerShopper, Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Section
 
 DIP_DEPTH = 0.5  # share of its purchases a shopper skips while it repays purchases pulled forward
@@ -131,6 +131,8 @@ class Subsidy(Policy):
         self.who_today = np.zeros(0, dtype=np.int64)  # today's candidates for a repeat purchase
         self.coupon_multiplier = np.ones(0)  # their coupon multiplier today, before the dip
         self.expected_order = ctx.expected_order_value()  # the shopper's usual order value
+        self.coupon = PerShopper(n, lambda who: self._coupon_multiplier(ctx, who))
+        self.checked_expiry = 0  # coupons expiring before this day have been marked
         names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
 
@@ -165,6 +167,7 @@ class Subsidy(Policy):
             who = customers[self._targets(ctx, i, day, customers)]
             give = who[(self.expiry[i, who] < day) & (day - self.last_issue[i, who] >= c.reissue_after_days)]
             self.expiry[i, give] = day + c.validity_days - 1
+            self.coupon.mark(give)
             self.last_issue[i, give] = day
             self.totals["issued"] += int(give.size)
 
@@ -175,7 +178,19 @@ class Subsidy(Policy):
         return np.minimum(c.value / self.expected_order, 0.9)
 
     def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
-        """A holder values its best coupon (an order uses one): its discount, through the price."""
+        """A holder values its best coupon (an order uses one): its discount, through the price. Kept per
+        shopper: recomputed where a coupon was issued, used or expired, and for everyone when the offer or
+        a campaign's budget (spent or not) changes."""
+        for i in range(len(self.config.campaigns)):  # coupons whose last valid day has passed
+            self.coupon.mark(np.flatnonzero((self.expiry[i] >= self.checked_expiry) & (self.expiry[i] < ctx.day)))
+        self.checked_expiry = ctx.day
+        budgets = tuple(self._budget_left(i) <= 0 for i in range(len(self.config.campaigns)))
+        mult = self.coupon.of(who, (ctx.offer_key(), budgets))
+        self.who_today, self.coupon_multiplier = who, mult  # today's coupon multiplier, before the dip
+        self.multiplier_today = mult * self._dip(ctx, who)
+        return self.multiplier_today
+
+    def _coupon_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray:
         day = ctx.day
         best = np.zeros(who.size)
         for i in range(len(self.config.campaigns)):
@@ -189,9 +204,7 @@ class Subsidy(Policy):
         mult = np.ones(who.size)
         holders = np.flatnonzero(best > 0)
         mult[holders] = ctx.saving_multiplier(best[holders], who[holders])
-        self.who_today, self.coupon_multiplier = who, mult  # today's coupon multiplier, before the dip
-        self.multiplier_today = mult * self._dip(ctx, who)
-        return self.multiplier_today
+        return mult
 
     def _today(self, values: np.ndarray, shoppers: np.ndarray) -> np.ndarray:
         """Today's `values` (aligned with who_today) of `shoppers` (among them)."""
@@ -247,6 +260,7 @@ class Subsidy(Policy):
                 continue
             used[idx] = True
             self.expiry[i, shopper[idx]] = -1
+            self.coupon.mark(shopper[idx])
             cost = float(discount.sum())
             self.spent_month[i] += cost
             ctx.ledger.post("subsidy", cost)
