@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.config import AcquisitionConfig, MarketConfig
-from sim.network import NeighbourCounts
+from sim.network import KeptSet, NeighbourCounts
 from sim.rng import CounterUniforms
 
 CHANNELS = {"initial": 0, "paid": 1, "organic": 2, "word_of_mouth": 3, "referral": 4}
@@ -64,48 +64,16 @@ def recommenders(shoppers, day: int, cfg: AcquisitionConfig, who: np.ndarray | s
 _BELOW_ONE = np.nextafter(1.0, 0.0)  # where a clock fell in the day's probability stays below 1 (rounding)
 
 
-class Recommending:
-    """Keeps `NeighbourCounts` of the recommenders (sim.acquisition.recommenders) current from the shoppers
-    whose state changed, without a pass over every shopper: a shopper enters or leaves the set only on a
-    day it joined, bought or dropped out (`touch`), or when its last purchase leaves the window, window + 1
-    days after it was touched."""
+class Recommending(KeptSet):
+    """The recommenders (`recommenders`) as a KeptSet: a shopper enters or leaves the set only on a day it
+    joined, bought or dropped out (`touch`), or when its last purchase leaves the window, window + 1 days
+    after it was touched."""
 
     def __init__(self, shoppers, cfg: AcquisitionConfig, counts: NeighbourCounts) -> None:
-        self.shoppers, self.cfg, self.window, self.counts = shoppers, cfg, cfg.recommend_window_days, counts
-        self.touched: dict[int, list[np.ndarray]] | None = None  # None: not started
-
-    def _start(self, day: int) -> None:
-        """The first day: one pass over the shoppers."""
-        members = recommenders(self.shoppers, day, self.cfg)
-        self.counts.update(members)
-        self.touched = {}
-        who = np.flatnonzero(members)
-        if self.window is not None and who.size:  # members leave the window by the day of their last purchase
-            last = self.shoppers.last_day[who]
-            order = np.argsort(last, kind="stable")
-            days, starts = np.unique(last[order], return_index=True)
-            for d, group in zip(days.tolist(), np.split(who[order], starts[1:]), strict=True):
-                self.touched[d] = [group]
-
-    def touch(self, day: int, who: np.ndarray) -> None:
-        """Shoppers who joined, bought or dropped out on `day`."""
-        if self.touched is not None:
-            self.touched.setdefault(day, []).append(who)
-
-    def advance(self, day: int) -> None:
-        """The set at the start of `day`, from the one at the start of the day before (a full pass the
-        first time)."""
-        if self.touched is None:
-            self._start(day)
-            return
-        days = [day - 1] if self.window is None else [day - 1, day - 1 - self.window]
-        parts = [x for d in days for x in self.touched.get(d, [])]
-        for d in [d for d in self.touched if d < day - 1 - (self.window or 0)]:
-            del self.touched[d]
-        if not parts:
-            return
-        who = np.unique(np.concatenate(parts))
-        self.counts.set(who, recommenders(self.shoppers, day, self.cfg, who))
+        self.shoppers, self.window = shoppers, cfg.recommend_window_days
+        window = self.window
+        super().__init__(counts, lambda day, who: recommenders(shoppers, day, cfg, who),
+                         None if window is None else window + 1, lambda who: shoppers.last_day[who])
 
 
 class JoinClocks:

@@ -71,13 +71,15 @@ class SocialNetwork:
             if pool.size == 0:
                 return np.full(rows.size, -1)
             return pool[np.minimum((u * pool.size).astype(np.int64), pool.size - 1)]
-        sub = self.adjacency[rows].multiply(members[None, :].astype(np.float32)).tocsr()
-        sub.eliminate_zeros()
-        count = np.diff(sub.indptr)
+        neighbour, owner = self.ties(rows)
+        kept = members[neighbour]
+        neighbour, owner = neighbour[kept], owner[kept]  # still grouped by row, in the adjacency's order
+        count = np.bincount(owner, minlength=rows.size)
         out = np.full(rows.size, -1, dtype=np.int64)
         has = count > 0
-        pos = sub.indptr[:-1][has] + np.minimum((u[has] * count[has]).astype(np.int64), count[has] - 1)
-        out[has] = sub.indices[pos]
+        first = np.cumsum(count) - count
+        pos = first[has] + np.minimum((u[has] * count[has]).astype(np.int64), count[has] - 1)
+        out[has] = neighbour[pos]
         return out
 
 
@@ -123,6 +125,54 @@ class NeighbourCounts:
     def reached(self) -> np.ndarray | None:
         """Whether each shopper has a neighbour in the set (bool; None on the complete graph: everyone alike)."""
         return None if self.count is None else self.count > 0
+
+
+class KeptSet:
+    """A set of shoppers (with its NeighbourCounts) kept current from the shoppers whose state changed,
+    without a pass over every shopper: a shopper can enter or leave only the day after it was touched
+    (it joined, bought, dropped out, ...) or, when the set has a time window, `expires` days after its last
+    touch (its last purchase leaves the window). On those days `rule(day, who)` says which of `who` are
+    in. The first day is one pass over every shopper; then `since(who)` gives each member's last touch."""
+
+    def __init__(self, counts: NeighbourCounts, rule, expires: int | None, since) -> None:
+        self.counts, self.rule, self.expires, self.since = counts, rule, expires, since
+        self.touched: dict[int, list[np.ndarray]] | None = None  # None: not started
+
+    @property
+    def members(self) -> np.ndarray:
+        """Whether each shopper is in the set (bool; read only)."""
+        return self.counts.members
+
+    def _start(self, day: int) -> None:
+        members = self.rule(day, slice(None))
+        self.counts.update(members)
+        self.touched = {}
+        who = np.flatnonzero(members)
+        if self.expires is not None and who.size:  # members leave the window counted from their last touch
+            last = self.since(who)
+            order = np.argsort(last, kind="stable")
+            days, starts = np.unique(last[order], return_index=True)
+            for d, group in zip(days.tolist(), np.split(who[order], starts[1:]), strict=True):
+                self.touched[d] = [group]
+
+    def touch(self, day: int, who: np.ndarray) -> None:
+        """Shoppers whose state changed on `day`."""
+        if self.touched is not None:
+            self.touched.setdefault(day, []).append(who)
+
+    def advance(self, day: int) -> None:
+        """The set at the start of `day`, from the one the day before (a pass over everyone the first time)."""
+        if self.touched is None:
+            self._start(day)
+            return
+        days = [day - 1] if self.expires is None else [day - 1, day - self.expires]
+        parts = [x for d in days for x in self.touched.get(d, [])]
+        for d in [d for d in self.touched if d < day - max(1, self.expires or 1)]:
+            del self.touched[d]
+        if not parts:
+            return
+        who = np.unique(np.concatenate(parts))
+        self.counts.set(who, self.rule(day, who))
 
 
 def build_network(cfg: NetworkConfig, n: int, segment: np.ndarray, rng: np.random.Generator,

@@ -137,16 +137,20 @@ def titled(fig, finding: str, subtitle: str, warning: str | None = None) -> None
 
 
 def save(fig, path: Path) -> list[Path]:
-    """PNG (for reports and slides) and SVG (for editing) side by side; the figure is closed. The SVG keeps
-    the layout the PNG was drawn with (laying the figure out again would give the same places, at the
-    cost of measuring every text again)."""
+    """PNG (for reports and slides) and SVG (for editing) side by side; the figure is closed.
+
+    The figure is laid out once, at the PNG's resolution, and both files keep that layout (matplotlib
+    would lay it out again for each file, measuring every text each time). The PNG is compressed at zlib
+    level 1: about 9% larger than the default level 6 and a third faster to write (issue 23)."""
     path = Path(path)
+    fig.dpi = DPI  # laid out at the resolution it is saved at
+    fig.draw_without_rendering()
+    fig.set_layout_engine(None)  # keep the places found
     written = []
-    for suffix in (".png", ".svg"):
+    for suffix, options in ((".png", {"pil_kwargs": {"compress_level": 1}}), (".svg", {"metadata": {"Date": None}})):
         target = path.with_suffix(suffix)
         with plt.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: editable and searchable
-            fig.savefig(target, dpi=DPI, metadata={"Date": None} if suffix == ".svg" else None)
+            fig.savefig(target, dpi=DPI, **options)
         written.append(target)
-        fig.set_layout_engine(None)  # keep the places found (with "none" matplotlib still lays out once more)
     plt.close(fig)
     return written

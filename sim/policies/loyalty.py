@@ -165,6 +165,7 @@ class Loyalty(Policy):
         self.tier_min = np.array([t.min_spend_90d for t in cfg.tiers])
         self.points_mult = np.array([t.points_multiplier for t in cfg.tiers])
         self.last_order = np.full(n, -1, dtype=np.int64)  # day of the last served order (expiry clock)
+        self.served_on: dict[int, np.ndarray] = {}  # day -> shoppers served that day (until their points expire)
         self.tier = np.searchsorted(self.tier_min, self.spend_90d, side="right") - 1  # kept as spend changes
         self.tier_floor = self.tier_min[self.tier]  # below it, the tier drops
         self.multiplier = PerShopper(n, lambda who: self._purchase_multiplier(ctx, who))
@@ -233,6 +234,8 @@ class Loyalty(Policy):
         earned = value * cfg.points_per_currency * self.points_mult[self._tier(shopper)]
         np.add.at(self.points, shopper, earned)
         self.last_order[shopper] = ctx.day
+        if shopper.size:
+            self.served_on[ctx.day] = np.unique(shopper)
         self.totals["points_earned"] += float(earned.sum())
         accrued = float(earned.sum()) * cfg.point_value * (1.0 - cfg.breakage)
         redeem = np.unique(shopper[self.points[shopper] >= cfg.redeem_min_points])
@@ -272,8 +275,12 @@ class Loyalty(Policy):
         """Balances untouched for points_expiry_days expire (their provision released); the membership
         fee is income pro rata: each day earns its share of the month's fee."""
         cfg = self.config
-        expired = (self.points > 0) & (ctx.day - self.last_order >= cfg.points_expiry_days)
-        if expired.any():
+        # a balance expires on the day its last order is points_expiry_days old (points are only earned with
+        # an order, and every day's expiries are done on that day): only that day's customers can expire
+        last = ctx.day - cfg.points_expiry_days
+        served = self.served_on.pop(last, None)
+        expired = served[(self.last_order[served] == last) & (self.points[served] > 0)] if served is not None else []
+        if len(expired):
             points = float(self.points[expired].sum())
             self.totals["points_expired"] += points
             self.points[expired] = 0.0

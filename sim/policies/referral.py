@@ -38,7 +38,7 @@ from pydantic import Field
 from sim.acquisition import CHANNELS
 from sim.choice import rank_within_groups
 from sim.kpis import Kpi
-from sim.network import NeighbourCounts
+from sim.network import KeptSet, NeighbourCounts
 from sim.orders import OrderBatch
 from sim.policies.base import Policy, PolicyContext
 from sim.schema import NonNegative, PolicySection, Positive, Probability
@@ -112,16 +112,22 @@ class Referral(Policy):
         self.referred_by = np.full(n, -1, dtype=np.int64)
         self.coupon_held = np.zeros(n, dtype=bool)  # a referee's coupon, until its first served order
         self._referring = NeighbourCounts(ctx.network)  # eligible referrers among each shopper's neighbours
+        # who can refer changes only with a shopper's joins, orders and rewards, and as its last order leaves the
+        # dormancy window (active eligibility): kept from those changes (touched in on_joins and on_orders)
+        window = ctx.market.shoppers.lifecycle.dormant_after_days if self.config.eligibility == "active" else None
+        self._referrers = KeptSet(self._referring, lambda day, who: self._eligible(ctx, who), window,
+                                  lambda who: ctx.shoppers.last_day[who])
 
-    def _eligible(self, ctx: PolicyContext) -> np.ndarray:
-        ok = ctx.active() if self.config.eligibility == "active" else ctx.shoppers.is_customer.copy()
+    def _eligible(self, ctx: PolicyContext, who: np.ndarray | slice = slice(None)) -> np.ndarray:
+        """Which of shoppers `who` can refer today."""
+        ok = ctx.active(who) if self.config.eligibility == "active" else ctx.shoppers.is_customer[who].copy()
         if self.config.cap_per_referrer is not None:
-            ok &= self.rewards_earned < self.config.cap_per_referrer
+            ok &= self.rewards_earned[who] < self.config.cap_per_referrer
         return ok
 
     def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
-        self._can_refer = self._eligible(ctx)
-        self._referring.update(self._can_refer)
+        self._referrers.advance(ctx.day)
+        self._can_refer = self._referrers.members
         reached = self._referring.reached()
         if reached is None:  # the complete graph: the same for everyone
             return self.config.referral_q * self.response * self._referring.share(None)
@@ -133,6 +139,7 @@ class Referral(Policy):
     def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray:
         """Pay for today's referred joins; word-of-mouth joins claimed by a referral link become referrals."""
         cfg = self.config
+        self._referrers.touch(ctx.day, joiners)  # customers now
         channel = self._claim_word_of_mouth(ctx, joiners, channel)
         referred = joiners[channel == CHANNELS["referral"]]
         if referred.size == 0:
@@ -148,6 +155,7 @@ class Referral(Policy):
         fake_referrer = referrer[self.fraud_rng.integers(0, referred.size, fakes)] if fakes else referrer[:0]
         paid_to = self._within_cap(np.concatenate([referrer[referrer >= 0], fake_referrer[fake_referrer >= 0]]))
         np.add.at(self.rewards_earned, paid_to, 1)
+        self._referrers.touch(ctx.day, paid_to)  # nearer their cap
         cost = paid_to.size * cfg.reward_referrer
         if cfg.reward_type == "cash":
             cost += (referred.size + fakes) * cfg.reward_referee
@@ -189,9 +197,10 @@ class Referral(Policy):
         return referrers[rank_within_groups(referrers) < cap - self.rewards_earned[referrers]]
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:
+        served = orders.shopper[orders.fulfilled]
+        self._referrers.touch(ctx.day, served)  # their last order is today's
         if self.config.reward_type != "coupon":
             return
-        served = orders.shopper[orders.fulfilled]
         redeem = served[self.coupon_held[served]]  # the referee's first served order, whenever it comes
         if redeem.size:
             self.coupon_held[redeem] = False

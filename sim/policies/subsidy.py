@@ -132,7 +132,11 @@ class Subsidy(Policy):
         self.coupon_multiplier = np.ones(0)  # their coupon multiplier today, before the dip
         self.expected_order = ctx.expected_order_value()  # the shopper's usual order value
         self.coupon = PerShopper(n, lambda who: self._coupon_multiplier(ctx, who))
-        self.checked_expiry = 0  # coupons expiring before this day have been marked
+        # each campaign's discount as a share of the shopper's usual order (per shopper for fixed amounts)
+        self.discount_share = [min(c.value / 100.0, 0.9) if c.coupon_type == "percent"
+                               else np.minimum(c.value / self.expected_order, 0.9) for c in self.config.campaigns]
+        self.expiring: dict[int, list[np.ndarray]] = {}  # day -> shoppers whose coupon is no longer valid from then
+        self.owing = np.zeros(0, dtype=np.int64)  # shoppers with borrowed > 0 (sorted)
         names = [s.name for s in ctx.market.shoppers.segments]
         self.segment_code = [names.index(c.segment) if c.segment else -1 for c in self.config.campaigns]
 
@@ -168,22 +172,20 @@ class Subsidy(Policy):
             give = who[(self.expiry[i, who] < day) & (day - self.last_issue[i, who] >= c.reissue_after_days)]
             self.expiry[i, give] = day + c.validity_days - 1
             self.coupon.mark(give)
+            self.expiring.setdefault(day + c.validity_days, []).append(give)  # the first day they no longer hold it
             self.last_issue[i, give] = day
             self.totals["issued"] += int(give.size)
 
     def _discount_share(self, i: int) -> np.ndarray | float:
-        c = self.config.campaigns[i]
-        if c.coupon_type == "percent":
-            return min(c.value / 100.0, 0.9)
-        return np.minimum(c.value / self.expected_order, 0.9)
+        return self.discount_share[i]
 
     def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """A holder values its best coupon (an order uses one): its discount, through the price. Kept per
         shopper: recomputed where a coupon was issued, used or expired, and for everyone when the offer or
         a campaign's budget (spent or not) changes."""
-        for i in range(len(self.config.campaigns)):  # coupons whose last valid day has passed
-            self.coupon.mark(np.flatnonzero((self.expiry[i] >= self.checked_expiry) & (self.expiry[i] < ctx.day)))
-        self.checked_expiry = ctx.day
+        for day in [d for d in self.expiring if d <= ctx.day]:  # coupons whose last valid day has passed
+            for who_expired in self.expiring.pop(day):
+                self.coupon.mark(who_expired)
         budgets = tuple(self._budget_left(i) <= 0 for i in range(len(self.config.campaigns)))
         mult = self.coupon.of(who, (ctx.offer_key(), budgets))
         self.who_today, self.coupon_multiplier = who, mult  # today's coupon multiplier, before the dip
@@ -218,13 +220,14 @@ class Subsidy(Policy):
         stop the day's dropout hazard (dropouts happen at purchases, agents/shopper.py), and at half the
         rate the per-purchase correction that keeps lifetimes in calendar time still holds. Returned for
         `who` (aligned)."""
-        owing = np.flatnonzero(self.borrowed > 0)
+        owing = self.owing
         if owing.size == 0:
             return 1.0
         daily = ctx.purchase_rate(owing) / 7.0
         skipped = np.minimum(self.borrowed[owing], DIP_DEPTH * daily)
         self.borrowed[owing] -= skipped
         self.borrowed[owing[self.borrowed[owing] < 1e-12]] = 0.0
+        self.owing = owing[self.borrowed[owing] > 0]
         dip = 1.0 - np.divide(skipped, daily, out=np.ones_like(daily), where=daily > 0)
         out = np.ones(who.size)
         pos = np.searchsorted(who, owing)
@@ -244,6 +247,7 @@ class Subsidy(Policy):
         if share > 0 and lifted.size:  # the part of the purchase the coupon induced, a share of it borrowed
             induced = share * (1.0 - 1.0 / coupon)
             self.borrowed[lifted] += induced
+            self.owing = np.union1d(self.owing, lifted)
             self.totals["accelerated"] += float(induced.sum())
         used = np.zeros(rows.size, dtype=bool)
         for i, c in enumerate(self.config.campaigns):
