@@ -91,11 +91,13 @@ class NeighbourCounts:
     at the cost of the day's changes. On the complete graph the count is the set's size (no ties stored).
     """
 
-    def __init__(self, network: SocialNetwork) -> None:
+    def __init__(self, network: SocialNetwork, track_changes: bool = False) -> None:
         self.network = network
         self.members = np.zeros(network.n, dtype=bool)
         self.size = 0  # shoppers in the set
         self.count = None if network.complete else np.zeros(network.n, dtype=np.int32)
+        self.has_member = None if network.complete else np.zeros(network.n, dtype=bool)  # count > 0
+        self.changes: list[np.ndarray] | None = [] if track_changes else None  # shoppers whose count changed
 
     def update(self, members: np.ndarray) -> None:
         """The set is now `members` (bool per shopper): one pass to find who changed, then their ties."""
@@ -113,6 +115,9 @@ class NeighbourCounts:
         if self.count is not None:
             neighbour, owner = self.network.ties(changed)
             np.add.at(self.count, neighbour, np.where(entered, 1, -1).astype(np.int32)[owner])
+            self.has_member[neighbour] = self.count[neighbour] > 0
+            if self.changes is not None:
+                self.changes.append(neighbour)
 
     def share(self, idx: np.ndarray) -> np.ndarray | float:
         """The share of each shopper in `idx`'s neighbours in the set (a scalar on the complete graph: the
@@ -123,8 +128,16 @@ class NeighbourCounts:
         return np.divide(self.count[idx], degree, out=np.zeros(idx.size), where=degree > 0)
 
     def reached(self) -> np.ndarray | None:
-        """Whether each shopper has a neighbour in the set (bool; None on the complete graph: everyone alike)."""
-        return None if self.count is None else self.count > 0
+        """Whether each shopper has a neighbour in the set (bool, read only: kept as the counts change; None on
+        the complete graph: everyone alike)."""
+        return self.has_member
+
+    def take_changes(self) -> np.ndarray:
+        """The shoppers whose count changed since the last call (a shopper may appear more than once;
+        track_changes=True)."""
+        changed = np.concatenate(self.changes) if self.changes else np.zeros(0, dtype=np.int64)
+        self.changes = []
+        return changed
 
 
 class KeptSet:

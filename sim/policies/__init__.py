@@ -74,7 +74,10 @@ class PolicySet:
     def __getattr__(self, hook: str) -> Callable[..., Any]:
         if hook not in HOOKS:
             raise AttributeError(f"{type(self).__name__} has no hook {hook!r} (sim/policies/base.HOOKS)")
-        fan_out = _fan_out(HOOKS[hook], [getattr(p, hook) for p in self.policies])
+        # only the policies that override the hook: the base class's neutral answer (0, 1, None) changes
+        # nothing, and adding a scalar to an array over every shopper would cost a copy of it each day
+        fan_out = _fan_out(HOOKS[hook], [getattr(p, hook) for p in self.policies
+                                         if getattr(type(p), hook) is not getattr(Policy, hook)])
         setattr(self, hook, fan_out)  # built once per run
         return fan_out
 
@@ -108,8 +111,10 @@ def _fan_out(combine: str, methods: list[Callable[..., Any]]) -> Callable[..., A
         join, start = (operator.add, 0.0) if combine == "sum" else (operator.mul, 1.0)
 
         def fold(*args: Any) -> Any:
-            total: Any = start
-            for method in methods:
+            if not methods:
+                return start
+            total: Any = methods[0](*args)  # (start + x or start x would be x, in a new array)
+            for method in methods[1:]:
                 total = join(total, method(*args))
             return total
         return fold

@@ -153,7 +153,8 @@ class MonthEndChanges:
 # order): "each" calls them, "collect" lists what is not None, "sum" adds, "product" multiplies,
 # "chain" hands each policy the last argument as the one before returned it (None: unchanged). A new
 # hook is a method below (a no-op or neutral default) and a line here; the model calls
-# `policies.<hook>(...)`.
+# `policies.<hook>(...)`. An answer is read only: a policy may hand out an array it keeps (and one
+# policy's answer is passed on as it is).
 HOOKS: dict[str, str] = {
     "setup": "collect", "merchants_created": "each", "day_start": "each", "join_probability": "sum",
     "on_joins": "chain", "purchase_multiplier": "product", "dropout_multiplier": "product", "on_orders": "each",

@@ -111,7 +111,8 @@ class Referral(Policy):
         self.rewards_earned = np.zeros(n, dtype=np.int64)  # per shopper, as referrer
         self.referred_by = np.full(n, -1, dtype=np.int64)
         self.coupon_held = np.zeros(n, dtype=bool)  # a referee's coupon, until its first served order
-        self._referring = NeighbourCounts(ctx.network)  # eligible referrers among each shopper's neighbours
+        self._referring = NeighbourCounts(ctx.network, track_changes=True)  # eligible referrers among neighbours
+        self._join_p = np.zeros(n)  # the programme's join probability per shopper, kept as the counts change
         # who can refer changes only with a shopper's joins, orders and rewards, and as its last order leaves the
         # dormancy window (active eligibility): kept from those changes (touched in on_joins and on_orders)
         window = ctx.market.shoppers.lifecycle.dormant_after_days if self.config.eligibility == "active" else None
@@ -128,13 +129,11 @@ class Referral(Policy):
     def join_probability(self, ctx: PolicyContext) -> np.ndarray | float:
         self._referrers.advance(ctx.day)
         self._can_refer = self._referrers.members
-        reached = self._referring.reached()
-        if reached is None:  # the complete graph: the same for everyone
+        if ctx.network.complete:  # the same for everyone
             return self.config.referral_q * self.response * self._referring.share(None)
-        reached = np.flatnonzero(reached)
-        p = np.zeros(ctx.shoppers.n)
-        p[reached] = self.config.referral_q * self.response * self._referring.share(reached)
-        return p
+        changed = self._referring.take_changes()  # a shopper's chance changes only with its count
+        self._join_p[changed] = self.config.referral_q * self.response * self._referring.share(changed)
+        return self._join_p  # read only
 
     def on_joins(self, ctx: PolicyContext, joiners: np.ndarray, channel: np.ndarray) -> np.ndarray:
         """Pay for today's referred joins; word-of-mouth joins claimed by a referral link become referrals."""
