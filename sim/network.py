@@ -97,6 +97,7 @@ class NeighbourCounts:
         self.size = 0  # shoppers in the set
         self.count = None if network.complete else np.zeros(network.n, dtype=np.int32)
         self.has_member = None if network.complete else np.zeros(network.n, dtype=bool)  # count > 0
+        self.shares = None if network.complete else np.zeros(network.n)  # count / degree, kept with the counts
         self.changes: list[np.ndarray] | None = [] if track_changes else None  # shoppers whose count changed
 
     def update(self, members: np.ndarray) -> None:
@@ -116,6 +117,7 @@ class NeighbourCounts:
             neighbour, owner = self.network.ties(changed)
             np.add.at(self.count, neighbour, np.where(entered, 1, -1).astype(np.int32)[owner])
             self.has_member[neighbour] = self.count[neighbour] > 0
+            self.shares[neighbour] = self.count[neighbour] / self.network.degree[neighbour]  # a neighbour has ties
             if self.changes is not None:
                 self.changes.append(neighbour)
 
@@ -124,8 +126,7 @@ class NeighbourCounts:
         set's share of all shoppers, as SocialNetwork.share)."""
         if self.count is None:
             return self.size / self.network.n
-        degree = self.network.degree[idx]
-        return np.divide(self.count[idx], degree, out=np.zeros(idx.size), where=degree > 0)
+        return self.shares[idx]
 
     def reached(self) -> np.ndarray | None:
         """Whether each shopper has a neighbour in the set (bool, read only: kept as the counts change; None on

@@ -45,12 +45,13 @@ def _mix_int(x: int) -> int:
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
-    """SplitMix64's finaliser, in place on uint64."""
-    x ^= x >> np.uint64(30)
+    """SplitMix64's finaliser, in place on uint64 (one scratch array for the shifts)."""
+    shifted = np.right_shift(x, np.uint64(30))
+    x ^= shifted
     x *= np.uint64(_MIX1)
-    x ^= x >> np.uint64(27)
+    x ^= np.right_shift(x, np.uint64(27), out=shifted)
     x *= np.uint64(_MIX2)
-    x ^= x >> np.uint64(31)
+    x ^= np.right_shift(x, np.uint64(31), out=shifted)
     return x
 
 
