@@ -66,6 +66,70 @@ def test_kept_purchase_multipliers_tiers_expiries_and_debts_equal_a_fresh_comput
     assert checked["expired"] > 0 and checked["exhausted"] > 0  # the changes the caches must see happened
 
 
+def test_every_change_of_a_kept_input_is_marked(monkeypatch):
+    """Stricter than comparing values (a change of the offer recomputes everyone and can hide a missed mark):
+    a shopper whose kept multiplier was computed and not marked since must have the same inputs now as
+    then - loyalty's points, tier and membership, and whether each of the subsidy's coupons is valid."""
+    from sim.policies import base
+
+    unmarked = []
+    setup_loyalty, setup_subsidy = Loyalty.setup, Subsidy.setup
+    of, mark = base.PerShopper.of, base.PerShopper.mark
+
+    def watch(kept, inputs):
+        kept.inputs, kept.seen = inputs, np.zeros(kept.fresh.size, dtype=bool)  # computed, not marked since
+        kept.snapshot = np.zeros_like(inputs())
+        compute = kept.compute
+
+        def computed(who):
+            kept.seen[who], kept.snapshot[who] = True, kept.inputs()[who]
+            return compute(who)
+        kept.compute = computed
+
+    def loyalty_setup(self, ctx):
+        setup_loyalty(self, ctx)
+        watch(self.multiplier, lambda: np.c_[self.points, self.tier, self.member])
+
+    def subsidy_setup(self, ctx):
+        setup_subsidy(self, ctx)
+        watch(self.coupon, lambda: (self.expiry >= ctx.day).T)
+
+    def checked_of(self, who, key):
+        changed = self.seen & (self.snapshot != self.inputs()).any(axis=1)
+        unmarked.append(int(changed.sum()))
+        return of(self, who, key)
+
+    def watched_mark(self, who):
+        self.seen[who] = False
+        mark(self, who)
+
+    monkeypatch.setattr(Loyalty, "setup", loyalty_setup)
+    monkeypatch.setattr(Subsidy, "setup", subsidy_setup)
+    monkeypatch.setattr(base.PerShopper, "of", checked_of)
+    monkeypatch.setattr(base.PerShopper, "mark", watched_mark)
+    MarketModel(_bench("policies.loyalty.points_expiry_days=30", "policies.subsidy.campaigns.0.monthly_budget=40",
+                       "policies.loyalty.membership.consideration=1")).run()
+    assert len(unmarked) == 2 * DAYS and sum(unmarked) == 0
+
+
+def test_a_warm_up_with_the_policies_in_place_restarts_their_counters(monkeypatch):
+    """At the end of a warm-up every policy's summary counters start afresh (Policy.start_measuring), also
+    for policies that do not override it."""
+    start = MarketModel._start_measuring
+    checked = []
+
+    def checked_start(self):
+        start(self)
+        for policy in self.policies:
+            totals = getattr(policy, "totals", {})
+            assert all(v == 0 for v in totals.values()), (policy.name, totals)
+            checked.append(policy.name)
+
+    monkeypatch.setattr(MarketModel, "_start_measuring", checked_start)
+    MarketModel(_bench("simulation.warmup_days=30", "simulation.policies_start=in_place")).run()
+    assert {"loyalty", "subsidy", "referral"} <= set(checked)
+
+
 @pytest.mark.parametrize("eligibility, cap", [("active", "5"), ("customers", "1"), ("active", "null")])
 def test_kept_referrers_are_the_eligible_referrers(eligibility, cap, monkeypatch):
     """The referral programme's eligible referrers (a KeptSet touched by joins, orders and rewards) and their
@@ -78,6 +142,16 @@ def test_kept_referrers_are_the_eligible_referrers(eligibility, cap, monkeypatch
         np.testing.assert_array_equal(self._can_refer, self._eligible(ctx))
         expected = ctx.network.adjacency @ self._can_refer.astype(np.float32)
         np.testing.assert_array_equal(self._referring.count, expected)
+        degree = ctx.network.degree
+        for counts in (self._referring, ctx.word_of_mouth):  # what the counts keep beside them
+            count = ctx.network.adjacency @ counts.members.astype(np.float32)
+            np.testing.assert_array_equal(counts.has_member, count > 0)
+            np.testing.assert_array_equal(counts.shares, np.divide(counts.count, degree, out=np.zeros(degree.size),
+                                                                   where=degree > 0))
+        fresh = np.zeros(degree.size)  # the programme's join chance, computed for every reached shopper
+        reached = np.flatnonzero(expected > 0)
+        fresh[reached] = self.config.referral_q * self.response * (expected[reached] / degree[reached])
+        np.testing.assert_array_equal(p, fresh)
         days.append(ctx.day)
         return p
 

@@ -74,10 +74,13 @@ class PolicySet:
     def __getattr__(self, hook: str) -> Callable[..., Any]:
         if hook not in HOOKS:
             raise AttributeError(f"{type(self).__name__} has no hook {hook!r} (sim/policies/base.HOOKS)")
-        # only the policies that override the hook: the base class's neutral answer (0, 1, None) changes
-        # nothing, and adding a scalar to an array over every shopper would cost a copy of it each day
-        fan_out = _fan_out(HOOKS[hook], [getattr(p, hook) for p in self.policies
-                                         if getattr(type(p), hook) is not getattr(Policy, hook)])
+        # a sum or product asks only the policies that override the hook: the base class's neutral 0 or 1
+        # changes nothing, and adding it to an array over every shopper would cost a copy of it each day
+        # (other hooks ask every policy: a base method may act, e.g. start_measuring clears the totals)
+        combine = HOOKS[hook]
+        fan_out = _fan_out(combine, [getattr(p, hook) for p in self.policies
+                                     if combine not in ("sum", "product")
+                                     or getattr(type(p), hook) is not getattr(Policy, hook)])
         setattr(self, hook, fan_out)  # built once per run
         return fan_out
 

@@ -235,7 +235,7 @@ class Loyalty(Policy):
         np.add.at(self.points, shopper, earned)
         self.last_order[shopper] = ctx.day
         if shopper.size:
-            self.served_on[ctx.day] = np.unique(shopper)
+            self.served_on[ctx.day] = np.unique(shopper).astype(np.int32)  # a year of orders: 4 bytes each
         self.totals["points_earned"] += float(earned.sum())
         accrued = float(earned.sum()) * cfg.point_value * (1.0 - cfg.breakage)
         redeem = np.unique(shopper[self.points[shopper] >= cfg.redeem_min_points])
