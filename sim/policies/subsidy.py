@@ -176,9 +176,6 @@ class Subsidy(Policy):
             self.last_issue[i, give] = day
             self.totals["issued"] += int(give.size)
 
-    def _discount_share(self, i: int) -> np.ndarray | float:
-        return self.discount_share[i]
-
     def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """A holder values its best coupon (an order uses one): its discount, through the price. Kept per
         shopper: recomputed where a coupon was issued, used or expired, and for everyone when the offer or
@@ -200,7 +197,7 @@ class Subsidy(Policy):
                 continue
             # a shopper whose usual order is below the minimum basket does not count on the coupon
             holds = (self.expiry[i, who] >= day) & (self.expected_order[who] >= self.config.campaigns[i].min_basket)
-            d = self._discount_share(i)
+            d = self.discount_share[i]
             d = d[who[holds]] if np.ndim(d) else d
             best[holds] = np.maximum(best[holds], d)
         mult = np.ones(who.size)
