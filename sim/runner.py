@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform as _platform
+import signal
 import sys
 import time
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -72,39 +75,38 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def write_run(result: RunResult, out_dir: Path, source: str) -> None:
+def chart_drawers() -> Executor | None:
+    """Two processes that draw a run's charts while this one writes its tables (issue 23), or None on a
+    machine with one core (the charts are then drawn here). Start them before the run: they import
+    matplotlib (0.3 s) while the simulation runs on the other core. They ignore Ctrl-C (this process
+    stops them) and change no result: a chart is the same file whichever process draws it."""
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    drawers = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
+                                  initializer=_start_drawer)
+    drawers.submit(int)  # fork both now (a fork pool starts its workers on the first task)
+    return drawers
+
+
+def _start_drawer() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import sim.charts  # noqa: F401 - matplotlib's import, while the run goes on
+
+
+def _draw(chart: str, *args: Any) -> None:
+    import sim.charts
+    getattr(sim.charts, chart)(*args)
+
+
+def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor | None = None) -> None:
     """summary.json, kpis_daily.parquet/.csv, pnl.csv, cohorts.csv, scenario.resolved.yaml, manifest.json,
-    charts/ (and transactions.parquet when kept)."""
+    charts/ (and transactions.parquet when kept). The charts are drawn by `drawers` (chart_drawers) while
+    the tables are written, or here; the folder appears whole, or not at all if a chart fails."""
     sc = result.scenario
     with atomic_folder(out_dir) as tmp:
-        write_json(tmp / "summary.json", result.summary)
-        daily = result.daily.copy()
-        daily["date"] = pd.to_datetime(daily["date"])
-        daily.to_parquet(tmp / "kpis_daily.parquet", index=False)
-        daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
-        result.pnl.round({"amount": 2, "share_of_gmv": 4}).to_csv(tmp / "pnl.csv", index=False)
-        result.cohorts.to_csv(tmp / "cohorts.csv", index=False)
-        if result.transactions is not None:
-            result.transactions.to_parquet(tmp / "transactions.parquet", index=False)
-        (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
-        write_json(tmp / "manifest.json", {
-            "ecomsim_version": __version__,
-            "git_commit": git_commit(PROJECT_ROOT),
-            "scenario": sc.name,
-            "scenario_file": source,
-            "seed": sc.seed,
-            "days": sc.simulation.days,
-            "shoppers": sc.shoppers.count,
-            "wall_seconds": round(result.wall_seconds, 3),
-            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "command": sys.argv,
-            "versions": _versions(),
-            "unit_balance": result.unit_balance,
-            "ledger_imbalance": result.ledger_imbalance,
-            "network": result.network,
-            "carbon_factors": result.carbon_factors,
-        })
-        from sim.charts import kpi_timeseries, retention_curves, supply_chain  # matplotlib only when drawing
         charts = tmp / "charts"
         charts.mkdir()
         warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
@@ -112,8 +114,50 @@ def write_run(result: RunResult, out_dir: Path, source: str) -> None:
                    f"{sc.simulation.start_date}{warmup}, seed {sc.seed}; one run (compare gives intervals).")
         cur = sc.simulation.currency
         life = sc.shoppers.lifecycle
-        kpi_timeseries(result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
-                       (life.new_days, life.dormant_after_days, life.churned_after_days))
-        supply_chain(result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png")
+        jobs = [("supply_chain", result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png"),
+                ("kpi_timeseries", result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
+                 (life.new_days, life.dormant_after_days, life.churned_after_days))]
         if len(result.cohorts):
-            retention_curves(result.cohorts, sc.name, context, charts / "retention.png")
+            jobs.append(("retention_curves", result.cohorts, sc.name, context, charts / "retention.png"))
+        drawing = [drawers.submit(_draw, *job) for job in jobs] if drawers is not None else []
+        try:
+            _write_tables(result, tmp, source)
+        finally:
+            for future in drawing:  # the charts are finished (or failed) before the folder is kept or removed
+                future.exception()
+        for future in drawing:
+            future.result()  # a chart's error, raised here
+        if drawers is None:
+            for job in jobs:
+                _draw(*job)
+
+
+def _write_tables(result: RunResult, tmp: Path, source: str) -> None:
+    sc = result.scenario
+    write_json(tmp / "summary.json", result.summary)
+    daily = result.daily.copy()
+    daily["date"] = pd.to_datetime(daily["date"])
+    daily.to_parquet(tmp / "kpis_daily.parquet", index=False)
+    daily.to_csv(tmp / "kpis_daily.csv", index=False, date_format="%Y-%m-%d")
+    result.pnl.round({"amount": 2, "share_of_gmv": 4}).to_csv(tmp / "pnl.csv", index=False)
+    result.cohorts.to_csv(tmp / "cohorts.csv", index=False)
+    if result.transactions is not None:
+        result.transactions.to_parquet(tmp / "transactions.parquet", index=False)
+    (tmp / "scenario.resolved.yaml").write_text(dump_resolved(sc), encoding="utf-8")
+    write_json(tmp / "manifest.json", {
+        "ecomsim_version": __version__,
+        "git_commit": git_commit(PROJECT_ROOT),
+        "scenario": sc.name,
+        "scenario_file": source,
+        "seed": sc.seed,
+        "days": sc.simulation.days,
+        "shoppers": sc.shoppers.count,
+        "wall_seconds": round(result.wall_seconds, 3),
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": sys.argv,
+        "versions": _versions(),
+        "unit_balance": result.unit_balance,
+        "ledger_imbalance": result.ledger_imbalance,
+        "network": result.network,
+        "carbon_factors": result.carbon_factors,
+    })

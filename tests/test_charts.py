@@ -129,3 +129,42 @@ def test_title_sentences_say_only_what_the_intervals_say():
     assert "every" not in said and said == "no scenario raises platform profit for sure; 1 of 2 lower it for sure"
     unclear = sub([("a", 1.0, -1.0, 3.0), ("b", -1.0, -3.0, 1.0)])
     assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
+
+
+def test_charts_drawn_by_the_drawer_processes_are_the_charts_drawn_here(run, tmp_path):
+    """`run` draws its charts in two processes while it writes the tables (issue 23); the PNGs are the same
+    bytes as when this process draws them, and the folder holds the same files."""
+    from sim.runner import chart_drawers, write_run
+
+    drawers = chart_drawers()
+    if drawers is None:
+        pytest.skip("one core: the charts are drawn in the run's own process")
+    try:
+        write_run(run, tmp_path / "parallel", "test", drawers)
+    finally:
+        drawers.shutdown()
+    write_run(run, tmp_path / "here", "test")
+    files = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*"))
+    assert files == sorted(p.relative_to(tmp_path / "parallel") for p in (tmp_path / "parallel").rglob("*"))
+    for name in ("kpis", "supply_chain", "retention"):
+        assert (tmp_path / "here" / "charts" / f"{name}.png").read_bytes() == \
+            (tmp_path / "parallel" / "charts" / f"{name}.png").read_bytes(), name
+
+
+def test_a_chart_that_fails_in_a_drawer_leaves_no_folder(run, tmp_path):
+    """A chart's error reaches the caller, and the run's folder is not written (no half-written result)."""
+    import dataclasses
+
+    from sim.runner import chart_drawers, write_run
+
+    drawers = chart_drawers()
+    if drawers is None:
+        pytest.skip("one core: the charts are drawn in the run's own process")
+    broken = dataclasses.replace(run, summary={k: v for k, v in run.summary.items() if k != "late_delivery_rate"})
+    try:
+        with pytest.raises(KeyError, match="late_delivery_rate"):
+            write_run(broken, tmp_path / "result", "test", drawers)
+        write_run(run, tmp_path / "after", "test", drawers)  # the drawers go on working
+    finally:
+        drawers.shutdown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["after"]
