@@ -63,3 +63,4 @@ def test_bench_against_mesa_runs_both_models_and_prints_the_ratio():
     assert "1,500 shoppers x 5 simulated days" in done.stdout and "ns per shopper-day" in done.stdout
     assert "the Mesa reference costs" in done.stdout and "orders)" in done.stdout
     assert "mean of a run before and after the reference" in done.stdout  # bracketing: the same machine speed
+    assert "in CPU time" in done.stdout and "CPU " in done.stdout  # the charts' second core is not hidden
