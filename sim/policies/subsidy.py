@@ -146,8 +146,8 @@ class Subsidy(Policy):
             return np.inf
         return 0.0 if self.exhausted[i] else budget - self.spent_month[i]
 
-    def _targets(self, ctx: PolicyContext, i: int, day: int, who: np.ndarray) -> np.ndarray:
-        """Which customers `who` campaign i targets today (aligned)."""
+    def _targets(self, ctx: PolicyContext, i: int, day: int, who: np.ndarray | slice) -> np.ndarray:
+        """Which customers `who` (default all shoppers) campaign i targets today (aligned)."""
         c, sh = self.config.campaigns[i], ctx.shoppers
         lc = ctx.market.shoppers.lifecycle
         if c.target == "new":
@@ -159,17 +159,17 @@ class Subsidy(Policy):
             return (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
         if c.target == "segment":
             return sh.segment[who] == self.segment_code[i]
-        return np.ones(who.size, dtype=bool)
+        return np.ones(sh.n if isinstance(who, slice) else who.size, dtype=bool)
 
     def day_start(self, ctx: PolicyContext) -> None:
-        day, customers = ctx.day, None
+        day = ctx.day
         for i, c in enumerate(self.config.campaigns):
             if self._budget_left(i) <= 0:
                 continue
-            if customers is None:
-                customers = np.flatnonzero(ctx.shoppers.is_customer)
-            who = customers[self._targets(ctx, i, day, customers)]
-            give = who[(self.expiry[i, who] < day) & (day - self.last_issue[i, who] >= c.reissue_after_days)]
+            # customers targeted, without a coupon, past the reissue interval: conditions on whole arrays (a
+            # few contiguous passes cost less than gathering each array at every customer)
+            give = np.flatnonzero(ctx.shoppers.is_customer & self._targets(ctx, i, day, slice(None))
+                                  & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days))
             self.expiry[i, give] = day + c.validity_days - 1
             self.coupon.mark(give)
             self.expiring.setdefault(day + c.validity_days, []).append(give)  # the first day they no longer hold it
