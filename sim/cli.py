@@ -252,7 +252,10 @@ def _executor(args: argparse.Namespace):
 
 
 def _where(args: argparse.Namespace, client) -> str:
-    return f"the Dask cluster at {args.scheduler}" if client else f"{args.workers or _default_workers()} workers"
+    if client:
+        return f"the Dask cluster at {args.scheduler}"
+    workers = args.workers or _default_workers()
+    return f"{workers} worker" + ("s" if workers != 1 else "")
 
 
 def _check_workers(args: argparse.Namespace) -> None:
