@@ -16,13 +16,14 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import ShoppersConfig
-from sim.rng import CounterUniforms
+from sim.rng import CounterUniforms, uniforms_at
 
 NEVER = np.iinfo(np.int32).max // 2  # 'day' of an event that has not happened
 QUANTILE_GRID = 4097  # points of the spend inverse-CDF table
 
 
 DRAWS = ("join", "drop", "category", "merchant", "fallback", "spend", "priority", "ret")
+PURCHASE_DRAWS = ("spend", "category", "merchant", "fallback", "priority", "ret", "drop")  # by purchase number
 
 
 class DailyDraws:
@@ -42,6 +43,12 @@ class DailyDraws:
         if name == "join":
             return self.streams[name].uniform(self.day, shoppers)
         return self.streams[name].uniform_at(self.occasions[shoppers], shoppers)
+
+    def at_purchase(self, names: tuple[str, ...], shoppers: np.ndarray) -> dict[str, np.ndarray]:
+        """`of(name, shoppers)` for several streams but "join", computed together (sim/rng.py uniforms_at):
+        the same numbers, while the shoppers' purchase numbers stay as they are now."""
+        rows = uniforms_at([self.streams[name] for name in names], self.occasions[shoppers], shoppers)
+        return dict(zip(names, rows, strict=True))
 
 
 class DayCounts:

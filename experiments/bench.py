@@ -22,14 +22,15 @@ def _phases() -> list[tuple[str, object, str]]:
     """(label, owner, attribute) of the functions a day spends its time in."""
     import sim.model as model_module
     import sim.policies as policies_module
-    from agents.shopper import ShopperPopulation
+    from agents.shopper import DailyDraws, ShopperPopulation
     from sim.network import NeighbourCounts
     from sim.rng import CounterUniforms
     from sim.supply_chain import SupplyChain
 
     return [
         ("shopper draws", CounterUniforms, "_bits"),  # by day (joins)
-        ("shopper draws", CounterUniforms, "_bits_at"),  # by purchase number (clocks, orders)
+        ("shopper draws", CounterUniforms, "_bits_at"),  # by purchase number (clocks)
+        ("shopper draws", DailyDraws, "at_purchase"),  # the buyers' draws of a day, all streams at once
         ("word of mouth (network)", NeighbourCounts, "set"),  # every update of the counts goes through it
         ("joins", model_module, "joiners"),
         ("purchases", ShopperPopulation, "repeat_buyers"),

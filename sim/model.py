@@ -20,7 +20,7 @@ import simpy
 
 from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expected_sales, build_merchants, record_demand
 from agents.platform import Platform
-from agents.shopper import DRAWS, DailyDraws, ShopperPopulation, calendar_time_scale
+from agents.shopper import DRAWS, PURCHASE_DRAWS, DailyDraws, ShopperPopulation, calendar_time_scale
 from agents.supplier import build_suppliers
 from sim.acquisition import (
     CHANNELS,
@@ -335,11 +335,13 @@ class MarketModel(mesa.Model):
         # 4. orders: category, merchant by logit, stock check, value; money booked
         buyers = np.concatenate([new, repeaters])
         is_first = np.r_[np.ones(new.size, bool), np.zeros(repeaters.size, bool)]
+        # the buyers' draws of the day, all at once (purchase numbers do not change again today): the order's,
+        # its delivery priority and return (steps 5), the repeat buyers' dropout (step 7)
+        u = draws.at_purchase(PURCHASE_DRAWS, buyers)
         t = merchants.table
         demand = np.zeros((t.size, self.n_categories))
-        orders = place_orders(self._market(), buyers, is_first, sh.order_spend(buyers, draws.of("spend", buyers)),
-                              *(draws.of(name, buyers) for name in ("category", "merchant", "fallback", "priority")),
-                              demand)
+        orders = place_orders(self._market(), buyers, is_first, sh.order_spend(buyers, u["spend"]),
+                              u["category"], u["merchant"], u["fallback"], u["priority"], demand)
         commission = self.platform.settle_orders(orders.value)
         self.policies.on_orders(ctx, orders)
         served = orders.fulfilled
@@ -363,7 +365,7 @@ class MarketModel(mesa.Model):
                                    minlength=t.size).astype(np.float64)  # int64 on a day without sales
 
         # 5. logistics: parcels to the last mile (waits known now: FIFO), returns decided
-        delivery = self._ship(d, orders, commission)
+        delivery = self._ship(d, orders, commission, u)
 
         # 6. SimPy runs to t+1: production, shipments, delivery waves
         self.env.run(until=d + 1)
@@ -372,7 +374,7 @@ class MarketModel(mesa.Model):
         sh.update_satisfaction(orders.shopper, orders.outcome)
         merchants.rate_orders(orders.first_choice, orders.outcome)
         # lifetimes in calendar time: dropout per purchase / the day's purchase-rate multiplier
-        dropped = sh.dropouts(d, repeaters, draws.of("drop", repeaters),
+        dropped = sh.dropouts(d, repeaters, u["drop"][new.size:],
                               self.policies.dropout_multiplier(ctx, repeaters),
                               ctx.rate_multiplier_of(repeaters))
         self.recommending.touch(d, dropped)
@@ -445,19 +447,20 @@ class MarketModel(mesa.Model):
             stockout_outcome=sc.shoppers.experience.stockout_outcome,
         )
 
-    def _ship(self, d: int, orders: OrderBatch, commission: np.ndarray) -> dict[str, float]:
-        """Served orders to the last mile; returns decided; late and returned orders disappoint."""
-        t, draws = self.merchants.table, self.context.draws
+    def _ship(self, d: int, orders: OrderBatch, commission: np.ndarray, u: dict[str, np.ndarray]) -> dict[str, float]:
+        """Served orders to the last mile; returns decided; late and returned orders disappoint. `u`: the
+        day's purchase draws, aligned with the orders."""
+        t = self.merchants.table
         served = np.flatnonzero(orders.fulfilled)
         m, c = orders.merchant[served], orders.category[served]
         shopper = orders.shopper[served]
         region = self.shopper_region[shopper]
-        days, wait = self.last_mile.ship(self.merchants, m, region, draws.of("priority", shopper))
+        days, wait = self.last_mile.ship(self.merchants, m, region, u["priority"][served])
         late = wait > 0
         discount = self.policies.order_discounts(self.context, orders)  # a return refunds what the shopper paid
         paid = orders.value[served] - (discount[served] if np.ndim(discount) else discount)
         supplier_quality = self.supply.table.quality[t.supplier[m, c]]
-        returned = self.returns.take(d, draws.of("ret", shopper), t.quality[m], supplier_quality, m, c, region, paid,
+        returned = self.returns.take(d, u["ret"][served], t.quality[m], supplier_quality, m, c, region, paid,
                                      commission[served])
         exp = self.scenario.shoppers.experience
         outcome = orders.outcome[served]

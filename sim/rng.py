@@ -103,6 +103,17 @@ class CounterUniforms:
         return -np.log(_uniform64(self._bits(day, idx)))
 
 
+def uniforms_at(streams: list[CounterUniforms], counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """`uniform_at(counter, idx)` of several streams at once, one row per stream (float32, streams x shoppers):
+    the same numbers, computed with one pass of each operation over all of them (a day's purchase draws are
+    a few hundred shoppers, where the cost of each numpy call, not their number, decides)."""
+    x = np.asarray(counter).astype(np.uint64) * np.uint64(_GOLDEN)
+    x = x[None, :] + np.array([s.key for s in streams], dtype=np.uint64)[:, None]
+    _mix(x)
+    x += (np.asarray(idx).astype(np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
+    return _uniform32(_mix(x))
+
+
 _BELOW_ONE32 = np.nextafter(np.float32(1.0), np.float32(0.0))
 _BELOW_ONE64 = np.nextafter(1.0, 0.0)
 

@@ -26,6 +26,27 @@ def test_a_shoppers_draw_does_not_depend_on_who_else_is_drawn():
     assert not np.array_equal(Streams(8).counter("spend").uniform(3, some), everyone[some])  # another seed
 
 
+def test_several_streams_at_once_give_each_streams_own_draws():
+    """The buyers' draws of a day come from uniforms_at (issue 23: one pass for all streams); they are
+    each stream's uniform_at, bit for bit, and DailyDraws.at_purchase is DailyDraws.of."""
+    from agents.shopper import PURCHASE_DRAWS, DailyDraws
+    from sim.rng import uniforms_at
+
+    streams = {name: Streams(11).counter(f"shopper_days/{name}") for name in PURCHASE_DRAWS}
+    rng = np.random.default_rng(0)
+    who = np.sort(rng.choice(50_000, 700, replace=False))
+    occasions = rng.integers(1, 40, 50_000).astype(np.int32)
+    rows = uniforms_at(list(streams.values()), occasions[who], who)
+    assert rows.shape == (len(PURCHASE_DRAWS), who.size) and rows.dtype == np.float32
+    for row, stream in zip(rows, streams.values(), strict=True):
+        np.testing.assert_array_equal(row, stream.uniform_at(occasions[who], who))
+    draws = DailyDraws(streams, 9, occasions)
+    together = draws.at_purchase(PURCHASE_DRAWS, who)
+    for name in PURCHASE_DRAWS:
+        np.testing.assert_array_equal(together[name], draws.of(name, who))
+    assert uniforms_at(list(streams.values()), occasions[:0], who[:0]).shape == (len(PURCHASE_DRAWS), 0)
+
+
 def test_counter_uniforms_are_uniform_and_independent_across_shoppers_days_and_streams():
     streams = Streams(42)
     idx = np.arange(200_000)
