@@ -76,22 +76,33 @@ def _versions() -> dict[str, str]:
 
 
 def chart_drawers() -> Executor | None:
-    """Two processes that draw a run's charts while this one writes its tables (issue 23), or None on a
-    machine with one core (the charts are then drawn here). Start them before the run: they import
-    matplotlib (0.3 s) while the simulation runs on the other core. They ignore Ctrl-C (this process
-    stops them) and change no result: a chart is the same file whichever process draws it."""
+    """Two processes that draw a run's charts while this one writes its tables (issue 23), or None where
+    the charts are drawn here: one core, or not Linux (the drawers are forked, and follow this process
+    out when it dies). Start them before the run: they import matplotlib (0.3 s) while the simulation
+    runs on the other core. They ignore Ctrl-C (this process stops them) and change no result: a chart is
+    the same file whichever process draws it."""
+    import multiprocessing
+
+    if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
+        return None
     if len(os.sched_getaffinity(0)) < 2:
         return None
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     drawers = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
-                                  initializer=_start_drawer)
+                                  initializer=_start_drawer, initargs=(os.getpid(),))
     drawers.submit(int)  # fork both now (a fork pool starts its workers on the first task)
     return drawers
 
 
-def _start_drawer() -> None:
+def _start_drawer(parent: int) -> None:
+    """A drawer ends with its parent, however the parent ends (killed, out of memory: no orphan holding the
+    terminal's output open), and leaves Ctrl-C to it; then imports matplotlib."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    if os.getppid() != parent:  # the parent ended before the line above
+        os._exit(0)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import sim.charts  # noqa: F401 - matplotlib's import, while the run goes on
 
@@ -119,15 +130,23 @@ def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor |
                  (life.new_days, life.dormant_after_days, life.churned_after_days))]
         if len(result.cohorts):
             jobs.append(("retention_curves", result.cohorts, sc.name, context, charts / "retention.png"))
-        drawing = [drawers.submit(_draw, *job) for job in jobs] if drawers is not None else []
+        drawing = []
+        if drawers is not None:
+            from concurrent.futures.process import BrokenProcessPool  # (imported with the drawers)
+
+            try:
+                drawing = [drawers.submit(_draw, *job) for job in jobs]
+            except BrokenProcessPool:  # a drawer died (or never started): the charts are drawn here
+                drawing = []
         try:
             _write_tables(result, tmp, source)
         finally:
             for future in drawing:  # the charts are finished (or failed) before the folder is kept or removed
                 future.exception()
-        for future in drawing:
-            future.result()  # a chart's error, raised here
-        if drawers is None:
+        failed = [future.exception() for future in drawing if future.exception() is not None]
+        if failed and not isinstance(failed[0], BrokenProcessPool):
+            raise failed[0]  # a chart's own error
+        if not drawing or failed:
             for job in jobs:
                 _draw(*job)
 

@@ -168,3 +168,83 @@ def test_a_chart_that_fails_in_a_drawer_leaves_no_folder(run, tmp_path):
     finally:
         drawers.shutdown()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after"]
+
+
+def test_drawers_end_with_a_killed_run():
+    """A run killed outright (SIGKILL: no `finally`) takes its drawers with it: no orphan processes left
+    holding the terminal's output open."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+
+    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); from sim.runner import chart_drawers; "
+              "d = chart_drawers(); print(' '.join(map(str, d._processes)) if d else '', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", script, str(ROOT)], stdout=subprocess.PIPE, text=True)
+    pids = [int(p) for p in proc.stdout.readline().split()]
+    if not pids:
+        proc.kill()
+        pytest.skip("one core: no drawers")
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.1)
+        alive = [pid for pid in pids if _running(pid)]
+    assert not alive, f"drawers {alive} outlived their run"
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("when", ["before", "while drawing"])
+def test_a_dead_drawer_means_the_charts_are_drawn_here(run, tmp_path, monkeypatch, when):
+    """If a drawer died before the run ended, or dies while drawing, the charts are drawn in the run's
+    process: the run is not lost to a broken pool."""
+    import os
+    import signal
+    import time
+
+    from sim.runner import chart_drawers, write_run
+
+    here, real = os.getpid(), charts.supply_chain
+
+    def dies_in_a_drawer(*args):
+        if os.getpid() != here:
+            os._exit(1)
+        return real(*args)
+
+    if when == "while drawing":
+        monkeypatch.setattr(charts, "supply_chain", dies_in_a_drawer)  # the drawers are forked with it
+    drawers = chart_drawers()
+    if drawers is None:
+        pytest.skip("one core: the charts are drawn in the run's own process")
+    try:
+        if when == "before":
+            os.kill(next(iter(drawers._processes)), signal.SIGKILL)
+            time.sleep(0.5)
+        write_run(run, tmp_path / "result", "test", drawers)
+    finally:
+        drawers.shutdown()
+    for name in ("kpis", "supply_chain", "retention"):
+        assert (tmp_path / "result" / "charts" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_no_drawers_where_fork_is_not_linux(monkeypatch):
+    """Drawers are forked processes tied to their parent's life (Linux); elsewhere the charts are drawn in
+    the run's process."""
+    import sys
+
+    from sim.runner import chart_drawers
+
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert chart_drawers() is None
