@@ -76,11 +76,11 @@ def _versions() -> dict[str, str]:
 
 
 def chart_drawers() -> Executor | None:
-    """Two processes that draw a run's charts while this one writes its tables (issue 23), or None where
-    the charts are drawn here: one core, or not Linux (the drawers are forked, and follow this process
-    out when it dies). Start them before the run: they import matplotlib (0.3 s) while the simulation
-    runs on the other core. They ignore Ctrl-C (this process stops them) and change no result: a chart is
-    the same file whichever process draws it."""
+    """A process that draws a run's charts while this one writes its tables (issue 23), two at once on two
+    cores (`_draw_all`), or None where the charts are drawn here: one core, or not Linux (the drawer is
+    forked, and follows this process out when it dies). Start it before the run: it imports matplotlib
+    (0.3 s) while the simulation runs on the other core. It ignores Ctrl-C (this process stops it) and
+    changes no result: a chart is the same file whichever process draws it."""
     import multiprocessing
 
     if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
@@ -89,20 +89,24 @@ def chart_drawers() -> Executor | None:
         return None
     from concurrent.futures import ProcessPoolExecutor
 
-    drawers = ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork"),
+    drawers = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
                                   initializer=_start_drawer, initargs=(os.getpid(),))
-    drawers.submit(int)  # fork both now (a fork pool starts its workers on the first task)
+    drawers.submit(int)  # fork it now (a fork pool starts its worker on the first task)
     return drawers
 
 
-def _start_drawer(parent: int) -> None:
-    """A drawer ends with its parent, however the parent ends (killed, out of memory: no orphan holding the
-    terminal's output open), and leaves Ctrl-C to it; then imports matplotlib."""
+def _end_with(parent: int) -> None:
+    """This forked process ends with `parent`, however the parent ends (killed, out of memory: no orphan
+    holding the terminal's output open)."""
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
     if os.getppid() != parent:  # the parent ended before the line above
         os._exit(0)
+
+
+def _start_drawer(parent: int) -> None:
+    _end_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import sim.charts  # noqa: F401 - matplotlib's import, while the run goes on
 
@@ -110,6 +114,48 @@ def _start_drawer(parent: int) -> None:
 def _draw(chart: str, *args: Any) -> None:
     import sim.charts
     getattr(sim.charts, chart)(*args)
+
+
+def _draw_all(jobs: list[tuple]) -> None:
+    """The drawer's task: the first chart of `jobs` (name and arguments each) in a process forked for it,
+    with matplotlib imported already, the others here, at the same time. A chart's error is raised here;
+    a helper that died raises BrokenProcessPool (the run then draws the charts itself)."""
+    import pickle
+    from concurrent.futures.process import BrokenProcessPool
+
+    read, write = os.pipe()
+    drawer = os.getpid()
+    helper = os.fork()
+    if helper == 0:
+        status = 1
+        try:
+            os.close(read)
+            _end_with(drawer)
+            try:
+                _draw(*jobs[0])
+                message = b""
+            except BaseException as exc:  # noqa: BLE001 - handed to the drawer
+                try:
+                    message = pickle.dumps(exc)
+                except Exception:  # noqa: BLE001 - an exception that cannot be pickled, by its text
+                    message = pickle.dumps(RuntimeError(repr(exc)))
+            with os.fdopen(write, "wb") as out:
+                out.write(message)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write)
+    try:
+        for job in jobs[1:]:
+            _draw(*job)
+    finally:
+        with os.fdopen(read, "rb") as incoming:
+            message = incoming.read()
+        _, status = os.waitpid(helper, 0)
+    if status != 0:
+        raise BrokenProcessPool("the drawer's helper process died")
+    if message:
+        raise pickle.loads(message)
 
 
 def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor | None = None) -> None:
@@ -135,8 +181,8 @@ def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor |
             from concurrent.futures.process import BrokenProcessPool  # (imported with the drawers)
 
             try:
-                drawing = [drawers.submit(_draw, *job) for job in jobs]
-            except BrokenProcessPool:  # a drawer died (or never started): the charts are drawn here
+                drawing = [drawers.submit(_draw_all, jobs)]
+            except BrokenProcessPool:  # the drawer died (or never started): the charts are drawn here
                 drawing = []
         try:
             _write_tables(result, tmp, source)
