@@ -78,13 +78,8 @@ class CounterUniforms:
         return _mix(x)
 
     def _bits_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
-        """Like _bits with a counter per shopper (e.g. its purchase number) instead of one day: the counter
-        is mixed first, then the shopper."""
-        x = np.asarray(counter).astype(np.uint64) * np.uint64(_GOLDEN)
-        x += np.uint64(self.key)
-        _mix(x)
-        x += (np.asarray(idx).astype(np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
-        return _mix(x)
+        """This stream's bits of shoppers `idx` at their counters (_counter_bits)."""
+        return _counter_bits(np.uint64(self.key), counter, idx)
 
     def uniform_at(self, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """float32 uniforms in (0, 1) of shoppers `idx` at their own counters (aligned)."""
@@ -103,15 +98,21 @@ class CounterUniforms:
         return -np.log(_uniform64(self._bits(day, idx)))
 
 
+def _counter_bits(keys: np.ndarray, counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Like CounterUniforms._bits with a counter per shopper (e.g. its purchase number) instead of one day:
+    the counter is mixed with the stream's key first, then the shopper. `keys` is one stream's key, or
+    several as a column (streams x 1: a row of bits per stream)."""
+    x = np.asarray(counter).astype(np.uint64) * np.uint64(_GOLDEN) + keys
+    _mix(x)
+    x += (np.asarray(idx).astype(np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
+    return _mix(x)
+
+
 def uniforms_at(streams: list[CounterUniforms], counter: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """`uniform_at(counter, idx)` of several streams at once, one row per stream (float32, streams x shoppers):
     the same numbers, computed with one pass of each operation over all of them (a day's purchase draws are
     a few hundred shoppers, where the cost of each numpy call, not their number, decides)."""
-    x = np.asarray(counter).astype(np.uint64) * np.uint64(_GOLDEN)
-    x = x[None, :] + np.array([s.key for s in streams], dtype=np.uint64)[:, None]
-    _mix(x)
-    x += (np.asarray(idx).astype(np.uint64) + np.uint64(1)) * np.uint64(_GOLDEN)
-    return _uniform32(_mix(x))
+    return _uniform32(_counter_bits(np.array([s.key for s in streams], dtype=np.uint64)[:, None], counter, idx))
 
 
 _BELOW_ONE32 = np.nextafter(np.float32(1.0), np.float32(0.0))
