@@ -176,23 +176,22 @@ def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor |
                  (life.new_days, life.dormant_after_days, life.churned_after_days))]
         if len(result.cohorts):
             jobs.append(("retention_curves", result.cohorts, sc.name, context, charts / "retention.png"))
-        drawing = []
+        drawing = failed = None
         if drawers is not None:
             from concurrent.futures.process import BrokenProcessPool  # (imported with the drawers)
 
             try:
-                drawing = [drawers.submit(_draw_all, jobs)]
+                drawing = drawers.submit(_draw_all, jobs)
             except BrokenProcessPool:  # the drawer died (or never started): the charts are drawn here
-                drawing = []
+                drawing = None
         try:
             _write_tables(result, tmp, source)
         finally:
-            for future in drawing:  # the charts are finished (or failed) before the folder is kept or removed
-                future.exception()
-        failed = [future.exception() for future in drawing if future.exception() is not None]
-        if failed and not isinstance(failed[0], BrokenProcessPool):
-            raise failed[0]  # a chart's own error
-        if not drawing or failed:
+            if drawing is not None:  # the charts are finished (or failed) before the folder is kept or removed
+                failed = drawing.exception()
+        if failed is not None and not isinstance(failed, BrokenProcessPool):
+            raise failed  # a chart's own error
+        if drawing is None or failed is not None:
             for job in jobs:
                 _draw(*job)
 
