@@ -146,20 +146,20 @@ class Subsidy(Policy):
             return np.inf
         return 0.0 if self.exhausted[i] else budget - self.spent_month[i]
 
-    def _targets(self, ctx: PolicyContext, i: int, day: int, who: np.ndarray | slice) -> np.ndarray:
-        """Which customers `who` (default all shoppers) campaign i targets today (aligned)."""
+    def _targets(self, ctx: PolicyContext, i: int, day: int) -> np.ndarray:
+        """Which shoppers campaign i targets today (bool per shopper; customers or not)."""
         c, sh = self.config.campaigns[i], ctx.shoppers
         lc = ctx.market.shoppers.lifecycle
         if c.target == "new":
-            return day - sh.first_day[who] < lc.new_days
+            return day - sh.first_day < lc.new_days
         if c.target == "active":
-            return ctx.active(who)
+            return ctx.active()
         if c.target == "dormant":
-            recency = ctx.recency(who)
+            recency = ctx.recency()
             return (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
         if c.target == "segment":
-            return sh.segment[who] == self.segment_code[i]
-        return np.ones(sh.n if isinstance(who, slice) else who.size, dtype=bool)
+            return sh.segment == self.segment_code[i]
+        return np.ones(sh.n, dtype=bool)
 
     def day_start(self, ctx: PolicyContext) -> None:
         day = ctx.day
@@ -168,7 +168,7 @@ class Subsidy(Policy):
                 continue
             # customers targeted, without a coupon, past the reissue interval: conditions on whole arrays (a
             # few contiguous passes cost less than gathering each array at every customer)
-            give = np.flatnonzero(ctx.shoppers.is_customer & self._targets(ctx, i, day, slice(None))
+            give = np.flatnonzero(ctx.shoppers.is_customer & self._targets(ctx, i, day)
                                   & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days))
             self.expiry[i, give] = day + c.validity_days - 1
             self.coupon.mark(give)
