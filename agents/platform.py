@@ -6,17 +6,17 @@ books the platform's own money flows.
 
 from __future__ import annotations
 
-import mesa
 import numpy as np
 
 from sim.config import PlatformConfig
 from sim.ledger import Ledger
+from sim.mesa_core import Agent, Model
 
 
-class Platform(mesa.Agent):
+class Platform(Agent):
     """Take rate, card processing, marketing budget and fixed cost."""
 
-    def __init__(self, model: mesa.Model, cfg: PlatformConfig, ledger: Ledger) -> None:
+    def __init__(self, model: Model, cfg: PlatformConfig, ledger: Ledger) -> None:
         super().__init__(model)
         self.cfg = cfg
         self.ledger = ledger

@@ -19,11 +19,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import mesa
 import numpy as np
 import simpy
 
 from sim.config import LeadTimeDelayConfig, SuppliersConfig
+from sim.mesa_core import Agent, Model
 
 
 @dataclass(eq=False)  # lots are compared by identity (list.remove), never by their arrays
@@ -97,11 +97,11 @@ def build_suppliers(cfg: SuppliersConfig, n_categories: int, production_factor: 
     return SupplierTable(supplies, cost, quality, distance, green, carbon)
 
 
-class Supplier(mesa.Agent):
+class Supplier(Agent):
     """A supplier's production line and shipments; what it is (cost, quality, carbon, distance,
     green certification) is its row of the SupplierTable."""
 
-    def __init__(self, model: mesa.Model, row: int, capacity_per_day: float | None) -> None:
+    def __init__(self, model: Model, row: int, capacity_per_day: float | None) -> None:
         super().__init__(model)
         self.row = row
         self.capacity_per_day = capacity_per_day

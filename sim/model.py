@@ -13,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import mesa
 import numpy as np
 import pandas as pd
 import simpy
@@ -39,6 +38,7 @@ from sim.config import MerchantsConfig
 from sim.kpis import CATALOGUE
 from sim.ledger import CORE_FLOWS, Ledger
 from sim.logistics import LastMile, build_fleet
+from sim.mesa_core import Agent, Model
 from sim.metrics import CohortRecorder, DailyRecorder, RunEnd
 from sim.network import NeighbourCounts, build_network
 from sim.orders import Market, OrderBatch, place_orders
@@ -50,7 +50,7 @@ from sim.seasonality import daily_multipliers, month_ends
 from sim.supply_chain import SupplyChain
 
 
-class MarketModel(mesa.Model):
+class MarketModel(Model):
     """The marketplace: shoppers (columns), merchants, suppliers, the last mile, the platform and its policies."""
 
     def __init__(self, scenario: Scenario, log_orders: bool = False) -> None:
@@ -430,7 +430,7 @@ class MarketModel(mesa.Model):
         it has seen as a key of the class attribute `Agent._ids` (mesa issue #3179, fixed in later
         releases by PR #3180), so a process that runs many models in turn (a sweep worker) would
         grow by a model's size every run. Call it when the run is over: no agent may be created after."""
-        ids = getattr(mesa.Agent, "_ids", None)
+        ids = getattr(Agent, "_ids", None)
         if isinstance(ids, dict):
             ids.pop(self, None)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mesa
 import numpy as np
 import simpy
 
@@ -26,6 +25,7 @@ from agents.supplier import Lot, Supplier, SupplierTable, delay_sampler
 from sim.carbon import CarbonTally
 from sim.config import MerchantsConfig, SuppliersConfig
 from sim.ledger import Ledger
+from sim.mesa_core import Model
 
 
 @dataclass
@@ -41,7 +41,7 @@ class SupplyChain:
 
     def __init__(self, cfg: SuppliersConfig, table: SupplierTable, merchants_cfg: MerchantsConfig,
                  unit_weight_kg: np.ndarray, linehaul_kg_per_tkm: float, env: simpy.Environment,
-                 ledger: Ledger, carbon: CarbonTally, delay_rng: np.random.Generator, model: mesa.Model) -> None:
+                 ledger: Ledger, carbon: CarbonTally, delay_rng: np.random.Generator, model: Model) -> None:
         self.cfg = cfg
         self.table = table
         self.merchants_cfg = merchants_cfg

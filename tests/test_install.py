@@ -47,7 +47,8 @@ def test_a_run_reaches_day_0_without_importing_what_only_other_commands_need():
     import sys
     code = ("import sys; import sim.runner; from sim.model import MarketModel; from conftest import small_scenario; "
             "MarketModel(small_scenario()).step(); heavy = ('matplotlib', 'dask', 'distributed', 'SALib', 'jinja2', "
-            "'scipy.optimize', 'scipy.stats', 'panel', 'bokeh'); print([m for m in heavy if m in sys.modules])")
+            "'scipy.optimize', 'scipy.stats', 'panel', 'bokeh', 'mesa.space', 'mesa.batchrunner', 'networkx'); "
+            "print([m for m in heavy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
@@ -64,3 +65,22 @@ def test_bench_against_mesa_runs_both_models_and_prints_the_ratio():
     assert "the Mesa reference costs" in done.stdout and "orders)" in done.stdout
     assert "mean of a run before and after the reference" in done.stdout  # bracketing: the same machine speed
     assert "in CPU time" in done.stdout and "CPU " in done.stdout  # the charts' second core is not hidden
+
+
+@pytest.mark.parametrize("first", ["sim.model", "mesa"])
+def test_mesa_is_one_package_whichever_is_imported_first(first):
+    """sim/mesa_core.py imports Mesa's Model and Agent without the rest of Mesa (issue 23, start-up); the
+    package is still whole when used, with the same two classes, whichever is imported first."""
+    import subprocess
+    import sys
+    code = (f"import sys, importlib; importlib.import_module({first!r}); from sim.model import MarketModel; "
+            "lazy = 'mesa.space' not in sys.modules; import mesa, mesa.model, mesa.agent; "
+            "from mesa import DataCollector; from agents.platform import Platform; "
+            "assert MarketModel.__mro__[1] is mesa.Model is mesa.model.Model; "
+            "assert Platform.__mro__[1] is mesa.Agent; "
+            "assert callable(mesa.batch_run) and mesa.__version__ and DataCollector and 'mesa.space' in sys.modules; "
+            "print(lazy)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(first == "sim.model")  # imported first, Mesa's toolkit is not imported
