@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import ShoppersConfig
+from sim.deferred import submodules
 from sim.rng import CounterUniforms, uniforms_at
 
 NEVER = np.iinfo(np.int32).max // 2  # 'day' of an event that has not happened
@@ -81,6 +82,17 @@ class DayCounts:
         return int(self.count[pos]) if 0 <= pos < self.count.size else 0
 
 
+def _gammaincinv():
+    """SciPy's gammaincinv (the Gamma(p, 1) quantile, what scipy.stats.gamma.ppf computes) from the compiled
+    module that holds it, without scipy.special's __init__ (0.15 s of start-up, sim/deferred.py) where that
+    module is found; else from scipy.special."""
+    try:
+        return submodules("scipy.special", "_ufuncs")[0].gammaincinv
+    except (ImportError, AttributeError):
+        from scipy.special import gammaincinv
+        return gammaincinv
+
+
 def calendar_time_scale(rate_weekly: np.ndarray, multiplier: np.ndarray | float) -> np.ndarray:
     """What dropout per purchase is multiplied by on a day whose purchase rate is multiplied by m, so that
     the daily hazard P(buy today) x p stays as it was: (1 - exp(-lambda/7)) / (1 - exp(-lambda m/7))."""
@@ -109,10 +121,7 @@ class ShopperPopulation:
         spend_mult = np.array([s.spend_multiplier for s in cfg.segments])
         self.spend_multiplier = spend_mult[self.segment]
         grid = np.linspace(0.0, 1.0, QUANTILE_GRID)
-        from scipy.special import gammaincinv  # the Gamma(p, 1) quantile, what scipy.stats.gamma.ppf computes,
-        # without importing scipy.stats (0.2 s before day 0)
-
-        self._spend_quantiles = gammaincinv(gg.p, np.clip(grid, 1e-9, 1 - 1e-9))
+        self._spend_quantiles = _gammaincinv()(gg.p, np.clip(grid, 1e-9, 1 - 1e-9))
 
         self.is_customer = np.zeros(n, dtype=bool)
         self.alive = np.zeros(n, dtype=bool)

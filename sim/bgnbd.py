@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import hyp2f1
 
 
 def expected_repeat_transactions(t_weeks: float | np.ndarray, r: float, alpha: float, a: float,
@@ -12,6 +11,8 @@ def expected_repeat_transactions(t_weeks: float | np.ndarray, r: float, alpha: f
 
     Fader, Hardie & Lee (2005), "Counting your customers the easy way", eq. 9.
     """
+    from scipy.special import hyp2f1  # here: a run imports this module, not SciPy (start-up, issue 23)
+
     t = np.asarray(t_weeks, dtype=float)
     z = t / (alpha + t)
     return (a + b - 1.0) / (a - 1.0) * (1.0 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1.0, z))
@@ -78,6 +79,8 @@ def conditional_expected_transactions(t: float, x: np.ndarray, t_x: np.ndarray, 
     transformation as (1 - z)^(a-1) 2F1(a+b-1-r, a-1; a+b+x-1; z), which stays finite for long
     histories (x in the thousands), where the power underflows and 2F1 overflows.
     """
+    from scipy.special import hyp2f1
+
     x = np.asarray(x, dtype=float)
     t_x, big_t = np.asarray(t_x, dtype=float), np.asarray(big_t, dtype=float)
     z = t / (alpha + big_t + t)

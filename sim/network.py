@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
 
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
@@ -38,35 +37,47 @@ from sim.errors import ScenarioError
 
 @dataclass
 class SocialNetwork:
-    """Adjacency (None for the complete graph) and degrees."""
+    """The ties as a compressed sparse row adjacency in two numpy arrays (None for the complete graph):
+    shopper i's neighbours are indices[indptr[i]:indptr[i + 1]], ascending; and the degrees."""
 
     n: int
-    adjacency: sparse.csr_matrix | None
+    indptr: np.ndarray | None
+    indices: np.ndarray | None
     degree: np.ndarray
 
     @property
     def complete(self) -> bool:
-        return self.adjacency is None
+        return self.indptr is None
+
+    @property
+    def adjacency(self):
+        """The adjacency as a SciPy sparse matrix (ones), for analysis and checks; None when complete. The
+        model reads indptr and indices (SciPy is not imported by a run)."""
+        if self.indptr is None:
+            return None
+        from scipy import sparse
+        return sparse.csr_matrix((np.ones(self.indices.size, dtype=np.float32), self.indices, self.indptr),
+                                 shape=(self.n, self.n))
 
     def share(self, members: np.ndarray) -> np.ndarray | float:
         """Per shopper, the share of its neighbours in `members` (bool); a scalar when complete."""
-        if self.adjacency is None:
+        if self.indptr is None:
             return float(members.mean())
-        counts = self.adjacency @ members.astype(np.float32)
-        return np.divide(counts, self.degree, out=np.zeros(self.n, dtype=np.float64),
-                         where=self.degree > 0)
+        counts = np.bincount(np.repeat(np.arange(self.n), self.degree), weights=members[self.indices],
+                             minlength=self.n)
+        return np.divide(counts, self.degree, out=np.zeros(self.n, dtype=np.float64), where=self.degree > 0)
 
     def ties(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The neighbours of `rows` (adjacency required), and for each of them its row's position in `rows`."""
-        indptr = self.adjacency.indptr
+        indptr = self.indptr
         starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
         owner = np.repeat(np.arange(rows.size), lengths)
         offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return self.adjacency.indices[np.repeat(starts, lengths) + offsets], owner
+        return self.indices[np.repeat(starts, lengths) + offsets], owner
 
     def neighbours(self, rows: np.ndarray, members: np.ndarray, u: np.ndarray) -> np.ndarray:
         """For each row, one neighbour in `members` chosen by uniform `u` (-1 if it has none)."""
-        if self.adjacency is None:
+        if self.indptr is None:
             pool = np.flatnonzero(members)
             if pool.size == 0:
                 return np.full(rows.size, -1)
@@ -194,7 +205,7 @@ def build_network(cfg: NetworkConfig, n: int, segment: np.ndarray, rng: np.rando
     """Build the configured graph over n shoppers."""
     k = cfg.mean_degree
     if cfg.kind == "complete":
-        return SocialNetwork(n, None, np.full(n, n - 1, dtype=np.int64))
+        return SocialNetwork(n, None, None, np.full(n, n - 1, dtype=np.int64))
     if cfg.kind == "erdos_renyi":
         u, v = _erdos_renyi(n, k, rng)
     elif cfg.kind == "watts_strogatz":
@@ -215,11 +226,32 @@ def from_edges(n: int, u: np.ndarray, v: np.ndarray) -> SocialNetwork:
     key = np.sort(lo * n + hi)  # distinct pairs, sorted (np.unique's hashing took 4 s at 5 million ties)
     key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
     lo, hi = key // n, key % n
-    rows = np.concatenate([lo, hi])
-    cols = np.concatenate([hi, lo])
-    adjacency = sparse.csr_matrix((np.ones(rows.size, dtype=np.float32), (rows, cols)), shape=(n, n))
-    adjacency.sort_indices()
-    return SocialNetwork(n, adjacency, np.diff(adjacency.indptr).astype(np.int64))
+    return SocialNetwork(n, *_csr(n, lo, hi))
+
+
+def _csr(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """indptr, indices and degree of the undirected ties lo < hi, distinct and sorted by (lo, hi): each
+    shopper's neighbours ascending, the smaller ones (ties where it is `hi`, sorted by (hi, lo)) first, then
+    the larger (where it is `lo`, in the given order). Index types as SciPy's CSR: 32 bits while they fit."""
+    below, above = np.bincount(hi, minlength=n), np.bincount(lo, minlength=n)  # smaller, larger neighbours
+    degree = below + above
+    wide = max(2 * lo.size, n) >= 2 ** 31
+    indptr = np.zeros(n + 1, dtype=np.int64 if wide else np.int32)
+    np.cumsum(degree, out=indptr[1:])
+    indices = np.empty(2 * lo.size, dtype=np.int64 if wide else np.int32)
+    by_hi = np.sort(hi * n + lo)
+    small, big = by_hi // n, by_hi % n  # (hi, lo) sorted: each shopper's smaller neighbours, ascending
+    indices[indptr[small] + _rank_in_runs(small)] = big
+    indices[indptr[lo] + below[lo] + _rank_in_runs(lo)] = hi
+    return indptr, indices, degree.astype(np.int64)
+
+
+def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
+    """Each element's position within its run of equal values (the array sorted)."""
+    if sorted_keys.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    return np.arange(sorted_keys.size) - np.repeat(starts, np.diff(np.r_[starts, sorted_keys.size]))
 
 
 def _erdos_renyi(n: int, k: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -338,7 +370,7 @@ def describe(net: SocialNetwork, rng: np.random.Generator, sample: int = 2000) -
     deg = net.degree
     edges = int(deg.sum() // 2)
     nodes = rng.choice(net.n, size=min(sample, net.n), replace=False)
-    clustering = float(np.mean(local_clustering(net.adjacency, nodes)))
+    clustering = float(np.mean(local_clustering(net, nodes)))
     hist = np.bincount(deg)
     top = np.flatnonzero(hist)
     quantiles = np.quantile(deg, [0.5, 0.9, 0.99])
@@ -352,10 +384,22 @@ def describe(net: SocialNetwork, rng: np.random.Generator, sample: int = 2000) -
     }
 
 
-def local_clustering(adjacency: sparse.csr_matrix, nodes: np.ndarray) -> np.ndarray:
-    """Local clustering coefficient of `nodes` (0 where degree < 2), as networkx defines it."""
-    rows = adjacency[nodes]
-    triangles = np.asarray((rows @ adjacency).multiply(rows).sum(axis=1)).ravel() / 2.0
-    k = np.diff(rows.indptr).astype(np.float64)
-    pairs = k * (k - 1) / 2.0
-    return np.divide(triangles, pairs, out=np.zeros_like(triangles), where=pairs > 0)
+def local_clustering(net: SocialNetwork, nodes: np.ndarray, chunk: int = 256) -> np.ndarray:
+    """Local clustering coefficient of `nodes` (0 where degree < 2), as networkx defines it: the ties among
+    a node's neighbours over the pairs of them, counted from the neighbours' own ties (in chunks of nodes,
+    to bound the memory a hub's neighbourhood takes). In float32, as the manifest has always given it."""
+    out = np.zeros(nodes.size, dtype=np.float32)
+    for first in range(0, nodes.size, chunk):
+        rows = nodes[first:first + chunk]
+        neighbour, owner = net.ties(rows)
+        known = np.sort(owner.astype(np.int64) * net.n + neighbour)  # (node, neighbour) pairs
+        second, via = net.ties(neighbour)  # the neighbours' neighbours
+        probe = owner[via].astype(np.int64) * net.n + second
+        at = np.minimum(np.searchsorted(known, probe), max(known.size - 1, 0))
+        closed = known[at] == probe if known.size else np.zeros(0, dtype=bool)
+        triangles = np.bincount(owner[via][closed], minlength=rows.size).astype(np.float32) / 2.0
+        k = net.degree[rows].astype(np.float64)
+        pairs = k * (k - 1) / 2.0
+        out[first:first + rows.size] = np.divide(triangles, pairs, out=np.zeros(rows.size, dtype=np.float32),
+                                                 where=pairs > 0)
+    return out

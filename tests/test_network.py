@@ -32,7 +32,7 @@ def test_generators_give_simple_undirected_graphs_of_the_asked_mean_degree(kind)
 
 def test_small_world_clustering_matches_theory_and_networkx():
     net = build("watts_strogatz", mean_degree=10, rewiring_p=0.1)
-    ours = local_clustering(net.adjacency, np.arange(N)).mean()
+    ours = local_clustering(net, np.arange(N)).mean()
     reference = nx.average_clustering(nx.from_scipy_sparse_array(net.adjacency))
     assert ours == pytest.approx(reference, rel=1e-9)
     # Barrat & Weigt (2000): C(beta) ~ 3(k-2) / (4(k-1)) (1-beta)^3
@@ -43,7 +43,7 @@ def test_small_world_clustering_matches_theory_and_networkx():
 def test_random_graph_has_poisson_degrees_and_no_clustering():
     net = build("erdos_renyi", mean_degree=10)
     assert net.degree.var() == pytest.approx(10, rel=0.1)
-    assert local_clustering(net.adjacency, np.arange(2000)).mean() < 0.01
+    assert local_clustering(net, np.arange(2000)).mean() < 0.01
 
 
 def test_preferential_attachment_has_a_heavy_tail_like_networkx():
