@@ -136,27 +136,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _collector_paused():
         from sim.outputs import results_folder
         from sim.policies import enabled_policies
-        from sim.runner import chart_drawers, run_scenario, write_run
+        from sim.runner import folder_writer, simulate, write_run
         from sim.scenario_io import load_scenario, named_by_overrides
         from sim.tables import format_table
 
     scenario = named_by_overrides(load_scenario(args.scenario, overrides_from(args)), args.sets)
     out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
-    drawers = chart_drawers()  # ready (matplotlib imported) by the time the run ends
+    writer = folder_writer()  # ready (pandas and matplotlib imported) by the time the run ends
     try:
-        result = run_scenario(scenario, progress=show, transactions=args.transactions)
-        write_run(result, out, args.scenario, drawers)
+        record = simulate(scenario, progress=show, transactions=args.transactions)
+        summary = write_run(record, out, args.scenario, writer)
     finally:
-        if drawers is not None:
-            drawers.shutdown(cancel_futures=True)
+        if writer is not None:
+            writer.shutdown(cancel_futures=True)
     if not args.quiet:
-        print(format_table(result.summary, scenario.simulation.currency,
+        print(format_table(summary, scenario.simulation.currency,
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",
                            enabled_policies(scenario.policies)))
         if scenario.policy_timing():
             print(scenario.policy_timing())
-        print(f"\nwrote {out}/ in {result.wall_seconds:.1f} s of simulation")
+        print(f"\nwrote {out}/ in {record.wall_seconds:.1f} s of simulation")
     _report(args, out)
     return 0
 

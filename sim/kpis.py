@@ -20,12 +20,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from sim.carbon import STAGES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Direction = Literal["higher", "lower", "neither"]
 

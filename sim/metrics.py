@@ -13,14 +13,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.carbon import STAGES
 from sim.kpis import CATALOGUE, CATEGORY_RETURNS_PREFIX, JOIN_CHANNELS, SEGMENT_ORDERS_PREFIX, Kpi, ratio
 from sim.ledger import Ledger
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Daily money columns of the market: the day's ledger flows. Besides these, every KPI computed from
 # ledger flows (the catalogue's and the policies', `Kpi.flows`) has a daily column of its own name.
@@ -88,6 +90,8 @@ class DailyRecorder:
         self.rows.append({c: row[c] for c in self.columns})
 
     def frame(self) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(self.rows, columns=list(self.columns))
 
 
@@ -165,7 +169,7 @@ class RunEnd:
 def _value(kpi: Kpi, daily: pd.DataFrame, end: RunEnd, summary: dict[str, Any]) -> Any:
     if kpi.column is not None:
         total = daily[kpi.column].sum()
-        return int(total) if pd.api.types.is_integer_dtype(daily[kpi.column]) else float(total)
+        return int(total) if np.issubdtype(daily[kpi.column].dtype, np.integer) else float(total)
     if kpi.flows:
         return float(sum(end.ledger_totals.get(f, 0.0) for f in kpi.flows))
     if kpi.compute is None:
@@ -210,6 +214,8 @@ def pnl_table(end: RunEnd) -> pd.DataFrame:
     Lines are the ledger flows each party pays or receives (refunds net against the line they
     reverse) and, for merchants, the accrual lines kept outside the ledger. Each party's lines add
     up to its profit: the platform's ledger balance and the merchants' accrual profit."""
+    import pandas as pd
+
     totals, flows = end.ledger_totals, end.ledger_flows
     gmv = float(totals.get("sale", 0.0))
     rows: list[tuple[str, str, str, float]] = []

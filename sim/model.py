@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import simpy
 
 from agents.merchant import Merchants, MerchantTable, Pricing, budget_for_expected_sales, build_merchants, record_demand
@@ -48,6 +48,9 @@ from sim.rng import Streams
 from sim.scenario import Scenario
 from sim.seasonality import daily_multipliers, month_ends
 from sim.supply_chain import SupplyChain
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class MarketModel(Model):
@@ -412,18 +415,19 @@ class MarketModel(Model):
                       leave=False):
             self.step()
 
-    def transactions(self) -> pd.DataFrame:
-        """The served orders of the measured period, one row each (a shopper orders at most once a day):
-        customer_id (the shopper's index, no other identity), day (0 = simulation.start_date), date and
-        amount (the order's value in the scenario's currency, before any return)."""
+    def served_orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The served orders of the measured period (customer_id, day, amount), sorted by customer and day:
+        a shopper orders at most once a day."""
         log = [(0, np.zeros(0, np.int64), np.zeros(0)), *(self.order_log or [])]  # the first: no orders, typed
         day = np.concatenate([np.full(b.size, d, dtype=np.int32) for d, b, _ in log])
-        frame = pd.DataFrame({
-            "customer_id": np.concatenate([b for _, b, _ in log]).astype(np.int64),
-            "day": day,
-            "date": pd.Timestamp(self.scenario.simulation.start_date) + pd.to_timedelta(day, unit="D"),
-            "amount": np.concatenate([v for _, _, v in log]).astype(np.float64)})
-        return frame.sort_values(["customer_id", "day"], kind="stable").reset_index(drop=True)
+        customer = np.concatenate([b for _, b, _ in log]).astype(np.int64)
+        amount = np.concatenate([v for _, _, v in log]).astype(np.float64)
+        order = np.lexsort((day, customer))
+        return customer[order], day[order], amount[order]
+
+    def transactions(self) -> pd.DataFrame:
+        """The served orders of the measured period, one row each (orders_frame)."""
+        return orders_frame(self.scenario.simulation.start_date, *self.served_orders())
 
     def release(self) -> None:
         """Let the model be garbage-collected once nothing else holds it. Mesa 3.3 keeps every model
@@ -590,3 +594,13 @@ class MarketModel(Model):
     def unit_balance(self) -> dict[str, int]:
         """The unit identities of DESIGN.md section 2, with both sides."""
         return self.supply.unit_balance()
+
+
+def orders_frame(start_date: dt.date, customer: np.ndarray, day: np.ndarray, amount: np.ndarray) -> pd.DataFrame:
+    """Served orders as a table: customer_id (the shopper's index, no other identity), day (0 =
+    simulation.start_date), date and amount (the order's value in the scenario's currency, before any
+    return)."""
+    import pandas as pd
+
+    return pd.DataFrame({"customer_id": customer, "day": day,
+                         "date": pd.Timestamp(start_date) + pd.to_timedelta(day, unit="D"), "amount": amount})

@@ -26,13 +26,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
+
+if TYPE_CHECKING:
+    pass
 
 
 @dataclass
@@ -336,6 +338,8 @@ def read_edgelist(path: str | None, n: int, source: str) -> tuple[np.ndarray, np
 
 @lru_cache(maxsize=2)
 def _read_edgelist_cached(path: str, mtime: int, size: int, n: int, source: str) -> tuple[np.ndarray, np.ndarray]:
+    import pandas as pd
+
     field = "network.edgelist_file"
     try:
         frame = pd.read_csv(path, sep=None, engine="python", header=None, comment="#", dtype=str)

@@ -1,4 +1,10 @@
-"""Running one scenario and writing its results folder (the `run` command's work)."""
+"""Running one scenario and writing its results folder (the `run` command's work).
+
+A run is simulated (`simulate`: the model's days, leaving a RunRecord of plain values and numpy arrays) and
+then tabulated (`tabulate`: the daily series, summary, P&L and cohorts as pandas tables, a RunResult);
+`run_scenario` does both. The `run` command hands the record to a second process that tabulates it and
+writes the folder (write_run), so its own process never imports pandas (start-up, issue 23).
+"""
 
 from __future__ import annotations
 
@@ -12,20 +18,40 @@ from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from sim import __version__
 from sim.invariants import check as check_conservation
-from sim.metrics import pnl_table, summarize
-from sim.model import MarketModel
+from sim.metrics import RunEnd, pnl_table, summarize
+from sim.model import MarketModel, orders_frame
 from sim.network import describe
 from sim.outputs import atomic_folder, git_commit, write_json
 from sim.scenario import Scenario
 from sim.scenario_io import dump_resolved
 
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class RunRecord:
+    """A finished run as the model leaves it: plain values and numpy arrays, no pandas (`tabulate`)."""
+
+    scenario: Scenario
+    daily_columns: list[str]
+    daily_rows: list[dict[str, Any]]  # a row of the daily KPIs per measured day (sim/metrics.DailyRecorder)
+    end: RunEnd
+    policy_values: dict[str, float]  # the policies' summary values and KPIs (sim/policies)
+    policy_kpis: dict[str, Any]
+    unit_balance: dict[str, int]
+    ledger_imbalance: float
+    wall_seconds: float
+    network: dict[str, Any]
+    carbon_factors: dict[str, str]
+    orders: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # served orders (MarketModel.served_orders)
 
 
 @dataclass
@@ -45,24 +71,39 @@ class RunResult:
 
 def run_scenario(scenario: Scenario, progress: bool = False, transactions: bool = False) -> RunResult:
     """Build the model, run every day, summarise (and keep every served order, on request)."""
+    return tabulate(simulate(scenario, progress, transactions))
+
+
+def simulate(scenario: Scenario, progress: bool = False, transactions: bool = False) -> RunRecord:
+    """Build the model and run every day (and keep every served order, on request)."""
     start = time.perf_counter()
     model = MarketModel(scenario, log_orders=transactions)
     try:
         model.run(progress=progress)
         check_conservation(model)
-        daily = model.recorder.frame()
-        end = model.run_end()
-        summary = summarize(daily, end, model.policies.summary(), model.policies.kpis())
         network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
                    **describe(model.network, model.streams.generator("network_stats"),
                               scenario.network.clustering_sample)}
-        factors = {"file": str(model.factors.path), "sha256": model.factors.sha256}
-        orders = model.transactions() if transactions else None
+        return RunRecord(scenario, list(model.recorder.columns), model.recorder.rows, model.run_end(),
+                         model.policies.summary(), model.policies.kpis(), model.unit_balance(),
+                         model.ledger.imbalance(), time.perf_counter() - start, network,
+                         {"file": str(model.factors.path), "sha256": model.factors.sha256},
+                         model.served_orders() if transactions else None)
     finally:
         model.release()  # memory stays flat over many runs in one process
+
+
+def tabulate(record: RunRecord) -> RunResult:
+    """The record's daily series, summary, P&L and cohorts as tables."""
+    import pandas as pd
+
+    daily = pd.DataFrame(record.daily_rows, columns=record.daily_columns)
+    end = record.end
+    summary = summarize(daily, end, record.policy_values, record.policy_kpis)
     cohorts = pd.DataFrame(end.cohorts, columns=["cohort", "month", "months_since", "customers", "buyers"])
-    return RunResult(scenario, daily, summary, pnl_table(end), model.unit_balance(), model.ledger.imbalance(),
-                     time.perf_counter() - start, network, factors, cohorts, orders)
+    orders = None if record.orders is None else orders_frame(record.scenario.simulation.start_date, *record.orders)
+    return RunResult(record.scenario, daily, summary, pnl_table(end), record.unit_balance, record.ledger_imbalance,
+                     record.wall_seconds, record.network, record.carbon_factors, cohorts, orders)
 
 
 def _versions() -> dict[str, str]:
@@ -75,12 +116,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def chart_drawers() -> Executor | None:
-    """A process that draws a run's charts while this one writes its tables (issue 23), two at once on two
-    cores (`_draw_all`), or None where the charts are drawn here: one core, or not Linux (the drawer is
-    forked, and follows this process out when it dies). Start it before the run: it imports matplotlib
-    (0.3 s) while the simulation runs on the other core. It ignores Ctrl-C (this process stops it) and
-    changes no result: a chart is the same file whichever process draws it."""
+def folder_writer() -> Executor | None:
+    """A process that writes a run's folder (`write_run`): it tabulates the run, writes the tables and
+    draws the charts, two at once on two cores (`_write_folder`); or None where the run's own process
+    writes it: one core, or not Linux (the writer is forked, and follows this process out when it dies).
+    Start it before the run: it imports pandas and matplotlib (0.6 s) while the simulation runs on the other
+    core, and the run's process imports neither (issue 23). It ignores Ctrl-C (this process stops it) and
+    changes no result: every file is the same whichever process writes it."""
     import multiprocessing
 
     if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
@@ -89,10 +131,10 @@ def chart_drawers() -> Executor | None:
         return None
     from concurrent.futures import ProcessPoolExecutor
 
-    drawers = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                                  initializer=_start_drawer, initargs=(os.getpid(),))
-    drawers.submit(int)  # fork it now (a fork pool starts its worker on the first task)
-    return drawers
+    writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=_start_writer, initargs=(os.getpid(),))
+    writer.submit(int)  # fork it now (a fork pool starts its worker on the first task)
+    return writer
 
 
 def _end_with(parent: int) -> None:
@@ -105,10 +147,12 @@ def _end_with(parent: int) -> None:
         os._exit(0)
 
 
-def _start_drawer(parent: int) -> None:
+def _start_writer(parent: int) -> None:
     _end_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    import sim.charts  # noqa: F401 - matplotlib's import, while the run goes on
+    import pyarrow.parquet  # noqa: F401 - what the tables and charts need, imported while the run goes on
+
+    import sim.charts  # noqa: F401
 
 
 def _draw(chart: str, *args: Any) -> None:
@@ -116,25 +160,77 @@ def _draw(chart: str, *args: Any) -> None:
     getattr(sim.charts, chart)(*args)
 
 
-def _draw_all(jobs: list[tuple]) -> None:
-    """The drawer's task: the first chart of `jobs` (name and arguments each) in a process forked for it,
-    with matplotlib imported already, the others here, at the same time. A chart's error is raised here;
-    a helper that died raises BrokenProcessPool (the run then draws the charts itself)."""
+def _chart_jobs(result: RunResult, charts: Path) -> list[tuple]:
+    """The run's charts: (name in sim.charts, its arguments) each."""
+    sc = result.scenario
+    warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
+    context = (f"Scenario {sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days from "
+               f"{sc.simulation.start_date}{warmup}, seed {sc.seed}; one run (compare gives intervals).")
+    cur = sc.simulation.currency
+    life = sc.shoppers.lifecycle
+    jobs = [("supply_chain", result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png"),
+            ("kpi_timeseries", result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
+             (life.new_days, life.dormant_after_days, life.churned_after_days))]
+    if len(result.cohorts):
+        jobs.append(("retention_curves", result.cohorts, sc.name, context, charts / "retention.png"))
+    return jobs
+
+
+def write_run(record: RunRecord, out_dir: Path, source: str, writer: Executor | None = None) -> dict[str, Any]:
+    """summary.json, kpis_daily.parquet/.csv, pnl.csv, cohorts.csv, scenario.resolved.yaml, manifest.json,
+    charts/ (and transactions.parquet when kept), written by `writer` (folder_writer) or here; the folder
+    appears whole, or not at all if anything fails. Returns the run's summary."""
+    with atomic_folder(out_dir) as tmp:
+        if writer is not None:
+            from concurrent.futures.process import BrokenProcessPool  # (imported with the writer)
+
+            try:
+                return writer.submit(_write_folder, record, tmp, source, True).result()
+            except BrokenProcessPool:  # the writer (or its helper) died: the folder is written here
+                for path in tmp.iterdir():
+                    _remove(path)
+        return _write_folder(record, tmp, source, False)
+
+
+def _remove(path: Path) -> None:
+    import shutil
+
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
+
+
+def _write_folder(record: RunRecord, tmp: Path, source: str, helper: bool) -> dict[str, Any]:
+    """Tabulate the run and write its folder into `tmp`; with `helper`, a process forked here (pandas and
+    matplotlib imported) draws the first and last charts while this one writes the tables and draws the
+    others (a chart's error is raised here; a helper that died raises BrokenProcessPool)."""
+    result = tabulate(record)
+    charts = tmp / "charts"
+    charts.mkdir()
+    jobs = _chart_jobs(result, charts)
+    if not helper:
+        _write_tables(result, tmp, source)
+        for job in jobs:
+            _draw(*job)
+        return result.summary
     import pickle
     from concurrent.futures.process import BrokenProcessPool
 
+    theirs = [jobs[0], *jobs[2:]]  # supply chain and retention: about the time of the tables and the KPIs
     read, write = os.pipe()
-    drawer = os.getpid()
-    helper = os.fork()
-    if helper == 0:
+    writer = os.getpid()
+    pid = os.fork()
+    if pid == 0:
         status = 1
         try:
             os.close(read)
-            _end_with(drawer)
+            _end_with(writer)
             try:
-                _draw(*jobs[0])
+                for job in theirs:
+                    _draw(*job)
                 message = b""
-            except BaseException as exc:  # noqa: BLE001 - handed to the drawer
+            except BaseException as exc:  # noqa: BLE001 - handed to the writer
                 try:
                     message = pickle.dumps(exc)
                 except Exception:  # noqa: BLE001 - an exception that cannot be pickled, by its text
@@ -146,57 +242,22 @@ def _draw_all(jobs: list[tuple]) -> None:
             os._exit(status)
     os.close(write)
     try:
-        for job in jobs[1:]:
-            _draw(*job)
+        _write_tables(result, tmp, source)
+        _draw(*jobs[1])
     finally:
         with os.fdopen(read, "rb") as incoming:
             message = incoming.read()
-        _, status = os.waitpid(helper, 0)
+        _, status = os.waitpid(pid, 0)
     if status != 0:
-        raise BrokenProcessPool("the drawer's helper process died")
+        raise BrokenProcessPool("the writer's helper process died")
     if message:
         raise pickle.loads(message)
-
-
-def write_run(result: RunResult, out_dir: Path, source: str, drawers: Executor | None = None) -> None:
-    """summary.json, kpis_daily.parquet/.csv, pnl.csv, cohorts.csv, scenario.resolved.yaml, manifest.json,
-    charts/ (and transactions.parquet when kept). The charts are drawn by `drawers` (chart_drawers) while
-    the tables are written, or here; the folder appears whole, or not at all if a chart fails."""
-    sc = result.scenario
-    with atomic_folder(out_dir) as tmp:
-        charts = tmp / "charts"
-        charts.mkdir()
-        warmup = f" after a {sc.simulation.warmup_days}-day warm-up" if sc.simulation.warmup_days else ""
-        context = (f"Scenario {sc.name}: {sc.shoppers.count:,} shoppers, {sc.simulation.days} days from "
-                   f"{sc.simulation.start_date}{warmup}, seed {sc.seed}; one run (compare gives intervals).")
-        cur = sc.simulation.currency
-        life = sc.shoppers.lifecycle
-        jobs = [("supply_chain", result.daily, result.summary, sc.name, context, cur, charts / "supply_chain.png"),
-                ("kpi_timeseries", result.daily, result.summary, sc.name, context, cur, charts / "kpis.png",
-                 (life.new_days, life.dormant_after_days, life.churned_after_days))]
-        if len(result.cohorts):
-            jobs.append(("retention_curves", result.cohorts, sc.name, context, charts / "retention.png"))
-        drawing = failed = None
-        if drawers is not None:
-            from concurrent.futures.process import BrokenProcessPool  # (imported with the drawers)
-
-            try:
-                drawing = drawers.submit(_draw_all, jobs)
-            except BrokenProcessPool:  # the drawer died (or never started): the charts are drawn here
-                drawing = None
-        try:
-            _write_tables(result, tmp, source)
-        finally:
-            if drawing is not None:  # the charts are finished (or failed) before the folder is kept or removed
-                failed = drawing.exception()
-        if failed is not None and not isinstance(failed, BrokenProcessPool):
-            raise failed  # a chart's own error
-        if drawing is None or failed is not None:
-            for job in jobs:
-                _draw(*job)
+    return result.summary
 
 
 def _write_tables(result: RunResult, tmp: Path, source: str) -> None:
+    import pandas as pd
+
     sc = result.scenario
     write_json(tmp / "summary.json", result.summary)
     daily = result.daily.copy()

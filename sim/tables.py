@@ -7,11 +7,14 @@ money with thousands separators in the scenario's currency.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.kpis import CATALOGUE, Kpi
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 COUNT_UNITS = ("orders", "customers", "shoppers", "merchants", "coupons", "sign-ups", "rewards", "points",
                "(merchant, category) pairs", "units", "attempts")

@@ -12,14 +12,19 @@ import pytest
 from conftest import small_scenario
 from experiments import comparison_charts
 from sim import charts, style
-from sim.runner import run_scenario
+from sim.runner import run_scenario, simulate, tabulate
 
 KEY = [k for k, _ in comparison_charts.KEY_KPIS]
 
 
 @pytest.fixture(scope="module")
-def run():
-    return run_scenario(small_scenario("simulation.days=60", "simulation.currency=EUR"))
+def record():
+    return simulate(small_scenario("simulation.days=60", "simulation.currency=EUR"))
+
+
+@pytest.fixture(scope="module")
+def run(record):
+    return tabulate(record)
 
 
 def _check(path, *texts: str) -> str:
@@ -131,47 +136,57 @@ def test_title_sentences_say_only_what_the_intervals_say():
     assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
 
 
-def test_charts_drawn_by_the_drawer_processes_are_the_charts_drawn_here(run, tmp_path):
-    """`run` draws its charts in two processes while it writes the tables (issue 23); the PNGs are the same
-    bytes as when this process draws them, and the folder holds the same files."""
-    from sim.runner import chart_drawers, write_run
+def test_a_folder_written_by_the_writer_process_is_the_folder_written_here(record, tmp_path):
+    """`run` tabulates the run and writes its folder in a second process, drawing charts in two (issue 23);
+    the folder holds the same files, the tables and PNGs the same bytes, as when this process writes it."""
+    from sim.runner import folder_writer, write_run
 
-    drawers = chart_drawers()
-    if drawers is None:
-        pytest.skip("one core: the charts are drawn in the run's own process")
+    writer = folder_writer()
+    if writer is None:
+        pytest.skip("one core: the folder is written by the run's own process")
     try:
-        write_run(run, tmp_path / "parallel", "test", drawers)
+        theirs = write_run(record, tmp_path / "parallel", "test", writer)
     finally:
-        drawers.shutdown()
-    write_run(run, tmp_path / "here", "test")
+        writer.shutdown()
+    ours = write_run(record, tmp_path / "here", "test")
+    assert theirs == ours and ours["gmv"] > 0
     files = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*"))
     assert files == sorted(p.relative_to(tmp_path / "parallel") for p in (tmp_path / "parallel").rglob("*"))
-    for name in ("kpis", "supply_chain", "retention"):
-        assert (tmp_path / "here" / "charts" / f"{name}.png").read_bytes() == \
-            (tmp_path / "parallel" / "charts" / f"{name}.png").read_bytes(), name
+    for name in ("charts/kpis.png", "charts/supply_chain.png", "charts/retention.png", "summary.json",
+                 "kpis_daily.csv", "kpis_daily.parquet", "pnl.csv", "cohorts.csv", "scenario.resolved.yaml"):
+        assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
 
 
-def test_a_chart_that_fails_in_a_drawer_leaves_no_folder(run, tmp_path):
+@pytest.mark.parametrize("where", ["supply_chain", "kpi_timeseries"])  # drawn by the helper, by the writer
+def test_a_chart_that_fails_in_the_writer_leaves_no_folder(record, tmp_path, monkeypatch, where):
     """A chart's error reaches the caller, and the run's folder is not written (no half-written result)."""
     import dataclasses
 
-    from sim.runner import chart_drawers, write_run
+    from sim.runner import folder_writer, write_run
 
-    drawers = chart_drawers()
-    if drawers is None:
-        pytest.skip("one core: the charts are drawn in the run's own process")
-    broken = dataclasses.replace(run, summary={k: v for k, v in run.summary.items() if k != "late_delivery_rate"})
+    real = getattr(charts, where)
+
+    def fails_for_broken(*args):
+        if any(isinstance(a, str) and a == "broken" for a in args):
+            raise KeyError("late_delivery_rate")
+        return real(*args)
+
+    monkeypatch.setattr(charts, where, fails_for_broken)  # the writer is forked with it
+    writer = folder_writer()
+    if writer is None:
+        pytest.skip("one core: the folder is written by the run's own process")
+    broken = dataclasses.replace(record, scenario=record.scenario.model_copy(update={"name": "broken"}))
     try:
         with pytest.raises(KeyError, match="late_delivery_rate"):
-            write_run(broken, tmp_path / "result", "test", drawers)
-        write_run(run, tmp_path / "after", "test", drawers)  # the drawers go on working
+            write_run(broken, tmp_path / "result", "test", writer)
+        write_run(record, tmp_path / "after", "test", writer)  # the writer goes on working
     finally:
-        drawers.shutdown()
+        writer.shutdown()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["after"]
 
 
-def test_drawers_end_with_a_killed_run():
-    """A run killed outright (SIGKILL: no `finally`) takes its drawers with it: no orphan processes left
+def test_the_writer_ends_with_a_killed_run():
+    """A run killed outright (SIGKILL: no `finally`) takes its writer with it: no orphan process left
     holding the terminal's output open."""
     import os
     import signal
@@ -181,13 +196,13 @@ def test_drawers_end_with_a_killed_run():
 
     from conftest import ROOT
 
-    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); from sim.runner import chart_drawers; "
-              "d = chart_drawers(); print(' '.join(map(str, d._processes)) if d else '', flush=True); time.sleep(60)")
+    script = ("import sys, time; sys.path.insert(0, sys.argv[1]); from sim.runner import folder_writer; "
+              "d = folder_writer(); print(' '.join(map(str, d._processes)) if d else '', flush=True); time.sleep(60)")
     proc = subprocess.Popen([sys.executable, "-c", script, str(ROOT)], stdout=subprocess.PIPE, text=True)
     pids = [int(p) for p in proc.stdout.readline().split()]
     if not pids:
         proc.kill()
-        pytest.skip("one core: no drawers")
+        pytest.skip("one core: no writer")
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 10
@@ -195,7 +210,7 @@ def test_drawers_end_with_a_killed_run():
     while alive and time.monotonic() < deadline:
         time.sleep(0.1)
         alive = [pid for pid in pids if _running(pid)]
-    assert not alive, f"drawers {alive} outlived their run"
+    assert not alive, f"writer {alive} outlived its run"
 
 
 def _running(pid: int) -> bool:
@@ -207,44 +222,46 @@ def _running(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("when", ["before", "while drawing"])
-def test_a_dead_drawer_means_the_charts_are_drawn_here(run, tmp_path, monkeypatch, when):
-    """If a drawer died before the run ended, or dies while drawing, the charts are drawn in the run's
-    process: the run is not lost to a broken pool."""
+def test_a_dead_writer_means_the_folder_is_written_here(record, tmp_path, monkeypatch, when):
+    """If the writer died before the run ended, or its helper dies while drawing, the folder is written in
+    the run's process: the run is not lost to a broken pool."""
     import os
     import signal
     import time
 
-    from sim.runner import chart_drawers, write_run
+    from sim.runner import folder_writer, write_run
 
     here, real = os.getpid(), charts.supply_chain
 
-    def dies_in_a_drawer(*args):
+    def dies_in_the_writer(*args):
         if os.getpid() != here:
             os._exit(1)
         return real(*args)
 
     if when == "while drawing":
-        monkeypatch.setattr(charts, "supply_chain", dies_in_a_drawer)  # the drawers are forked with it
-    drawers = chart_drawers()
-    if drawers is None:
-        pytest.skip("one core: the charts are drawn in the run's own process")
+        monkeypatch.setattr(charts, "supply_chain", dies_in_the_writer)  # the writer is forked with it
+    writer = folder_writer()
+    if writer is None:
+        pytest.skip("one core: the folder is written by the run's own process")
     try:
         if when == "before":
-            os.kill(next(iter(drawers._processes)), signal.SIGKILL)
+            os.kill(next(iter(writer._processes)), signal.SIGKILL)
             time.sleep(0.5)
-        write_run(run, tmp_path / "result", "test", drawers)
+        summary = write_run(record, tmp_path / "result", "test", writer)
     finally:
-        drawers.shutdown()
+        writer.shutdown()
+    assert summary["gmv"] > 0 and (tmp_path / "result" / "summary.json").is_file()
     for name in ("kpis", "supply_chain", "retention"):
         assert (tmp_path / "result" / "charts" / f"{name}.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
 
 
-def test_no_drawers_where_fork_is_not_linux(monkeypatch):
-    """Drawers are forked processes tied to their parent's life (Linux); elsewhere the charts are drawn in
-    the run's process."""
+def test_no_writer_where_fork_is_not_linux(monkeypatch):
+    """The writer is a forked process tied to its parent's life (Linux); elsewhere the run's own process
+    writes the folder."""
     import sys
 
-    from sim.runner import chart_drawers
+    from sim.runner import folder_writer
 
     monkeypatch.setattr(sys, "platform", "darwin")
-    assert chart_drawers() is None
+    assert folder_writer() is None

@@ -48,7 +48,7 @@ def test_a_run_reaches_day_0_without_importing_what_only_other_commands_need():
     code = ("import sys; import sim.runner; from sim.model import MarketModel; from conftest import small_scenario; "
             "MarketModel(small_scenario()).step(); heavy = ('matplotlib', 'dask', 'distributed', 'SALib', 'jinja2', "
             "'scipy.optimize', 'scipy.stats', 'panel', 'bokeh', 'mesa.space', 'mesa.batchrunner', 'networkx', "
-            "'scipy.sparse', 'scipy._lib._array_api', 'numpy.f2py'); "
+            "'scipy.sparse', 'scipy._lib._array_api', 'numpy.f2py', 'pandas', 'pyarrow'); "
             "print([m for m in heavy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
