@@ -201,15 +201,16 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _write_folder(record: RunRecord, tmp: Path, source: str, helper: bool) -> dict[str, Any]:
-    """Tabulate the run and write its folder into `tmp`; with `helper`, a process forked here (pandas and
-    matplotlib imported) draws the first and last charts while this one writes the tables and draws the
-    others (a chart's error is raised here; a helper that died raises BrokenProcessPool)."""
+def _write_folder(record: RunRecord, tmp: Path, source: str, helpers: bool) -> dict[str, Any]:
+    """Tabulate the run and write its folder into `tmp`; with `helpers`, processes forked here (pandas and
+    matplotlib imported) draw the KPIs and retention charts, one each, while this one writes the tables
+    and draws the supply chain's (a chart's error is raised here; a helper that died raises
+    BrokenProcessPool)."""
     result = tabulate(record)
     charts = tmp / "charts"
     charts.mkdir()
     jobs = _chart_jobs(result, charts)
-    if not helper:
+    if not helpers:
         _write_tables(result, tmp, source)
         for job in jobs:
             _draw(*job)
@@ -217,18 +218,35 @@ def _write_folder(record: RunRecord, tmp: Path, source: str, helper: bool) -> di
     import pickle
     from concurrent.futures.process import BrokenProcessPool
 
-    theirs = [jobs[0], *jobs[2:]]  # supply chain and retention: about the time of the tables and the KPIs
+    forked = [_fork_drawing(job) for job in jobs[1:]]
+    try:
+        _write_tables(result, tmp, source)
+        _draw(*jobs[0])
+    finally:
+        answers = [_answer(*f) for f in forked]
+    for status, message in answers:
+        if status != 0:
+            raise BrokenProcessPool("a helper of the writer died")
+        if message:
+            raise pickle.loads(message)
+    return result.summary
+
+
+def _fork_drawing(job: tuple) -> tuple[int, int]:
+    """A process forked to draw one chart; its pid and the pipe it answers on (empty: drawn; else the
+    pickled exception)."""
+    import pickle
+
     read, write = os.pipe()
-    writer = os.getpid()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:
         status = 1
         try:
             os.close(read)
-            _end_with(writer)
+            _end_with(parent)
             try:
-                for job in theirs:
-                    _draw(*job)
+                _draw(*job)
                 message = b""
             except BaseException as exc:  # noqa: BLE001 - handed to the writer
                 try:
@@ -241,18 +259,15 @@ def _write_folder(record: RunRecord, tmp: Path, source: str, helper: bool) -> di
         finally:
             os._exit(status)
     os.close(write)
-    try:
-        _write_tables(result, tmp, source)
-        _draw(*jobs[1])
-    finally:
-        with os.fdopen(read, "rb") as incoming:
-            message = incoming.read()
-        _, status = os.waitpid(pid, 0)
-    if status != 0:
-        raise BrokenProcessPool("the writer's helper process died")
-    if message:
-        raise pickle.loads(message)
-    return result.summary
+    return pid, read
+
+
+def _answer(pid: int, read: int) -> tuple[int, bytes]:
+    """A forked drawing's exit status and answer, once it has ended."""
+    with os.fdopen(read, "rb") as incoming:
+        message = incoming.read()
+    _, status = os.waitpid(pid, 0)
+    return status, message
 
 
 def _write_tables(result: RunResult, tmp: Path, source: str) -> None:
