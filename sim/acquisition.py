@@ -143,20 +143,35 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
         reached = p_policy > 0 if reached is None else reached | (p_policy > 0)
     if reached is not None:
         pool = np.flatnonzero(reached & ~is_customer)
-        seg = segment[pool]
         scale = offer / np.maximum(1.0 - np.minimum(a, 1.0), 1e-12)  # per segment
-        wom = (cfg.imitation_q * scale)[seg] * word_of_mouth.share(pool) if by_neighbours else 0.0
-        pol = p_policy[pool] * scale[seg] if np.ndim(p_policy) else 0.0
+        wom_scale = cfg.imitation_q * scale  # per segment, times the share of recommending neighbours
         u = u_join(pool)
-        join = np.flatnonzero(u < wom + pol)
+        # A prospect's chance wom + pol is at most `bound` (a share is at most 1, and rounding is monotone),
+        # so only the prospects whose uniform is below it need their chance (0.4% of the bench's pool):
+        # the same joiners as comparing every prospect's uniform with its chance.
+        bound = ((wom_scale.max() if by_neighbours else 0.0)
+                 + (float(p_policy.max()) * scale.max() if np.ndim(p_policy) else 0.0))
+        near = np.flatnonzero(u <= bound)
+        candidate = pool[near]
+        seg = segment[candidate]
+        wom = wom_scale[seg] * word_of_mouth.share(candidate) if by_neighbours else 0.0
+        pol = p_policy[candidate] * scale[seg] if np.ndim(p_policy) else 0.0
+        hit = np.flatnonzero(u[near] < wom + pol)
         if rung.size:  # those the clocks took today joined already
-            join = join[~np.isin(pool[join], rung)]
-        more = pool[join]
-        more_channel = np.where(u[join] < (wom[join] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
+            hit = hit[~_among(candidate[hit], rung)]
+        more = candidate[hit]
+        more_channel = np.where(u[near[hit]] < (wom[hit] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
                                 CHANNELS["referral"]).astype(np.int8)
         rung, channel = np.concatenate([rung, more]), np.concatenate([channel, more_channel])
     order = np.argsort(rung, kind="stable")
     return rung[order], channel[order]
+
+
+def _among(values: np.ndarray, of: np.ndarray) -> np.ndarray:
+    """Which of `values` are in `of` (np.isin, for small arrays without its fixed cost)."""
+    pool = np.sort(of)
+    at = np.minimum(np.searchsorted(pool, values), pool.size - 1)
+    return pool[at] == values
 
 
 def read_schedule(path: str, first_day: dt.date, days: int, free: int, source: str) -> np.ndarray:

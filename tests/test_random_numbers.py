@@ -10,7 +10,7 @@ from scipy import stats
 
 from agents.shopper import ShopperPopulation
 from conftest import small_scenario
-from sim.acquisition import JoinClocks, joiners
+from sim.acquisition import CHANNELS, JoinClocks, joiners
 from sim.config import AcquisitionConfig, NetworkConfig
 from sim.network import NeighbourCounts, build_network
 from sim.rng import Streams
@@ -127,6 +127,37 @@ def test_word_of_mouth_joins_add_their_probability_to_the_clocks():
     expected_wom = (0.2 * wom.share(prospects)).sum()
     got_wom = np.count_nonzero(channel == 3)
     assert abs(got_wom - expected_wom) < 4 * np.sqrt(expected_wom)
+
+
+@pytest.mark.parametrize("policy", ["none", "array"])
+def test_the_prospects_the_clocks_leave_join_exactly_when_their_uniform_is_below_their_chance(policy):
+    """joiners() looks at a prospect's chance (word of mouth + a policy's) only where its uniform is below
+    the largest chance there can be; the joiners are those of comparing every prospect's uniform with its
+    chance (issue 23), checked against that rule written out here, with chances up to 0.9."""
+    n = 20_000
+    rng = np.random.default_rng(11)
+    segment = rng.integers(0, 3, n).astype(np.int16)
+    network = build_network(NetworkConfig(kind="erdos_renyi", mean_degree=8), n, segment, np.random.default_rng(2))
+    wom = NeighbourCounts(network)
+    wom.update(rng.random(n) < 0.3)
+    is_customer = wom.members | (rng.random(n) < 0.1)
+    p_policy = np.where(rng.random(n) < 0.5, rng.random(n) * 0.3, 0.0) if policy == "array" else 0.0
+    cfg = AcquisitionConfig(innovation_p=0.001, imitation_q=0.5)
+    offer = np.array([0.8, 1.0, 1.3])
+    u = Streams(3).counter("join")
+    clocks = JoinClocks(np.flatnonzero(~is_customer), segment, 3, Streams(3).counter("join_clock"))
+    new, channel = joiners(is_customer, clocks, segment, offer, cfg, 0.002, wom, p_policy,
+                           lambda who: u.uniform(0, who))
+    by_clock = new[channel <= CHANNELS["organic"]]  # paid and organic come from the clocks alone
+    a = offer * (0.002 + 0.001)
+    scale = offer / (1.0 - a)
+    pool = np.flatnonzero(((wom.count > 0) | (np.asarray(p_policy) > 0)) & ~is_customer)
+    chance = (cfg.imitation_q * scale)[segment[pool]] * wom.share(pool) + np.broadcast_to(p_policy, n)[pool] * \
+        scale[segment[pool]]
+    drawn = u.uniform(0, pool)
+    expected = np.union1d(pool[drawn < chance], by_clock)
+    assert np.array_equal(np.union1d(new, by_clock), expected) and np.unique(new).size == new.size
+    assert 200 < np.count_nonzero(channel >= CHANNELS["word_of_mouth"]) < pool.size  # by neighbours and the policy
 
 
 @pytest.mark.parametrize("kind", ["erdos_renyi", "watts_strogatz", "barabasi_albert", "complete"])
