@@ -143,13 +143,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = named_by_overrides(load_scenario(args.scenario, overrides_from(args)), args.sets)
     out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
-    writer = folder_writer()  # ready (pandas and matplotlib imported) by the time the run ends
+    writers = []  # the folder's writer, started once the market is built: ready by the time the run ends
+
+    def start_writer() -> None:
+        writers.append(folder_writer())
+
     try:
-        record = simulate(scenario, progress=show, transactions=args.transactions)
-        summary = write_run(record, out, args.scenario, writer)
+        record = simulate(scenario, progress=show, transactions=args.transactions, built=start_writer)
+        summary = write_run(record, out, args.scenario, writers[0])
     finally:
-        if writer is not None:
-            writer.shutdown(cancel_futures=True)
+        if writers and writers[0] is not None:
+            writers[0].shutdown(cancel_futures=True)
     if not args.quiet:
         print(format_table(summary, scenario.simulation.currency,
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",

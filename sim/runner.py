@@ -14,6 +14,7 @@ import platform as _platform
 import signal
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from importlib import metadata
@@ -74,11 +75,15 @@ def run_scenario(scenario: Scenario, progress: bool = False, transactions: bool 
     return tabulate(simulate(scenario, progress, transactions))
 
 
-def simulate(scenario: Scenario, progress: bool = False, transactions: bool = False) -> RunRecord:
-    """Build the model and run every day (and keep every served order, on request)."""
+def simulate(scenario: Scenario, progress: bool = False, transactions: bool = False,
+             built: Callable[[], Any] | None = None) -> RunRecord:
+    """Build the model and run every day (and keep every served order, on request); `built` is called
+    once the market is built, before its first day."""
     start = time.perf_counter()
     model = MarketModel(scenario, log_orders=transactions)
     try:
+        if built is not None:
+            built()
         model.run(progress=progress)
         check_conservation(model)
         network = {"kind": scenario.network.kind, "build_seconds": round(model.network_build_seconds, 3),
@@ -120,8 +125,9 @@ def folder_writer() -> Executor | None:
     """A process that writes a run's folder (`write_run`): it tabulates the run, writes the tables and
     draws the charts, two at once on two cores (`_write_folder`); or None where the run's own process
     writes it: one core, or not Linux (the writer is forked, and follows this process out when it dies).
-    Start it before the run: it imports pandas and matplotlib (0.6 s) while the simulation runs on the other
-    core, and the run's process imports neither (issue 23). It ignores Ctrl-C (this process stops it) and
+    Start it once the market is built (`simulate(built=...)`): it imports pandas and matplotlib (0.6 s)
+    while the days run on the other core, and the run's process imports neither (issue 23). Its imports
+    read a thousand files: beside the build, they slowed it by a third. It ignores Ctrl-C (this process stops it) and
     changes no result: every file is the same whichever process writes it."""
     import multiprocessing
 
