@@ -137,8 +137,9 @@ def test_title_sentences_say_only_what_the_intervals_say():
 
 
 def test_a_folder_written_by_the_writer_process_is_the_folder_written_here(record, tmp_path):
-    """`run` tabulates the run and writes its folder in a second process, drawing charts in two (issue 23);
-    the folder holds the same files, the tables and PNGs the same bytes, as when this process writes it."""
+    """`run` tabulates the run and writes its folder in a second process, drawing charts in others (issue 23);
+    the folder holds the same files, the tables and charts (SVGs too) the same bytes, as when this process
+    writes it."""
     from sim.runner import folder_writer, write_run
 
     writer = folder_writer()
@@ -152,8 +153,9 @@ def test_a_folder_written_by_the_writer_process_is_the_folder_written_here(recor
     assert theirs == ours and ours["gmv"] > 0
     files = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*"))
     assert files == sorted(p.relative_to(tmp_path / "parallel") for p in (tmp_path / "parallel").rglob("*"))
-    for name in ("charts/kpis.png", "charts/supply_chain.png", "charts/retention.png", "summary.json",
-                 "kpis_daily.csv", "kpis_daily.parquet", "pnl.csv", "cohorts.csv", "scenario.resolved.yaml"):
+    charts = [f"charts/{c}.{kind}" for c in ("kpis", "supply_chain", "retention") for kind in ("png", "svg")]
+    for name in (*charts, "summary.json", "kpis_daily.csv", "kpis_daily.parquet", "pnl.csv", "cohorts.csv",
+                 "scenario.resolved.yaml"):
         assert (tmp_path / "here" / name).read_bytes() == (tmp_path / "parallel" / name).read_bytes(), name
 
 
