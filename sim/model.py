@@ -408,7 +408,11 @@ class MarketModel(Model):
                 * self.scenario.shoppers.purchase_rate_multiplier)
 
     def run(self, progress: bool = False) -> None:
-        """Run every day of the scenario (progress bar on request)."""
+        """Run every day of the scenario (progress bar on request: tqdm is imported then, 0.03 s)."""
+        if not progress:
+            for _ in range(self.days):
+                self.step()
+            return
         from tqdm import tqdm
 
         for _ in tqdm(range(self.days), disable=not progress, desc=self.scenario.name, unit="day",

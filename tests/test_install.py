@@ -41,14 +41,15 @@ def test_the_pins_cover_every_dependency():
 
 
 def test_a_run_reaches_day_0_without_importing_what_only_other_commands_need():
-    """Start-up (issue 23): loading a scenario and building the market import no charting, cluster,
-    sensitivity, report or studio library; they come when a command uses them."""
+    """Start-up (issue 23): loading a scenario, building the market and running its days (no progress bar)
+    import no charting, table, cluster, sensitivity, report or studio library; they come when used."""
     import subprocess
     import sys
     code = ("import sys; import sim.runner; from sim.model import MarketModel; from conftest import small_scenario; "
-            "MarketModel(small_scenario()).step(); heavy = ('matplotlib', 'dask', 'distributed', 'SALib', 'jinja2', "
+            "MarketModel(small_scenario('simulation.days=3')).run(); "
+            "heavy = ('matplotlib', 'dask', 'distributed', 'SALib', 'jinja2', "
             "'scipy.optimize', 'scipy.stats', 'panel', 'bokeh', 'mesa.space', 'mesa.batchrunner', 'networkx', "
-            "'scipy.sparse', 'scipy._lib._array_api', 'numpy.f2py', 'pandas', 'pyarrow'); "
+            "'scipy.sparse', 'scipy._lib._array_api', 'numpy.f2py', 'pandas', 'pyarrow', 'tqdm'); "
             "print([m for m in heavy if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "tests", capture_output=True, text=True, check=True,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
