@@ -148,9 +148,11 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
         u = u_join(pool)
         # A prospect's chance wom + pol is at most `bound` (a share is at most 1, and rounding is monotone),
         # so only the prospects whose uniform is below it need their chance (0.4% of the bench's pool):
-        # the same joiners as comparing every prospect's uniform with its chance.
-        bound = ((wom_scale.max() if by_neighbours else 0.0)
-                 + (float(p_policy.max()) * scale.max() if np.ndim(p_policy) else 0.0))
+        # the same joiners as comparing every prospect's uniform with its chance. (fmax: a NaN chance,
+        # which joins nobody, does not make the bound NaN for the others.)
+        bound = ((np.fmax.reduce(wom_scale, initial=0.0) if by_neighbours else 0.0)
+                 + (float(np.fmax.reduce(p_policy, initial=0.0)) * np.fmax.reduce(scale, initial=0.0)
+                    if np.ndim(p_policy) else 0.0))
         near = np.flatnonzero(u <= bound)
         candidate = pool[near]
         seg = segment[candidate]

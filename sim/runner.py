@@ -45,8 +45,8 @@ class RunRecord:
     daily_columns: list[str]
     daily_rows: list[dict[str, Any]]  # a row of the daily KPIs per measured day (sim/metrics.DailyRecorder)
     end: RunEnd
-    policy_values: dict[str, float]  # the policies' summary values and KPIs (sim/policies)
-    policy_kpis: dict[str, Any]
+    policy_values: dict[str, float]  # the policies' summary values (sim/policies)
+    policy_kpis: list[Any]  # the Kpi of every enabled policy (sim/kpis.py)
     unit_balance: dict[str, int]
     ledger_imbalance: float
     wall_seconds: float
@@ -127,8 +127,9 @@ def folder_writer() -> Executor | None:
     writes it: one core, or not Linux (the writer is forked, and follows this process out when it dies).
     Start it once the market is built (`simulate(built=...)`): it imports pandas and matplotlib (0.6 s)
     while the days run on the other core, and the run's process imports neither (issue 23). Its imports
-    read a thousand files: beside the build, they slowed it by a third. It ignores Ctrl-C (this process stops it) and
-    changes no result: every file is the same whichever process writes it."""
+    read a thousand files: beside the build, they slowed it by a third. It ignores Ctrl-C (the run waits
+    for it, then removes the unfinished folder) and changes no result: every file is the same whichever
+    process writes it."""
     import multiprocessing
 
     if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
@@ -139,7 +140,11 @@ def folder_writer() -> Executor | None:
 
     writer = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
                                  initializer=_start_writer, initargs=(os.getpid(),))
-    writer.submit(int)  # fork it now (a fork pool starts its worker on the first task)
+    try:
+        writer.submit(int)  # fork it now (a fork pool starts its worker on the first task)
+    except OSError:  # no fork (out of memory, too many processes): the run's process writes the folder
+        writer.shutdown(wait=False)
+        return None
     return writer
 
 
@@ -186,16 +191,42 @@ def write_run(record: RunRecord, out_dir: Path, source: str, writer: Executor | 
     """summary.json, kpis_daily.parquet/.csv, pnl.csv, cohorts.csv, scenario.resolved.yaml, manifest.json,
     charts/ (and transactions.parquet when kept), written by `writer` (folder_writer) or here; the folder
     appears whole, or not at all if anything fails. Returns the run's summary."""
+    import pickle
+
     with atomic_folder(out_dir) as tmp:
         if writer is not None:
+            from concurrent.futures import wait
             from concurrent.futures.process import BrokenProcessPool  # (imported with the writer)
 
             try:
-                return writer.submit(_write_folder, record, tmp, source, True).result()
-            except BrokenProcessPool:  # the writer (or its helper) died: the folder is written here
-                for path in tmp.iterdir():
-                    _remove(path)
+                payload = pickle.dumps(record, protocol=pickle.HIGHEST_PROTOCOL)
+            except (pickle.PicklingError, TypeError, AttributeError):  # e.g. a policy KPI's lambda
+                payload = None
+            if payload is not None:
+                writing = None
+                try:
+                    writing = writer.submit(_write_pickled, payload, tmp, source)
+                    return writing.result()
+                except BrokenProcessPool:  # the writer (or a helper) died: the folder is written here
+                    for path in tmp.iterdir():
+                        _remove(path)
+                except BaseException:
+                    if writing is not None:  # (Ctrl-C) the writer, which ignores it, finishes first
+                        wait([writing])
+                    raise
         return _write_folder(record, tmp, source, False)
+
+
+def _write_pickled(payload: bytes, tmp: Path, source: str) -> dict[str, Any]:
+    """The writer's task: `_write_folder` of a record pickled by the run's process (which checks there that
+    it can be pickled, and writes the folder itself if not)."""
+    import pickle
+
+    try:
+        return _write_folder(pickle.loads(payload), tmp, source, True)
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close("all")  # a chart that failed leaves its figure open; the writer draws again for the next run
 
 
 def _remove(path: Path) -> None:
@@ -224,12 +255,17 @@ def _write_folder(record: RunRecord, tmp: Path, source: str, helpers: bool) -> d
     import pickle
     from concurrent.futures.process import BrokenProcessPool
 
-    forked = [_fork_drawing(job) for job in jobs[1:]]
+    forked: list[tuple[int, int]] = []
     try:
+        try:
+            for job in jobs[1:]:
+                forked.append(_fork_drawing(job))
+        except OSError as exc:  # no fork (out of memory, too many processes): the run writes the folder
+            raise BrokenProcessPool(f"the writer could not fork a helper ({exc})") from exc
         _write_tables(result, tmp, source)
         _draw(*jobs[0])
     finally:
-        answers = [_answer(*f) for f in forked]
+        answers = [_answer(*f) for f in forked]  # every helper started has ended before the folder is kept
     for status, message in answers:
         if status != 0:
             raise BrokenProcessPool("a helper of the writer died")
@@ -245,7 +281,12 @@ def _fork_drawing(job: tuple) -> tuple[int, int]:
 
     read, write = os.pipe()
     parent = os.getpid()
-    pid = os.fork()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(read)
+        os.close(write)
+        raise
     if pid == 0:
         status = 1
         try:

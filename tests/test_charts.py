@@ -267,3 +267,55 @@ def test_no_writer_where_fork_is_not_linux(monkeypatch):
 
     monkeypatch.setattr(sys, "platform", "darwin")
     assert folder_writer() is None
+
+
+def test_no_writer_when_the_run_cannot_fork(monkeypatch):
+    """Forked once the market is built, at its full size: a fork that fails (out of memory, too many
+    processes) means the run's own process writes the folder, not a failed run."""
+    import errno
+    import os
+
+    from sim.runner import folder_writer
+
+    def no_fork():
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert folder_writer() is None
+
+
+@pytest.mark.parametrize("failure", ["a helper cannot be forked", "the record cannot be pickled"])
+def test_a_writer_that_cannot_do_it_means_the_folder_is_written_here(record, tmp_path, monkeypatch, failure):
+    """A helper that cannot be forked, or a record that cannot be handed to the writer (a policy's KPI
+    computed by a lambda, say): the run's own process writes the folder."""
+    import dataclasses
+    import errno
+    import os
+
+    import sim.runner
+    from sim.runner import folder_writer, write_run
+
+    here, real_fork = os.getpid(), sim.runner._fork_drawing
+
+    def no_fork_in_the_writer(job):
+        if os.getpid() != here:
+            raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real_fork(job)
+
+    if failure == "a helper cannot be forked":
+        monkeypatch.setattr(sim.runner, "_fork_drawing", no_fork_in_the_writer)  # the writer is forked with it
+    else:
+        end = dataclasses.replace(record.end)
+        end.note = lambda: "not picklable"  # read by nothing that is written
+        record = dataclasses.replace(record, end=end)
+    writer = folder_writer()
+    if writer is None:
+        pytest.skip("one core: the folder is written by the run's own process")
+    try:
+        summary = write_run(record, tmp_path / "result", "test", writer)
+    finally:
+        writer.shutdown()
+    assert summary["gmv"] > 0
+    for name in ("kpis", "supply_chain", "retention"):
+        assert (tmp_path / "result" / "charts" / f"{name}.png").stat().st_size > 10_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]

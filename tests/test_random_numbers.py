@@ -129,7 +129,7 @@ def test_word_of_mouth_joins_add_their_probability_to_the_clocks():
     assert abs(got_wom - expected_wom) < 4 * np.sqrt(expected_wom)
 
 
-@pytest.mark.parametrize("policy", ["none", "array"])
+@pytest.mark.parametrize("policy", ["none", "array", "array with NaN"])
 def test_the_prospects_the_clocks_leave_join_exactly_when_their_uniform_is_below_their_chance(policy):
     """joiners() looks at a prospect's chance (word of mouth + a policy's) only where its uniform is below
     the largest chance there can be; the joiners are those of comparing every prospect's uniform with its
@@ -141,7 +141,9 @@ def test_the_prospects_the_clocks_leave_join_exactly_when_their_uniform_is_below
     wom = NeighbourCounts(network)
     wom.update(rng.random(n) < 0.3)
     is_customer = wom.members | (rng.random(n) < 0.1)
-    p_policy = np.where(rng.random(n) < 0.5, rng.random(n) * 0.3, 0.0) if policy == "array" else 0.0
+    p_policy = np.where(rng.random(n) < 0.5, rng.random(n) * 0.3, 0.0) if policy != "none" else 0.0
+    if policy == "array with NaN":
+        p_policy[::97] = np.nan  # joins nobody, and leaves the others as they are
     cfg = AcquisitionConfig(innovation_p=0.001, imitation_q=0.5)
     offer = np.array([0.8, 1.0, 1.3])
     u = Streams(3).counter("join")
