@@ -140,15 +140,9 @@ def test_a_folder_written_by_the_writer_process_is_the_folder_written_here(recor
     """`run` tabulates the run and writes its folder in a second process, drawing charts in others (issue 23);
     the folder holds the same files, the tables and charts (SVGs too) the same bytes, as when this process
     writes it."""
-    from sim.runner import folder_writer, write_run
+    from sim.runner import write_run
 
-    writer = folder_writer()
-    if writer is None:
-        pytest.skip("one core: the folder is written by the run's own process")
-    try:
-        theirs = write_run(record, tmp_path / "parallel", "test", writer)
-    finally:
-        writer.shutdown()
+    theirs = _written_by_a_writer(record, tmp_path / "parallel")
     ours = write_run(record, tmp_path / "here", "test")
     assert theirs == ours and ours["gmv"] > 0
     files = sorted(p.relative_to(tmp_path / "here") for p in (tmp_path / "here").rglob("*"))
@@ -293,7 +287,6 @@ def test_a_writer_that_cannot_do_it_means_the_folder_is_written_here(record, tmp
     import os
 
     import sim.runner
-    from sim.runner import folder_writer, write_run
 
     here, real_fork = os.getpid(), sim.runner._fork_drawing
 
@@ -308,14 +301,21 @@ def test_a_writer_that_cannot_do_it_means_the_folder_is_written_here(record, tmp
         end = dataclasses.replace(record.end)
         end.note = lambda: "not picklable"  # read by nothing that is written
         record = dataclasses.replace(record, end=end)
-    writer = folder_writer()
-    if writer is None:
-        pytest.skip("one core: the folder is written by the run's own process")
-    try:
-        summary = write_run(record, tmp_path / "result", "test", writer)
-    finally:
-        writer.shutdown()
+    summary = _written_by_a_writer(record, tmp_path / "result")
     assert summary["gmv"] > 0
     for name in ("kpis", "supply_chain", "retention"):
         assert (tmp_path / "result" / "charts" / f"{name}.png").stat().st_size > 10_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result"]
+
+
+def _written_by_a_writer(record, folder):
+    """write_run through a writer process of its own (the test is skipped on one core: there is none)."""
+    from sim.runner import folder_writer, write_run
+
+    writer = folder_writer()
+    if writer is None:
+        pytest.skip("one core: the folder is written by the run's own process")
+    try:
+        return write_run(record, folder, "test", writer)
+    finally:
+        writer.shutdown()
