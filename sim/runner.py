@@ -123,8 +123,9 @@ def _versions() -> dict[str, str]:
 
 def folder_writer() -> Executor | None:
     """A process that writes a run's folder (`write_run`): it tabulates the run, writes the tables and
-    draws the charts, two at once on two cores (`_write_folder`); or None where the run's own process
-    writes it: one core, or not Linux (the writer is forked, and follows this process out when it dies).
+    draws the charts with two helpers it forks (`_write_folder`); or None where the run's own process
+    writes it: one core, not Linux (the writer is forked, and follows this process out when it dies), or
+    no fork to be had.
     Start it once the market is built (`simulate(built=...)`): it imports pandas and matplotlib (0.6 s)
     while the days run on the other core, and the run's process imports neither (issue 23). Its imports
     read a thousand files: beside the build, they slowed it by a third. It ignores Ctrl-C (the run waits
