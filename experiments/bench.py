@@ -124,8 +124,8 @@ def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
     n, days = scenario.shoppers.count, scenario.simulation.days + scenario.simulation.warmup_days
 
     def timed(command: list[str], **options) -> tuple[float, float, subprocess.CompletedProcess]:
-        """Wall seconds, CPU seconds (user + system, the process's own children included: `run` draws its
-        charts in two), and the finished process."""
+        """Wall seconds, CPU seconds (user + system, the process's own children included: `run`'s writer
+        and the helpers it forks), and the finished process."""
         cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(command, check=True, **options)
@@ -166,4 +166,4 @@ def format_against_mesa(r: dict) -> str:
         f"{r['mesa_ns']:7,.0f} ns per shopper-day ({r['mesa_orders']:,} orders); CPU {r['mesa_cpu_s']:.1f} s",
         f"  ratio: the Mesa reference costs {ratio:.1f}x what ecomsim costs per shopper-day by the clock "
         f"(issue 23 asks for at least 10x), {r['mesa_cpu_s'] / r['ecomsim_cpu_s']:.1f}x in CPU time "
-        "(ecomsim draws its charts on a second core)"])
+        "(ecomsim writes its folder and draws its charts in processes beside the simulation)"])
