@@ -90,9 +90,14 @@ class DailyRecorder:
         self.rows.append({c: row[c] for c in self.columns})
 
     def frame(self) -> pd.DataFrame:
-        import pandas as pd
+        return daily_frame(self.rows, self.columns)
 
-        return pd.DataFrame(self.rows, columns=list(self.columns))
+
+def daily_frame(rows: list[dict[str, Any]], columns: Iterable[str]) -> pd.DataFrame:
+    """The daily KPIs as a table: a row per recorded day (DailyRecorder.rows), in the recorder's columns."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(columns))
 
 
 class CohortRecorder:

@@ -415,8 +415,7 @@ class MarketModel(Model):
             return
         from tqdm import tqdm
 
-        for _ in tqdm(range(self.days), disable=not progress, desc=self.scenario.name, unit="day",
-                      leave=False):
+        for _ in tqdm(range(self.days), desc=self.scenario.name, unit="day", leave=False):
             self.step()
 
     def served_orders(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -26,15 +26,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
-
-if TYPE_CHECKING:
-    pass
 
 
 @dataclass
@@ -398,10 +395,11 @@ def local_clustering(net: SocialNetwork, nodes: np.ndarray, chunk: int = 256) ->
         neighbour, owner = net.ties(rows)
         known = np.sort(owner.astype(np.int64) * net.n + neighbour)  # (node, neighbour) pairs
         second, via = net.ties(neighbour)  # the neighbours' neighbours
-        probe = owner[via].astype(np.int64) * net.n + second
+        node = owner[via]  # each one's node (its position in rows)
+        probe = node.astype(np.int64) * net.n + second
         at = np.minimum(np.searchsorted(known, probe), max(known.size - 1, 0))
         closed = known[at] == probe if known.size else np.zeros(0, dtype=bool)
-        triangles = np.bincount(owner[via][closed], minlength=rows.size).astype(np.float32) / 2.0
+        triangles = np.bincount(node[closed], minlength=rows.size).astype(np.float32) / 2.0
         k = net.degree[rows].astype(np.float64)
         pairs = k * (k - 1) / 2.0
         out[first:first + rows.size] = np.divide(triangles, pairs, out=np.zeros(rows.size, dtype=np.float32),

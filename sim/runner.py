@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from sim import __version__
 from sim.invariants import check as check_conservation
-from sim.metrics import RunEnd, pnl_table, summarize
+from sim.metrics import RunEnd, daily_frame, pnl_table, summarize
 from sim.model import MarketModel, orders_frame
 from sim.network import describe
 from sim.outputs import atomic_folder, git_commit, write_json
@@ -102,7 +102,7 @@ def tabulate(record: RunRecord) -> RunResult:
     """The record's daily series, summary, P&L and cohorts as tables."""
     import pandas as pd
 
-    daily = pd.DataFrame(record.daily_rows, columns=record.daily_columns)
+    daily = daily_frame(record.daily_rows, record.daily_columns)
     end = record.end
     summary = summarize(daily, end, record.policy_values, record.policy_kpis)
     cohorts = pd.DataFrame(end.cohorts, columns=["cohort", "month", "months_since", "customers", "buyers"])
