@@ -1,4 +1,9 @@
-"""Charts of a run: titled, labelled with units, honest axes (zero-based where it is a level)."""
+"""Charts of a run: titled, labelled with units, honest axes (zero-based where it is a level).
+
+A panel's title is placed at the top of its axes (`y=1.0`), where matplotlib puts it when no tick labels
+sit above the axes, as in every panel here: with the place given, matplotlib does not search for one at
+each layout pass and drawing, measuring every y tick label of the axes and its twins (the same pixels;
+6-12% of a chart's drawing time, issue 23)."""
 
 from __future__ import annotations
 
@@ -35,7 +40,7 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
     ax = axes[0, 0]
     ax.plot(dates, daily["gmv"], color="#9bbbd9", lw=0.8, label="daily")
     ax.plot(dates, weekly_mean(daily["gmv"]), color=style.SCENARIOS[0], lw=1.8, label="7-day mean")
-    ax.set_title("GMV per day", fontsize=10)
+    ax.set_title("GMV per day", fontsize=10, y=1.0)
     ax.set_ylabel(f"{currency} per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -49,7 +54,7 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
                          f"dormant (no order for {windows[1]}-{windows[2]} days)",
                          f"churned (no order for {windows[2]}+ days)"],
                  colors=["#56B4E9", style.SCENARIOS[0], "#E69F00", "#bbbbbb"], alpha=0.9)
-    ax.set_title("Customers by lifecycle state (what the platform can observe)", fontsize=10)
+    ax.set_title("Customers by lifecycle state (what the platform can observe)", fontsize=10, y=1.0)
     ax.set_ylabel("customers")
     ax.legend(frameon=False, loc="upper left", fontsize=8)
 
@@ -58,14 +63,14 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
             lw=1.8, label="platform")
     ax.plot(dates, daily["merchant_profit"].cumsum(), color=style.SCENARIOS[2], lw=1.8, label="merchants (all)")
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_title("Cumulative profit since the first measured day", fontsize=10)
+    ax.set_title("Cumulative profit since the first measured day", fontsize=10, y=1.0)
     ax.set_ylabel(currency)
     ax.legend(frameon=False)
 
     ax = axes[1, 1]
     ax.plot(dates, weekly_mean(daily["first_orders"]), color="#56B4E9", lw=1.8, label="first orders (new customers)")
     ax.plot(dates, weekly_mean(daily["repeat_orders"]), color=style.SCENARIOS[0], lw=1.8, label="repeat orders")
-    ax.set_title("Orders per day (7-day mean)", fontsize=10)
+    ax.set_title("Orders per day (7-day mean)", fontsize=10, y=1.0)
     ax.set_ylabel("orders per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -90,7 +95,7 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
                  labels=[s.replace("_", " ") for s, _ in stages], colors=[c for _, c in stages], alpha=0.9)
     production = daily["carbon_production_kg"].sum() / daily["carbon_kg"].sum() if daily["carbon_kg"].sum() else 0
     ax.set_title(f"Logistics carbon per order, by stage (7-day mean)\nproduction, an assumption, adds "
-                 f"{production:.0%} of all carbon and is left out here", fontsize=10)
+                 f"{production:.0%} of all carbon and is left out here", fontsize=10, y=1.0)
     ax.set_ylabel("kg CO2e per order")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, loc="upper left", fontsize=8)
@@ -107,11 +112,11 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
     twin.set_ylim(bottom=0)
     style.percent(twin.yaxis)
     twin.spines[["top"]].set_visible(False)
-    ax.set_title("Delivery: days to deliver (blue, left) and share late (red, right), 7-day mean", fontsize=10)
+    ax.set_title("Delivery: days to deliver (blue, left) and share late (red, right), 7-day mean", fontsize=10, y=1.0)
 
     ax = axes[1, 0]
     ax.plot(dates, weekly_mean(daily["returns_decided"] / orders), color=style.SCENARIOS[0], lw=1.8)
-    ax.set_title("Orders that will be returned (7-day mean, by order day)", fontsize=10)
+    ax.set_title("Orders that will be returned (7-day mean, by order day)", fontsize=10, y=1.0)
     ax.set_ylabel("share of orders")
     ax.set_ylim(bottom=0)
 
@@ -120,7 +125,7 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
             label="platform (fleet, packaging, returns)")
     ax.plot(dates, weekly_mean((daily["logistics_cost"] - daily["platform_logistics_cost"]) / orders),
             color=style.SCENARIOS[2], lw=1.8, label="merchants (carrier, freight)")
-    ax.set_title("Logistics cost per order (7-day mean): flat when cost only follows volume", fontsize=10)
+    ax.set_title("Logistics cost per order (7-day mean): flat when cost only follows volume", fontsize=10, y=1.0)
     ax.set_ylabel(f"{currency} per order")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
