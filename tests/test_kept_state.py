@@ -28,7 +28,8 @@ def _bench(*extra: str):
 def test_kept_purchase_multipliers_tiers_expiries_and_debts_equal_a_fresh_computation(monkeypatch):
     """Loyalty's and the subsidy's multipliers (PerShopper) against computing them afresh for today's
     candidates; loyalty's tiers against the trailing spend; the points that expire against a pass over
-    every balance; the subsidy's debtors against every balance. Short expiry and small budgets make
+    every balance; the subsidy's debtors against every balance, and who may be given a coupon against their
+    coupons' expiry and last issue. Short expiry and small budgets make
     each kind of change happen within the run."""
     checked = {"loyalty": 0, "subsidy": 0, "expired": 0, "exhausted": 0}
     loyalty_mult, subsidy_mult = Loyalty.purchase_multiplier, Subsidy.purchase_multiplier
@@ -45,6 +46,9 @@ def test_kept_purchase_multipliers_tiers_expiries_and_debts_equal_a_fresh_comput
         kept = subsidy_mult(self, ctx, who)
         np.testing.assert_array_equal(self.coupon_multiplier, self._coupon_multiplier(ctx, who))
         np.testing.assert_array_equal(self.owing, np.flatnonzero(self.borrowed > 0))
+        reissue = np.array([c.reissue_after_days for c in self.config.campaigns])[:, None]
+        np.testing.assert_array_equal(self.eligible_from <= ctx.day,  # may be given a coupon today
+                                      (self.expiry < ctx.day) & (ctx.day - self.last_issue >= reissue))
         checked["exhausted"] += int(self.exhausted.any())
         checked["subsidy"] += 1
         return kept
@@ -61,7 +65,8 @@ def test_kept_purchase_multipliers_tiers_expiries_and_debts_equal_a_fresh_comput
     monkeypatch.setattr(Subsidy, "purchase_multiplier", subsidy_checked)
     monkeypatch.setattr(Loyalty, "day_end", expiry_checked)
     MarketModel(_bench("policies.loyalty.points_expiry_days=30", "policies.subsidy.campaigns.0.monthly_budget=40",
-                       "policies.subsidy.campaigns.1.monthly_budget=60")).run()
+                       "policies.subsidy.campaigns.1.monthly_budget=60",
+                       "policies.subsidy.campaigns.1.reissue_after_days=7")).run()  # reissued before its expiry
     assert checked["loyalty"] == checked["subsidy"] == DAYS
     assert checked["expired"] > 0 and checked["exhausted"] > 0  # the changes the caches must see happened
 

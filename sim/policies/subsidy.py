@@ -124,6 +124,9 @@ class Subsidy(Policy):
         n, k = ctx.shoppers.n, len(self.config.campaigns)
         self.expiry = np.full((k, n), -1, dtype=np.int32)       # last valid day of the held coupon
         self.last_issue = np.full((k, n), -10**6, dtype=np.int32)
+        # the first day a shopper may be given campaign i's coupon again: its coupon has expired (or was used)
+        # and the reissue interval has passed; one array, so the day's test is one pass (issue 23)
+        self.eligible_from = np.zeros((k, n), dtype=np.int32)
         self.spent_month = np.zeros(k)
         self.exhausted = np.zeros(k, dtype=bool)  # a redemption was refused for budget this month
         self.totals = {"issued": 0, "redeemed": 0, "cannibalised": 0, "cannibalised_cost": 0.0, "accelerated": 0.0}
@@ -150,13 +153,14 @@ class Subsidy(Policy):
         """Which shoppers campaign i targets today (bool per shopper; customers or not)."""
         c, sh = self.config.campaigns[i], ctx.shoppers
         lc = ctx.market.shoppers.lifecycle
+        # days since the first (last) purchase compared as days of the first (last) purchase: fewer passes
         if c.target == "new":
-            return day - sh.first_day < lc.new_days
+            return sh.first_day > day - lc.new_days
         if c.target == "active":
             return ctx.active()
         if c.target == "dormant":
-            recency = ctx.recency()
-            return (recency >= lc.dormant_after_days) & (recency < lc.churned_after_days)
+            last = sh.last_day
+            return (last <= day - lc.dormant_after_days) & (last > day - lc.churned_after_days)
         if c.target == "segment":
             return sh.segment == self.segment_code[i]
         return np.ones(sh.n, dtype=bool)
@@ -169,8 +173,9 @@ class Subsidy(Policy):
             # customers targeted, without a coupon, past the reissue interval: conditions on whole arrays (a
             # few contiguous passes cost less than gathering each array at every customer)
             give = np.flatnonzero(ctx.shoppers.is_customer & self._targets(ctx, i, day)
-                                  & (self.expiry[i] < day) & (day - self.last_issue[i] >= c.reissue_after_days))
+                                  & (self.eligible_from[i] <= day))
             self.expiry[i, give] = day + c.validity_days - 1
+            self.eligible_from[i, give] = day + max(c.validity_days, c.reissue_after_days)
             self.coupon.mark(give)
             self.expiring.setdefault(day + c.validity_days, []).append(give)  # the first day they no longer hold it
             self.last_issue[i, give] = day
@@ -260,8 +265,10 @@ class Subsidy(Policy):
             if idx.size == 0:
                 continue
             used[idx] = True
-            self.expiry[i, shopper[idx]] = -1
-            self.coupon.mark(shopper[idx])
+            holders = shopper[idx]
+            self.expiry[i, holders] = -1
+            self.eligible_from[i, holders] = np.maximum(self.last_issue[i, holders] + c.reissue_after_days, 0)
+            self.coupon.mark(holders)
             cost = float(discount.sum())
             self.spent_month[i] += cost
             ctx.ledger.post("subsidy", cost)
