@@ -69,10 +69,12 @@ class SocialNetwork:
     def ties(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The neighbours of `rows` (adjacency required), and for each of them its row's position in `rows`."""
         indptr = self.indptr
-        starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+        starts = indptr[rows]
+        lengths = indptr[rows + 1] - starts
         owner = np.repeat(np.arange(rows.size), lengths)
-        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return self.indices[np.repeat(starts, lengths) + offsets], owner
+        # tie k of the output is at starts[row] + k - (the output position of the row's first tie)
+        shift = starts - (np.cumsum(lengths) - lengths)
+        return self.indices[np.arange(owner.size) + shift[owner]], owner
 
     def neighbours(self, rows: np.ndarray, members: np.ndarray, u: np.ndarray) -> np.ndarray:
         """For each row, one neighbour in `members` chosen by uniform `u` (-1 if it has none)."""
@@ -191,7 +193,8 @@ class KeptSet:
             return
         days = [day - 1] if self.expires is None else [day - 1, day - self.expires]
         parts = [x for d in days for x in self.touched.get(d, [])]
-        for d in [d for d in self.touched if d < day - max(1, self.expires or 1)]:
+        oldest = day - max(1, self.expires or 1)  # touches before it can no longer change the set
+        for d in [d for d in self.touched if d < oldest]:
             del self.touched[d]
         if not parts:
             return
