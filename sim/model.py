@@ -496,21 +496,25 @@ class MarketModel(Model):
         """Close the day's books and hand the day's observations to the recorder."""
         sh, t, lm = self.shoppers, self.merchants.table, self.last_mile
         served = orders.fulfilled
+        n_served = int(np.count_nonzero(served))
+        n_first = int(np.count_nonzero(served & orders.is_first))
+        by_channel = np.bincount(channel, minlength=len(CHANNELS))
         counts = sh.lifecycle_counts(d)
         churn_entries, churn_at_risk = self._churn_counts(d)
         observed = {
             "day": d - self.warmup,
             "date": self.calendar_start + dt.timedelta(days=d),
             "season_multiplier": float(self.season[d]),
-            "orders": int(served.sum()),
-            "first_orders": int((served & orders.is_first).sum()),
-            "repeat_orders": int((served & ~orders.is_first).sum()),
+            "orders": n_served,
+            "first_orders": n_first,
+            "repeat_orders": n_served - n_first,
             "order_attempts": orders.attempts,
-            "lost_sales": int((~served).sum()),
-            "fallback_orders": int(orders.fell_back.sum()),
-            "stockout_events": int((orders.first_choice >= 0).sum() - (served & ~orders.fell_back).sum()),
+            "lost_sales": served.size - n_served,
+            "fallback_orders": int(np.count_nonzero(orders.fell_back)),
+            "stockout_events": int(np.count_nonzero(orders.first_choice >= 0)
+                                   - np.count_nonzero(served & ~orders.fell_back)),
             "new_customers": int(channel.size),
-            **{f"new_customers_{name}": int((channel == code).sum()) for name, code in CHANNELS.items()
+            **{f"new_customers_{name}": int(by_channel[code]) for name, code in CHANNELS.items()
                if name != "initial"},
             "customers_total": sh.customers,
             "active_customers": counts["new"] + counts["active"],
@@ -526,7 +530,7 @@ class MarketModel(Model):
             "returns": returns_due,
             "returns_decided": delivery["returns_decided"],
             "units_demanded": int(demand.sum()),
-            "units_sold": int(served.sum()),
+            "units_sold": n_served,
             "units_ordered": self.supply.ordered_today,
             "on_hand_units": int(t.on_hand.sum()),
             "delivery_days_sum": delivery["delivery_days"],
@@ -535,7 +539,7 @@ class MarketModel(Model):
             "platform_parcels": delivery["platform_parcels"],
             "parcels_delivered_by_fleet": int(lm.delivered_today.sum()),
             "fleet_backlog": int(lm.backlog.sum()),
-            "merchants_active": int(t.active.sum()),
+            "merchants_active": int(np.count_nonzero(t.active)),
         }
         self.recorder.record(observed, self.ledger.close_day(), self.carbon.close_day())
 
