@@ -254,14 +254,12 @@ def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig, day: int = 
         due = day - table.last_review >= cycle
         table.last_review[due] = day
         m, c = np.nonzero(due & table.carries & table.active[:, None])
-        # each cell's spread alone: the same sums, in the same order, as over the whole table
-        sigma = table.sigma0[m, c] if fixed_sigma else recent[:, m, c].std(axis=0, ddof=1)
+        sigma = table.sigma0[m, c] if fixed_sigma else _cells_std(recent, mean, m, c)
         cover = L + cycle[m, c] - 1
         target = cover * mean[m, c] + rp.safety_z * sigma * np.sqrt(cover)
         qty = np.zeros(due.shape, dtype=np.int64)
         qty[m, c] = np.maximum(np.ceil(target - (table.on_hand[m, c] + table.on_order[m, c]) - 1e-9), 0.0)
         return qty
-    sigma = table.sigma0 if fixed_sigma else recent.std(axis=0, ddof=1)
     position = table.on_hand + table.on_order
     if rp.policy == "base_stock":
         target = L * table.mu0 + rp.safety_z * table.sigma0 * np.sqrt(L)
@@ -273,6 +271,15 @@ def replenishment_orders(table: MerchantTable, cfg: MerchantsConfig, day: int = 
     qty = np.maximum(qty, 0.0).astype(np.int64)
     qty[~table.carries | ~table.active[:, None]] = 0
     return qty
+
+
+def _cells_std(recent: np.ndarray, mean: np.ndarray, m: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """`recent.std(axis=0, ddof=1)[m, c]` bit for bit, computed for the cells (m, c) alone (`mean` is
+    `recent.mean(axis=0)`). Over the whole table numpy adds the days one after another; over the gathered
+    cells, whose days are then the contiguous axis, it would add them pairwise and round differently (by an
+    ulp, enough to move an order's ceiling now and then), so the days are added in order here."""
+    deviation = recent[:, m, c] - mean[m, c]
+    return np.sqrt(np.add.accumulate(deviation * deviation, axis=0)[-1] / (recent.shape[0] - 1))
 
 
 def record_demand(table: MerchantTable, demand: np.ndarray) -> None:

@@ -60,6 +60,23 @@ def test_the_economic_order_cycle_follows_harris():
     assert cycle.tolist() == [[43, 11, 90]]  # nothing sold: the longest cycle, 90 days
 
 
+@pytest.mark.parametrize("days", [2, 8, 14, 30])
+def test_the_spread_of_the_cells_that_order_is_the_whole_tables_bit_for_bit(days):
+    """Replenishment computes the demand's spread only for the cells ordering today; each must equal the
+    spread over the whole table to the last bit (a gathered numpy std adds the days pairwise from 8 days
+    on and differs by an ulp in about one cell in eight, which can move an order's ceiling)."""
+    from agents.merchant import _cells_std
+
+    rng = np.random.default_rng(days)
+    history = np.concatenate([rng.poisson(1.5, (days + 3, 300, 8)).astype(float),
+                              rng.lognormal(0.0, 1.0, (days + 3, 300, 8))], axis=1)
+    for recent in (history[:days], history[(5 - np.arange(days)) % (days + 3)]):  # a window, and one gathered
+        whole, mean = recent.std(axis=0, ddof=1), recent.mean(axis=0)
+        for k in (0, 1, 2, 60, 4800):
+            m, c = np.divmod(np.sort(rng.choice(4800, size=k, replace=False)), 8)
+            np.testing.assert_array_equal(_cells_std(recent, mean, m, c).view(np.int64), whole[m, c].view(np.int64))
+
+
 def test_dearer_orders_mean_fewer_orders_and_more_stock():
     """Response: a higher cost per order line -> larger, rarer orders: more stock, lower inventory turnover."""
     from sim.runner import run_scenario
