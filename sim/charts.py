@@ -1,9 +1,10 @@
 """Charts of a run: titled, labelled with units, honest axes (zero-based where it is a level).
 
-A panel's title is placed at the top of its axes (`y=1.0`), where matplotlib puts it when no tick labels
-sit above the axes, as in every panel here: with the place given, matplotlib does not search for one at
-each layout pass and drawing, measuring every y tick label of the axes and its twins (the same pixels;
-6-12% of a chart's drawing time, issue 23)."""
+A panel's title is placed at the top of its axes (`y=1.0`), where matplotlib puts it when neither tick
+labels above the axes nor a y axis's offset text ("1e7") are in its way: none here (the y formatters of
+sim/style.py give no offset text). With the place given, matplotlib does not search for one at each
+layout pass and drawing, measuring every y tick label of the axes and its twins (the same pixels; about
+a tenth of the KPI and supply-chain charts' drawing time, issue 23)."""
 
 from __future__ import annotations
 
