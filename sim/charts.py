@@ -1,10 +1,4 @@
-"""Charts of a run: titled, labelled with units, honest axes (zero-based where it is a level).
-
-A panel's title is placed at the top of its axes (`y=1.0`), where matplotlib puts it when neither tick
-labels above the axes nor a y axis's offset text ("1e7") are in its way: none here (the y formatters of
-sim/style.py give no offset text). With the place given, matplotlib does not search for one at each
-layout pass and drawing, measuring every y tick label of the axes and its twins (the same pixels; about
-a tenth of the KPI and supply-chain charts' drawing time, issue 23)."""
+"""Charts of a run: titled, labelled with units, honest axes (zero-based where it is a level)."""
 
 from __future__ import annotations
 
@@ -25,6 +19,15 @@ def weekly_mean(series: pd.Series) -> pd.Series:
     return series.rolling(7, min_periods=1).mean()
 
 
+def _panel_title(ax, title: str) -> None:
+    """A panel's title, at the top of its axes (`y=1.0`): where matplotlib puts it when neither tick labels
+    above the axes nor a y axis's offset text ("1e7") are in its way, as in every panel here (the y
+    formatters of sim/style.py give no offset text). With the place given, matplotlib does not search for
+    one at each layout pass and drawing, measuring every y tick label of the axes and its twins (the same
+    pixels; about a tenth of the KPI and supply-chain charts' drawing time, issue 23)."""
+    ax.set_title(title, fontsize=10, y=1.0)
+
+
 def _panels(axes, dates_axis: bool = True) -> None:
     for ax in axes.ravel():
         style.tidy(ax)
@@ -41,7 +44,7 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
     ax = axes[0, 0]
     ax.plot(dates, daily["gmv"], color="#9bbbd9", lw=0.8, label="daily")
     ax.plot(dates, weekly_mean(daily["gmv"]), color=style.SCENARIOS[0], lw=1.8, label="7-day mean")
-    ax.set_title("GMV per day", fontsize=10, y=1.0)
+    _panel_title(ax, "GMV per day")
     ax.set_ylabel(f"{currency} per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -55,7 +58,7 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
                          f"dormant (no order for {windows[1]}-{windows[2]} days)",
                          f"churned (no order for {windows[2]}+ days)"],
                  colors=["#56B4E9", style.SCENARIOS[0], "#E69F00", "#bbbbbb"], alpha=0.9)
-    ax.set_title("Customers by lifecycle state (what the platform can observe)", fontsize=10, y=1.0)
+    _panel_title(ax, "Customers by lifecycle state (what the platform can observe)")
     ax.set_ylabel("customers")
     ax.legend(frameon=False, loc="upper left", fontsize=8)
 
@@ -64,14 +67,14 @@ def kpi_timeseries(daily: pd.DataFrame, summary: dict, name: str, context: str, 
             lw=1.8, label="platform")
     ax.plot(dates, daily["merchant_profit"].cumsum(), color=style.SCENARIOS[2], lw=1.8, label="merchants (all)")
     ax.axhline(0, color="black", lw=0.6)
-    ax.set_title("Cumulative profit since the first measured day", fontsize=10, y=1.0)
+    _panel_title(ax, "Cumulative profit since the first measured day")
     ax.set_ylabel(currency)
     ax.legend(frameon=False)
 
     ax = axes[1, 1]
     ax.plot(dates, weekly_mean(daily["first_orders"]), color="#56B4E9", lw=1.8, label="first orders (new customers)")
     ax.plot(dates, weekly_mean(daily["repeat_orders"]), color=style.SCENARIOS[0], lw=1.8, label="repeat orders")
-    ax.set_title("Orders per day (7-day mean)", fontsize=10, y=1.0)
+    _panel_title(ax, "Orders per day (7-day mean)")
     ax.set_ylabel("orders per day")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -95,8 +98,8 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
     ax.stackplot(dates, *[weekly_mean(daily[f"carbon_{s}_kg"] / orders) for s, _ in stages],
                  labels=[s.replace("_", " ") for s, _ in stages], colors=[c for _, c in stages], alpha=0.9)
     production = daily["carbon_production_kg"].sum() / daily["carbon_kg"].sum() if daily["carbon_kg"].sum() else 0
-    ax.set_title(f"Logistics carbon per order, by stage (7-day mean)\nproduction, an assumption, adds "
-                 f"{production:.0%} of all carbon and is left out here", fontsize=10, y=1.0)
+    _panel_title(ax, f"Logistics carbon per order, by stage (7-day mean)\nproduction, an assumption, adds "
+                     f"{production:.0%} of all carbon and is left out here")
     ax.set_ylabel("kg CO2e per order")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, loc="upper left", fontsize=8)
@@ -113,11 +116,11 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
     twin.set_ylim(bottom=0)
     style.percent(twin.yaxis)
     twin.spines[["top"]].set_visible(False)
-    ax.set_title("Delivery: days to deliver (blue, left) and share late (red, right), 7-day mean", fontsize=10, y=1.0)
+    _panel_title(ax, "Delivery: days to deliver (blue, left) and share late (red, right), 7-day mean")
 
     ax = axes[1, 0]
     ax.plot(dates, weekly_mean(daily["returns_decided"] / orders), color=style.SCENARIOS[0], lw=1.8)
-    ax.set_title("Orders that will be returned (7-day mean, by order day)", fontsize=10, y=1.0)
+    _panel_title(ax, "Orders that will be returned (7-day mean, by order day)")
     ax.set_ylabel("share of orders")
     ax.set_ylim(bottom=0)
 
@@ -126,7 +129,7 @@ def supply_chain(daily: pd.DataFrame, summary: dict, name: str, context: str, cu
             label="platform (fleet, packaging, returns)")
     ax.plot(dates, weekly_mean((daily["logistics_cost"] - daily["platform_logistics_cost"]) / orders),
             color=style.SCENARIOS[2], lw=1.8, label="merchants (carrier, freight)")
-    ax.set_title("Logistics cost per order (7-day mean): flat when cost only follows volume", fontsize=10, y=1.0)
+    _panel_title(ax, "Logistics cost per order (7-day mean): flat when cost only follows volume")
     ax.set_ylabel(f"{currency} per order")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
