@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.arrays import in_sorted
 from sim.config import AcquisitionConfig, MarketConfig
 from sim.network import KeptSet, NeighbourCounts
 from sim.rng import CounterUniforms
@@ -160,20 +161,13 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
         pol = p_policy[candidate] * scale[seg] if np.ndim(p_policy) else 0.0
         hit = np.flatnonzero(u[near] < wom + pol)
         if rung.size:  # those the clocks took today joined already
-            hit = hit[~_among(candidate[hit], rung)]
+            hit = hit[~in_sorted(np.sort(rung), candidate[hit])]
         more = candidate[hit]
         more_channel = np.where(u[near[hit]] < (wom[hit] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
                                 CHANNELS["referral"]).astype(np.int8)
         rung, channel = np.concatenate([rung, more]), np.concatenate([channel, more_channel])
     order = np.argsort(rung, kind="stable")
     return rung[order], channel[order]
-
-
-def _among(values: np.ndarray, of: np.ndarray) -> np.ndarray:
-    """Which of `values` are in `of` (np.isin, for small arrays without its fixed cost)."""
-    pool = np.sort(of)
-    at = np.minimum(np.searchsorted(pool, values), pool.size - 1)
-    return pool[at] == values
 
 
 def read_schedule(path: str, first_day: dt.date, days: int, free: int, source: str) -> np.ndarray:

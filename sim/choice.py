@@ -69,23 +69,6 @@ def rival_gain(rivals: RivalsConfig, cfg: ChoiceConfig, price_sensitivity: np.nd
             - cfg.delivery_weight * rivals.delivery_days_change + cfg.variety_weight * np.log(rivals.assortment))
 
 
-def rank_within_groups(group: np.ndarray, priority: np.ndarray | None = None) -> np.ndarray:
-    """Each element's 0-based place among the elements of its group, in priority order.
-
-    Ties (and no priority) keep the input order. Used to serve scarce things first come, first
-    served: stock to shoppers, fleet capacity to parcels, reward caps to referrals.
-    """
-    group = np.asarray(group)
-    if group.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    order = np.argsort(group, kind="stable") if priority is None else np.lexsort((priority, group))
-    ranked = group[order]
-    starts = np.r_[0, np.flatnonzero(ranked[1:] != ranked[:-1]) + 1]
-    rank = np.empty(group.size, dtype=np.int64)
-    rank[order] = np.arange(group.size) - np.repeat(starts, np.diff(np.r_[starts, group.size]))
-    return rank
-
-
 class PlatformNest:
     """Where a purchase occasion goes: this platform, a rival platform, or no purchase (nested logit).
 

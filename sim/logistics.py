@@ -19,8 +19,8 @@ import numpy as np
 import simpy
 
 from agents.merchant import Merchants
+from sim.arrays import rank_within_groups
 from sim.carbon import CarbonTally, FactorTable
-from sim.choice import rank_within_groups
 from sim.config import LogisticsConfig
 from sim.ledger import Ledger
 
@@ -208,7 +208,8 @@ class LastMile:
         self.delivered_today[r] += n
         # cleanest vehicles first, each up to its capacity
         room = f.vehicles[r] * f.parcels_per_day
-        carried = np.diff(np.minimum(np.r_[0.0, np.cumsum(room)], n))
+        carried = np.minimum(np.cumsum(room, dtype=np.float64), n)  # parcels up to each vehicle, then each's
+        carried[1:] -= carried[:-1].copy()
         km = carried * self.km_per_parcel[r] * self.km_factor
         self.carbon.add("last_mile", float(km @ f.kg_per_km))
         cost = float(f.vehicles[r] @ f.cost_per_day + km @ f.cost_per_km)

@@ -337,7 +337,8 @@ class MarketModel(Model):
 
         # 4. orders: category, merchant by logit, stock check, value; money booked
         buyers = np.concatenate([new, repeaters])
-        is_first = np.r_[np.ones(new.size, bool), np.zeros(repeaters.size, bool)]
+        is_first = np.zeros(buyers.size, dtype=bool)
+        is_first[:new.size] = True
         # the buyers' draws of the day, all at once (purchase numbers do not change again today): the order's,
         # its delivery priority and return (steps 5), the repeat buyers' dropout (step 7)
         u = draws.at_purchase(PURCHASE_DRAWS, buyers)

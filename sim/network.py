@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.arrays import in_sorted, rank_in_runs
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
 
@@ -243,17 +244,9 @@ def _csr(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     indices = np.empty(2 * lo.size, dtype=np.int64 if wide else np.int32)
     by_hi = np.sort(hi * n + lo)
     small, big = by_hi // n, by_hi % n  # (hi, lo) sorted: each shopper's smaller neighbours, ascending
-    indices[indptr[small] + _rank_in_runs(small)] = big
-    indices[indptr[lo] + below[lo] + _rank_in_runs(lo)] = hi
+    indices[indptr[small] + rank_in_runs(small)] = big
+    indices[indptr[lo] + below[lo] + rank_in_runs(lo)] = hi
     return indptr, indices, degree.astype(np.int64)
-
-
-def _rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
-    """Each element's position within its run of equal values (the array sorted)."""
-    if sorted_keys.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    return np.arange(sorted_keys.size) - np.repeat(starts, np.diff(np.r_[starts, sorted_keys.size]))
 
 
 def _erdos_renyi(n: int, k: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -400,8 +393,7 @@ def local_clustering(net: SocialNetwork, nodes: np.ndarray, chunk: int = 256) ->
         second, via = net.ties(neighbour)  # the neighbours' neighbours
         node = owner[via]  # each one's node (its position in rows)
         probe = node.astype(np.int64) * net.n + second
-        at = np.minimum(np.searchsorted(known, probe), max(known.size - 1, 0))
-        closed = known[at] == probe if known.size else np.zeros(0, dtype=bool)
+        closed = in_sorted(known, probe)
         triangles = np.bincount(node[closed], minlength=rows.size).astype(np.float32) / 2.0
         k = net.degree[rows].astype(np.float64)
         pairs = k * (k - 1) / 2.0

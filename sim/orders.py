@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.choice import cumulative_table, grouped_draw, rank_within_groups
+from sim.arrays import rank_within_groups
+from sim.choice import cumulative_table, grouped_draw
 
 
 @dataclass

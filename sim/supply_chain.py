@@ -89,8 +89,8 @@ class SupplyChain:
         sup = t.supplier[m, c]
         order = np.argsort(sup, kind="stable")
         m, c, units, sup = m[order], c[order], units[order], sup[order]
-        bounds = np.flatnonzero(np.diff(sup)) + 1
-        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, sup.size], strict=True):  # one lot per supplier
+        edges = [0, *(np.flatnonzero(sup[1:] != sup[:-1]) + 1).tolist(), sup.size]
+        for lo, hi in zip(edges[:-1], edges[1:], strict=True):  # one lot per supplier
             if hi > lo:
                 self.suppliers[sup[lo]].order(Lot(m[lo:hi], c[lo:hi], units[lo:hi], day))
         return ordering

@@ -56,12 +56,3 @@ def test_allocation_never_oversells_and_serves_whenever_stock_remains(stock, dat
         mine = cells == c
         if served[mine].any() and (~served[mine]).any():
             assert priority[mine][served[mine]].max() <= priority[mine][~served[mine]].min()
-
-
-def test_rank_within_groups_orders_each_group_by_priority_then_input():
-    from sim.choice import rank_within_groups
-
-    group = np.array([2, 0, 2, 2, 0])
-    assert rank_within_groups(group).tolist() == [0, 0, 1, 2, 1]  # no priority: input order
-    assert rank_within_groups(group, np.array([0.9, 0.5, 0.1, 0.5, 0.2])).tolist() == [2, 1, 0, 1, 0]
-    assert rank_within_groups(np.array([], dtype=int)).size == 0

@@ -36,7 +36,7 @@ import numpy as np
 from pydantic import Field
 
 from sim.acquisition import CHANNELS
-from sim.choice import rank_within_groups
+from sim.arrays import rank_within_groups
 from sim.kpis import Kpi
 from sim.network import KeptSet, NeighbourCounts
 from sim.orders import OrderBatch

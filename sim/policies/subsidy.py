@@ -35,6 +35,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from sim.arrays import locate
 from sim.config import MarketConfig
 from sim.kpis import Kpi
 from sim.orders import OrderBatch
@@ -232,10 +233,8 @@ class Subsidy(Policy):
         self.owing = owing[self.borrowed[owing] > 0]
         dip = 1.0 - np.divide(skipped, daily, out=np.ones_like(daily), where=daily > 0)
         out = np.ones(who.size)
-        pos = np.searchsorted(who, owing)
-        found = pos < who.size
-        found[found] = who[pos[found]] == owing[found]
-        out[pos[found]] = dip[found]
+        at, found = locate(who, owing)
+        out[at[found]] = dip[found]
         return out
 
     def on_orders(self, ctx: PolicyContext, orders: OrderBatch) -> None:

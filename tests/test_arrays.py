@@ -1,0 +1,37 @@
+"""sim.arrays: places within runs and groups, look-ups in a sorted array, against plain definitions."""
+
+import numpy as np
+import pytest
+
+from sim.arrays import in_sorted, locate, rank_in_runs, rank_within_groups
+
+
+def test_rank_within_groups_orders_each_group_by_priority_then_input():
+    group = np.array([2, 0, 2, 2, 0])
+    assert rank_within_groups(group).tolist() == [0, 0, 1, 2, 1]  # no priority: input order
+    assert rank_within_groups(group, np.array([0.9, 0.5, 0.1, 0.5, 0.2])).tolist() == [2, 1, 0, 1, 0]
+    assert rank_within_groups(np.array([], dtype=int)).size == 0
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 7, 500])
+def test_places_match_counting_the_equal_values_before(size):
+    rng = np.random.default_rng(size)
+    keys = np.sort(rng.integers(0, max(size // 3, 1), size))
+    expected = [int((keys[:i] == keys[i]).sum()) for i in range(size)]  # equal values before it
+    assert rank_in_runs(keys).tolist() == expected
+    assert rank_in_runs(keys).dtype == np.int64
+    group, priority = rng.integers(0, 5, size), rng.random(size)
+    ranks = rank_within_groups(group, priority)
+    assert ranks.tolist() == [int(((group == group[i]) & (priority < priority[i])).sum()) for i in range(size)]
+
+
+@pytest.mark.parametrize("pool_size", [0, 1, 5, 300])
+def test_look_ups_match_isin_and_find_the_place(pool_size):
+    rng = np.random.default_rng(pool_size)
+    pool = np.unique(rng.integers(0, 400, pool_size))
+    values = rng.integers(-5, 405, 1000)
+    at, found = locate(pool, values)
+    assert found.tolist() == np.isin(values, pool).tolist()
+    assert (pool[at[found]] == values[found]).all() if pool.size else not found.any()
+    assert in_sorted(pool, values).tolist() == found.tolist()
+    assert in_sorted(pool, values[:0]).size == 0
