@@ -1,29 +1,48 @@
 #!/usr/bin/env bash
 # Instructions a change saves, where the clock is too noisy to see a few percent (docs/performance.md,
-# issue 23's tenth step): valgrind's cachegrind counts the instructions of building the bench scenario and
-# running DAYS of it, and of building it and running one day; their difference is days 1 to DAYS-1.
+# issue 23's tenth and eleventh steps): valgrind's cachegrind counts the instructions of building the bench
+# scenario and running DAYS of it, and of building it and running one day; their difference is days 1 to
+# DAYS-1. With --charts instead: the bench's year is simulated once (not counted) and kept in a temporary
+# file; the count is of loading it, tabulating it and drawing the run's three charts (PNG and SVG), less
+# the same without drawing.
 # OpenBLAS runs on one thread: its idle threads spin, and their spinning made counts vary by 10%.
 #
-# Usage (from the repository, valgrind installed): bash benchmarks/count_instructions.sh [DAYS] [--set k=v ...]
-# Prints: instructions for days 1-(DAYS-1). Compare two checkouts by running it in each.
+# Usage (from the repository, valgrind installed):
+#   bash benchmarks/count_instructions.sh [DAYS] [--set k=v ...]
+#   bash benchmarks/count_instructions.sh --charts
+# Prints: instructions for days 1-(DAYS-1), or for the charts. Compare two checkouts by running it in each.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-days="${1:-120}"
-shift || true
 python="${PYTHON:-.venv/bin/python}"
-count() {
+instructions() {  # the instructions of running "$python" "$@"
   local log
   log="$(mktemp)"
-  OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null \
-    "$python" -c 'import sys; from sim.model import MarketModel; from sim.scenario_io import load_scenario; MarketModel(load_scenario("scenarios/bench.yaml", sys.argv[1:])).run()' \
-    "simulation.days=$1" "${@:2}" 2>"$log" >/dev/null
+  OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0 MPLBACKEND=Agg valgrind --tool=cachegrind --cache-sim=no \
+    --cachegrind-out-file=/dev/null "$python" "$@" 2>"$log" >/dev/null
   grep "I *refs" "$log" | awk '{print $NF}' | tr -d ,
   rm -f "$log"
 }
+if [ "${1:-}" = "--charts" ]; then
+  record="$(mktemp -d)/record.pkl"
+  "$python" -c 'import pickle, sys; from sim.runner import simulate; from sim.scenario_io import load_scenario
+open(sys.argv[1], "wb").write(pickle.dumps(simulate(load_scenario("scenarios/bench.yaml"))))' "$record"
+  draw='import pickle, sys, tempfile; from pathlib import Path; import pyarrow.parquet, sim.charts, sim.runner as R
+result = R.tabulate(pickle.loads(open(sys.argv[1], "rb").read())); charts = Path(tempfile.mkdtemp())
+for job in R._chart_jobs(result, charts) if sys.argv[2] == "draw" else []: R._draw(*job)'
+  drawn=$(instructions -c "$draw" "$record" draw)
+  not=$(instructions -c "$draw" "$record" none)
+  rm -rf "$(dirname "$record")"
+  echo "instructions for the three charts: $((drawn - not)) (drawn: $drawn; not drawn: $not)"
+  exit 0
+fi
+days="${1:-120}"
+shift || true
 sets=()
 while [ $# -gt 0 ]; do
   if [ "$1" = "--set" ]; then sets+=("$2"); shift 2; else sets+=("$1"); shift; fi
 done
-full=$(count "$days" "${sets[@]+"${sets[@]}"}")
-one=$(count 1 "${sets[@]+"${sets[@]}"}")
+model='import sys; from sim.model import MarketModel; from sim.scenario_io import load_scenario
+MarketModel(load_scenario("scenarios/bench.yaml", sys.argv[1:])).run()'
+full=$(instructions -c "$model" "simulation.days=$days" "${sets[@]+"${sets[@]}"}")
+one=$(instructions -c "$model" "simulation.days=1" "${sets[@]+"${sets[@]}"}")
 echo "instructions for days 1-$((days - 1)): $((full - one)) (build + $days days: $full; build + 1 day: $one)"
