@@ -12,30 +12,37 @@
 #   bash benchmarks/count_instructions.sh --charts
 # Prints: instructions for days 1-(DAYS-1), or for the charts. Compare two checkouts by running it in each.
 set -euo pipefail
+shopt -s inherit_errexit  # a failure inside $(...) stops the script too
 cd "$(dirname "$0")/.."
 python="${PYTHON:-.venv/bin/python}"
 instructions() {  # the instructions of running "$python" "$@"
   local log
   log="$(mktemp)"
   OPENBLAS_NUM_THREADS=1 PYTHONHASHSEED=0 MPLBACKEND=Agg valgrind --tool=cachegrind --cache-sim=no \
-    --cachegrind-out-file=/dev/null "$python" "$@" 2>"$log" >/dev/null
-  grep "I *refs" "$log" | awk '{print $NF}' | tr -d ,
+    --cachegrind-out-file=/dev/null "$python" "$@" 2>"$log" >/dev/null || true  # its output is shown below if it gave no count
+  local count
+  count=$(grep "I *refs" "$log" | awk '{print $NF}' | tr -d ,) || true
+  if [ -z "$count" ]; then cat "$log" >&2; rm -f "$log"; echo "no instruction count (is valgrind installed? did the run fail?)" >&2; exit 1; fi
   rm -f "$log"
+  echo "$count"
 }
 if [ "${1:-}" = "--charts" ]; then
-  record="$(mktemp -d)/record.pkl"
+  [ $# -eq 1 ] || { echo "--charts takes no other argument" >&2; exit 2; }
+  scratch="$(mktemp -d)"
+  trap 'rm -rf "$scratch"' EXIT
+  record="$scratch/record.pkl"
   "$python" -c 'import pickle, sys; from sim.runner import simulate; from sim.scenario_io import load_scenario
 open(sys.argv[1], "wb").write(pickle.dumps(simulate(load_scenario("scenarios/bench.yaml"))))' "$record"
   draw='import pickle, sys, tempfile; from pathlib import Path; import pyarrow.parquet, sim.charts, sim.runner as R
-result = R.tabulate(pickle.loads(open(sys.argv[1], "rb").read())); charts = Path(tempfile.mkdtemp())
+result = R.tabulate(pickle.loads(open(sys.argv[1], "rb").read())); charts = Path(tempfile.mkdtemp(dir=sys.argv[3]))
 for job in R._chart_jobs(result, charts) if sys.argv[2] == "draw" else []: R._draw(*job)'
-  drawn=$(instructions -c "$draw" "$record" draw)
-  not=$(instructions -c "$draw" "$record" none)
-  rm -rf "$(dirname "$record")"
+  drawn=$(instructions -c "$draw" "$record" draw "$scratch")
+  not=$(instructions -c "$draw" "$record" none "$scratch")
   echo "instructions for the three charts: $((drawn - not)) (drawn: $drawn; not drawn: $not)"
   exit 0
 fi
 days="${1:-120}"
+case "$days" in ''|*[!0-9]*) echo "DAYS must be a whole number (got $days); usage above" >&2; exit 2;; esac
 shift || true
 sets=()
 while [ $# -gt 0 ]; do

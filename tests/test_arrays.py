@@ -35,3 +35,17 @@ def test_look_ups_match_isin_and_find_the_place(pool_size):
     assert (pool[at[found]] == values[found]).all() if pool.size else not found.any()
     assert in_sorted(pool, values).tolist() == found.tolist()
     assert in_sorted(pool, values[:0]).size == 0
+
+
+def test_runs_need_only_be_grouped_and_ties_keep_the_input_order():
+    grouped = np.array([5, 5, 1, 1, 1, 9, 5])  # equal values together, not sorted; the last 5 starts a new run
+    assert rank_in_runs(grouped).tolist() == [0, 1, 0, 1, 2, 0, 0]
+    group, priority = np.array([3, 3, 3, 1, 3]), np.array([0.5, 0.2, 0.5, 0.1, 0.2])
+    assert rank_within_groups(group, priority).tolist() == [2, 0, 3, 0, 1]  # equal priorities: input order
+
+
+def test_look_ups_find_values_in_a_pool_with_repeats():
+    pool = np.array([1, 3, 3, 3, 7])
+    at, found = locate(pool, np.array([3, 2, 7, 8, 0]))
+    assert found.tolist() == [True, False, True, False, False]
+    assert pool[at[found]].tolist() == [3, 7]

@@ -170,9 +170,12 @@ def test_a_run_whose_worker_dies_is_kept_as_lost_and_retried_by_the_next_resume(
     runs = sweep(spec, tmp_path / "out", workers=2, evaluate=crashing, window=2)
     assert len(runs) == 6 and runs.loc[runs["a"] == 2, "status"].item() == "lost"
     assert "BrokenProcessPool" in runs.loc[runs["a"] == 2, "error"].item()
-    # with 2 runs in flight the crash takes at most one other run with it; the pool is rebuilt and
-    # the runs after it succeed
-    assert (runs["status"] == "lost").sum() <= 2 and list(runs["status"].iloc[4:]) == ["ok", "ok"]
+    # with 2 runs in flight the crash takes at most one other run with it: the one in flight beside it, which
+    # may be any later run (one submitted to the dying pool before its break was seen); the pool is rebuilt
+    # and the others succeed
+    lost = runs[runs["status"] == "lost"]
+    assert len(lost) <= 2 and lost["error"].str.contains("BrokenProcessPool").all()
+    assert (runs["status"] == "ok").sum() == 6 - len(lost)
     again = sweep(spec, tmp_path / "out", workers=2, evaluate=steady)
     assert list(again["status"]) == ["ok"] * 6 and list(again["y"]) == [0, 1, 2, 3, 4, 5]
     assert not list((tmp_path / "out" / "parts").glob("lost-*"))
