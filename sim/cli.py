@@ -137,24 +137,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     with _collector_paused():
         from sim.outputs import results_folder
         from sim.policies import enabled_policies
-        from sim.runner import folder_writer, simulate, write_run
+        from sim.runner import WriterOnDemand, simulate, write_run
         from sim.scenario_io import load_scenario, named_by_overrides
         from sim.tables import format_table
 
     scenario = named_by_overrides(load_scenario(args.scenario, overrides_from(args)), args.sets)
     out = results_folder(args.out, args.overwrite, scenario.name)
     show = not args.quiet and sys.stderr.isatty()
-    writers = []  # the folder's writer, started once the market is built: ready by the time the run ends
-
-    def start_writer() -> None:
-        writers.append(folder_writer())
-
-    try:
-        record = simulate(scenario, progress=show, transactions=args.transactions, built=start_writer)
-        summary = write_run(record, out, args.scenario, writers[0])
-    finally:
-        if writers and writers[0] is not None:
-            writers[0].shutdown(cancel_futures=True)
+    with WriterOnDemand() as writer:  # started once the market is built: ready by the time the run ends
+        record = simulate(scenario, progress=show, transactions=args.transactions, built=writer.start)
+        summary = write_run(record, out, args.scenario, writer.executor)
     if not args.quiet:
         print(format_table(summary, scenario.simulation.currency,
                            f"{scenario.name} ({scenario.simulation.days} days, seed {scenario.seed})",
@@ -211,7 +203,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     def announce(runs: int) -> None:  # no terminal for a progress bar: say what is happening
         if not args.quiet and not show:
-            print(f"running {runs} runs on {_where(args, client)} (finished ones are kept) ...", file=sys.stderr)
+            print(f"running {_runs(runs)} on {_where(args, client)} (finished ones are kept) ...", file=sys.stderr)
     started = time.perf_counter()
     try:
         result = run_comparison(args.baseline, args.scenarios, args.replications, args.out, sets=overrides_from(args),
@@ -237,7 +229,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         cached = (f", {result.stats.cached} from the run cache" if result.stats.cached else "")
         robust = (f"; {args.robust * args.replications * len(result.scenarios)} more across the uncertainty set "
                   f"in robust/, {time.perf_counter() - started:.1f} s in all") if result.verdicts is not None else ""
-        print(f"\nwrote {result.out}/ ({len(result.runs)} runs" + (f", {reused} kept from before" if reused else "")
+        print(f"\nwrote {result.out}/ ({_runs(len(result.runs))}" + (f", {reused} kept from before" if reused else "")
               + cached + f", {_where(args, client)}, {result.stats.wall_seconds:.1f} s{robust})")
     _report(args, result.out)
     return 0
@@ -288,7 +280,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     executor, client = _executor(args)
     show = not args.quiet and sys.stderr.isatty()
     if not args.quiet and not show:  # no terminal for a progress bar: say what is happening
-        print(f"sweep {spec.name}: {len(design_points(spec)) * spec.replications} runs (finished ones are kept) "
+        print(f"sweep {spec.name}: {_runs(len(design_points(spec)) * spec.replications)} (finished ones are kept) "
               f"on {_where(args, client)} ...", file=sys.stderr)
     try:
         runs = sweep(spec, out, args.workers or _default_workers(), executor, progress=show)
@@ -302,7 +294,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             notes.append(f"{counts['failed']} failed: see the status and error columns of runs.parquet")
         if counts["lost"]:
             notes.append(f"{counts['lost']} lost with their worker: run the same command again to retry them")
-        print(f"wrote {out}/runs.parquet ({len(runs)} runs of {runs['point'].nunique() if len(runs) else 0} points"
+        print(f"wrote {out}/runs.parquet ({_runs(len(runs))} of {runs['point'].nunique() if len(runs) else 0} points"
               + "".join(f"; {n}" for n in notes) + f"); next: python run.py analyze {out}")
     _report(args, out)
     return 0
@@ -408,6 +400,11 @@ def cmd_studio(args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     return 0
+
+
+def _runs(n: int) -> str:
+    """'1 run', '20 runs'."""
+    return f"{n} run" if n == 1 else f"{n} runs"
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "bench": cmd_bench, "validate": cmd_validate,

@@ -149,6 +149,25 @@ def folder_writer() -> Executor | None:
     return writer
 
 
+class WriterOnDemand:
+    """A `folder_writer` started when asked (`start`, e.g. as `simulate`'s `built` callback, so that its
+    imports run beside the days) and shut down when the block ends. `executor` is None until started, and
+    where the run's own process writes the folder."""
+
+    def __init__(self) -> None:
+        self.executor: Executor | None = None
+
+    def start(self) -> None:
+        self.executor = folder_writer()
+
+    def __enter__(self) -> WriterOnDemand:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(cancel_futures=True)
+
+
 def _end_with(parent: int) -> None:
     """This forked process ends with `parent`, however the parent ends (killed, out of memory: no orphan
     holding the terminal's output open)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -265,3 +266,22 @@ def test_a_run_with_overrides_is_named_by_them(tmp_path):
     proc = cli("run", str(ROOT / "scenarios" / "baseline.yaml"), "--set", "platform.take_rate=0.08",
                "--set", "shoppers.count=2000", "--days", "5", "--out", str(tmp_path / "s"))
     assert proc.stdout.startswith("baseline--take_rate-0.08--count-2000 (5 days, seed 42)")
+
+
+def test_counts_of_runs_read_as_english():
+    from sim.cli import _runs
+
+    assert (_runs(1), _runs(0), _runs(20)) == ("1 run", "0 runs", "20 runs")
+
+
+@pytest.mark.parametrize("before, after", [(None, "__all__"), ("", ""), ("some_plugin", "some_plugin")])
+def test_the_command_skips_pydantic_plugins_unless_told_otherwise(tmp_path, before, after):
+    """The program's main() sets PYDANTIC_DISABLE_PLUGINS only where the user has not (issue 23's start-up)."""
+    code = ("import os, sys; from sim.cli import main; sys.argv = ['run.py', 'run', sys.argv[1]]; code = main(); "
+            "print(repr(os.environ.get('PYDANTIC_DISABLE_PLUGINS')), code)")
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if before is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = before
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "missing.yaml")], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert proc.stdout.split() == [repr(after), "2"], proc.stderr
