@@ -156,6 +156,7 @@ class Loyalty(Policy):
         n = sh.n
         self.points = np.zeros(n)
         self.discount_today: np.ndarray | float = 0.0  # per order of the day: the delivery a member did not pay
+        self.delivery_today = 0.0  # what a member expects to save per order today (purchase_multiplier)
         self.spend_90d = np.zeros(n)
         self.member = np.zeros(n, dtype=bool)  # paid membership
         self.taste = np.exp(self.rng.normal(-cfg.membership.taste_sd**2 / 2, cfg.membership.taste_sd, n))
@@ -195,14 +196,14 @@ class Loyalty(Policy):
         """Points' and membership's saving, and the goal gradient (`who` are customers: prospects hold no
         points). Kept per shopper: recomputed where points, tier or membership changed, and for everyone
         when the offer or the delivery a member saves does."""
-        delivery = self._expected_delivery_cost(ctx) if self.config.membership.enabled else 0.0
-        return self.multiplier.of(who, (ctx.offer_key(), delivery))
+        self.delivery_today = self._expected_delivery_cost(ctx) if self.config.membership.enabled else 0.0
+        return self.multiplier.of(who, (ctx.offer_key(), self.delivery_today))
 
     def _purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray:
         cfg = self.config
         saving = self.points_saving(ctx, who)
         if cfg.membership.enabled:
-            saving = saving + np.where(self.member[who], self._expected_delivery_cost(ctx) / self.usual_order[who], 0.0)
+            saving = saving + np.where(self.member[who], self.delivery_today / self.usual_order[who], 0.0)
         progress = np.minimum(self.points[who] / cfg.redeem_min_points, 1.0)
         goal = 1.0 + cfg.goal_gradient * progress * self.reward_in_orders[who]
         return ctx.saving_multiplier(saving, who) * goal

@@ -168,6 +168,9 @@ class Subsidy(Policy):
 
     def day_start(self, ctx: PolicyContext) -> None:
         day = ctx.day
+        for expired_on in [d for d in self.expiring if d <= day]:  # coupons whose last valid day has passed
+            for who_expired in self.expiring.pop(expired_on):
+                self.coupon.mark(who_expired)
         for i, c in enumerate(self.config.campaigns):
             if self._budget_left(i) <= 0:
                 continue
@@ -184,11 +187,8 @@ class Subsidy(Policy):
 
     def purchase_multiplier(self, ctx: PolicyContext, who: np.ndarray) -> np.ndarray | float:
         """A holder values its best coupon (an order uses one): its discount, through the price. Kept per
-        shopper: recomputed where a coupon was issued, used or expired, and for everyone when the offer or
-        a campaign's budget (spent or not) changes."""
-        for day in [d for d in self.expiring if d <= ctx.day]:  # coupons whose last valid day has passed
-            for who_expired in self.expiring.pop(day):
-                self.coupon.mark(who_expired)
+        shopper: recomputed where a coupon was issued, used or expired (marked in day_start and on_orders),
+        and for everyone when the offer or a campaign's budget (spent or not) changes."""
         budgets = tuple(self._budget_left(i) <= 0 for i in range(len(self.config.campaigns)))
         mult = self.coupon.of(who, (ctx.offer_key(), budgets))
         self.who_today, self.coupon_multiplier = who, mult  # today's coupon multiplier, before the dip
