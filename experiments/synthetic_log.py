@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.arrays import rank_in_runs
+
 
 def synthetic_log(customers: int, weeks: int, seed: int = 0, acquisition_weeks: int = 12,
                   bgnbd: tuple[float, float, float, float] = (0.243, 4.414, 0.793, 2.426),
@@ -38,8 +40,7 @@ def synthetic_log(customers: int, weeks: int, seed: int = 0, acquisition_weeks: 
     owner, when = owner[order], when[order]
     keep = np.r_[True, (owner[1:] != owner[:-1]) | (when[1:] != when[:-1])]  # once a day at most
     owner, when = owner[keep], when[keep]
-    starts = np.r_[0, np.flatnonzero(owner[1:] != owner[:-1]) + 1]
-    rank = np.arange(owner.size) - np.repeat(starts, np.diff(np.r_[starts, owner.size]))
+    rank = rank_in_runs(owner)  # each repeat purchase's number, from 0, within its customer's
     lives = rng.geometric(drop)  # the repeat purchase after which the customer drops out
     alive = rank < lives[owner]
     owner = np.concatenate([np.arange(customers), owner[alive]])
