@@ -294,7 +294,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             notes.append(f"{counts['failed']} failed: see the status and error columns of runs.parquet")
         if counts["lost"]:
             notes.append(f"{counts['lost']} lost with their worker: run the same command again to retry them")
-        print(f"wrote {out}/runs.parquet ({_runs(len(runs))} of {runs['point'].nunique() if len(runs) else 0} points"
+        points = _count(runs["point"].nunique() if len(runs) else 0, "point")
+        print(f"wrote {out}/runs.parquet ({_runs(len(runs))} of {points}"
               + "".join(f"; {n}" for n in notes) + f"); next: python run.py analyze {out}")
     _report(args, out)
     return 0
@@ -404,7 +405,12 @@ def cmd_studio(args: argparse.Namespace) -> int:
 
 def _runs(n: int) -> str:
     """'1 run', '20 runs'."""
-    return f"{n} run" if n == 1 else f"{n} runs"
+    return _count(n, "run")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 point', '10 points' (nouns that take an s)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 COMMANDS = {"run": cmd_run, "compare": cmd_compare, "bench": cmd_bench, "validate": cmd_validate,

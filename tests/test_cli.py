@@ -268,10 +268,11 @@ def test_a_run_with_overrides_is_named_by_them(tmp_path):
     assert proc.stdout.startswith("baseline--take_rate-0.08--count-2000 (5 days, seed 42)")
 
 
-def test_counts_of_runs_read_as_english():
-    from sim.cli import _runs
+def test_counts_of_runs_and_points_read_as_english():
+    from sim.cli import _count, _runs
 
     assert (_runs(1), _runs(0), _runs(20)) == ("1 run", "0 runs", "20 runs")
+    assert (_count(1, "point"), _count(10, "point")) == ("1 point", "10 points")
 
 
 @pytest.mark.parametrize("before, after", [(None, "__all__"), ("", ""), ("some_plugin", "some_plugin")])
