@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.arrays import rank_in_runs
+from sim.arrays import rank_in_runs, run_starts
 
 
 def synthetic_log(customers: int, weeks: int, seed: int = 0, acquisition_weeks: int = 12,
@@ -38,7 +38,7 @@ def synthetic_log(customers: int, weeks: int, seed: int = 0, acquisition_weeks: 
     when = first[owner] + 1 + np.floor(rng.random(owner.size) * span[owner]).astype(np.int64)
     order = np.lexsort((when, owner))
     owner, when = owner[order], when[order]
-    keep = np.r_[True, (owner[1:] != owner[:-1]) | (when[1:] != when[:-1])]  # once a day at most
+    keep = run_starts(owner, when)  # once a day at most
     owner, when = owner[keep], when[keep]
     rank = rank_in_runs(owner)  # each repeat purchase's number, from 0, within its customer's
     lives = rng.geometric(drop)  # the repeat purchase after which the customer drops out

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.arrays import run_starts
 from sim.errors import ScenarioError
 
 COLUMNS = ("customer_id", "date", "amount")
@@ -197,7 +198,7 @@ def read_log(path: str | Path, columns: dict[str, str] | None = None, date_forma
     del customer
     order = np.argsort(key, kind="stable")
     key = key[order]
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    starts = np.flatnonzero(run_starts(key))
     total = np.add.reduceat(amount[order], starts)
     del order
     span = int(day.max() - day.min()) + 1

@@ -1,4 +1,4 @@
-"""Array helpers the model's parts share: places within runs and groups, look-ups in a sorted array.
+"""Array helpers the model's parts share: where runs start, places within runs and groups, look-ups in a sorted array.
 
 Each is a few whole-array numpy operations. They run several times a day on arrays of a few to a
 few thousand elements, where building index arrays in Python (np.r_, np.repeat of run lengths)
@@ -10,15 +10,28 @@ from __future__ import annotations
 import numpy as np
 
 
+def run_starts(*sorted_keys: np.ndarray) -> np.ndarray:
+    """True where a run of equal values starts: at the first element, and wherever any of the keys (of one
+    length, sorted together, or at least with equal rows next to each other) differs from the element
+    before."""
+    n = sorted_keys[0].size
+    first = np.empty(n, dtype=bool)
+    if n == 0:
+        return first
+    first[0] = True
+    np.not_equal(sorted_keys[0][1:], sorted_keys[0][:-1], out=first[1:])
+    for key in sorted_keys[1:]:
+        first[1:] |= key[1:] != key[:-1]
+    return first
+
+
 def rank_in_runs(sorted_keys: np.ndarray) -> np.ndarray:
     """Each element's 0-based place within its run of equal values (`sorted_keys` sorted, or at least
     with equal values next to each other)."""
     n = sorted_keys.size
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    first = np.empty(n, dtype=bool)  # the first element of its run
-    first[0] = True
-    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=first[1:])
+    first = run_starts(sorted_keys)
     place = np.arange(n)
     return place - np.maximum.accumulate(np.where(first, place, 0))  # less the place its run starts at
 

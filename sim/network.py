@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import in_sorted, rank_in_runs
+from sim.arrays import in_sorted, rank_in_runs, run_starts
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
 
@@ -227,7 +227,7 @@ def from_edges(n: int, u: np.ndarray, v: np.ndarray) -> SocialNetwork:
     keep = u != v
     lo, hi = np.minimum(u[keep], v[keep]).astype(np.int64), np.maximum(u[keep], v[keep]).astype(np.int64)
     key = np.sort(lo * n + hi)  # distinct pairs, sorted (np.unique's hashing took 4 s at 5 million ties)
-    key = key[np.r_[True, key[1:] != key[:-1]]] if key.size else key
+    key = key[run_starts(key)]
     lo, hi = key // n, key % n
     return SocialNetwork(n, *_csr(n, lo, hi))
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.arrays import in_sorted, locate, rank_in_runs, rank_within_groups
+from sim.arrays import in_sorted, locate, rank_in_runs, rank_within_groups, run_starts
 
 
 def test_rank_within_groups_orders_each_group_by_priority_then_input():
@@ -49,3 +49,15 @@ def test_look_ups_find_values_in_a_pool_with_repeats():
     at, found = locate(pool, np.array([3, 2, 7, 8, 0]))
     assert found.tolist() == [True, False, True, False, False]
     assert pool[at[found]].tolist() == [3, 7]
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 9, 400])
+def test_run_starts_mark_the_first_of_each_run_of_equal_rows(size):
+    rng = np.random.default_rng(size)
+    a, b = rng.integers(0, 3, size), rng.integers(0, 2, size)
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    rows = list(zip(a.tolist(), b.tolist(), strict=True))
+    assert run_starts(a, b).tolist() == [i == 0 or rows[i] != rows[i - 1] for i in range(size)]
+    assert run_starts(a).tolist() == [i == 0 or a[i] != a[i - 1] for i in range(size)]
+    assert run_starts(a).dtype == bool
