@@ -37,7 +37,7 @@ from sim.outputs import replace_atomically
 
 PARTS = "parts"
 STATUSES = ("ok", "failed", "lost")
-# the columns the engine gives every run's row besides the job's own and the KPIs (RunRecord.row)
+# the columns the engine gives every run's row besides the job's own and the KPIs (JobResult.row)
 RUN_COLUMNS = ("point", "replication", "seed", "status", "error", "wall_seconds", "sim_seconds")
 
 
@@ -77,7 +77,7 @@ class Outcome:
 
 
 @dataclass
-class RunRecord:
+class JobResult:
     """A finished (or failed, or lost) run as the engine returns and stores it."""
 
     point: int
@@ -115,15 +115,15 @@ class BatchStats:
 Evaluate = Callable[..., Outcome]
 
 
-def run_in_worker(evaluate: Evaluate, job: Job) -> RunRecord:
+def run_in_worker(evaluate: Evaluate, job: Job) -> JobResult:
     """One run in a worker: its outcome, or the error that stopped it (never raises)."""
     start = time.perf_counter()
     try:
         outcome = evaluate(*job.args, job.seed)
-        return RunRecord(job.point, job.replication, job.seed, "ok", "", time.perf_counter() - start,
+        return JobResult(job.point, job.replication, job.seed, "ok", "", time.perf_counter() - start,
                          outcome.sim_seconds, dict(outcome.kpis), dict(outcome.tables), dict(job.columns))
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, the batch goes on
-        return RunRecord(job.point, job.replication, job.seed, "failed", f"{type(exc).__name__}: {exc}",
+        return JobResult(job.point, job.replication, job.seed, "failed", f"{type(exc).__name__}: {exc}",
                          time.perf_counter() - start, float("nan"), {}, {}, dict(job.columns))
 
 
@@ -198,7 +198,7 @@ def changed_keys(mine: dict[str, Any], theirs: dict[str, Any]) -> str:
     return ", ".join(sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)))
 
 
-def _write(folder: Path, record: RunRecord, tables_in: Path) -> None:
+def _write(folder: Path, record: JobResult, tables_in: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
     for name, table in record.tables.items():
@@ -225,7 +225,7 @@ def _stop_pool(pool: Executor) -> None:
 def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int = 1,
               executor: Executor | None = None, progress: bool = False, desc: str = "runs",
               window: int | None = None, tables_in: Path | None = None,
-              on_record: Callable[[RunRecord], None] | None = None, cache: RunCache | None = None,
+              on_record: Callable[[JobResult], None] | None = None, cache: RunCache | None = None,
               stop: threading.Event | None = None, processes: bool = False,
               write_cached: bool = True) -> BatchStats:
     """Run every job of `jobs` that has no part in `folder` yet, writing each as it ends.
@@ -282,7 +282,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
                 try:
                     record = future.result()  # run_in_worker never raises: this is the worker itself failing
                 except Exception as exc:  # noqa: BLE001 - e.g. BrokenProcessPool, Dask's KilledWorker
-                    record = RunRecord(job.point, job.replication, job.seed, "lost",
+                    record = JobResult(job.point, job.replication, job.seed, "lost",
                                        f"worker lost: {type(exc).__name__}: {exc}", float("nan"), float("nan"),
                                        {}, {}, dict(job.columns))
                     if own and isinstance(exc, BrokenProcessPool) and owner is pool:  # once per broken pool
@@ -320,7 +320,7 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
 
 
 def _from_cache(todo: list[Job], cache: RunCache, folder: Path | None, tables_in: Path, stats: BatchStats,
-                on_record: Callable[[RunRecord], None] | None) -> list[Job]:
+                on_record: Callable[[JobResult], None] | None) -> list[Job]:
     """Write the jobs found in the run cache into `folder` (None: do not) as finished runs; return the others."""
     left = []
     for job in todo:
@@ -330,7 +330,7 @@ def _from_cache(todo: list[Job], cache: RunCache, folder: Path | None, tables_in
             continue
         row, tables = hit
         seconds = row.pop("wall_seconds"), row.pop("sim_seconds")
-        record = RunRecord(job.point, job.replication, job.seed, "ok", "", float(seconds[0]), float(seconds[1]),
+        record = JobResult(job.point, job.replication, job.seed, "ok", "", float(seconds[0]), float(seconds[1]),
                            row, tables, dict(job.columns))
         if folder is not None:
             _write(folder, record, tables_in)

@@ -37,8 +37,8 @@ from pydantic import Field, ValidationError, model_validator
 
 from experiments.batch import (
     Job,
+    JobResult,
     Outcome,
-    RunRecord,
     gather,
     measured_kpis,
     prepare,
@@ -173,7 +173,7 @@ def check_folder(folder: Path, mine: dict[str, Any]) -> None:
 def run_robust(scenarios: list[Scenario], points: pd.DataFrame, replications: int, folder: Path, *,
                workers: int = 1, executor: Executor | None = None, progress: bool = False,
                announce: Callable[[int], None] | None = None, cache: RunCache | None = None,
-               stop: threading.Event | None = None, on_record: Callable[[RunRecord], None] | None = None,
+               stop: threading.Event | None = None, on_record: Callable[[JobResult], None] | None = None,
                processes: bool = False) -> pd.DataFrame:
     """Run the baseline (scenarios[0]) and every scenario at every point (resumable in `folder`; with `cache`,
     runs seen before are reused) and return the verdicts (the table of `verdicts`). `stop`, `on_record` and

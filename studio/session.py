@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments.batch import PARTS, BatchStats, RunRecord, run_batch
+from experiments.batch import PARTS, BatchStats, JobResult, run_batch
 from experiments.cache import default_cache
 from experiments.comparison import comparison_jobs, comparison_table, runs_table, simulate
 from experiments.stats import assess_targets
@@ -57,7 +57,7 @@ class RunSession:
         self.replications = replications
         self.workers, self.executor = workers, executor
         self.jobs = comparison_jobs(scenarios, replications)
-        self.records: list[RunRecord] = []
+        self.records: list[JobResult] = []
         self.stop = threading.Event()
         self.status = "running"
         self.error = ""
@@ -124,13 +124,13 @@ class RunSession:
         points = sample_points(load_uncertainties(None), self.robust, self.scenarios[0].seed)
         self.robust_total = len(points) * self.replications * len(self.scenarios)
 
-        def counted(_: RunRecord) -> None:
+        def counted(_: JobResult) -> None:
             self.robust_done += 1
         self.verdicts = run_robust(self.scenarios, points, self.replications, folder, workers=self.workers,
                                    executor=self.executor, cache=default_cache(), stop=self.stop, on_record=counted,
                                    processes=True)
 
-    def _record(self, record: RunRecord) -> None:
+    def _record(self, record: JobResult) -> None:
         with self._lock:
             self.records.append(record)
             if self.first_interval is None and self._pairs() >= 2:
@@ -162,7 +162,7 @@ class RunSession:
                         self.first_interval, self.error, self.robust_done, self.robust_total, self.verdicts)
 
 
-def _paired(ok: list[RunRecord], names: list[str], scenarios: list[Scenario]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _paired(ok: list[JobResult], names: list[str], scenarios: list[Scenario]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """comparison.csv's and targets.csv's rows over the replications each column has finished together with
     the baseline (empty frames before the first pair)."""
     if not ok:
