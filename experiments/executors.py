@@ -28,8 +28,10 @@ class SerialExecutor(Executor):
 
 
 def default_workers() -> int:
-    """The machine's cores, at most 8."""
-    return max(1, min(os.cpu_count() or 1, 8))
+    """The cores this process may use (CPU affinity and a container's quota: sim.runner.usable_cores), at
+    most 8."""
+    from sim.runner import usable_cores
+    return min(usable_cores(), 8)
 
 
 WORKER_NICENESS = 5

@@ -387,11 +387,14 @@ def _write_manifest(out: Path, spec: SweepSpec, fingerprint: dict[str, Any], sta
         problems.append(f"{counts['failed']} failed: runs.parquet rows with status 'failed', the error column says why")
     if counts["lost"]:
         problems.append(f"{counts['lost']} lost with their worker: rerun the same command to run them again")
+    from sim.runner import usable_cores
+
     manifest = json.dumps({
         "ecomsim_version": __version__, "sweep": spec.name, "design": spec.design.kind,
         "points": int(runs["point"].nunique()) if len(runs) else 0, "runs": len(runs), **counts,
         "problems": problems, "this_time": this_time, "earlier": earlier, "spec": fingerprint,
-        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count()},
+        "machine": {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
+                    "usable_cores": usable_cores()},
         "python": sys.version.split()[0], "versions": versions,
     }, indent=2)
     replace_atomically(path, lambda tmp: tmp.write_text(manifest, encoding="utf-8"))

@@ -20,6 +20,10 @@ from contextlib import contextmanager
 from sim.errors import Interrupted, ScenarioError
 
 EXIT_BAD_INPUT = 2
+WORKERS_HELP = "parallel processes (default: the cores this process may use, a container's CPU quota counted, " \
+               "at most 8)"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="run.py", description="ecomsim: e-commerce marketplace simulator")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -46,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
     cmp.add_argument("--replications", type=int, default=5, help="runs per scenario (default 5)")
-    cmp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    cmp.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     cmp.add_argument("--out", help="results folder (default: results/compare-<timestamp>); new, or the folder of an "
                      "interrupted comparison of the same inputs, which resumes")
     cmp.add_argument("--overwrite", action="store_true", help="replace an earlier result folder given by --out")
@@ -64,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     swp = sub.add_parser("sweep", help="a batch experiment over levers and uncertainties (resumable)")
     swp.add_argument("spec", help="sweep spec YAML, e.g. experiments/smoke.yaml")
     swp.add_argument("--out", help="results folder (default: results/sweep-<name>); the same folder resumes")
-    swp.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    swp.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     swp.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     swp.add_argument("--quiet", action="store_true", help="no progress bar and no summary line")
     swp.add_argument("--report", action="store_true", help="also analyze and write report.html and report.pdf")
@@ -95,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     std = sub.add_parser("studio", help="the what-if studio in the browser: scenarios side by side, paired intervals "
                          "as replications finish (docs/studio.md)")
     std.add_argument("--port", type=int, default=5006, help="port to listen on (default 5006; 0: any free port)")
-    std.add_argument("--workers", type=int, default=None, help="parallel processes (default: the cores, at most 8)")
+    std.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     std.add_argument("--scheduler", help="address of a Dask scheduler (runs go to its workers)")
     std.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
                      "only); any other needs a password")

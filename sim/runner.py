@@ -135,7 +135,7 @@ def folder_writer() -> Executor | None:
 
     if not sys.platform.startswith("linux") or "fork" not in multiprocessing.get_all_start_methods():
         return None
-    if len(os.sched_getaffinity(0)) < 2:
+    if usable_cores() < 2:
         return None
     from concurrent.futures import ProcessPoolExecutor
 
@@ -147,6 +147,23 @@ def folder_writer() -> Executor | None:
         writer.shutdown(wait=False)
         return None
     return writer
+
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" in microseconds, or "max ..."
+
+
+def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: those it is allowed to run on (CPU affinity, where the platform
+    tells), fewer under a CPU quota (a container's cgroup v2 cpu.max, rounded up): a container on a large
+    machine reports the machine's cores in os.cpu_count()."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):  # no cgroup v2 (not Linux, cgroup v1): affinity alone
+        pass
+    return max(cores, 1)
 
 
 class WriterOnDemand:

@@ -276,3 +276,17 @@ def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monk
     off = run_comparison(*files, replications=2, out=tmp_path / "four", sets=TINY, cache=False)
     assert off.stats.cached == 0
     pd.testing.assert_frame_equal(first.table, off.table)
+
+
+@pytest.mark.parametrize("cpu_max, cores", [("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None),
+                                            ("nonsense\n", None), (None, None)])
+def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp_path, cpu_max, cores):
+    """A container's cgroup quota (cpu.max: quota and period in microseconds), rounded up, caps the cores a
+    sweep uses by default; no quota, an unreadable one or no file at all: the cores this process may run on."""
+    from sim.runner import usable_cores
+
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    path = tmp_path / "cpu.max"
+    if cpu_max is not None:
+        path.write_text(cpu_max)
+    assert usable_cores(path) == (allowed if cores is None else min(cores, allowed))
