@@ -58,9 +58,15 @@ def retention_comparison(retention: pd.DataFrame, names: list[str], replications
         up = month1.loc[others][month1.loc[others, "ci_low_pp"] > 0] if others else month1.iloc[:0]
         best = up["change_pp"].idxmax() if len(up) else None
         largest = month1.loc[others, "change_pp"].idxmax() if others else None
-        if best is not None and best == largest:
+        overlapping = _overlapping(month1.loc[others], best, "ci_low_pp", "ci_high_pp", "change_pp") \
+            if best is not None and len(others) > 1 else None
+        if best is not None and best == largest and len(others) > 1 and not overlapping:
             finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
                        f"against {names[0]}'s {base:.1%})")
+        elif best is not None and best == largest:
+            finding = (f"{best} brings more new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
+                       f"against {names[0]}'s {base:.1%})" + (f"; the most on the means, its interval overlapping "
+                                                             f"{overlapping}'s" if overlapping else ""))
         elif best is not None:
             finding = (f"{best} brings clearly more new customers back the month after "
                        f"({up.loc[best, 'change_pp']:+.1f} pp against {names[0]}'s {base:.1%}); {largest}'s larger "
@@ -70,7 +76,7 @@ def retention_comparison(retention: pd.DataFrame, names: list[str], replications
     style.titled(fig, finding, "Cohorts: customers by the calendar month of their first purchase in the measured "
                  f"period, all cohorts weighted by size. Lines: mean of {replications} replications; bands: lowest "
                  f"to highest replication; a later month averages only the cohorts old enough to reach it. Bars: "
-                 f"95% paired interval (faded where it includes 0). {context}",
+                 f"mean change, whiskers: its 95% paired interval (faded where it includes 0). {context}",
                  f"Only {replications} replications: the intervals are not reliable"
                  if replications < style.MIN_REPLICATIONS else None)
     style.save(fig, path)
@@ -85,10 +91,20 @@ def _significant(row: pd.Series) -> bool:
     return bool(row.get("replications", 2) >= 2 and (row["ci_low"] > 0 or row["ci_high"] < 0))
 
 
+def _overlapping(sub: pd.DataFrame, name: str, low: str = "ci_low", high: str = "ci_high",
+                 change: str = "delta_vs_baseline") -> str | None:
+    """The scenario with the largest change after `name` whose interval reaches `name`'s (None: every other
+    interval ends below it, so `name`'s change is clearly the largest)."""
+    others = sub.drop(index=name)
+    reaching = others[others[high] >= sub.loc[name, low]]
+    return str(reaching[change].idxmax()) if len(reaching) else None
+
+
 def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
     """What the scenarios' changes of one KPI say, and no more: `sub` has one row per scenario (index) with
     delta_vs_baseline, ci_low, ci_high. "most" only for the largest change when its interval is clear of
-    zero; "every" only when every interval is; otherwise how many are clear."""
+    zero and of every other scenario's interval (overlapping intervals: the most on the means, said so);
+    "every" only when every interval is clear of zero; otherwise how many are clear."""
     unit = f" {unit}" if unit else ""
     up = [n for n, r in sub.iterrows() if _significant(r) and r["delta_vs_baseline"] > 0]
     down = [n for n, r in sub.iterrows() if _significant(r) and r["delta_vs_baseline"] < 0]
@@ -99,7 +115,13 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
         return (f"{style.number(r['delta_vs_baseline'], True)}{unit} [{style.number(r['ci_low'], True)}, "
                 f"{style.number(r['ci_high'], True)}]")
     if up and largest in up:
-        return f"{largest} raises {label} most ({said(largest)})"
+        overlapping = _overlapping(sub, largest)
+        if len(sub) == 1:
+            return f"{largest} raises {label} for sure ({said(largest)})"
+        if not overlapping:
+            return f"{largest} raises {label} most ({said(largest)})"
+        return (f"{largest} raises {label} for sure ({said(largest)}), the most on the means (its interval overlaps "
+                f"{overlapping}'s)")
     if up:
         best = max(up, key=lambda n: sub.loc[n, "delta_vs_baseline"])
         return (f"{best} raises {label} for sure ({said(best)}); {largest}'s larger change is not distinguishable "
@@ -181,9 +203,9 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
                f"cannot support a decision; rerun with --replications {style.MIN_REPLICATIONS} or more"
                ) if replications < style.MIN_REPLICATIONS else None
     style.titled(fig, comparison_finding(comparison, names, currency),
-                 f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bars "
-                 f"show the 95% interval; green good, red bad for that KPI, faded where the interval includes zero; "
-                 f"labels: change relative to {names[0]}. {context}", warning)
+                 f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bar: the "
+                 f"mean change, whisker: its 95% interval; green good, red bad for that KPI, faded where the interval "
+                 f"includes zero; labels: change relative to {names[0]}. {context}", warning)
     style.save(fig, path)
 
 

@@ -179,7 +179,8 @@ def _compare_report(folder: Path) -> Report:
         [(n, _question(s)) for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
     if len(policy_table):
-        report.appendix.append(("Appendix: the policies' KPIs (— where their policy is off; all: comparison.csv)",
+        report.appendix.append(("Appendix: the policies' KPIs with their 95% intervals (— where their policy is off; "
+                                 "a level, not a change, where the baseline has not the policy; all: comparison.csv)",
                                 policy_table))
     return _compare_report_rest(folder, report, names, reps, scenarios, rows)
 
@@ -188,7 +189,9 @@ def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str
                      owners: dict[str, set[str]], has: dict[str, set[str]], units: dict[str, str],
                      currency: str) -> pd.DataFrame:
     """One row per KPI: its unit, the baseline's mean and each scenario's change with its interval ("—" where
-    the KPI belongs to policies that are off there, or is a change split the baseline has not)."""
+    the KPI belongs to policies that are off there, or is a change split the baseline has not). Where the
+    baseline has not the KPI's policy, a scenario's cell is its level with its interval, cut at 0 (a
+    policy's KPIs, counts, costs and shares, cannot be negative; the t interval of three runs can be)."""
     from sim.tables import CARBON_SPLIT, format_change, format_ci, format_value, kpi_applies
     rows = []
     for key, label, fmt in keys:
@@ -201,8 +204,14 @@ def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str
                else "—"}
         for n in names[1:]:
             r = sub.loc[n]
-            row[n] = (f"{format_change(r['delta_vs_baseline'], fmt)} {format_ci(r['ci_low'], r['ci_high'], fmt)}"
-                      if applies[n] else "—")
+            if not applies[n]:
+                row[n] = "—"
+            elif applies[names[0]] or key in CARBON_SPLIT:
+                row[n] = f"{format_change(r['delta_vs_baseline'], fmt)} {format_ci(r['ci_low'], r['ci_high'], fmt)}"
+            else:  # the baseline has not the policy (its value 0 in every replication): the level, not a change
+                level = sub.loc[names[0], "mean"]
+                low, high = max(r["ci_low"] + level, 0.0), r["ci_high"] + level  # a policy's KPIs are never negative
+                row[n] = f"{format_value(r['mean'], fmt)} [{format_value(low, fmt)}, {format_value(high, fmt)}]"
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -67,7 +67,7 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, n: int, title: str, path: Pa
     index = f"ST {top['ST']:.2f} ± {top['ST_conf']:.2f}" if sobol else \
         f"mu* {style.number(top['mu_star'])} ± {style.number(top['mu_star_conf'])}"
     style.titled(fig, f"{top['parameter']} moves {kpi} most ({index})",
-                 f"{title}. {method}, replications averaged per point; bars show 95% bootstrap intervals.", warning)
+                 f"{title}. {method}, replications averaged per point; whiskers: 95% bootstrap intervals.", warning)
     style.save(fig, path)
 
 

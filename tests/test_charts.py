@@ -134,6 +134,13 @@ def test_title_sentences_say_only_what_the_intervals_say():
     assert "every" not in said and said == "no scenario raises platform profit for sure; 1 of 2 lower it for sure"
     unclear = sub([("a", 1.0, -1.0, 3.0), ("b", -1.0, -3.0, 1.0)])
     assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
+    # "most" also needs the largest change's interval clear of the others': overlapping, it is said so
+    close = sub([("a", 8.0, 2.0, 14.0), ("b", 6.0, 1.0, 11.0), ("c", -4.0, -6.0, -2.0)])
+    assert comparison_charts.change_sentence(close, "GMV") == \
+        "a raises GMV for sure (+8.0 [+2.0, +14.0]), the most on the means (its interval overlaps b's)"
+    apart = sub([("a", 20.0, 15.0, 25.0), ("b", 6.0, 1.0, 11.0)])
+    assert comparison_charts.change_sentence(apart, "GMV").startswith("a raises GMV most (")
+    assert comparison_charts.change_sentence(apart.loc[["a"]], "GMV").startswith("a raises GMV for sure (")
 
 
 def test_a_folder_written_by_the_writer_process_is_the_folder_written_here(record, tmp_path):
@@ -319,3 +326,20 @@ def _written_by_a_writer(record, folder):
         return write_run(record, folder, "test", writer)
     finally:
         writer.shutdown()
+
+
+@pytest.mark.parametrize("a_change, a_interval, said", [(1.2, (0.5, 1.8), "the most on the means"),
+                                                        (0.0, (-1.0, 0.9), "brings most new")])
+def test_the_retention_title_says_most_only_when_the_interval_is_clear_of_the_others(tmp_path, a_change, a_interval,
+                                                                                      said):
+    """Month 1's largest change is "most" only when its interval ends above every other scenario's; else the
+    title says it is the most on the means, its interval overlapping the next one's."""
+    rows = []
+    for name, change, (low, high) in [("baseline", 0.0, (0.0, 0.0)), ("a", a_change, a_interval),
+                                      ("b", 1.5, (1.0, 2.0))]:
+        for month in (1, 2):
+            rows.append({"scenario": name, "months_since": month, "share": 0.2 + change / 100, "share_low": 0.19,
+                         "share_high": 0.21, "change_pp": change, "ci_low_pp": low, "ci_high_pp": high})
+    comparison_charts.retention_comparison(pd.DataFrame(rows), ["baseline", "a", "b"], 5, "ctx", tmp_path / "r.png")
+    svg = _check(tmp_path / "r")
+    assert said in svg and ("b brings" in svg)

@@ -186,7 +186,8 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
     # deltas, targets, bridge, trade-off, fan, lifecycle, retention, series
     assert html.count("data:image/png;base64,") == 8
     table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
-    from sim.tables import TABLE, format_change, format_value, policy_rows
+    from sim.tables import TABLE, format_change, format_value, kpi_applies, policy_owners, policy_rows
+    owners = policy_owners()
     rows = [*TABLE, *policy_rows(["referral", "subsidy"])]
     assert len(rows) > 12
     from sim.policies import policy_kpis
@@ -196,6 +197,12 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
             assert f"<td>{format_value(table.loc[('baseline', kpi), 'mean'], fmt)}</td>" in html, kpi
         for name in ("subsidy_newcomers", "growth_bundle"):
             r = table.loc[(name, kpi)]
+            if not kpi_applies(kpi, set(), owners) and r["mean"] > 0:  # on here, not in the baseline: the level
+                # with its interval cut at 0
+                assert (f"{format_value(r['mean'], fmt)} [{format_value(max(r['ci_low'], 0.0), fmt)}, "
+                        f"{format_value(r['ci_high'], fmt)}]") in html, (name, kpi)
+                assert f"<td>{format_change(r['delta_vs_baseline'], fmt)} [" not in html, (name, kpi)
+                continue
             assert (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
                     f"{format_change(r['ci_high'], fmt)}]") in html, (name, kpi)
     assert "Only 4 replications" in html and "Assumptions: where growth_bundle differs from baseline" in html
