@@ -333,6 +333,8 @@ def lifecycle_areas(series: pd.DataFrame, names: list[str], replications: int, c
         style.tidy(ax)
     for ax in axes.ravel()[len(names):]:
         ax.set_visible(False)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("customers")
     axes[0, 0].legend(frameon=False, fontsize=8, loc="upper left")
     if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
         finding = "Active customers at the end: " + kpi_sentence(comparison, names, "active_customers_end", "them")

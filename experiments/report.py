@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -107,8 +108,23 @@ def differences(base: dict[str, Any], other: dict[str, Any], sources: dict[str, 
         generic = re.sub(r"\.\d+\.", ".<i>.", path)
         source = sources.get(path) or sources.get(generic) or sources.get(path.rsplit(".", 1)[0], "")
         rows.append({"parameter": path, "baseline": _show(a.get(path)), "scenario": _show(b.get(path)),
-                     "source or assumption": textwrap.shorten(source, 220, placeholder=" ...")})
+                     "source or assumption": _source_text(source)})
     return pd.DataFrame(rows, columns=["parameter", "baseline", "scenario", "source or assumption"])
+
+
+def _figure(value: float) -> str:
+    """A number of an analysis table, four significant digits, never in scientific notation above 1,000
+    (39,160, not 3.916e+04); none: "—"."""
+    if not np.isfinite(value):
+        return "—"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _source_text(markdown: str, width: int = 400) -> str:
+    """A source from docs/parameters.md as plain text for a table (links as their text, no code marks),
+    shortened at a word to `width` characters (the whole text: docs/parameters.md)."""
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", markdown).replace("`", "").replace("**", "")
+    return textwrap.shorten(text, width, placeholder=" ... (docs/parameters.md)")
 
 
 def _show(value: Any) -> str:
@@ -291,15 +307,14 @@ def _sweep_report(folder: Path) -> Report:
             generic = re.sub(r"\.\d+\.", ".<i>.", p["path"])
             source = sources.get(p["path"]) or sources.get(generic, "")
             rows.append({"parameter": p["path"], "kind": kind[:-1] if kind == "levers" else "uncertainty",
-                         "values": values, "source or assumption of its default": textwrap.shorten(
-                             source, 220, placeholder=" ...")})
+                         "values": values, "source or assumption of its default": _source_text(source)})
     report.tables.append(("What was varied", pd.DataFrame(rows)))
     for name, heading in (("convergence.csv", "Was the sample large enough?"),
                           ("pareto.csv", "Lever settings and the Pareto set"),
                           ("robustness.csv", "Robustness across the uncertainty sample")):
         if (analysis / name).exists():
             table = pd.read_csv(analysis / name)
-            report.tables.append((heading, table.map(lambda v: f"{v:,.4g}" if isinstance(v, float) else str(v))))
+            report.tables.append((heading, table.map(lambda v: _figure(v) if isinstance(v, float) else str(v))))
     for png in sorted(analysis.glob("*.png")):
         report.charts.append((png.stem.replace("-", ": ").replace("_", " "), png))
     return report
@@ -355,8 +370,10 @@ def html(report: Report) -> str:
     env = Environment(loader=PackageLoader("experiments", "templates"), autoescape=True)  # .j2: escape always
     charts = [(heading, base64.b64encode(path.read_bytes()).decode("ascii")) for heading, path in report.charts
               if path.exists()]
-    tables = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.tables]
-    appendix = [(heading, table.to_dict("records"), list(table.columns)) for heading, table in report.appendix]
+    tables = [(heading, table.to_dict("records"), list(table.columns), _text_columns(table))
+              for heading, table in report.tables]
+    appendix = [(heading, table.to_dict("records"), list(table.columns), _text_columns(table))
+                for heading, table in report.appendix]
     return env.get_template("report.html.j2").render(report=report, charts=charts, tables=tables, appendix=appendix)
 
 
@@ -406,20 +423,21 @@ def pdf(report: Report, path: Path) -> None:
 
 
 def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
-    """Fixed-width text: the first column left-aligned (labels), the others right-aligned; a table wider
+    """Fixed-width text: the first column and columns of words (names, sources) left-aligned, numbers
+    right-aligned; a cell longer than `width` characters wraps onto more lines of its row; a table wider
     than `line` characters is split into blocks of columns, each repeating the first column (and the units
     column, if the second is one)."""
     if table.empty:
         return "(none)"
-    shown = table.map(lambda v: textwrap.shorten(str(v), width, placeholder="..."))
-    columns = list(shown.columns)
+    cells = table.map(lambda v: textwrap.wrap(str(v), width) or [""])  # each cell: its lines
+    columns = list(cells.columns)
     first = columns[0]
     fixed = columns[1:2] if columns[1:2] == ["unit"] else []
     rest = columns[1 + len(fixed):]
-    w = max(len(first), int(shown[first].str.len().max()))
-    widths = {c: max(len(c), int(shown[c].str.len().max())) for c in columns[1:]}
+    widths = {c: max(len(c), max(len(x) for lines in cells[c] for x in lines)) for c in columns}
+    words = {first, *_text_columns(table)}
     gap = "   "  # columns of intervals must not run into each other
-    start = w + sum(len(gap) + widths[c] for c in fixed)
+    start = widths[first] + sum(len(gap) + widths[c] for c in fixed)
     blocks, block, used = [], [], start
     for c in rest:
         if block and used + len(gap) + widths[c] > line:
@@ -429,11 +447,24 @@ def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
         used += len(gap) + widths[c]
     blocks.append(block)
 
+    def cell(text: str, c: str) -> str:
+        return f"{text:<{widths[c]}}" if c in words else f"{text:>{widths[c]}}"
+
     def lines(b: list[str]) -> list[str]:
-        head = gap.join([f"{first:<{w}}", *(f"{c:>{widths[c]}}" for c in [*fixed, *b])])
-        return [head, *(gap.join([f"{row[first]:<{w}}", *(f"{row[c]:>{widths[c]}}" for c in [*fixed, *b])])
-                        for _, row in shown.iterrows())]
+        shown = [first, *fixed, *b]
+        out = [gap.join(cell(c, c) for c in shown).rstrip()]
+        for _, row in cells.iterrows():
+            for k in range(max(len(row[c]) for c in shown)):
+                out.append(gap.join(cell(row[c][k] if k < len(row[c]) else "", c) for c in shown).rstrip())
+        return out
     return "\n\n".join("\n".join(lines(b)) for b in blocks)
+
+
+def _text_columns(table: pd.DataFrame) -> set[str]:
+    """The columns after the first (labels, always left) to align left: those of words (names, sources),
+    text to read left to right, not figures to compare by their last digit."""
+    return {c for c in table.columns[1:]
+            if len(table) and table[c].astype(str).str.contains(r"[A-Za-z]{3,}\s+\S+").mean() >= 0.5}
 
 
 def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:

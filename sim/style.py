@@ -127,7 +127,7 @@ def titled(fig, finding: str, subtitle: str, warning: str | None = None) -> None
     if warning:  # in blank lines the title keeps free for it under the finding
         warning = textwrap.fill(warning, per_line)
         lines, height = title.count("\n") + 1, fig.get_size_inches()[1]
-        blank = math.ceil((warning.count("\n") + 1) * 9.5 / 13)
+        blank = math.ceil(((warning.count("\n") + 1) * 9.5 + 4) / 13)  # its lines and a gap above the panels
         fig.suptitle(title + "\n " * blank, fontsize=13, fontweight="bold")
         fig.text(0.5, 0.98 - lines * 13 * 1.2 / 72 / height, warning, ha="center", va="top", fontsize=9.5,
                  fontweight="bold", color=WARNING)

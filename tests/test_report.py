@@ -29,3 +29,22 @@ def test_a_folder_that_cannot_be_reported_exits_2(tmp_path, make, message):
     proc = cli("report", str(tmp_path))
     assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert not (tmp_path / "report.html").exists()
+
+
+def test_report_tables_wrap_long_sources_align_words_left_and_never_print_scientific_notation():
+    """PDF tables: a source longer than a cell wraps onto more lines (not cut with "..."), columns of words are
+    left-aligned, figures right-aligned; analysis numbers are plain (39,158, not 3.916e+04); sources are plain
+    text (no Markdown marks)."""
+    import pandas as pd
+
+    from experiments.report import _figure, _source_text, _text_table
+    source = "Van Heerde, Leeflang & Wittink (2004): about a third of a promotion bump is purchases pulled forward"
+    table = pd.DataFrame({"parameter": ["a.b", "c"], "baseline": ["1", "20"], "source or assumption": [source, "x y"]})
+    lines = _text_table(table, width=40).splitlines()
+    assert len(lines) == 1 + 3 + 1 and "..." not in "\n".join(lines)  # header, three lines of the source, c
+    column = lines[0].index("source or assumption")
+    assert lines[1][column:].startswith("Van Heerde") and lines[2][column:].startswith("about")
+    assert lines[1].index(" 1 ") < column and lines[4].rstrip().endswith("x y")
+    assert (_figure(39158.2), _figure(2.11234), _figure(0.08), _figure(float("nan"))) == ("39,158", "2.112", "0.08",
+                                                                                           "—")
+    assert _source_text("see `ev_share` and [factors](#emission-factors), **bold**") == "see ev_share and factors, bold"
