@@ -14,9 +14,10 @@ from sim import style  # noqa: E402
 
 
 def _kpi_label(kpi: str, currency: str = "currency") -> str:
+    """'platform profit (USD)': the catalogue's title and unit (a name it does not know: as given)."""
     from sim.kpis import by_name
-    unit = by_name().get(kpi)
-    return f"{kpi} ({unit.unit.replace('currency', currency)})" if unit is not None else kpi
+    info = by_name().get(kpi)
+    return f"{info.title} ({info.unit.replace('currency', currency)})" if info is not None else kpi
 
 
 def setting_label(row: pd.Series, levers: list[str], short: bool = True) -> str:
@@ -90,10 +91,11 @@ def pareto_scatter(settings: pd.DataFrame, levers: list[str], goals: dict[str, s
     style.thousands(ax.yaxis)
     others = [k for k in goals if k not in (x, y)]
     note = f"efficient over all objectives ({', '.join(goals)})" if others else "efficient over both objectives"
-    ax.legend(frameon=False, fontsize=9)
+    ax.legend(frameon=True, edgecolor="#cccccc", fontsize=9)  # framed: not read as one more setting
     style.tidy(ax)
-    style.titled(fig, f"{len(best)} of {len(settings)} lever settings are Pareto-efficient", f"{title}. Mean over "
-                 f"replications and uncertainties; {note}: no other setting is better on all of them at once.")
+    style.titled(fig, f"On the means, {len(best)} of {len(settings)} lever settings are Pareto-efficient",
+                 f"{title}. Mean over replications and uncertainties, without intervals: a setting close to another "
+                 f"may differ by chance; {note}: no other setting is better on all of them at once.")
     style.save(fig, path)
 
 
