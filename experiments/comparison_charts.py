@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 
 from experiments.stats import pareto_flags  # noqa: E402
 from sim import style  # noqa: E402
@@ -277,6 +278,8 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
             one = frame[frame["scenario"] == name].groupby("date")[column]
             low, mid, high = one.quantile(0.1), one.mean(), one.quantile(0.9)
             ax.fill_between(mid.index, low, high, color=colours[name], alpha=0.18, lw=0)
+            for edge in (low, high):  # overlapping bands blend: their edges in the scenario's colour tell them apart
+                ax.plot(edge.index, edge, color=colours[name], lw=0.6, ls=":", alpha=0.9)
             ax.plot(mid.index, mid, color=colours[name], lw=2.0 if name == names[0] else 1.4,
                     ls="--" if name == names[0] else "-", label=name, zorder=5 if name == names[0] else 2)
         ax.set_title(title, fontsize=10)
@@ -289,7 +292,10 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
     axes[1].set_ylabel("customers")
     axes[2].set_ylabel(currency)
     axes[2].axhline(0, color="black", lw=0.6)
-    axes[2].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
+    handles, labels = axes[2].get_legend_handles_labels()
+    band = Line2D([], [], color="#777777", lw=0.6, ls=":")
+    axes[2].legend([*handles, band], [*labels, "band edges: 10th and\n90th percentile"], frameon=False,
+                   loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=9)
     if comparison is not None and len(names) > 1:  # the title says what the paired intervals say
         finding = "Platform profit over the period: " + kpi_sentence(comparison, names, "platform_profit", "it",
                                                                         currency)
@@ -301,7 +307,8 @@ def fan_chart(series: pd.DataFrame, names: list[str], replications: int, currenc
                    f"On the means, every scenario ends the period with a platform loss; {best} loses least "
                    f"({style.number(end[best])} {currency})")
     style.titled(fig, finding,
-                 f"Lines: mean of {replications} replications; bands: 10th to 90th percentile of the replications "
+                 f"Lines: mean of {replications} replications; bands (dotted edges in the scenario's colour): 10th "
+                 f"to 90th percentile of the replications "
                  f"(with few replications the band is only indicative). {context}",
                  f"Only {replications} replications: the bands are not reliable"
                  if replications < style.MIN_REPLICATIONS else None)
