@@ -33,9 +33,13 @@ HOW_TO_READ = {
                 "paired interval: when the interval includes zero, the scenario may not change that KPI at all. "
                 "Rates change in percentage points. Targets are met only when the whole interval meets them."),
     "sweep": ("A sweep ran the base scenario over many settings of the levers (what the platform controls) and "
-              "uncertainties (what it does not). Sensitivity indices say which of them move a KPI; the Pareto "
-              "set lists the lever settings no other setting beats on every objective; regret says how far a "
-              "setting falls short of the best one when the market turns out differently."),
+              "uncertainties (what it does not)."),
+}
+SWEEP_PARTS = {  # what each part of a sweep's analysis means: said only where the sweep's design produced it
+    "sensitivity-*.png": "Sensitivity indices say which of them move a KPI.",
+    "pareto.csv": "The Pareto set lists the lever settings no other setting beats on every objective.",
+    "robustness.csv": "Regret says how far a setting falls short of the best one when the market turns out "
+                      "differently.",
 }
 
 
@@ -293,10 +297,13 @@ def _sweep_report(folder: Path) -> Report:
     _need(folder, "spec.json", "runs.parquet", "analysis/summary.txt")
     spec = json.loads((folder / "spec.json").read_text(encoding="utf-8"))
     analysis = folder / "analysis"
+    sets = spec.get("sets") or []  # what the sweep changes in its base for every run (a smaller market, ...)
     report = Report("sweep", f"Sweep {spec['name']}", f"design {spec['design']['kind']}; "
                     f"{len(pd.read_parquet(folder / 'runs.parquet', columns=['point']))} runs; base "
-                    f"{Path(spec['base']).name}", [(spec["name"], spec.get("description", "").strip())],
-                    how_to_read=HOW_TO_READ["sweep"])
+                    f"{Path(spec['base']).name}" + (f" with {', '.join(sets)} in every run" if sets else ""),
+                    [(spec["name"], spec.get("description", "").strip())],
+                    how_to_read=" ".join([HOW_TO_READ["sweep"], *(text for pattern, text in SWEEP_PARTS.items()
+                                                                   if any(analysis.glob(pattern)))]))
     report.notes.append((analysis / "summary.txt").read_text(encoding="utf-8"))
     sources = parameter_sources()
     rows = []

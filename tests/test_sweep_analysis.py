@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -138,6 +139,10 @@ def test_the_smoke_sweep_and_its_analysis_run_from_the_command_line(tmp_path):
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Sweep smoke" in html and "Lever settings and the Pareto set" in html and "data:image/png" in html
     assert "What was varied" in html and "0.8 to 1.2" in html  # the uncertainty's range
+    # the header says what every run changed in its base; the reading guide explains only what is there
+    assert "shoppers.count=3000" in html and "in every run" in html
+    assert "The Pareto set lists" in html and "Sensitivity indices" not in html and "Regret says" not in html
+    assert not re.search(r"<td[^>]*>-?[0-9.]+e[+-][0-9]+</td>", html)  # no scientific notation in the tables
 
 
 @pytest.mark.parametrize("make, message", [(lambda d: None, "not a sweep folder"),
