@@ -82,7 +82,7 @@ def kpi_applies(key: str, policies_on: set[str], owners: dict[str, set[str]]) ->
 # The change of carbon_kg in a comparison, split (experiments/comparison.py): what fewer or more orders
 # account for, and what a change of carbon per order does; lost sales are not a carbon saving.
 CARBON_SPLIT = {"carbon_change_from_orders_kg": "  of which: orders lost or won",
-                "carbon_change_from_carbon_per_order_kg": "  of which: carbon per order"}
+                "carbon_change_from_carbon_per_order_kg": "  of which: a change of carbon per order"}
 
 
 def format_comparison(table: pd.DataFrame, names: list[str], replications: int, currency: str,
