@@ -480,9 +480,11 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
               "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
               "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
     fig, y = None, 0.0
-    for kind, text in blocks:
+    for i, (kind, text) in enumerate(blocks):
         size, weight, colour, family, step = styles[kind]
-        if fig is None or y - step < 0.04:
+        # a heading keeps the first lines of what it heads (up to five) on its page
+        following = sum(styles[k][4] for k, _ in blocks[i + 1:i + 6]) if kind == "head" else 0.0
+        if fig is None or y - step - following < 0.04:
             if fig is not None:
                 pages.savefig(fig)
                 plt.close(fig)
