@@ -450,7 +450,11 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
         style.thousands(ax.xaxis)
         style.thousands(ax.yaxis)
         style.tidy(ax)
-    axes[1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    # the same marker for a scenario in the legend whichever panel finds it efficient; what the large dot means
+    handles = [Line2D([], [], ls="none", marker="o", ms=6, color=colours[n]) for n in names]
+    handles.append(Line2D([], [], ls="none", marker="o", ms=9, mfc="white", mec="black"))
+    axes[1].legend(handles, [*names, "efficient in that panel"], frameon=False, loc="upper left",
+                   bbox_to_anchor=(1.01, 1), fontsize=8)
     style.titled(fig, f"On the means, {len(efficient_all['gmv'])} of {len(names)} scenarios are efficient on GMV and "
                       f"carbon, {len(efficient_all['platform_profit'])} on platform profit and carbon (where the "
                       "bars overlap the ranking is uncertain)",
