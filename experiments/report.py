@@ -35,6 +35,7 @@ HOW_TO_READ = {
     "sweep": ("A sweep ran the base scenario over many settings of the levers (what the platform controls) and "
               "uncertainties (what it does not)."),
 }
+FEW_MERCHANTS = 20  # fewer active merchants: the report says the merchants' KPIs rest on a handful of them
 SWEEP_PARTS = {  # what each part of a sweep's analysis means: said only where the sweep's design produced it
     "sensitivity-*.png": "Sensitivity indices say which of them move a KPI.",
     "pareto.csv": "The Pareto set lists the lever settings no other setting beats on every objective.",
@@ -261,6 +262,13 @@ def _compare_report_rest(folder: Path, report: Report, names: list[str], reps: i
         ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?"),
         ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
     from sim.style import MIN_REPLICATIONS
+    merchants = pd.read_csv(folder / "comparison.csv").query("kpi == 'merchants_active_end'")
+    if len(merchants) and merchants["mean"].min() < FEW_MERCHANTS:
+        few = round(float(merchants["mean"].min()))
+        report.notes.append(f"Only {few:,} merchant{'' if few == 1 else 's'} {'is' if few == 1 else 'are'} active at "
+                            "the end in the smallest case: the merchants' KPIs (profit, satisfaction, merchants who "
+                            "left) rest on a handful of merchants. A larger sample of shoppers brings more (merchants "
+                            "scale with it).")
     if reps < MIN_REPLICATIONS:
         report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "
                             f"--replications {MIN_REPLICATIONS} or more.")
