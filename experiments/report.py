@@ -64,6 +64,13 @@ def _question(scenario: Any) -> str:
     return " ".join(filter(None, [scenario.description.strip(), scenario.policy_timing()]))
 
 
+def _overridden(manifest: dict[str, Any]) -> str:
+    """What the command changed in every scenario (`--set`), after the question its file describes: a
+    description's figures (100,000 shoppers) are the file's, not necessarily the comparison's."""
+    sets = manifest.get("overrides") or []
+    return f" (This comparison ran it with {', '.join(sets)}.)" if sets else ""
+
+
 def _need(folder: Path, *names: str) -> None:
     missing = [n for n in names if not (folder / n).exists()]
     if missing:
@@ -197,7 +204,7 @@ def _compare_report(folder: Path) -> Report:
         f"from {base.simulation.start_date}; money in {currency}; " + (
             f"seeds {', '.join(map(str, manifest['seeds']))}" if len(manifest["seeds"]) <= 3
             else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
-        [(n, _question(s)) for n, s in scenarios.items()],
+        [(n, _question(s) + _overridden(manifest)) for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
     if len(policy_table):
         report.appendix.append(("Appendix: the policies' KPIs with their 95% intervals (— where their policy is off; "

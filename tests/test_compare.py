@@ -206,6 +206,7 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
             assert (f"{format_change(r['delta_vs_baseline'], fmt)} [{format_change(r['ci_low'], fmt)}, "
                     f"{format_change(r['ci_high'], fmt)}]") in html, (name, kpi)
     assert "Only 4 replications" in html and "Assumptions: where growth_bundle differs from baseline" in html
+    assert html.count("This comparison ran it with shoppers.count=") == 3  # the file's question, then the --set
     few = round(table.xs("merchants_active_end", level="kpi")["mean"].min())  # a small market: said so
     assert (f"Only {few} merchant" in html) == (few < 20)
     # for leadership: a units column in the scenario's currency, and a policy's own KPIs left blank ("—")
