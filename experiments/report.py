@@ -409,7 +409,8 @@ def pdf(report: Report, path: Path) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
 
     with PdfPages(path, metadata={"Title": report.title, "Creator": "ecomsim run.py report"}) as pages:
-        blocks = [("title", report.title), ("sub", report.subtitle)]
+        blocks = [*(("title", line) for line in textwrap.wrap(report.title, 75)),
+                  *(("sub", line) for line in textwrap.wrap(report.subtitle, 130))]
         for name, text in report.questions:
             blocks.append(("head", f"The question: {name}"))
             blocks += [("text", line) for line in textwrap.wrap(text or "(no description)", 110)]
