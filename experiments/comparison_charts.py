@@ -128,6 +128,10 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
         return (f"{best} raises {label} for sure ({said(best)}); {largest}'s larger change is not distinguishable "
                 "from zero")
     if len(down) == len(sub) and len(sub) > 1:
+        overlapping = _overlapping(sub, largest)  # the smallest fall, clearly smallest only clear of the others
+        if overlapping:
+            return (f"every scenario lowers {label} for sure; {largest} the least on the means ({said(largest)}; "
+                    f"its interval overlaps {overlapping}'s)")
         return f"every scenario lowers {label} for sure; {largest} least ({said(largest)})"
     if down:
         return f"no scenario raises {label} for sure; {len(down)} of {len(sub)} lower it for sure"
@@ -457,10 +461,10 @@ def trade_off(comparison: pd.DataFrame, names: list[str], currency: str, context
                    bbox_to_anchor=(1.01, 1), fontsize=8)
     style.titled(fig, f"On the means, {len(efficient_all['gmv'])} of {len(names)} scenarios are efficient on GMV and "
                       f"carbon, {len(efficient_all['platform_profit'])} on platform profit and carbon (where the "
-                      "bars overlap the ranking is uncertain)",
-                 "Means over replications; bars: 95% paired interval of the change against the baseline; efficient "
+                      "intervals overlap the ranking is uncertain)",
+                 "Means over replications; whiskers: 95% paired interval of the change against the baseline; efficient "
                  "(large dot, black edge): no other scenario has both more GMV (or profit) and less carbon, judged on "
-                 f"the means (where the bars overlap, the ranking is uncertain). {context}")
+                 f"the means (where the intervals overlap, the ranking is uncertain). {context}")
     style.save(fig, path)
 
 

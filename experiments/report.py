@@ -64,6 +64,22 @@ def _question(scenario: Any) -> str:
     return " ".join(filter(None, [scenario.description.strip(), scenario.policy_timing()]))
 
 
+def _few_merchants(comparison: pd.DataFrame, base: Any) -> str | None:
+    """A note when fewer than FEW_MERCHANTS merchants are active at the end in some scenario (the means over
+    replications, rounded): the merchants' KPIs then rest on a handful of them. None otherwise."""
+    merchants = comparison[comparison["kpi"] == "merchants_active_end"]["mean"]
+    few = round(float(merchants.min())) if len(merchants) else FEW_MERCHANTS
+    if few >= FEW_MERCHANTS:
+        return None
+    more = ("A larger sample of shoppers brings more (merchants scale with it)." if base.shoppers.represents
+            is not None else "Raise merchants.count for more.")
+    if few == 0:
+        return f"No merchant is active at the end in the smallest case: the merchants' KPIs say nothing. {more}"
+    return (f"Only {few:,} merchant{'' if few == 1 else 's'} {'is' if few == 1 else 'are'} active at the end in the "
+            f"smallest case: the merchants' KPIs (profit, satisfaction, merchants who left) rest on a handful of "
+            f"merchants. {more}")
+
+
 def _overridden(manifest: dict[str, Any]) -> str:
     """What the command changed in every scenario (`--set`), after the question its file describes: a
     description's figures (100,000 shoppers) are the file's, not necessarily the comparison's."""
@@ -125,11 +141,14 @@ def differences(base: dict[str, Any], other: dict[str, Any], sources: dict[str, 
 
 
 def _figure(value: float) -> str:
-    """A number of an analysis table, four significant digits, never in scientific notation above 1,000
-    (39,160, not 3.916e+04); none: "—"."""
+    """A number of an analysis table: four significant digits, never in scientific notation (39,160, not
+    3.916e+04; 0.000032, not 3.2e-05); none: "—"."""
     if not np.isfinite(value):
         return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+    value = value + 0.0  # no "-0"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return np.format_float_positional(value, precision=4, unique=False, fractional=False, trim="-")
 
 
 def _source_text(markdown: str, width: int = 400) -> str:
@@ -197,6 +216,7 @@ def _compare_report(folder: Path) -> Report:
     rows = _key_number_rows(table, names, keys, owners, has, units, currency)
     policy_table = _key_number_rows(table, names, [r for r in policy_rows(on) if r[0] not in core], owners, has,
                                     units, currency)
+    overridden = _overridden(manifest)  # what the command set in every scenario, beyond its file
     report = Report(
         "compare", (f"{', '.join(names[1:])} compared with {names[0]}" if len(", ".join(names)) <= 60
                     else f"{len(names) - 1} scenarios compared with {names[0]}"),
@@ -204,7 +224,8 @@ def _compare_report(folder: Path) -> Report:
         f"from {base.simulation.start_date}; money in {currency}; " + (
             f"seeds {', '.join(map(str, manifest['seeds']))}" if len(manifest["seeds"]) <= 3
             else f"{len(manifest['seeds'])} seeds (runs.csv), the first {manifest['seeds'][0]}"),
-        [(n, _question(s) + _overridden(manifest)) for n, s in scenarios.items()],
+        [(n, (_question(s) or "(no description)") + overridden if overridden else _question(s))
+         for n, s in scenarios.items()],
         how_to_read=HOW_TO_READ["compare"])
     if len(policy_table):
         report.appendix.append(("Appendix: the policies' KPIs with their 95% intervals (— where their policy is off; "
@@ -219,7 +240,8 @@ def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str
     """One row per KPI: its unit, the baseline's mean and each scenario's change with its interval ("—" where
     the KPI belongs to policies that are off there, or is a change split the baseline has not). Where the
     baseline has not the KPI's policy, a scenario's cell is its level with its interval, cut at 0 (a
-    policy's KPIs, counts, costs and shares, cannot be negative; the t interval of three runs can be)."""
+    policy's KPIs, counts, costs and shares, cannot be negative; the t interval of three runs can be) and,
+    for shares, at 1."""
     from sim.tables import CARBON_SPLIT, format_change, format_ci, format_value, kpi_applies
     rows = []
     for key, label, fmt in keys:
@@ -239,6 +261,8 @@ def _key_number_rows(table: pd.DataFrame, names: list[str], keys: list[tuple[str
             else:  # the baseline has not the policy (its value 0 in every replication): the level, not a change
                 level = sub.loc[names[0], "mean"]
                 low, high = max(r["ci_low"] + level, 0.0), r["ci_high"] + level  # a policy's KPIs are never negative
+                if units.get(key, "") in ("share", "0 or 1"):  # ... and a share never above 1
+                    high = min(high, 1.0)
                 row[n] = f"{format_value(r['mean'], fmt)} [{format_value(low, fmt)}, {format_value(high, fmt)}]"
         rows.append(row)
     return pd.DataFrame(rows)
@@ -269,13 +293,9 @@ def _compare_report_rest(folder: Path, report: Report, names: list[str], reps: i
         ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?"),
         ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
     from sim.style import MIN_REPLICATIONS
-    merchants = pd.read_csv(folder / "comparison.csv").query("kpi == 'merchants_active_end'")
-    if len(merchants) and merchants["mean"].min() < FEW_MERCHANTS:
-        few = round(float(merchants["mean"].min()))
-        report.notes.append(f"Only {few:,} merchant{'' if few == 1 else 's'} {'is' if few == 1 else 'are'} active at "
-                            "the end in the smallest case: the merchants' KPIs (profit, satisfaction, merchants who "
-                            "left) rest on a handful of merchants. A larger sample of shoppers brings more (merchants "
-                            "scale with it).")
+    few = _few_merchants(pd.read_csv(folder / "comparison.csv"), scenarios[names[0]])
+    if few:
+        report.notes.append(few)
     if reps < MIN_REPLICATIONS:
         report.notes.append(f"Only {reps} replications: the intervals are too wide to decide on; rerun with "
                             f"--replications {MIN_REPLICATIONS} or more.")
@@ -495,6 +515,15 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
     styles = {"title": (18, "bold", "black", "sans-serif", 0.045), "sub": (10, "normal", "#555555", "sans-serif", 0.04),
               "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
               "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
+    styles["head2"] = styles["head"]  # a long heading's further lines: no gap above them
+    lines = []
+    for kind, text in blocks:
+        if kind == "head":
+            parts = textwrap.wrap(text, 95) or [""]
+            lines += [("head", parts[0]), *(("head2", part) for part in parts[1:])]
+        else:
+            lines.append((kind, text))
+    blocks = lines
     fig, y = None, 0.0
     for i, (kind, text) in enumerate(blocks):
         size, weight, colour, family, step = styles[kind]

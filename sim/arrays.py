@@ -14,6 +14,8 @@ def run_starts(*sorted_keys: np.ndarray) -> np.ndarray:
     """True where a run of equal values starts: at the first element, and wherever any of the keys (of one
     length, sorted together, or at least with equal rows next to each other) differs from the element
     before."""
+    if not sorted_keys or any(k.ndim != 1 or k.shape != sorted_keys[0].shape for k in sorted_keys):
+        raise ValueError("run_starts needs one or more 1-D keys of one length")
     n = sorted_keys[0].size
     first = np.empty(n, dtype=bool)
     if n == 0:

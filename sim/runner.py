@@ -159,9 +159,9 @@ def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
-        if quota != "max":
+        if quota != "max" and int(quota) > 0 and int(period) > 0:  # else no limit (or one that makes no sense)
             cores = min(cores, max(1, -(-int(quota) // int(period))))
-    except (OSError, ValueError):  # no cgroup v2 (not Linux, cgroup v1): affinity alone
+    except (OSError, ValueError):  # no cgroup v2 (not Linux, cgroup v1), or unreadable: affinity alone
         pass
     return max(cores, 1)
 

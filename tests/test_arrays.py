@@ -61,3 +61,13 @@ def test_run_starts_mark_the_first_of_each_run_of_equal_rows(size):
     assert run_starts(a, b).tolist() == [i == 0 or rows[i] != rows[i - 1] for i in range(size)]
     assert run_starts(a).tolist() == [i == 0 or a[i] != a[i - 1] for i in range(size)]
     assert run_starts(a).dtype == bool
+
+
+def test_run_starts_take_keys_of_any_dtype_and_refuse_keys_of_other_lengths():
+    a, b = np.array([1, 1, 2, 2], dtype=np.int8), np.array(["x", "y", "y", "y"])
+    assert run_starts(a, b, np.array([0.5, 0.5, 0.5, 1.5])).tolist() == [True, True, True, True]
+    assert run_starts(a, b).tolist() == [True, True, True, False]
+    assert run_starts(np.zeros(0), np.zeros(0)).size == 0
+    for bad in [(), (a, b[:2]), (a.reshape(2, 2),)]:
+        with pytest.raises(ValueError):
+            run_starts(*bad)

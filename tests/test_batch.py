@@ -279,7 +279,8 @@ def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monk
 
 
 @pytest.mark.parametrize("cpu_max, cores", [("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None),
-                                            ("nonsense\n", None), (None, None)])
+                                            ("nonsense\n", None), (None, None), ("100000 0\n", None),
+                                            ("-1 100000\n", None)])
 def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp_path, cpu_max, cores):
     """A container's cgroup quota (cpu.max: quota and period in microseconds), rounded up, caps the cores a
     sweep uses by default; no quota, an unreadable one or no file at all: the cores this process may run on."""

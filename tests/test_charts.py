@@ -128,7 +128,10 @@ def test_title_sentences_say_only_what_the_intervals_say():
     assert "most" not in said
     lower = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -3.0, -1.0)])
     assert comparison_charts.change_sentence(lower, "platform profit").startswith(
-        "every scenario lowers platform profit for sure; b least")
+        "every scenario lowers platform profit for sure; b the least on the means (")  # the intervals overlap
+    apart_down = sub([("a", -5.0, -9.0, -4.0), ("b", -2.0, -3.0, -1.0)])
+    assert comparison_charts.change_sentence(apart_down, "platform profit").startswith(
+        "every scenario lowers platform profit for sure; b least (")
     partly = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -5.0, 1.0)])
     said = comparison_charts.change_sentence(partly, "platform profit")
     assert "every" not in said and said == "no scenario raises platform profit for sure; 1 of 2 lower it for sure"

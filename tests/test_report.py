@@ -47,4 +47,27 @@ def test_report_tables_wrap_long_sources_align_words_left_and_never_print_scient
     assert lines[1].index(" 1 ") < column and lines[4].rstrip().endswith("x y")
     assert (_figure(39158.2), _figure(2.11234), _figure(0.08), _figure(float("nan"))) == ("39,158", "2.112", "0.08",
                                                                                            "—")
+    assert (_figure(3.2e-05), _figure(-0.0), _figure(-12.5)) == ("0.000032", "0", "-12.5")
     assert _source_text("see `ev_share` and [factors](#emission-factors), **bold**") == "see ev_share and factors, bold"
+
+
+@pytest.mark.parametrize("means, represents, said", [
+    ([40.0, 25.0], 100_000, None), ([40.0, 19.6], 100_000, None), ([40.0, 1.2], 100_000, "Only 1 merchant is active"),
+    ([12.0, 5.0], None, "Only 5 merchants are active"), ([3.0, 0.0], None, "No merchant is active")])
+def test_a_comparison_with_few_merchants_says_so_and_how_to_get_more(means, represents, said):
+    """Fewer than 20 merchants active at the end (rounded means) in some scenario: a note; its advice follows
+    how merchants are sized (with a represented population they scale with the sample of shoppers)."""
+    import types
+
+    import pandas as pd
+
+    from experiments.report import _few_merchants
+    table = pd.DataFrame({"scenario": ["a", "b"], "kpi": "merchants_active_end", "mean": means})
+    base = types.SimpleNamespace(shoppers=types.SimpleNamespace(represents=represents))
+    note = _few_merchants(table, base)
+    if said is None:
+        assert note is None
+        return
+    assert note.startswith(said)
+    assert ("larger sample of shoppers" in note) == (represents is not None) and ("merchants.count" in note) == (
+        represents is None)
