@@ -65,9 +65,16 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, n: int, title: str, path: Pa
     ax.legend(handles=handles, frameon=False, loc="lower right", fontsize=8)
     style.tidy(ax, "x")
     top = rows.iloc[-1]
+    value, conf = ("ST", "ST_conf") if sobol else ("mu_star", "mu_star_conf")
     index = f"ST {top['ST']:.2f} ± {top['ST_conf']:.2f}" if sobol else \
         f"mu* {style.number(top['mu_star'])} ± {style.number(top['mu_star_conf'])}"
-    style.titled(fig, f"{top['parameter']} moves {kpi} most ({index})",
+    label = _kpi_label(kpi, currency).rsplit(" (", 1)[0]
+    # "most" only when the top index's interval ends above every other's; else the estimates say so, no more
+    reaching = rows.iloc[:-1][rows.iloc[:-1][value] + rows.iloc[:-1][conf] >= top[value] - top[conf]]
+    finding = (f"{top['parameter']} moves {label} most ({index})" if reaching.empty else
+               f"{top['parameter']} moves {label} most on the estimates ({index}; its interval overlaps "
+               f"{reaching.iloc[-1]['parameter']}'s)")
+    style.titled(fig, finding,
                  f"{title}. {method}, replications averaged per point; whiskers: 95% bootstrap intervals.", warning)
     style.save(fig, path)
 

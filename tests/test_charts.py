@@ -346,3 +346,13 @@ def test_the_retention_title_says_most_only_when_the_interval_is_clear_of_the_ot
     comparison_charts.retention_comparison(pd.DataFrame(rows), ["baseline", "a", "b"], 5, "ctx", tmp_path / "r.png")
     svg = _check(tmp_path / "r")
     assert said in svg and ("b brings" in svg)
+
+
+@pytest.mark.parametrize("second, said", [((5.0, 1.0), "x1 moves GMV most (mu*"),
+                                          ((8.0, 3.0), "most on the estimates")])
+def test_the_sensitivity_title_says_most_only_when_the_top_interval_clears_the_others(tmp_path, second, said):
+    from experiments import sweep_charts
+    table = pd.DataFrame({"parameter": ["x1", "x2"], "kind": ["lever", "uncertainty"], "mu_star": [10.0, second[0]],
+                          "mu_star_conf": [1.0, second[1]], "sigma": [2.0, 1.0]})
+    sweep_charts.sensitivity_bars(table, "gmv", 20, "Sweep t", tmp_path / "s.png", "EUR")
+    assert said in (tmp_path / "s.svg").read_text(encoding="utf-8")
