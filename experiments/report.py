@@ -503,11 +503,15 @@ def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
     return "\n\n".join("\n".join(lines(b)) for b in blocks)
 
 
+FIGURE = re.compile(r"[+\-]?[\d.,]+(?:%| pp)?(?: \[[^\]]*\])?|—|n/a|")  # 1,234 / +5.0% [+1.0%, +9.0%] / -0.2 pp
+
+
 def _text_columns(table: pd.DataFrame) -> set[str]:
-    """The columns after the first (labels, always left) to align left: those of words (names, sources),
-    text to read left to right, not figures to compare by their last digit."""
+    """The columns after the first (labels, always left) to align left: those whose cells are mostly not
+    figures (names, kinds, verdicts, sources), text to read left to right; figures stay right-aligned, to be
+    compared by their last digit."""
     return {c for c in table.columns[1:]
-            if len(table) and table[c].astype(str).str.contains(r"[A-Za-z]{3,}\s+\S+").mean() >= 0.5}
+            if len(table) and table[c].astype(str).str.strip().map(lambda v: not FIGURE.fullmatch(v)).mean() >= 0.5}
 
 
 def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:

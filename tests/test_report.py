@@ -48,6 +48,10 @@ def test_report_tables_wrap_long_sources_align_words_left_and_never_print_scient
     assert (_figure(39158.2), _figure(2.11234), _figure(0.08), _figure(float("nan"))) == ("39,158", "2.112", "0.08",
                                                                                            "—")
     assert (_figure(3.2e-05), _figure(-0.0), _figure(-12.5)) == ("0.000032", "0", "-12.5")
+    from experiments.report import _text_columns
+    kinds = pd.DataFrame({"parameter": ["a", "b"], "kind": ["lever", "uncertainty"], "values": ["1,234", "-5.0%"],
+                          "change": ["+5.0 [+1.0, +9.0]", "-0.2 pp [-0.4 pp, +0.1 pp]"], "verdict": ["robust", "—"]})
+    assert _text_columns(kinds) == {"kind", "verdict"}  # single words are text too; figures and intervals are not
     assert _source_text("see `ev_share` and [factors](#emission-factors), **bold**") == "see ev_share and factors, bold"
 
 
