@@ -441,7 +441,8 @@ def pdf(report: Report, path: Path) -> None:
                 [("warn", line) for line in textwrap.wrap(note, 110)]
         for heading, table in report.tables:
             blocks.append(("head", heading))
-            blocks += [("mono", line) for line in _text_table(table).splitlines()]
+            blocks += [(kind, line) for group in _text_rows(table)
+                       for kind, line in zip(("mono", *["mono2"] * (len(group) - 1)), group, strict=True)]
         _text_pages(pages, plt, blocks)
         for heading, png in report.charts:
             if not png.exists():
@@ -461,17 +462,19 @@ def pdf(report: Report, path: Path) -> None:
             blocks = []
             for heading, table in report.appendix:
                 blocks.append(("head", heading))
-                blocks += [("mono", line) for line in _text_table(table).splitlines()]
+                blocks += [(kind, line) for group in _text_rows(table)
+                           for kind, line in zip(("mono", *["mono2"] * (len(group) - 1)), group, strict=True)]
             _text_pages(pages, plt, blocks)
 
 
-def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
-    """Fixed-width text: the first column and columns of words (names, sources) left-aligned, numbers
-    right-aligned; a cell longer than `width` characters wraps onto more lines of its row; a table wider
-    than `line` characters is split into blocks of columns, each repeating the first column (and the units
-    column, if the second is one)."""
+def _text_rows(table: pd.DataFrame, width: int = 70, line: int = 190) -> list[list[str]]:
+    """Fixed-width text, as the lines of each row (the header first; a PDF page keeps a row's lines
+    together): the first column and columns of words (names, sources) left-aligned, numbers right-aligned;
+    a cell longer than `width` characters wraps onto more lines of its row; a table wider than `line`
+    characters is split into blocks of columns (a blank line between), each repeating the first column (and
+    the units column, if the second is one)."""
     if table.empty:
-        return "(none)"
+        return [["(none)"]]
     cells = table.map(lambda v: textwrap.wrap(str(v), width) or [""])  # each cell: its lines
     columns = list(cells.columns)
     first = columns[0]
@@ -493,14 +496,23 @@ def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
     def cell(text: str, c: str) -> str:
         return f"{text:<{widths[c]}}" if c in words else f"{text:>{widths[c]}}"
 
-    def lines(b: list[str]) -> list[str]:
+    def rows(b: list[str]) -> list[list[str]]:
         shown = [first, *fixed, *b]
-        out = [gap.join(cell(c, c) for c in shown).rstrip()]
+        out = [[gap.join(cell(c, c) for c in shown).rstrip()]]
         for _, row in cells.iterrows():
-            for k in range(max(len(row[c]) for c in shown)):
-                out.append(gap.join(cell(row[c][k] if k < len(row[c]) else "", c) for c in shown).rstrip())
+            out.append([gap.join(cell(row[c][k] if k < len(row[c]) else "", c) for c in shown).rstrip()
+                        for k in range(max(len(row[c]) for c in shown))])
         return out
-    return "\n\n".join("\n".join(lines(b)) for b in blocks)
+    groups = []
+    for i, b in enumerate(blocks):
+        groups += [[""]] if i else []  # a blank line between blocks of columns
+        groups += rows(b)
+    return groups
+
+
+def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
+    """_text_rows as one text."""
+    return "\n".join(text for group in _text_rows(table, width, line) for text in group)
 
 
 FIGURE = re.compile(r"[+\-]?[\d.,]+(?:%| pp)?(?: \[[^\]]*\])?|—|n/a|")  # 1,234 / +5.0% [+1.0%, +9.0%] / -0.2 pp
@@ -520,6 +532,7 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
               "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
               "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
     styles["head2"] = styles["head"]  # a long heading's further lines: no gap above them
+    styles["mono2"] = styles["mono"]  # a table row's further lines: kept on the page of its first
     lines = []
     for kind, text in blocks:
         if kind == "head":
@@ -531,8 +544,12 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
     fig, y = None, 0.0
     for i, (kind, text) in enumerate(blocks):
         size, weight, colour, family, step = styles[kind]
-        # a heading keeps the first lines of what it heads (up to five) on its page
-        following = sum(styles[k][4] for k, _ in blocks[i + 1:i + 6]) if kind == "head" else 0.0
+        # a heading or a table row keeps its further lines on its page, and a heading the first lines of
+        # what it heads (up to five)
+        more = 0
+        while i + 1 + more < len(blocks) and blocks[i + 1 + more][0].endswith("2"):
+            more += 1
+        following = sum(styles[k][4] for k, _ in blocks[i + 1:i + 1 + more + (5 if kind == "head" else 0)])
         if fig is None or y - step - following < 0.04:
             if fig is not None:
                 pages.savefig(fig)
