@@ -408,7 +408,13 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
         ax.axvline(0, color="black", lw=0.6)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylim(len(labels) - 0.5, -0.5)
-        ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)} {currency}", fontsize=10)
+        ci = ""  # the change's 95% paired interval, where the comparison's table is at hand
+        if comparison is not None:
+            row = comparison[(comparison["kpi"] == "platform_profit") & (comparison["scenario"] == name)]
+            if len(row):
+                ci = " [{}, {}]".format(*(style.number(float(row[c].iloc[0]), True) for c in ("ci_low", "ci_high")))
+        ax.set_title(f"{name}: {style.number(float(profit[name] - profit[names[0]]), True)}{ci} {currency}",
+                     fontsize=10)
         ax.set_xlabel(currency)
         style.thousands(ax.xaxis)
         style.tidy(ax, "x")
@@ -424,7 +430,8 @@ def profit_bridge(pnl: pd.DataFrame, names: list[str], currency: str, context: s
     style.titled(fig, finding,
                  f"Each panel: {names[0]}'s platform profit (grey), each P&L line's change (green raises profit, red "
                  f"lowers it; lines moving it by under {BRIDGE_MIN_MOVE:.0%} of the largest line's move summed as "
-                 f"other lines), the scenario's profit. Means over replications (pnl.csv). {context}")
+                 f"other lines), the scenario's profit. Means over replications (pnl.csv); in each title the change "
+                 f"with its 95% paired interval where the comparison gives it. {context}")
     style.save(fig, path)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ROOT, SMALL, cli
 from experiments.comparison import assess_targets, comparison_table
+from sim import style
 from sim.kpis import SUMMARY_KEYS
 from sim.scenario import TargetConfig as Target
 
@@ -70,6 +71,12 @@ def test_the_leadership_charts_are_drawn_from_the_folder_s_files(compared):
                         ("lifecycle", "customers by lifecycle state"), ("retention", "month 1")):
         assert text in (out / "charts" / f"{chart}.svg").read_text(encoding="utf-8").lower(), chart
         assert (out / "charts" / f"{chart}.png").stat().st_size > 20_000
+    import re
+    bridge = (out / "charts" / "bridge.svg").read_text(encoding="utf-8")
+    for name in ("subsidy_newcomers", "growth_bundle"):  # each panel's change with its interval
+        r = table.loc[(name, "platform_profit")]
+        interval = f"[{style.number(r['ci_low'], True)}, {style.number(r['ci_high'], True)}]"
+        assert re.search(rf"{name}: [+-][\d,.]+ {re.escape(interval)}", bridge), (name, interval)
 
 
 def test_the_printed_table_shows_the_headline_kpis_of_the_policies_on(compared):
