@@ -149,21 +149,33 @@ def folder_writer() -> Executor | None:
     return writer
 
 
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")  # cgroup v2: "<quota> <period>" in microseconds, or "max ..."
+CGROUP = Path("/sys/fs/cgroup")  # where a container sees its own cgroup's CPU quota
 
 
-def usable_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+def usable_cores(cgroup: Path = CGROUP) -> int:
     """The cores this process may use: those it is allowed to run on (CPU affinity, where the platform
-    tells), fewer under a CPU quota (a container's cgroup v2 cpu.max, rounded up): a container on a large
-    machine reports the machine's cores in os.cpu_count()."""
+    tells), fewer under a container's CPU quota, rounded up (cgroup v2 `cpu.max`, or v1
+    `cpu/cpu.cfs_quota_us` over `cpu.cfs_period_us`): a container on a large machine reports the
+    machine's cores in os.cpu_count()."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    try:
-        quota, period = cpu_max.read_text(encoding="ascii").split()[:2]
-        if quota != "max" and int(quota) > 0 and int(period) > 0:  # else no limit (or one that makes no sense)
-            cores = min(cores, max(1, -(-int(quota) // int(period))))
-    except (OSError, ValueError):  # no cgroup v2 (not Linux, cgroup v1), or unreadable: affinity alone
-        pass
+    for quota, period in _cpu_quotas(cgroup):
+        if quota > 0 and period > 0:  # else no limit (-1, "max") or one that makes no sense
+            cores = min(cores, max(1, -(-quota // period)))
     return max(cores, 1)
+
+
+def _cpu_quotas(cgroup: Path) -> list[tuple[int, int]]:
+    """(quota, period) in microseconds from the cgroup files that exist and read as whole numbers."""
+    def read(*names: str) -> list[str] | None:
+        try:
+            return [w for name in names for w in (cgroup / name).read_text(encoding="ascii").split()[:2]]
+        except (OSError, UnicodeDecodeError):
+            return None
+    quotas = []
+    for words in (read("cpu.max"), read("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
+        if words is not None and len(words) >= 2 and all(w.lstrip("-").isdigit() for w in words[:2]):
+            quotas.append((int(words[0]), int(words[1])))
+    return quotas
 
 
 class WriterOnDemand:

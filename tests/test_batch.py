@@ -278,16 +278,20 @@ def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monk
     pd.testing.assert_frame_equal(first.table, off.table)
 
 
-@pytest.mark.parametrize("cpu_max, cores", [("150000 100000\n", 2), ("50000 100000\n", 1), ("max 100000\n", None),
-                                            ("nonsense\n", None), (None, None), ("100000 0\n", None),
-                                            ("-1 100000\n", None)])
-def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp_path, cpu_max, cores):
-    """A container's cgroup quota (cpu.max: quota and period in microseconds), rounded up, caps the cores a
-    sweep uses by default; no quota, an unreadable one or no file at all: the cores this process may run on."""
+@pytest.mark.parametrize("files, cores", [
+    ({"cpu.max": "150000 100000\n"}, 2), ({"cpu.max": "50000 100000\n"}, 1), ({"cpu.max": "max 100000\n"}, None),
+    ({"cpu.max": "nonsense\n"}, None), ({}, None), ({"cpu.max": "100000 0\n"}, None),
+    ({"cpu.max": "-1 100000\n"}, None),
+    ({"cpu/cpu.cfs_quota_us": "100000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+    ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None)])
+def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp_path, files, cores):
+    """A container's cgroup quota (cgroup v2 cpu.max, or v1 cfs quota over period: microseconds), rounded up,
+    caps the cores a sweep uses by default; no quota, an unreadable or senseless one, or no file at all: the
+    cores this process may run on."""
     from sim.runner import usable_cores
 
     allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    path = tmp_path / "cpu.max"
-    if cpu_max is not None:
-        path.write_text(cpu_max)
-    assert usable_cores(path) == (allowed if cores is None else min(cores, allowed))
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    assert usable_cores(tmp_path) == (allowed if cores is None else min(cores, allowed))
