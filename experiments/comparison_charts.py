@@ -210,7 +210,8 @@ def comparison_deltas(comparison: pd.DataFrame, names: list[str], replications: 
     style.titled(fig, comparison_finding(comparison, names, currency),
                  f"Change vs {names[0]}: mean of {replications} paired replications (common random numbers); bar: the "
                  f"mean change, whisker: its 95% interval; green good, red bad for that KPI, faded where the interval "
-                 f"includes zero; labels: change relative to {names[0]}. {context}", warning)
+                 f"includes zero; labels: change relative to {names[0]}, where its value is positive and the change "
+                 f"at most 100% (none for shares, in percentage points). {context}", warning)
     style.save(fig, path)
 
 

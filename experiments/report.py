@@ -437,8 +437,9 @@ def pdf(report: Report, path: Path) -> None:
         blocks.append(("head", "How to read this"))
         blocks += [("text", line) for line in textwrap.wrap(report.how_to_read, 110)]
         for note in report.notes:
-            blocks += [("mono", line) for line in note.splitlines()] if "\n" in note else \
-                [("warn", line) for line in textwrap.wrap(note, 110)]
+            lines = note.splitlines() if "\n" in note else textwrap.wrap(note, 110)
+            kind = "mono" if "\n" in note else "warn"  # a note's lines stay on one page
+            blocks += [(kind, lines[0]), *((kind + "2", line) for line in lines[1:])] if lines else []
         for heading, table in report.tables:
             blocks.append(("head", heading))
             blocks += [(kind, line) for group in _text_rows(table)
@@ -532,7 +533,8 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
               "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
               "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
     styles["head2"] = styles["head"]  # a long heading's further lines: no gap above them
-    styles["mono2"] = styles["mono"]  # a table row's further lines: kept on the page of its first
+    styles["mono2"] = styles["mono"]  # a table row's (or a note's) further lines: kept on the page of its first
+    styles["warn2"] = styles["warn"]
     lines = []
     for kind, text in blocks:
         if kind == "head":
