@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from experiments.stats import pareto_flags  # noqa: E402
+from experiments.stats import overlapping, pareto_flags  # noqa: E402
 from sim import style  # noqa: E402
 from sim.charts import weekly_mean  # noqa: E402
 from sim.kpis import CATALOGUE  # noqa: E402
@@ -59,15 +59,15 @@ def retention_comparison(retention: pd.DataFrame, names: list[str], replications
         up = month1.loc[others][month1.loc[others, "ci_low_pp"] > 0] if others else month1.iloc[:0]
         best = up["change_pp"].idxmax() if len(up) else None
         largest = month1.loc[others, "change_pp"].idxmax() if others else None
-        overlapping = _overlapping(month1.loc[others], best, "ci_low_pp", "ci_high_pp", "change_pp") \
+        overlaps = overlapping(month1.loc[others], best, "ci_low_pp", "ci_high_pp", "change_pp") \
             if best is not None and len(others) > 1 else None
-        if best is not None and best == largest and len(others) > 1 and not overlapping:
+        if best is not None and best == largest and len(others) > 1 and not overlaps:
             finding = (f"{best} brings most new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
                        f"against {names[0]}'s {base:.1%})")
         elif best is not None and best == largest:
             finding = (f"{best} brings more new customers back the month after ({up.loc[best, 'change_pp']:+.1f} pp "
                        f"against {names[0]}'s {base:.1%})" + (f"; the most on the means, its interval overlapping "
-                                                             f"{overlapping}'s" if overlapping else ""))
+                                                             f"{overlaps}'s" if overlaps else ""))
         elif best is not None:
             finding = (f"{best} brings clearly more new customers back the month after "
                        f"({up.loc[best, 'change_pp']:+.1f} pp against {names[0]}'s {base:.1%}); {largest}'s larger "
@@ -92,15 +92,6 @@ def _significant(row: pd.Series) -> bool:
     return bool(row.get("replications", 2) >= 2 and (row["ci_low"] > 0 or row["ci_high"] < 0))
 
 
-def _overlapping(sub: pd.DataFrame, name: str, low: str = "ci_low", high: str = "ci_high",
-                 change: str = "delta_vs_baseline") -> str | None:
-    """The scenario with the largest change after `name` whose interval reaches `name`'s (None: every other
-    interval ends below it, so `name`'s change is clearly the largest)."""
-    others = sub.drop(index=name)
-    reaching = others[others[high] >= sub.loc[name, low]]
-    return str(reaching[change].idxmax()) if len(reaching) else None
-
-
 def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
     """What the scenarios' changes of one KPI say, and no more: `sub` has one row per scenario (index) with
     delta_vs_baseline, ci_low, ci_high. "most" only for the largest change when its interval is clear of
@@ -116,22 +107,22 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
         return (f"{style.number(r['delta_vs_baseline'], True)}{unit} [{style.number(r['ci_low'], True)}, "
                 f"{style.number(r['ci_high'], True)}]")
     if up and largest in up:
-        overlapping = _overlapping(sub, largest)
+        overlaps = overlapping(sub, largest)
         if len(sub) == 1:
             return f"{largest} raises {label} for sure ({said(largest)})"
-        if not overlapping:
+        if not overlaps:
             return f"{largest} raises {label} most ({said(largest)})"
         return (f"{largest} raises {label} for sure ({said(largest)}), the most on the means (its interval overlaps "
-                f"{overlapping}'s)")
+                f"{overlaps}'s)")
     if up:
         best = max(up, key=lambda n: sub.loc[n, "delta_vs_baseline"])
         return (f"{best} raises {label} for sure ({said(best)}); {largest}'s larger change is not distinguishable "
                 "from zero")
     if len(down) == len(sub) and len(sub) > 1:
-        overlapping = _overlapping(sub, largest)  # the smallest fall, clearly smallest only clear of the others
-        if overlapping:
+        overlaps = overlapping(sub, largest)  # the smallest fall, clearly smallest only clear of the others
+        if overlaps:
             return (f"every scenario lowers {label} for sure; {largest} the least on the means ({said(largest)}; "
-                    f"its interval overlaps {overlapping}'s)")
+                    f"its interval overlaps {overlaps}'s)")
         return f"every scenario lowers {label} for sure; {largest} least ({said(largest)})"
     if down:
         return f"no scenario raises {label} for sure; {len(down)} of {len(sub)} lower it for sure"

@@ -437,13 +437,10 @@ def pdf(report: Report, path: Path) -> None:
         blocks.append(("head", "How to read this"))
         blocks += [("text", line) for line in textwrap.wrap(report.how_to_read, 110)]
         for note in report.notes:
-            lines = note.splitlines() if "\n" in note else textwrap.wrap(note, 110)
-            kind = "mono" if "\n" in note else "warn"  # a note's lines stay on one page
-            blocks += [(kind, lines[0]), *((kind + "2", line) for line in lines[1:])] if lines else []
+            blocks += _kept("mono", note.splitlines()) if "\n" in note else _kept("warn", textwrap.wrap(note, 110))
         for heading, table in report.tables:
             blocks.append(("head", heading))
-            blocks += [(kind, line) for group in _text_rows(table)
-                       for kind, line in zip(("mono", *["mono2"] * (len(group) - 1)), group, strict=True)]
+            blocks += [block for group in _text_rows(table) for block in _kept("mono", group)]
         _text_pages(pages, plt, blocks)
         for heading, png in report.charts:
             if not png.exists():
@@ -463,8 +460,7 @@ def pdf(report: Report, path: Path) -> None:
             blocks = []
             for heading, table in report.appendix:
                 blocks.append(("head", heading))
-                blocks += [(kind, line) for group in _text_rows(table)
-                           for kind, line in zip(("mono", *["mono2"] * (len(group) - 1)), group, strict=True)]
+                blocks += [block for group in _text_rows(table) for block in _kept("mono", group)]
             _text_pages(pages, plt, blocks)
 
 
@@ -511,11 +507,6 @@ def _text_rows(table: pd.DataFrame, width: int = 70, line: int = 190) -> list[li
     return groups
 
 
-def _text_table(table: pd.DataFrame, width: int = 70, line: int = 190) -> str:
-    """_text_rows as one text."""
-    return "\n".join(text for group in _text_rows(table, width, line) for text in group)
-
-
 FIGURE = re.compile(r"[+\-]?[\d.,]+(?:%| pp)?(?: \[[^\]]*\])?|—|n/a|")  # 1,234 / +5.0% [+1.0%, +9.0%] / -0.2 pp
 
 
@@ -527,6 +518,12 @@ def _text_columns(table: pd.DataFrame) -> set[str]:
             if len(table) and table[c].astype(str).str.strip().map(lambda v: not FIGURE.fullmatch(v)).mean() >= 0.5}
 
 
+def _kept(kind: str, lines: list[str]) -> list[tuple[str, str]]:
+    """Text blocks of `kind` for lines that belong together (a wrapped heading, a note, a table row): the
+    first, then the others as `kind`2, which _text_pages keeps on the first one's page."""
+    return [(kind, lines[0]), *((kind + "2", line) for line in lines[1:])] if lines else []
+
+
 def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
     """Lay text blocks out on A4 landscape pages, top to bottom."""
     styles = {"title": (18, "bold", "black", "sans-serif", 0.045), "sub": (10, "normal", "#555555", "sans-serif", 0.04),
@@ -535,14 +532,8 @@ def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
     styles["head2"] = styles["head"]  # a long heading's further lines: no gap above them
     styles["mono2"] = styles["mono"]  # a table row's (or a note's) further lines: kept on the page of its first
     styles["warn2"] = styles["warn"]
-    lines = []
-    for kind, text in blocks:
-        if kind == "head":
-            parts = textwrap.wrap(text, 95) or [""]
-            lines += [("head", parts[0]), *(("head2", part) for part in parts[1:])]
-        else:
-            lines.append((kind, text))
-    blocks = lines
+    blocks = [block for kind, text in blocks
+              for block in (_kept(kind, textwrap.wrap(text, 95) or [""]) if kind == "head" else [(kind, text)])]
     fig, y = None, 0.0
     for i, (kind, text) in enumerate(blocks):
         size, weight, colour, family, step = styles[kind]

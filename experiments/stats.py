@@ -98,3 +98,14 @@ def pareto_flags(values: np.ndarray) -> np.ndarray:
         beaten = np.all(others >= values[i], axis=1) & np.any(others > values[i], axis=1)
         keep[i] = not beaten.any()
     return keep
+
+
+def overlapping(table: pd.DataFrame, name: str, low: str = "ci_low", high: str = "ci_high",
+                value: str = "delta_vs_baseline") -> str | None:
+    """Of the rows of `table` (indexed by name) other than `name`, the one with the largest `value` whose
+    interval [low, high] reaches up to `name`'s lower end; None when every other interval ends below it, so
+    that `name`'s value is clearly the largest ("most" in a chart's title needs that, not just the largest
+    mean)."""
+    others = table.drop(index=name)
+    reaching = others[others[high] >= table.loc[name, low]]
+    return str(reaching[value].idxmax()) if len(reaching) else None

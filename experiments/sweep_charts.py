@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments.stats import overlapping  # noqa: E402
 from sim import style  # noqa: E402
 
 
@@ -70,10 +71,11 @@ def sensitivity_bars(table: pd.DataFrame, kpi: str, n: int, title: str, path: Pa
         f"mu* {style.number(top['mu_star'])} ± {style.number(top['mu_star_conf'])}"
     label = _kpi_label(kpi, currency).rsplit(" (", 1)[0]
     # "most" only when the top index's interval ends above every other's; else the estimates say so, no more
-    reaching = rows.iloc[:-1][rows.iloc[:-1][value] + rows.iloc[:-1][conf] >= top[value] - top[conf]]
-    finding = (f"{top['parameter']} moves {label} most ({index})" if reaching.empty else
+    intervals = rows.set_index("parameter").assign(low=lambda t: t[value] - t[conf], high=lambda t: t[value] + t[conf])
+    overlaps = overlapping(intervals, top["parameter"], "low", "high", value)
+    finding = (f"{top['parameter']} moves {label} most ({index})" if overlaps is None else
                f"{top['parameter']} moves {label} most on the estimates ({index}; its interval overlaps "
-               f"{reaching.iloc[-1]['parameter']}'s)")
+               f"{overlaps}'s)")
     style.titled(fig, finding,
                  f"{title}. {method}, replications averaged per point; whiskers: 95% bootstrap intervals.", warning)
     style.save(fig, path)

@@ -37,12 +37,12 @@ def test_report_tables_wrap_long_sources_align_words_left_and_never_print_scient
     text (no Markdown marks)."""
     import pandas as pd
 
-    from experiments.report import _figure, _source_text, _text_table
+    from experiments.report import _figure, _source_text
     source = "Van Heerde, Leeflang & Wittink (2004): about a third of a promotion bump is purchases pulled forward"
     table = pd.DataFrame({"parameter": ["a.b", "c"], "baseline": ["1", "20"], "source or assumption": [source, "x y"]})
     from experiments.report import _text_rows
     assert [len(group) for group in _text_rows(table, width=40)] == [1, 3, 1]  # a row's lines kept as one group
-    lines = _text_table(table, width=40).splitlines()
+    lines = [line for group in _text_rows(table, width=40) for line in group]
     assert len(lines) == 1 + 3 + 1 and "..." not in "\n".join(lines)  # header, three lines of the source, c
     column = lines[0].index("source or assumption")
     assert lines[1][column:].startswith("Van Heerde") and lines[2][column:].startswith("about")
