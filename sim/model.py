@@ -11,6 +11,7 @@ sim/metrics.py).
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -589,7 +590,9 @@ class MarketModel(Model):
         p = np.minimum(sh.dropout_p[who] * scale, 1.0)
         delta = float(np.log1p(cfg.platform.discount_rate_per_year)) / 52.0
         dert = discounted_residual_transactions(rate, p, delta)
-        return float(dert @ self.context.expected_order_value()[who])
+        # summed exactly (math.fsum), not by a BLAS dot: OpenBLAS splits a long dot over threads, so its last
+        # digit would depend on the machine's cores, and its threads spin on a core after it (a sweep's other worker's)
+        return math.fsum(dert * self.context.expected_order_value()[who])
 
     @property
     def merchant_table(self) -> MerchantTable:

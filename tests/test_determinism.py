@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from conftest import small_scenario
 from sim.model import MarketModel
@@ -47,3 +48,31 @@ def test_a_lever_that_changes_nothing_upstream_keeps_shopper_draws_aligned():
     b = run_scenario(small_scenario(*held, "platform.take_rate=0.15"))
     pd.testing.assert_series_equal(a.daily["orders"], b.daily["orders"])
     assert b.summary["platform_revenue"] > a.summary["platform_revenue"]
+
+
+@pytest.mark.slow
+def test_the_same_bits_whatever_the_machines_blas_threads():
+    """A run's KPIs do not depend on how many threads OpenBLAS uses, which follows the machine's cores: a
+    threaded BLAS reduction (a long dot product, as customer equity once was) rounds differently on another
+    machine. Over 10,000 customers, where OpenBLAS splits a dot product across its threads."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    code = ("import json, sys; from sim.scenario_io import load_scenario; from sim.runner import run_scenario; "
+            f"s = load_scenario({str(ROOT / 'scenarios' / 'bench.yaml')!r}, ['shoppers.count=80000', "
+            "'shoppers.represents=80000', 'simulation.days=3', 'simulation.warmup_days=0']); "
+            "from sim.model import MarketModel; m = MarketModel(s); sh = m.shoppers; "
+            "customers = int((sh.alive & sh.is_customer).sum()); m.release(); r = run_scenario(s); "
+            "print(json.dumps({'customers': customers, **{k: repr(v) for k, v in r.summary.items() "
+            "if 'seconds' not in k}}))")
+    runs = []
+    for threads in ("1", "2"):
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": threads, "PYTHONPATH": str(ROOT)}
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert runs[0]["customers"] > 10_000  # OpenBLAS threads a dot product from 10,000 elements
+    assert runs[0] == runs[1]
