@@ -8,6 +8,7 @@ wrapping the model's phase functions for this run only; normal runs are not inst
 from __future__ import annotations
 
 import resource
+import subprocess
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -104,13 +105,22 @@ def format_bench(name: str, r: dict) -> str:
     return "\n".join(lines)
 
 
+def _timed(command: list[str], **options) -> tuple[float, float, subprocess.CompletedProcess]:
+    """Wall seconds, CPU seconds (user + system, the process's own children included: `run`'s writer, a
+    sweep's worker processes), and the finished process."""
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, check=True, **options)
+    wall = time.perf_counter() - start
+    now = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, now.ru_utime - cpu.ru_utime + now.ru_stime - cpu.ru_stime, done
+
+
 def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
     """`run.py run` of the scenario end to end (start-up, build, every simulated day, writing, charts) and
     the plain Mesa reference (benchmarks/mesa_reference.py) at the same shoppers and simulated days, each
     in a process of its own, by wall clock (issue 23)."""
     import re
-    import resource
-    import subprocess
     import sys
     import tempfile
     from pathlib import Path
@@ -123,19 +133,9 @@ def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
                             "ecomsim; the installed package does not ship benchmarks/)")
     n, days = scenario.shoppers.count, scenario.simulation.days + scenario.simulation.warmup_days
 
-    def timed(command: list[str], **options) -> tuple[float, float, subprocess.CompletedProcess]:
-        """Wall seconds, CPU seconds (user + system, the process's own children included: `run`'s writer
-        and the helpers it forks), and the finished process."""
-        cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        done = subprocess.run(command, check=True, **options)
-        wall = time.perf_counter() - start
-        now = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return wall, now.ru_utime - cpu.ru_utime + now.ru_stime - cpu.ru_stime, done
-
     def ecomsim() -> tuple[float, float]:
         with tempfile.TemporaryDirectory() as tmp:
-            wall, cpu, _ = timed([sys.executable, "-m", "sim.cli", "run", str(path),
+            wall, cpu, _ = _timed([sys.executable, "-m", "sim.cli", "run", str(path),
                                   *(a for s in sets for a in ("--set", s)), "--quiet", "--out", str(Path(tmp) / "run")],
                                  cwd=PROJECT_ROOT)
             return wall, cpu
@@ -143,7 +143,7 @@ def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
     # ecomsim runs before and after the reference, and their mean is compared: a shared machine's speed
     # drifts over the reference's minute, and bracketing it measures both at about the same speed
     before = ecomsim()
-    theirs, theirs_cpu, done = timed([sys.executable, str(reference), "--shoppers", str(n), "--days", str(days),
+    theirs, theirs_cpu, done = _timed([sys.executable, str(reference), "--shoppers", str(n), "--days", str(days),
                                       "--seed", str(scenario.seed)], capture_output=True, text=True)
     after = ecomsim()
     ours, ours_cpu = (before[0] + after[0]) / 2, (before[1] + after[1]) / 2
@@ -167,3 +167,72 @@ def format_against_mesa(r: dict) -> str:
         f"  ratio: the Mesa reference costs {ratio:.1f}x what ecomsim costs per shopper-day by the clock "
         f"(issue 23 asks for at least 10x), {r['mesa_cpu_s'] / r['ecomsim_cpu_s']:.1f}x in CPU time "
         "(ecomsim writes its folder and draws its charts in processes beside the simulation)"])
+
+
+BATCH_WORKERS = (1, 2, 1)  # a two-worker sweep between two one-worker sweeps: the machine's drift is bracketed
+
+
+def batch_ratio(spec_path, workers: tuple[int, ...] = BATCH_WORKERS) -> dict:
+    """`run.py sweep` of one spec on 1, 2 and 1 workers in turn, each in a process of its own and into a new
+    folder, by wall clock (issue 23: 2 workers in at most 0.55x the time of 1). The manifests give each
+    sweep's simulation seconds (the runs' sum) and its overhead share (what is not simulation)."""
+    import json
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    from experiments.sweeps import load_spec
+    from sim.errors import ScenarioError
+    from sim.runner import PROJECT_ROOT
+    spec = load_spec(spec_path)  # bad input is reported here, before any sweep starts
+    sweeps = []
+    for count in workers:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "sweep"
+            try:
+                wall, cpu, _ = _timed([sys.executable, "-m", "sim.cli", "sweep", str(spec_path), "--workers",
+                                       str(count), "--quiet", "--out", str(out)], cwd=PROJECT_ROOT,
+                                      capture_output=True, text=True)
+            except subprocess.CalledProcessError as exc:
+                said = (exc.stderr or "").strip().splitlines()
+                raise ScenarioError(str(spec_path), None, f"the sweep on {count} worker(s) failed: "
+                                    f"{said[-1] if said else f'exit code {exc.returncode}'}") from None
+            manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        if manifest["failed"] or manifest["lost"]:
+            raise ScenarioError(str(spec_path), None, f"{manifest['failed']} run(s) failed and {manifest['lost']} "
+                                f"were lost on {count} worker(s): a timing needs every run; {manifest['problems']}")
+        this = manifest["this_time"]
+        sweeps.append({"workers": count, "wall_s": wall, "cpu_s": cpu, "sim_s": this["simulation_seconds"],
+                       "overhead_share": this["overhead_share"], "runs": manifest["runs"]})
+    return {"name": spec.name, "path": str(spec_path), "sweeps": sweeps}
+
+
+def format_batch_ratio(r: dict) -> str:
+    """The sweeps, the ratio of the many-worker sweep to the mean of the one-worker sweeps around it, the
+    overhead, and how much of the ratio is the simulation's own speed changing between the sweeps."""
+    sweeps = r["sweeps"]
+    ones = [s for s in sweeps if s["workers"] == 1]
+    many = next(s for s in sweeps if s["workers"] > 1)
+    one_wall = sum(s["wall_s"] for s in ones) / len(ones)
+    one_sim = sum(s["sim_s"] for s in ones) / len(ones)
+    ratio = many["wall_s"] / one_wall
+    share = many["workers"]
+    # the same sweep had its runs simulated at the one-worker sweeps' speed: its wall less its own simulation
+    # shared by its workers, plus theirs
+    steady = (many["wall_s"] - many["sim_s"] / share + one_sim / share) / one_wall
+    drift = many["sim_s"] / one_sim - 1
+    lines = [f"{sweeps[0]['runs']} runs of {r['name']} ({r['path']}), `run.py sweep` on "
+             + ", ".join(str(s["workers"]) for s in sweeps) + " workers in turn, each in a process of its own:"]
+    for s in sweeps:
+        lines.append(f"  {s['workers']} worker{'s' if s['workers'] > 1 else ' '}  {s['wall_s']:7.1f} s by the clock   "
+                     f"simulation {s['sim_s']:7.1f} s (the runs' sum)   CPU {s['cpu_s']:7.1f} s")
+    lines += [
+        f"  ratio: {share} workers took {ratio:.3f}x the time of 1 ({many['wall_s']:.1f} s against {one_wall:.1f} s, "
+        f"the mean of the one-worker sweeps; issue 23 asks for at most 0.55x)",
+        f"  the runs simulated {abs(drift):.1%} {'slower' if drift > 0 else 'faster'} in the {share}-worker sweep "
+        f"than in the one-worker sweeps (the same runs: the machine's speed, and {share} processes sharing it); "
+        f"had they simulated at the same speed, the ratio would have been {steady:.3f}x",
+        "  beyond the simulation (start-up, writing, waiting for the last run; each manifest's overhead_share: "
+        "wall x workers less the runs' simulation, over it): "
+        + ", ".join(f"{s['overhead_share']:.1%} on {s['workers']}" for s in sweeps) + "; issue 23 asks for under 5%"]
+    return "\n".join(lines)

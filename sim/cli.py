@@ -46,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="instead: `run` the scenario end to end and the plain Mesa reference model of the bare "
                        "BG/NBD rule (benchmarks/mesa_reference.py) at the same size, and print the ratio per "
                        "shopper-day")
+    bench.add_argument("--batch", nargs="?", const="", default=None, metavar="SWEEP",
+                       help="instead: `sweep` a spec (default: experiments/bench_sweep.yaml, 20 bench-size runs) on "
+                       "1, 2 and 1 workers in turn, each in a process of its own, and print the ratio of 2 workers' "
+                       "time to 1's (about 3 minutes at bench size)")
     cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
@@ -186,6 +190,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from experiments.library import scenario_file
     from sim.scenario_io import load_scenario
 
+    if args.batch is not None:
+        return _bench_batch(args)
     path = args.scenario or scenario_file("bench.yaml")
     scenario = load_scenario(path, overrides_from(args))
     if args.against_mesa:
@@ -193,6 +199,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(format_against_mesa(against_mesa(path, scenario, overrides_from(args))))
         return 0
     print(format_bench(scenario.name, run_bench(scenario)))
+    return 0
+
+
+def _bench_batch(args: argparse.Namespace) -> int:
+    """`bench --batch`: the sweep takes no scenario or overrides of its own (its spec names them)."""
+    from experiments.bench import batch_ratio, format_batch_ratio
+    from experiments.sweeps import load_spec
+    from sim.runner import PROJECT_ROOT, usable_cores
+
+    if args.scenario or overrides_from(args) or args.against_mesa:
+        raise ScenarioError("--batch", None, "takes a sweep spec only (its base scenario and sets say what runs); "
+                            "drop the scenario, --set, --seed, --days and --against-mesa")
+    spec = args.batch or str(PROJECT_ROOT / "experiments" / "bench_sweep.yaml")
+    load_spec(spec)  # a bad spec is reported first, whatever the machine
+    if usable_cores() < 2:
+        raise ScenarioError("--batch", None, f"needs 2 cores to compare 2 workers with 1; this process may use "
+                            f"{usable_cores()}")
+    print(format_batch_ratio(batch_ratio(spec)))
     return 0
 
 

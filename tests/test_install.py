@@ -69,6 +69,59 @@ def test_bench_against_mesa_runs_both_models_and_prints_the_ratio():
     assert "in CPU time" in done.stdout and "CPU " in done.stdout  # the charts' second core is not hidden
 
 
+@pytest.mark.slow
+def test_bench_batch_sweeps_on_one_two_and_one_workers_and_prints_the_ratio(tmp_path):
+    """`run.py bench --batch SWEEP` (issue 23): the sweep on 1, 2 and 1 workers, each `run.py sweep` in a
+    process of its own (tiny here: what is checked is the three sweeps and the lines, not the speed)."""
+    from conftest import cli
+    from sim.runner import usable_cores
+    if usable_cores() < 2:
+        pytest.skip("compares 2 workers with 1: needs 2 cores")
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(f"name: tiny\nbase: {ROOT / 'scenarios' / 'bench.yaml'}\n"
+                    "sets: [shoppers.count=1500, shoppers.represents=1500, simulation.days=5, "
+                    "simulation.warmup_days=0, merchants.count=20]\n"
+                    "levers:\n  - {path: platform.take_rate, low: 0.08, high: 0.20}\n"
+                    "design: {kind: latin_hypercube, n: 2, seed: 1}\nreplications: 2\nkpis: [gmv, orders]\n")
+    done = cli("bench", "--batch", str(spec))
+    assert done.returncode == 0, done.stderr
+    assert "4 runs of tiny" in done.stdout and "on 1, 2, 1 workers in turn" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if "s by the clock" in line]
+    assert [line.split()[0] for line in rows] == ["1", "2", "1"]
+    assert "ratio: 2 workers took" in done.stdout and "at most 0.55x" in done.stdout
+    assert "had they simulated at the same speed" in done.stdout and "under 5%" in done.stdout
+
+
+def test_bench_batch_ratio_brackets_the_two_worker_sweep_and_separates_the_machines_drift():
+    """The ratio is the two-worker sweep against the mean of the one-worker sweeps around it; the drift line
+    puts the one-worker simulation speed into the two-worker sweep (figures of docs/performance.md)."""
+    from experiments.bench import format_batch_ratio
+    sweeps = [{"workers": 1, "wall_s": 70.60, "cpu_s": 71.0, "sim_s": 67.0, "overhead_share": 0.013, "runs": 20},
+              {"workers": 2, "wall_s": 39.02, "cpu_s": 74.0, "sim_s": 69.7, "overhead_share": 0.030, "runs": 20},
+              {"workers": 1, "wall_s": 72.38, "cpu_s": 73.0, "sim_s": 69.0, "overhead_share": 0.012, "runs": 20}]
+    text = format_batch_ratio({"name": "bench_sweep", "path": "experiments/bench_sweep.yaml", "sweeps": sweeps})
+    assert "2 workers took 0.546x the time of 1 (39.0 s against 71.5 s" in text  # 39.02 / 71.49
+    assert "the runs simulated 2.5% slower in the 2-worker sweep" in text  # 69.7 / 68.0
+    # (39.02 - 69.7 / 2 + 68.0 / 2) / 71.49
+    assert "the ratio would have been 0.534x" in text
+    assert "1.3% on 1, 3.0% on 2, 1.2% on 1" in text
+    faster = [dict(s, sim_s=s["sim_s"] - 10 * (s["workers"] == 2)) for s in sweeps]
+    assert "faster in the 2-worker sweep" in format_batch_ratio({"name": "x", "path": "x", "sweeps": faster})
+
+
+@pytest.mark.parametrize("extra", [["--set", "seed=3"], ["--days", "5"], ["scenarios/baseline.yaml"]])
+def test_bench_batch_refuses_what_its_sweep_spec_decides(extra):
+    from conftest import cli
+    done = cli("bench", "--batch", *extra) if extra[0].startswith("-") else cli("bench", *extra, "--batch")
+    assert done.returncode == 2 and "takes a sweep spec only" in done.stderr, done.stderr
+
+
+def test_bench_batch_names_a_missing_spec(tmp_path):
+    from conftest import cli
+    done = cli("bench", "--batch", str(tmp_path / "missing.yaml"))
+    assert done.returncode == 2 and "missing.yaml" in done.stderr and "not found" in done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("first", ["sim.model", "mesa"])
 def test_mesa_is_one_package_whichever_is_imported_first(first):
     """sim/mesa_core.py imports Mesa's Model and Agent without the rest of Mesa (issue 23, start-up); the
