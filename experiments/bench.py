@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import simpy
 
@@ -123,7 +124,6 @@ def against_mesa(path, scenario: Scenario, sets: list[str]) -> dict:
     import re
     import sys
     import tempfile
-    from pathlib import Path
 
     from sim.errors import ScenarioError
     from sim.runner import PROJECT_ROOT
@@ -169,24 +169,28 @@ def format_against_mesa(r: dict) -> str:
         "(ecomsim writes its folder and draws its charts in processes beside the simulation)"])
 
 
+BENCH_SWEEP = Path(__file__).resolve().parent / "bench_sweep.yaml"  # shipped with the package: 20 bench-size runs
 BATCH_WORKERS = (1, 2, 1)  # a two-worker sweep between two one-worker sweeps: the machine's drift is bracketed
 
 
-def batch_ratio(spec_path, workers: tuple[int, ...] = BATCH_WORKERS) -> dict:
+def batch_ratio(spec_path, workers: tuple[int, ...] = BATCH_WORKERS, say: Callable[[str], None] | None = None
+                ) -> dict:
     """`run.py sweep` of one spec on 1, 2 and 1 workers in turn, each in a process of its own and into a new
     folder, by wall clock (issue 23: 2 workers in at most 0.55x the time of 1). The manifests give each
-    sweep's simulation seconds (the runs' sum) and its overhead share (what is not simulation)."""
+    sweep's simulation seconds (the runs' sum) and its overhead share (what is not simulation). `say` hears
+    which sweep starts (they take a minute each at bench size)."""
     import json
     import sys
     import tempfile
-    from pathlib import Path
 
     from experiments.sweeps import load_spec
     from sim.errors import ScenarioError
     from sim.runner import PROJECT_ROOT
     spec = load_spec(spec_path)  # bad input is reported here, before any sweep starts
     sweeps = []
-    for count in workers:
+    for i, count in enumerate(workers, 1):
+        if say is not None:
+            say(f"sweep {i} of {len(workers)}: {spec.name} on {count} worker{'s' if count > 1 else ''} ...")
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "sweep"
             try:

@@ -86,6 +86,7 @@ def test_bench_batch_sweeps_on_one_two_and_one_workers_and_prints_the_ratio(tmp_
     done = cli("bench", "--batch", str(spec))
     assert done.returncode == 0, done.stderr
     assert "4 runs of tiny" in done.stdout and "on 1, 2, 1 workers in turn" in done.stdout
+    assert "sweep 2 of 3: tiny on 2 workers" in done.stderr  # a minute each at bench size: it says which runs
     rows = [line for line in done.stdout.splitlines() if "s by the clock" in line]
     assert [line.split()[0] for line in rows] == ["1", "2", "1"]
     assert "ratio: 2 workers took" in done.stdout and "at most 0.55x" in done.stdout
