@@ -114,6 +114,30 @@ class JoinClocks:
         return np.concatenate(who), np.concatenate(where)
 
 
+SLICE = 1 << 17  # shoppers a slice of uniforms_below: its arrays (about 1 MB each) stay in the cache
+
+
+def uniforms_below(reached: np.ndarray, is_customer: np.ndarray, u_join: Callable[[np.ndarray], np.ndarray],
+                   bound: float) -> tuple[np.ndarray, np.ndarray]:
+    """The prospects `reached` today (not yet customers) whose uniform of the day is at most `bound`
+    (ascending), and those uniforms. Computed slice by slice of the shoppers, each slice's prospects, bits
+    and uniforms kept in the cache: the same numbers as one pass over the whole pool (a prospect's uniform
+    is its own), which at 10,000,000 shoppers (about 5 million prospects a day) went to memory at every step
+    of the generator."""
+    found, below = [], []
+    for start in range(0, reached.size, SLICE):
+        pool = np.flatnonzero(reached[start:start + SLICE] & ~is_customer[start:start + SLICE])
+        if pool.size:
+            pool += start
+            u = u_join(pool)
+            near = np.flatnonzero(u <= bound)
+            found.append(pool[near])
+            below.append(u[near])
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    return np.concatenate(found), np.concatenate(below)
+
+
 def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, offer: np.ndarray,
             cfg: AcquisitionConfig, p_paid: float, word_of_mouth: NeighbourCounts, p_policy: np.ndarray | float,
             u_join: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +167,8 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
     if np.ndim(p_policy):
         reached = p_policy > 0 if reached is None else reached | (p_policy > 0)
     if reached is not None:
-        pool = np.flatnonzero(reached & ~is_customer)
         scale = offer / np.maximum(1.0 - np.minimum(a, 1.0), 1e-12)  # per segment
         wom_scale = cfg.imitation_q * scale  # per segment, times the share of recommending neighbours
-        u = u_join(pool)
         # A prospect's chance wom + pol is at most `bound` (a share is at most 1, and rounding is monotone),
         # so only the prospects whose uniform is below it need their chance (0.4% of the bench's pool):
         # the same joiners as comparing every prospect's uniform with its chance. (fmax: a NaN chance,
@@ -154,16 +176,15 @@ def joiners(is_customer: np.ndarray, clocks: JoinClocks, segment: np.ndarray, of
         bound = ((np.fmax.reduce(wom_scale, initial=0.0) if by_neighbours else 0.0)
                  + (float(np.fmax.reduce(p_policy, initial=0.0)) * np.fmax.reduce(scale, initial=0.0)
                     if np.ndim(p_policy) else 0.0))
-        near = np.flatnonzero(u <= bound)
-        candidate = pool[near]
+        candidate, u = uniforms_below(reached, is_customer, u_join, bound)
         seg = segment[candidate]
         wom = wom_scale[seg] * word_of_mouth.share(candidate) if by_neighbours else 0.0
         pol = p_policy[candidate] * scale[seg] if np.ndim(p_policy) else 0.0
-        hit = np.flatnonzero(u[near] < wom + pol)
+        hit = np.flatnonzero(u < wom + pol)
         if rung.size:  # those the clocks took today joined already
             hit = hit[~in_sorted(np.sort(rung), candidate[hit])]
         more = candidate[hit]
-        more_channel = np.where(u[near[hit]] < (wom[hit] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
+        more_channel = np.where(u[hit] < (wom[hit] if np.ndim(wom) else wom), CHANNELS["word_of_mouth"],
                                 CHANNELS["referral"]).astype(np.int8)
         rung, channel = np.concatenate([rung, more]), np.concatenate([channel, more_channel])
     order = np.argsort(rung, kind="stable")
