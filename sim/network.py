@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.arrays import in_sorted, rank_in_runs, run_starts
+from sim.arrays import in_sorted, run_starts
 from sim.config import NetworkConfig
 from sim.errors import ScenarioError
 
@@ -228,7 +228,7 @@ def from_edges(n: int, u: np.ndarray, v: np.ndarray) -> SocialNetwork:
     lo, hi = np.minimum(u[keep], v[keep]).astype(np.int64), np.maximum(u[keep], v[keep]).astype(np.int64)
     key = np.sort(lo * n + hi)  # distinct pairs, sorted (np.unique's hashing took 4 s at 5 million ties)
     key = key[run_starts(key)]
-    lo, hi = key // n, key % n
+    lo, hi = np.divmod(key, n)
     return SocialNetwork(n, *_csr(n, lo, hi))
 
 
@@ -243,9 +243,14 @@ def _csr(n: int, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray
     np.cumsum(degree, out=indptr[1:])
     indices = np.empty(2 * lo.size, dtype=np.int64 if wide else np.int32)
     by_hi = np.sort(hi * n + lo)
-    small, big = by_hi // n, by_hi % n  # (hi, lo) sorted: each shopper's smaller neighbours, ascending
-    indices[indptr[small] + rank_in_runs(small)] = big
-    indices[indptr[lo] + below[lo] + rank_in_runs(lo)] = hi
+    small, big = np.divmod(by_hi, n)  # (hi, lo) sorted: each shopper's smaller neighbours, ascending
+    # Shopper v's smaller neighbours fill indptr[v] onwards, its larger ones follow them. In an array sorted
+    # by shopper, element i is number i - (elements before v's run) of v's run, so its slot is i plus
+    # indptr[v] less the run's start: for `small`, the larger neighbours of the shoppers before v; for
+    # `lo`, their smaller neighbours and v's own (cumulative sums of the counts, no pass over runs)
+    place = np.arange(lo.size)
+    indices[place + (np.cumsum(above) - above)[small]] = big
+    indices[place + np.cumsum(below)[lo]] = hi
     return indptr, indices, degree.astype(np.int64)
 
 
@@ -264,7 +269,7 @@ def _erdos_renyi(n: int, k: float, rng: np.random.Generator) -> tuple[np.ndarray
 def _watts_strogatz(n: int, k: int, beta: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     base = np.arange(n)
     u = np.concatenate([base for _ in range(k // 2)])
-    v = np.concatenate([(base + j) % n for j in range(1, k // 2 + 1)])
+    v = np.concatenate([np.roll(base, -j) for j in range(1, k // 2 + 1)])  # (base + j) % n
     rewire = rng.random(u.size) < beta
     v = v.copy()
     v[rewire] = rng.integers(0, n, int(rewire.sum()))
