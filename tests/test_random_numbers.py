@@ -130,10 +130,16 @@ def test_word_of_mouth_joins_add_their_probability_to_the_clocks():
 
 
 @pytest.mark.parametrize("policy", ["none", "array", "array with NaN"])
-def test_the_prospects_the_clocks_leave_join_exactly_when_their_uniform_is_below_their_chance(policy):
+@pytest.mark.parametrize("slice_", [None, 997])
+def test_the_prospects_the_clocks_leave_join_exactly_when_their_uniform_is_below_their_chance(policy, slice_,
+                                                                                            monkeypatch):
     """joiners() looks at a prospect's chance (word of mouth + a policy's) only where its uniform is below
     the largest chance there can be; the joiners are those of comparing every prospect's uniform with its
-    chance (issue 23), checked against that rule written out here, with chances up to 0.9."""
+    chance (issue 23), checked against that rule written out here, with chances up to 0.9. The uniforms are
+    computed slice by slice of the shoppers (one slice here, or 21 of 997)."""
+    import sim.acquisition
+    if slice_ is not None:
+        monkeypatch.setattr(sim.acquisition, "SLICE", slice_)
     n = 20_000
     rng = np.random.default_rng(11)
     segment = rng.integers(0, 3, n).astype(np.int16)
