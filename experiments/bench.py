@@ -178,15 +178,21 @@ def batch_ratio(spec_path, workers: tuple[int, ...] = BATCH_WORKERS, say: Callab
     """`run.py sweep` of one spec on 1, 2 and 1 workers in turn, each in a process of its own and into a new
     folder, by wall clock (issue 23: 2 workers in at most 0.55x the time of 1). The manifests give each
     sweep's simulation seconds (the runs' sum) and its overhead share (what is not simulation). `say` hears
-    which sweep starts (they take a minute each at bench size)."""
-    import json
+    which sweep starts (they take a minute each at bench size). A bad spec, too few cores, or a sweep
+    that fails or loses runs is a ScenarioError."""
     import sys
     import tempfile
 
     from experiments.sweeps import load_spec
     from sim.errors import ScenarioError
-    from sim.runner import PROJECT_ROOT
+    from sim.runner import PROJECT_ROOT, usable_cores
+    source = str(spec_path)
     spec = load_spec(spec_path)  # bad input is reported here, before any sweep starts
+    spec_path = Path(spec_path).resolve()  # the sweeps run from the project folder
+    cores = usable_cores()
+    if max(workers) > cores:
+        raise ScenarioError("--batch", None, f"needs {max(workers)} cores to compare {max(workers)} workers with 1; "
+                            f"this process may use {cores}")
     sweeps = []
     for i, count in enumerate(workers, 1):
         if say is not None:
@@ -199,16 +205,31 @@ def batch_ratio(spec_path, workers: tuple[int, ...] = BATCH_WORKERS, say: Callab
                                       capture_output=True, text=True)
             except subprocess.CalledProcessError as exc:
                 said = (exc.stderr or "").strip().splitlines()
-                raise ScenarioError(str(spec_path), None, f"the sweep on {count} worker(s) failed: "
-                                    f"{said[-1] if said else f'exit code {exc.returncode}'}") from None
-            manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
-        if manifest["failed"] or manifest["lost"]:
-            raise ScenarioError(str(spec_path), None, f"{manifest['failed']} run(s) failed and {manifest['lost']} "
-                                f"were lost on {count} worker(s): a timing needs every run; {manifest['problems']}")
+                why = said[-1].removeprefix("error: ") if said else f"exit code {exc.returncode}"
+                raise ScenarioError(source, None, f"the sweep on {count} worker(s) failed: {why}") from None
+            sweeps.append({"workers": count, "wall_s": wall, "cpu_s": cpu, **_manifest_times(out, count, source)})
+    return {"name": spec.name, "path": source, "sweeps": sweeps}
+
+
+def _manifest_times(out: Path, workers: int, source: str) -> dict:
+    """A finished sweep's runs, simulation seconds and overhead share from its manifest.json; a timing
+    needs every run finished."""
+    import json
+
+    from sim.errors import ScenarioError
+    try:
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
         this = manifest["this_time"]
-        sweeps.append({"workers": count, "wall_s": wall, "cpu_s": cpu, "sim_s": this["simulation_seconds"],
-                       "overhead_share": this["overhead_share"], "runs": manifest["runs"]})
-    return {"name": spec.name, "path": str(spec_path), "sweeps": sweeps}
+        failed, lost, problems = manifest["failed"], manifest["lost"], manifest["problems"]
+        times = {"runs": manifest["runs"], "sim_s": float(this["simulation_seconds"]),
+                 "overhead_share": float("nan") if this["overhead_share"] is None else float(this["overhead_share"])}
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ScenarioError(source, None, f"the sweep on {workers} worker(s) left no readable manifest.json "
+                            f"({type(exc).__name__}: {exc})") from None
+    if failed or lost:
+        raise ScenarioError(source, None, f"{failed} run(s) failed and {lost} were lost on {workers} worker(s), and a "
+                            f"timing needs every run: " + "; ".join(problems))
+    return times
 
 
 def format_batch_ratio(r: dict) -> str:
@@ -238,5 +259,6 @@ def format_batch_ratio(r: dict) -> str:
         f"had they simulated at the same speed, the ratio would have been {steady:.3f}x",
         "  beyond the simulation (start-up, writing, waiting for the last run; each manifest's overhead_share: "
         "wall x workers less the runs' simulation, over it): "
-        + ", ".join(f"{s['overhead_share']:.1%} on {s['workers']}" for s in sweeps) + "; issue 23 asks for under 5%"]
+        + ", ".join(("not measured" if s["overhead_share"] != s["overhead_share"] else f"{s['overhead_share']:.1%}")
+                    + f" on {s['workers']}" for s in sweeps) + "; issue 23 asks for under 5%"]
     return "\n".join(lines)

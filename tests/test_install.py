@@ -83,7 +83,7 @@ def test_bench_batch_sweeps_on_one_two_and_one_workers_and_prints_the_ratio(tmp_
                     "simulation.warmup_days=0, merchants.count=20]\n"
                     "levers:\n  - {path: platform.take_rate, low: 0.08, high: 0.20}\n"
                     "design: {kind: latin_hypercube, n: 2, seed: 1}\nreplications: 2\nkpis: [gmv, orders]\n")
-    done = cli("bench", "--batch", str(spec))
+    done = cli("bench", "--batch", "tiny.yaml", cwd=tmp_path)  # a path from where the user is
     assert done.returncode == 0, done.stderr
     assert "4 runs of tiny" in done.stdout and "on 1, 2, 1 workers in turn" in done.stdout
     assert "sweep 2 of 3: tiny on 2 workers" in done.stderr  # a minute each at bench size: it says which runs
@@ -108,6 +108,24 @@ def test_bench_batch_ratio_brackets_the_two_worker_sweep_and_separates_the_machi
     assert "1.3% on 1, 3.0% on 2, 1.2% on 1" in text
     faster = [dict(s, sim_s=s["sim_s"] - 10 * (s["workers"] == 2)) for s in sweeps]
     assert "faster in the 2-worker sweep" in format_batch_ratio({"name": "x", "path": "x", "sweeps": faster})
+
+
+def test_bench_batch_needs_every_run_of_each_sweep_and_a_readable_manifest(tmp_path):
+    """A sweep that lost or failed runs, or left no manifest, is one clear message, not a timing or a traceback."""
+    import json
+
+    from experiments.bench import _manifest_times
+    from sim.errors import ScenarioError
+    with pytest.raises(ScenarioError, match="no readable manifest.json"):
+        _manifest_times(tmp_path, 2, "spec.yaml")
+    manifest = {"runs": 20, "failed": 1, "lost": 0, "problems": ["1 failed: see the error column"],
+                "this_time": {"simulation_seconds": 60.0, "overhead_share": 0.02}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ScenarioError, match="1 run.s. failed and 0 were lost on 2 worker.s., and a timing needs every "
+                       "run: 1 failed: see the error column"):
+        _manifest_times(tmp_path, 2, "spec.yaml")
+    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "failed": 0, "problems": []}))
+    assert _manifest_times(tmp_path, 2, "spec.yaml") == {"runs": 20, "sim_s": 60.0, "overhead_share": 0.02}
 
 
 @pytest.mark.parametrize("extra", [["--set", "seed=3"], ["--days", "5"], ["scenarios/baseline.yaml"]])
