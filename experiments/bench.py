@@ -7,6 +7,7 @@ wrapping the model's phase functions for this run only; normal runs are not inst
 
 from __future__ import annotations
 
+import math
 import resource
 import subprocess
 import time
@@ -259,6 +260,6 @@ def format_batch_ratio(r: dict) -> str:
         f"had they simulated at the same speed, the ratio would have been {steady:.3f}x",
         "  beyond the simulation (start-up, writing, waiting for the last run; each manifest's overhead_share: "
         "wall x workers less the runs' simulation, over it): "
-        + ", ".join(("not measured" if s["overhead_share"] != s["overhead_share"] else f"{s['overhead_share']:.1%}")
+        + ", ".join(("not measured" if math.isnan(s["overhead_share"]) else f"{s['overhead_share']:.1%}")
                     + f" on {s['workers']}" for s in sweeps) + "; issue 23 asks for under 5%"]
     return "\n".join(lines)

@@ -270,8 +270,7 @@ def _watts_strogatz(n: int, k: int, beta: float, rng: np.random.Generator) -> tu
     base = np.arange(n)
     u = np.concatenate([base for _ in range(k // 2)])
     v = np.concatenate([np.roll(base, -j) for j in range(1, k // 2 + 1)])  # (base + j) % n
-    rewire = rng.random(u.size) < beta
-    v = v.copy()
+    rewire = rng.random(u.size) < beta  # v is concatenate's own array: rewired in place
     v[rewire] = rng.integers(0, n, int(rewire.sum()))
     return u, v
 
