@@ -2,7 +2,7 @@
 
 A sweep spec (YAML) names a base scenario, the levers the platform controls and the
 uncertainties it does not (dotted scenario paths with a range or levels), a design that
-places points in that space (full factorial; Latin hypercube from scipy.stats.qmc; Sobol and
+places points in that space (full factorial; Latin hypercube as scipy.stats.qmc draws it; Sobol and
 Morris samples from SALib; every lever point against a common uncertainty sample), and the
 replications per point. Replication i of every point runs with the same seed (spawned from
 the spec's seed with numpy's SeedSequence): common random numbers across points.

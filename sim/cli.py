@@ -48,8 +48,13 @@ def _parser() -> argparse.ArgumentParser:
                        "shopper-day")
     bench.add_argument("--batch", nargs="?", const="", default=None, metavar="SWEEP",
                        help="instead: `sweep` a spec (default: experiments/bench_sweep.yaml, 20 bench-size runs) on "
-                       "1, 2 and 1 workers in turn, each in a process of its own, and print the ratio of 2 workers' "
-                       "time to 1's (about 3 minutes at bench size)")
+                       "1 worker, then --rounds times on 2 workers and 1, each in a process of its own, and print "
+                       "the ratio of 2 workers' time to 1's, each round's and their median (about 1.7 minutes a "
+                       "round at bench size, plus 1)")
+    bench.add_argument("--rounds", type=int, default=None, metavar="K",
+                       help="with --batch: how many two-worker sweeps, each between two one-worker sweeps (default "
+                       "3; the machine's speed drifts from minute to minute, and the median of several rounds "
+                       "holds still where one round does not)")
     cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")
@@ -192,6 +197,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
     if args.batch is not None:
         return _bench_batch(args)
+    if args.rounds is not None:
+        raise ScenarioError("--rounds", None, "goes with --batch (how many two-worker sweeps it times)")
     path = args.scenario or scenario_file("bench.yaml")
     scenario = load_scenario(path, overrides_from(args))
     if args.against_mesa:
@@ -204,13 +211,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def _bench_batch(args: argparse.Namespace) -> int:
     """`bench --batch`: the sweep takes no scenario or overrides of its own (its spec names them)."""
-    from experiments.bench import BENCH_SWEEP, batch_ratio, format_batch_ratio
+    from experiments.bench import BATCH_ROUNDS, BENCH_SWEEP, batch_ratio, batch_workers, format_batch_ratio
 
     if args.scenario or overrides_from(args) or args.against_mesa:
         raise ScenarioError("--batch", None, "takes a sweep spec only (its base scenario and sets say what runs); "
                             "drop the scenario, --set, --seed, --days and --against-mesa")
+    rounds = BATCH_ROUNDS if args.rounds is None else args.rounds
+    if rounds < 1:
+        raise ScenarioError("--rounds", None, f"is how many two-worker sweeps to time: a whole number of at least "
+                            f"1, not {rounds}")
     spec = args.batch or str(BENCH_SWEEP)
-    print(format_batch_ratio(batch_ratio(spec, say=lambda line: print(line, file=sys.stderr, flush=True))))
+    print(format_batch_ratio(batch_ratio(spec, batch_workers(rounds),
+                                         say=lambda line: print(line, file=sys.stderr, flush=True))))
     return 0
 
 

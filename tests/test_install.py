@@ -83,7 +83,7 @@ def test_bench_batch_sweeps_on_one_two_and_one_workers_and_prints_the_ratio(tmp_
                     "simulation.warmup_days=0, merchants.count=20]\n"
                     "levers:\n  - {path: platform.take_rate, low: 0.08, high: 0.20}\n"
                     "design: {kind: latin_hypercube, n: 2, seed: 1}\nreplications: 2\nkpis: [gmv, orders]\n")
-    done = cli("bench", "--batch", "tiny.yaml", cwd=tmp_path)  # a path from where the user is
+    done = cli("bench", "--batch", "tiny.yaml", "--rounds", "1", cwd=tmp_path)  # a path from where the user is
     assert done.returncode == 0, done.stderr
     assert "4 runs of tiny" in done.stdout and "on 1, 2, 1 workers in turn" in done.stdout
     assert "sweep 2 of 3: tiny on 2 workers" in done.stderr  # a minute each at bench size: it says which runs
@@ -110,6 +110,24 @@ def test_bench_batch_ratio_brackets_the_two_worker_sweep_and_separates_the_machi
     assert "faster in the 2-worker sweep" in format_batch_ratio({"name": "x", "path": "x", "sweeps": faster})
 
 
+def test_bench_batch_gives_each_round_and_their_median():
+    """Several rounds (1, 2, 1, 2, 1 workers): each two-worker sweep against the one-worker sweeps either side,
+    and the median of their ratios, which one slow minute of the machine does not move."""
+    from experiments.bench import batch_workers, format_batch_ratio
+    assert batch_workers(1) == (1, 2, 1) and batch_workers(3) == (1, 2, 1, 2, 1, 2, 1)
+    walls, sims = [60.0, 33.0, 62.0, 40.0, 58.0, 31.0, 60.0], [57.0, 58.5, 59.0, 70.0, 55.0, 57.0, 57.0]
+    sweeps = [{"workers": w, "wall_s": wall, "cpu_s": wall, "sim_s": sim, "overhead_share": 0.02, "runs": 20}
+              for w, wall, sim in zip(batch_workers(3), walls, sims, strict=True)]
+    text = format_batch_ratio({"name": "bench_sweep", "path": "bench_sweep.yaml", "sweeps": sweeps})
+    # rounds: 33 / 61 = 0.541, 40 / 60 = 0.667, 31 / 59 = 0.525: the median is the first
+    assert "2 workers took 0.541x the time of 1, the median of 3 rounds (0.525x to 0.667x; 2 of 3 at most 0.55x" in text
+    # the slow round's runs: 70 / 57 (59 and 55 either side); at the one-worker sweeps' speed
+    # (40 - 70 / 2 + 57 / 2) / 60 = 0.558
+    assert "0.667x the mean of the one-worker sweeps either side (60.0 s); its runs simulated 22.8% slower" in text
+    assert "at their speed it would have been 0.558x" in text
+    assert "+0.9% to +22.8% more simulation time in the 2-worker sweeps" in text  # 58.5 / 58 in the first
+
+
 def test_bench_batch_needs_every_run_of_each_sweep_and_a_readable_manifest(tmp_path):
     """A sweep that lost or failed runs, or left no manifest, is one clear message, not a timing or a traceback."""
     import json
@@ -133,6 +151,14 @@ def test_bench_batch_refuses_what_its_sweep_spec_decides(extra):
     from conftest import cli
     done = cli("bench", "--batch", *extra) if extra[0].startswith("-") else cli("bench", *extra, "--batch")
     assert done.returncode == 2 and "takes a sweep spec only" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("args, said", [(["--batch", "--rounds", "0"], "a whole number of at least 1, not 0"),
+                                        (["--rounds", "2"], "goes with --batch")])
+def test_bench_batch_rounds_are_checked(args, said):
+    from conftest import cli
+    done = cli("bench", *args)
+    assert done.returncode == 2 and "--rounds" in done.stderr and said in done.stderr, done.stderr
 
 
 def test_bench_batch_names_a_missing_spec(tmp_path):
