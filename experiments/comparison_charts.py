@@ -124,6 +124,13 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
             return (f"every scenario lowers {label} for sure; {largest} the least on the means ({said(largest)}; "
                     f"its interval overlaps {overlaps}'s)")
         return f"every scenario lowers {label} for sure; {largest} least ({said(largest)})"
+    if len(sub) == 1:  # one scenario: said by name, with its interval
+        (name,) = sub.index
+        if down:
+            return f"{name} lowers {label} for sure ({said(name)})"
+        return f"{name}'s change of {label} is not distinguishable from zero ({said(name)})"
+    if len(down) == 1:
+        return f"no scenario raises {label} for sure; {down[0]} lowers it for sure ({said(down[0])})"
     if down:
         return f"no scenario raises {label} for sure; {len(down)} of {len(sub)} lower it for sure"
     return f"no scenario changes {label} for sure"

@@ -287,11 +287,15 @@ def _compare_report_rest(folder: Path, report: Report, names: list[str], reps: i
     for n in names[1:]:
         diff = differences(raw[names[0]], raw[n], sources)
         report.tables.append((f"Assumptions: where {n} differs from {names[0]}", diff))
+    # series.png (GMV and customers, means) is fan.png without its bands and profit panel: shown only where a
+    # folder has no fan.png
+    over_time = "fan" if (folder / "charts" / "fan.png").exists() else "series"
     report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
         ("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
         ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
         ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?"),
-        ("series", "Over time, replication means")) if (folder / "charts" / f"{name}.png").exists()]
+        ("series", "Over time, replication means")) if name not in {"fan", "series"} - {over_time}
+        and (folder / "charts" / f"{name}.png").exists()]
     from sim.style import MIN_REPLICATIONS
     few = _few_merchants(pd.read_csv(folder / "comparison.csv"), scenarios[names[0]])
     if few:
@@ -440,7 +444,7 @@ def pdf(report: Report, path: Path) -> None:
             blocks += _kept("mono", note.splitlines()) if "\n" in note else _kept("warn", textwrap.wrap(note, 110))
         for heading, table in report.tables:
             blocks.append(("head", heading))
-            blocks += [block for group in _text_rows(table) for block in _kept("mono", group)]
+            blocks += _table_blocks(table)
         _text_pages(pages, plt, blocks)
         for heading, png in report.charts:
             if not png.exists():
@@ -449,7 +453,7 @@ def pdf(report: Report, path: Path) -> None:
             h, w = image.shape[:2]
             fig = plt.figure(figsize=(11.69, 8.27))  # A4 landscape
             ax = fig.add_axes((0.03, 0.03, 0.94, 0.88))
-            ax.imshow(image)
+            ax.imshow(image, interpolation="none")  # the PNG's own pixels, not resampled at the PDF's 100 dpi
             ax.set_aspect("equal")
             ax.axis("off")
             fig.text(0.03, 0.95, heading, fontsize=14, fontweight="bold")
@@ -460,7 +464,7 @@ def pdf(report: Report, path: Path) -> None:
             blocks = []
             for heading, table in report.appendix:
                 blocks.append(("head", heading))
-                blocks += [block for group in _text_rows(table) for block in _kept("mono", group)]
+                blocks += _table_blocks(table)
             _text_pages(pages, plt, blocks)
 
 
@@ -518,31 +522,56 @@ def _text_columns(table: pd.DataFrame) -> set[str]:
             if len(table) and table[c].astype(str).str.strip().map(lambda v: not FIGURE.fullmatch(v)).mean() >= 0.5}
 
 
-def _kept(kind: str, lines: list[str]) -> list[tuple[str, str]]:
+def _kept(kind: str, lines: list[str], size: float | None = None) -> list[tuple]:
     """Text blocks of `kind` for lines that belong together (a wrapped heading, a note, a table row): the
-    first, then the others as `kind`2, which _text_pages keeps on the first one's page."""
-    return [(kind, lines[0]), *((kind + "2", line) for line in lines[1:])] if lines else []
+    first, then the others as `kind`2, which _text_pages keeps on the first one's page; `size` (points)
+    replaces the kind's font size, its line height scaled with it."""
+    more = () if size is None else (size,)
+    return [(kind, lines[0], *more), *((kind + "2", line, *more) for line in lines[1:])] if lines else []
 
 
-def _text_pages(pages, plt, blocks: list[tuple[str, str]]) -> None:
-    """Lay text blocks out on A4 landscape pages, top to bottom."""
+PAGE_WIDTH_PT = 11.69 * 72  # A4 landscape
+MONO_ADVANCE = 0.602  # DejaVu Sans Mono's advance width, in ems (every character the same)
+TABLE_PT = (6.5, 9.5)  # a table's font size: the body text's where its widest line fits the page, down to 6.5
+
+
+def _table_blocks(table: pd.DataFrame) -> list[tuple]:
+    """A table as fixed-width text blocks (_text_rows), in the body text's size when its widest line fits
+    the page's text width (0.04 to 0.96 of it), smaller as far as it must to fit."""
+    groups = _text_rows(table)
+    widest = max((len(line) for group in groups for line in group), default=1)
+    fits = 0.92 * PAGE_WIDTH_PT / (MONO_ADVANCE * max(widest, 1))
+    size = round(min(TABLE_PT[1], max(TABLE_PT[0], fits)), 1)
+    return [block for group in groups for block in _kept("mono", group, size)]
+
+
+def _text_pages(pages, plt, blocks: list[tuple]) -> None:
+    """Lay text blocks (kind, text[, size in points]) out on A4 landscape pages, top to bottom."""
     styles = {"title": (18, "bold", "black", "sans-serif", 0.045), "sub": (10, "normal", "#555555", "sans-serif", 0.04),
               "head": (12, "bold", "black", "sans-serif", 0.04), "text": (9.5, "normal", "black", "sans-serif", 0.024),
               "warn": (9.5, "bold", "#b2182b", "sans-serif", 0.024), "mono": (7, "normal", "black", "monospace", 0.017)}
     styles["head2"] = styles["head"]  # a long heading's further lines: no gap above them
     styles["mono2"] = styles["mono"]  # a table row's (or a note's) further lines: kept on the page of its first
     styles["warn2"] = styles["warn"]
-    blocks = [block for kind, text in blocks
-              for block in (_kept(kind, textwrap.wrap(text, 95) or [""]) if kind == "head" else [(kind, text)])]
+    blocks = [block for kind, text, *size in blocks
+              for block in (_kept(kind, textwrap.wrap(text, 95) or [""]) if kind == "head" else [(kind, text, *size)])]
+
+    def looks(block: tuple) -> tuple:
+        """Font size, weight, colour, family and line height of a block: its kind's, or at its own size."""
+        size, weight, colour, family, step = styles[block[0]]
+        return (size, weight, colour, family, step) if len(block) < 3 else \
+            (block[2], weight, colour, family, step * block[2] / size)
+
     fig, y = None, 0.0
-    for i, (kind, text) in enumerate(blocks):
-        size, weight, colour, family, step = styles[kind]
+    for i, block in enumerate(blocks):
+        kind, text = block[:2]
+        size, weight, colour, family, step = looks(block)
         # a heading or a table row keeps its further lines on its page, and a heading the first lines of
         # what it heads (up to five)
         more = 0
         while i + 1 + more < len(blocks) and blocks[i + 1 + more][0].endswith("2"):
             more += 1
-        following = sum(styles[k][4] for k, _ in blocks[i + 1:i + 1 + more + (5 if kind == "head" else 0)])
+        following = sum(looks(b)[4] for b in blocks[i + 1:i + 1 + more + (5 if kind == "head" else 0)])
         if fig is None or y - step - following < 0.04:
             if fig is not None:
                 pages.savefig(fig)

@@ -49,12 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--batch", nargs="?", const="", default=None, metavar="SWEEP",
                        help="instead: `sweep` a spec (default: experiments/bench_sweep.yaml, 20 bench-size runs) on "
                        "1 worker, then --rounds times on 2 workers and 1, each in a process of its own, and print "
-                       "the ratio of 2 workers' time to 1's, each round's and their median (about 1.7 minutes a "
-                       "round at bench size, plus 1)")
+                       "the ratio of 2 workers' time to 1's, each round's and their median (about 5 minutes at bench "
+                       "size with 3 rounds)")
     bench.add_argument("--rounds", type=int, default=None, metavar="K",
                        help="with --batch: how many two-worker sweeps, each between two one-worker sweeps (default "
                        "3; the machine's speed drifts from minute to minute, and the median of several rounds "
-                       "holds still where one round does not)")
+                       "moves less than one round)")
     cmp = sub.add_parser("compare", help="compare scenarios with a baseline: replications, paired CIs")
     cmp.add_argument("baseline", help="the baseline scenario YAML")
     cmp.add_argument("scenarios", nargs="+", help="scenario YAML files to compare with it")

@@ -134,7 +134,15 @@ def test_title_sentences_say_only_what_the_intervals_say():
         "every scenario lowers platform profit for sure; b least (")
     partly = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -5.0, 1.0)])
     said = comparison_charts.change_sentence(partly, "platform profit")
-    assert "every" not in said and said == "no scenario raises platform profit for sure; 1 of 2 lower it for sure"
+    assert "every" not in said and said == ("no scenario raises platform profit for sure; a lowers it for sure "
+                                            "(-5.0 [-9.0, -1.0])")
+    both = sub([("a", -5.0, -9.0, -1.0), ("b", -2.0, -5.0, -1.0), ("c", -2.0, -5.0, 1.0)])
+    assert comparison_charts.change_sentence(both, "GMV") == "no scenario raises GMV for sure; 2 of 3 lower it for sure"
+    # one scenario: by its name, with its interval (no "1 of 1")
+    assert comparison_charts.change_sentence(partly.loc[["a"]], "platform profit") == \
+        "a lowers platform profit for sure (-5.0 [-9.0, -1.0])"
+    assert comparison_charts.change_sentence(partly.loc[["b"]], "GMV", "EUR") == \
+        "b's change of GMV is not distinguishable from zero (-2.0 EUR [-5.0, +1.0])"
     unclear = sub([("a", 1.0, -1.0, 3.0), ("b", -1.0, -3.0, 1.0)])
     assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
     # "most" also needs the largest change's interval clear of the others': overlapping, it is said so

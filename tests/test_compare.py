@@ -190,8 +190,10 @@ def test_the_report_of_a_comparison_is_self_contained_and_carries_its_numbers(co
     assert proc.returncode == 0, proc.stderr
     html = (out / "report.html").read_text(encoding="utf-8")
     assert not re.search(r'(src|href)="(https?:)?//', html)  # no network reference: opens offline
-    # deltas, targets, bridge, trade-off, fan, lifecycle, retention, series
-    assert html.count("data:image/png;base64,") == 8
+    # deltas, targets, bridge, trade-off, fan, lifecycle, retention; not series.png, which is fan.png without
+    # its bands and profit panel
+    assert html.count("data:image/png;base64,") == 7
+    assert "Over time, with the spread of the replications" in html and "Over time, replication means" not in html
     table = pd.read_csv(out / "comparison.csv").set_index(["scenario", "kpi"])
     from sim.tables import TABLE, format_change, format_value, kpi_applies, policy_owners, policy_rows
     owners = policy_owners()

@@ -19,7 +19,13 @@ def test_the_report_of_a_run_has_its_key_numbers_and_charts(tmp_path):
     assert "referral cost" in html and "Profit and loss" in html and html.count("data:image/png;base64,") == 2
     assert not re.search(r'(src|href)="(https?:)?//', html) and "<script" not in html  # text is escaped
     assert "&lt;script src=http://example.com/x.js&gt;" in html
-    assert (tmp_path / "run" / "report.pdf").read_bytes().startswith(b"%PDF")
+    pdf = (tmp_path / "run" / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF")
+    # each chart is the PNG's own pixels in the PDF, not resampled (blurred) to the page's 100 dpi
+    import struct
+    for png in ("kpis", "supply_chain"):
+        width, height = struct.unpack(">II", (tmp_path / "run" / "charts" / f"{png}.png").read_bytes()[16:24])
+        assert b"/Subtype /Image /Width %d /Height %d" % (width, height) in pdf, png
 
 
 @pytest.mark.parametrize("make, message", [(lambda d: None, "not a results folder"),
@@ -55,6 +61,23 @@ def test_report_tables_wrap_long_sources_align_words_left_and_never_print_scient
                           "change": ["+5.0 [+1.0, +9.0]", "-0.2 pp [-0.4 pp, +0.1 pp]"], "verdict": ["robust", "—"]})
     assert _text_columns(kinds) == {"kind", "verdict"}  # single words are text too; figures and intervals are not
     assert _source_text("see `ev_share` and [factors](#emission-factors), **bold**") == "see ev_share and factors, bold"
+
+
+def test_pdf_tables_are_set_in_the_body_texts_size_unless_too_wide_for_the_page():
+    """A PDF table is set in 9.5 pt, the body text's size, when its widest line fits the page's text width;
+    a wider table is set smaller, as far as it must to fit (down to 6.5 pt, where _text_rows splits its
+    columns into blocks of at most 190 characters)."""
+    import pandas as pd
+
+    from experiments.report import MONO_ADVANCE, PAGE_WIDTH_PT, _table_blocks
+    narrow = pd.DataFrame({"KPI": ["GMV", "orders"], "baseline": ["10,225", "229"], "referral": ["+1", "+2"]})
+    assert {block[2] for block in _table_blocks(narrow)} == {9.5}
+    wide = pd.DataFrame({f"scenario {i}": ["+1,125 [+728, +1,522]"] for i in range(9)}, index=[0])
+    blocks = _table_blocks(wide)
+    size = blocks[0][2]
+    widest = max(len(block[1]) for block in blocks)
+    assert 6.5 <= size < 9.5 and {block[2] for block in blocks} == {size}
+    assert widest * MONO_ADVANCE * size <= 0.92 * PAGE_WIDTH_PT + 0.05 * MONO_ADVANCE * widest  # fits the width
 
 
 @pytest.mark.parametrize("means, represents, said", [
