@@ -71,7 +71,7 @@ def test_bench_against_mesa_runs_both_models_and_prints_the_ratio():
 
 @pytest.mark.slow
 def test_bench_batch_sweeps_on_one_two_and_one_workers_and_prints_the_ratio(tmp_path):
-    """`run.py bench --batch SWEEP` (issue 23): the sweep on 1, 2 and 1 workers, each `run.py sweep` in a
+    """`run.py bench --batch SWEEP` (issue 23): the sweep on 1, 2 and 1 workers (--rounds 1), each `run.py sweep` in a
     process of its own (tiny here: what is checked is the three sweeps and the lines, not the speed)."""
     from conftest import cli
     from sim.runner import usable_cores
