@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from sim.errors import Interrupted, ScenarioError
 
 EXIT_BAD_INPUT = 2
-WORKERS_HELP = "parallel processes (default: the cores this process may use, a container's CPU quota counted, " \
-               "at most 8)"
+WORKERS_HELP = "parallel processes (default: the cores this process may use, a CPU quota of its cgroup or one " \
+               "above it counted, at most 8)"
 
 
 def _parser() -> argparse.ArgumentParser:

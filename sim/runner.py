@@ -150,32 +150,55 @@ def folder_writer() -> Executor | None:
 
 
 CGROUP = Path("/sys/fs/cgroup")  # where a container sees its own cgroup's CPU quota
+MEMBERSHIP = Path("/proc/self/cgroup")  # which cgroup this process is in, under that root
 
 
-def usable_cores(cgroup: Path = CGROUP) -> int:
+def usable_cores(cgroup: Path = CGROUP, membership: Path = MEMBERSHIP) -> int:
     """The cores this process may use: those it is allowed to run on (CPU affinity, where the platform
-    tells), fewer under a container's CPU quota, rounded up (cgroup v2 `cpu.max`, or v1
-    `cpu/cpu.cfs_quota_us` over `cpu.cfs_period_us`): a container on a large machine reports the
-    machine's cores in os.cpu_count()."""
+    tells), fewer under a CPU quota, rounded up (cgroup v2 `cpu.max`, or v1 `cpu.cfs_quota_us` over
+    `cpu.cfs_period_us`): a container on a large machine reports the machine's cores in os.cpu_count().
+    The quota is looked for in the process's own cgroup (`membership`, /proc/self/cgroup) and in each
+    cgroup above it up to `cgroup`, the root: a systemd service or a nested container limits it there, and
+    the smallest limit on the path is the one that holds."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    for quota, period in _cpu_quotas(cgroup):
+    for quota, period in _cpu_quotas(cgroup, membership):
         if quota > 0 and period > 0:  # else no limit (-1, "max") or one that makes no sense
             cores = min(cores, max(1, -(-quota // period)))
     return max(cores, 1)
 
 
-def _cpu_quotas(cgroup: Path) -> list[tuple[int, int]]:
-    """(quota, period) in microseconds from the cgroup files that exist and read as whole numbers."""
-    def read(*names: str) -> list[str] | None:
+def _on_the_path(top: Path, below: str) -> list[Path]:
+    """`top`, and each folder from `top`/`below` up to it (`below` a cgroup path as /proc/self/cgroup gives
+    it; one that would leave `top` is ignored)."""
+    folders = [top]
+    parts = [p for p in below.split("/") if p]
+    if ".." in parts:
+        return folders
+    return folders + [top.joinpath(*parts[:k]) for k in range(len(parts), 0, -1)]
+
+
+def _cpu_quotas(cgroup: Path, membership: Path = MEMBERSHIP) -> list[tuple[int, int]]:
+    """(quota, period) in microseconds from the cgroup files that exist and read as whole numbers: v2's
+    cpu.max and v1's cfs quota and period, in the root and in every cgroup from the process's own up."""
+    def read(folder: Path, *names: str) -> list[str] | None:
         try:
-            return [w for name in names for w in (cgroup / name).read_text(encoding="ascii").split()[:2]]
+            return [w for name in names for w in (folder / name).read_text(encoding="ascii").split()[:2]]
         except (OSError, UnicodeDecodeError):
             return None
-    quotas = []
-    for words in (read("cpu.max"), read("cpu/cpu.cfs_quota_us", "cpu/cpu.cfs_period_us")):
-        if words is not None and len(words) >= 2 and all(w.lstrip("-").isdigit() for w in words[:2]):
-            quotas.append((int(words[0]), int(words[1])))
-    return quotas
+    v2, v1 = "", ""
+    try:
+        for line in membership.read_text(encoding="ascii").splitlines():
+            hierarchy, controllers, path = line.split(":", 2)
+            if hierarchy == "0" and not controllers:
+                v2 = path
+            elif "cpu" in controllers.split(","):
+                v1 = path
+    except (OSError, UnicodeDecodeError, ValueError):  # no /proc (not Linux), or unreadable: the root only
+        pass
+    found = [read(folder, "cpu.max") for folder in _on_the_path(cgroup, v2)]
+    found += [read(folder, "cpu.cfs_quota_us", "cpu.cfs_period_us") for folder in _on_the_path(cgroup / "cpu", v1)]
+    return [(int(words[0]), int(words[1])) for words in found
+            if words is not None and len(words) >= 2 and all(w.lstrip("-").isdigit() for w in words[:2])]
 
 
 class WriterOnDemand:

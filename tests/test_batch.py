@@ -294,4 +294,28 @@ def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp
     for name, text in files.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
-    assert usable_cores(tmp_path) == (allowed if cores is None else min(cores, allowed))
+    assert usable_cores(tmp_path, tmp_path / "no-proc") == (allowed if cores is None else min(cores, allowed))
+
+
+@pytest.mark.parametrize("membership, files, cores", [
+    ("0::/system.slice/ecomsim.service\n", {"system.slice/ecomsim.service/cpu.max": "100000 100000\n"}, 1),
+    # a limit above the process's own cgroup holds too, and the smallest on the path wins
+    ("0::/system.slice/ecomsim.service\n", {"system.slice/cpu.max": "150000 100000\n",
+                                             "system.slice/ecomsim.service/cpu.max": "max 100000\n"}, 2),
+    ("0::/a/b\n", {"cpu.max": "300000 100000\n", "a/cpu.max": "100000 100000\n", "a/b/cpu.max": "200000 100000\n"}, 1),
+    ("4:cpu,cpuacct:/docker/abc\n0::/\n", {"cpu/docker/abc/cpu.cfs_quota_us": "100000\n",
+                                            "cpu/docker/abc/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
+    ("0::/../escape\n", {"../escape/cpu.max": "100000 100000\n"}, None),  # a path out of the root: not followed
+    ("not a cgroup line\n", {"cpu.max": "100000 100000\n"}, 1)])  # unreadable membership: the root alone
+def test_a_cpu_quota_on_the_processs_own_cgroup_or_above_it_caps_the_cores(tmp_path, membership, files, cores):
+    """Outside a container's own cgroup namespace (a systemd service with CPUQuota, a nested container) the
+    quota sits in the process's cgroup, named in /proc/self/cgroup, or in one above it, not in the root."""
+    from sim.runner import usable_cores
+
+    allowed = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    root = tmp_path / "cgroup"
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    (tmp_path / "self").write_text(membership)
+    assert usable_cores(root, tmp_path / "self") == (allowed if cores is None else min(cores, allowed))
