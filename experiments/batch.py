@@ -315,6 +315,8 @@ def run_batch(jobs: list[Job], evaluate: Evaluate, folder: Path, *, workers: int
             signal.signal(signal.SIGINT, previous)
     if own:
         pool.shutdown(cancel_futures=True)
+    if cache is not None and stats.ok > stats.cached:  # runs were stored: the cache keeps to its size limit
+        cache.prune()
     stats.wall_seconds = time.perf_counter() - started
     return stats
 

@@ -10,6 +10,10 @@ the studio and a rerun of either reuse each other's runs, across restarts.
 
 Where: $ECOMSIM_CACHE if set (`off` turns the cache off), else $XDG_CACHE_HOME/ecomsim/runs, else
 ~/.cache/ecomsim/runs. Deleting the folder is always safe: runs are simply computed again.
+
+How much: every code change makes new keys, so old entries are never asked for again. After a batch
+stores runs, the cache is cut to $ECOMSIM_CACHE_LIMIT (default 2 GB: about 20,000 runs of the bench's
+size with their daily tables, 100 KB each) by removing the runs least recently used (written or read).
 """
 
 from __future__ import annotations
@@ -24,6 +28,11 @@ from typing import Any
 import pandas as pd
 
 CACHE_ENV = "ECOMSIM_CACHE"
+LIMIT_ENV = "ECOMSIM_CACHE_LIMIT"
+DEFAULT_LIMIT = 2 * 10**9  # bytes
+KEEP_AFTER_PRUNING = 0.9  # a cut leaves room below the limit, so the next batches do not cut again at once
+UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+         "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
 UNUSED = {"name", "description", "targets"}  # scenario fields no number of a run depends on
 ROW = "run.parquet"
 
@@ -85,12 +94,32 @@ def run_keys(scenario: Any, seeds: list[int], kind: str = "run", code: str | Non
     return keys
 
 
+def cache_limit() -> int | None:
+    """The most the cache may hold, in bytes, from $ECOMSIM_CACHE_LIMIT (e.g. `2GB`, `500MB`, `1.5GiB`, a
+    number of bytes; `none` for no limit); bad input is a ScenarioError naming the variable."""
+    import re
+
+    from sim.errors import ScenarioError
+    text = os.environ.get(LIMIT_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_LIMIT
+    if text.strip().lower() in ("none", "off", "unlimited"):
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*", text)
+    if match is None or match.group(2).lower() not in UNITS:
+        raise ScenarioError(f"${LIMIT_ENV}", None, f"is {text!r}: give a size such as 2GB, 500MB or 1.5GiB (units "
+                            "B, KB, MB, GB, TB or KiB, MiB, GiB, TiB), or none for no limit")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
+
+
 class RunCache:
     """Finished runs by key: `get` gives (row, tables) or None, `put` stores one (first writer wins). A row
-    holds the run's KPIs and its wall_seconds and sim_seconds; nothing of the batch it ran in."""
+    holds the run's KPIs and its wall_seconds and sim_seconds; nothing of the batch it ran in. `prune` cuts
+    the cache to `limit` bytes (None: no limit), the least recently used runs first."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, limit: int | None = None) -> None:
         self.root = Path(root)
+        self.limit = limit
 
     def folder(self, key: str) -> Path:
         return self.root / key[:2] / key
@@ -111,6 +140,10 @@ class RunCache:
         except Exception:  # noqa: BLE001 - a damaged entry is a miss, never an error
             shutil.rmtree(folder, ignore_errors=True)
             return None
+        try:
+            os.utime(folder / ROW)  # used now: the last to go when the cache is cut
+        except OSError:
+            pass
         return row, tables
 
     def put(self, key: str, row: dict[str, Any], tables: dict[str, pd.DataFrame]) -> None:
@@ -127,7 +160,40 @@ class RunCache:
             return
 
 
+    def prune(self) -> int:
+        """Remove the least recently used runs (by their row's time: written, or last read) until the cache
+        holds at most 90% of its limit, when it holds more than the limit; the number removed. Runs being
+        written (hidden folders) are left alone; a run removed by another process meanwhile is skipped."""
+        if self.limit is None or not self.root.is_dir():
+            return 0
+        entries, total = [], 0
+        for shard in os.scandir(self.root):
+            if shard.name.startswith(".") or not shard.is_dir(follow_symlinks=False):
+                continue
+            for entry in os.scandir(shard.path):
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    files = [f.stat(follow_symlinks=False) for f in os.scandir(entry.path) if f.is_file()]
+                    used = os.stat(os.path.join(entry.path, ROW)).st_mtime
+                except OSError:  # being removed, or a row not written yet: not a finished run to count
+                    continue
+                size = sum(f.st_size for f in files)
+                entries.append((used, size, entry.path))
+                total += size
+        if total <= self.limit:
+            return 0
+        removed = 0
+        for _, size, path in sorted(entries):
+            if total <= KEEP_AFTER_PRUNING * self.limit:
+                break
+            shutil.rmtree(path, ignore_errors=True)
+            total -= size
+            removed += 1
+        return removed
+
+
 def default_cache() -> RunCache | None:
-    """The user's run cache, or None when it is off."""
+    """The user's run cache (with its size limit, $ECOMSIM_CACHE_LIMIT), or None when it is off."""
     folder = default_cache_dir()
-    return RunCache(folder) if folder is not None else None
+    return RunCache(folder, cache_limit()) if folder is not None else None

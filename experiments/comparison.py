@@ -175,6 +175,9 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
     if not 0 <= robust <= 1000:
         raise ScenarioError("--robust", None, f"must be 0 (off) to 1000 points (got {robust})")
     loaded, files = _load([baseline, *scenarios], list(sets or []))  # all checked before any run
+    if cache:
+        from experiments.cache import cache_limit
+        cache_limit()  # a bad $ECOMSIM_CACHE_LIMIT is said before anything is written
     points = None
     if robust:
         from experiments.robust import load_uncertainties, sample_points

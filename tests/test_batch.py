@@ -262,6 +262,64 @@ def test_a_stop_event_ends_the_batch_with_the_finished_runs_kept(tmp_path):
     assert caught.value.kept == 2 and len(gather(tmp_path)) == 2
 
 
+def _cache_bytes(root) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.parquet"))
+
+
+def test_the_run_cache_keeps_to_its_limit_dropping_the_least_recently_used_runs(tmp_path):
+    """Every code change makes new keys, so a cache without a limit only grows: `prune` removes the least
+    recently used runs (written or read) until it holds at most 90% of its limit; runs being written are
+    left alone."""
+    from experiments.cache import RunCache
+    root = tmp_path / "cache"
+    cache = RunCache(root)
+    table = {"daily": pd.DataFrame({"day": range(100), "v": np.arange(100.0)})}
+    keys = [f"{i:02d}key" for i in range(10)]
+    for age, key in enumerate(keys):  # keys[0] written first
+        cache.put(key, {"y": float(age), "wall_seconds": 0.0, "sim_seconds": 0.0}, table)
+        os.utime(cache.folder(key) / "run.parquet", (1_000_000 + age, 1_000_000 + age))
+    one = _cache_bytes(root) / 10
+    assert cache.get(keys[0]) is not None  # read now: the most recently used
+    writing = root / "ab" / ".abc.123.tmp"
+    writing.mkdir(parents=True)
+    (writing / "t.parquet").write_bytes(b"x" * int(10 * one))  # a run being written: neither counted nor removed
+    limited = RunCache(root, limit=int(7.5 * one))
+    assert limited.prune() == 4  # 10 runs' size down to at most 6.75: the four least recently used go
+    assert [key for key in keys if key in limited] == [keys[0], *keys[5:]] and writing.is_dir()
+    assert limited.prune() == 0 and RunCache(root).prune() == 0  # under the limit, or no limit: nothing more
+
+
+def test_a_batch_that_stores_runs_cuts_the_cache_to_its_limit(tmp_path):
+    from experiments.cache import RunCache
+    root = tmp_path / "cache"
+    run_batch(keyed(2), square, tmp_path / "a", cache=RunCache(root))  # 4 runs, no limit
+    one = _cache_bytes(root) / 4
+    more = run_batch(keyed(5), square, tmp_path / "b", cache=RunCache(root, limit=int(5.5 * one)))
+    assert (more.ok, more.cached) == (10, 4) and _cache_bytes(root) <= 0.9 * 5.5 * one
+    assert len(list(root.rglob("run.parquet"))) == 4  # 10 runs cut to at most 4.95 runs' size
+
+
+@pytest.mark.parametrize("text, limit", [(None, 2 * 10**9), ("500MB", 5 * 10**8), ("1.5GiB", int(1.5 * 2**30)),
+                                         ("123", 123), (" 2 gb ", 2 * 10**9), ("none", None)])
+def test_the_run_cache_limit_is_read_from_the_environment(monkeypatch, text, limit):
+    from experiments.cache import LIMIT_ENV, cache_limit
+    if text is None:
+        monkeypatch.delenv(LIMIT_ENV, raising=False)
+    else:
+        monkeypatch.setenv(LIMIT_ENV, text)
+    assert cache_limit() == limit
+
+
+def test_a_bad_run_cache_limit_is_a_clear_message(tmp_path, monkeypatch):
+    from conftest import cli
+    monkeypatch.setenv("ECOMSIM_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("ECOMSIM_CACHE_LIMIT", "lots")
+    done = cli("compare", str(SCEN / "baseline.yaml"), str(SCEN / "referral.yaml"), "--out", str(tmp_path / "o"),
+               *(a for s in TINY for a in ("--set", s)))
+    assert done.returncode == 2 and "ECOMSIM_CACHE_LIMIT" in done.stderr and "500MB" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_compare_reuses_the_cached_runs_of_any_earlier_comparison(tmp_path, monkeypatch):
     from experiments.comparison import run_comparison
