@@ -128,7 +128,8 @@ def change_sentence(sub: pd.DataFrame, label: str, unit: str = "") -> str:
         (name,) = sub.index
         if down:
             return f"{name} lowers {label} for sure ({said(name)})"
-        return f"{name}'s change of {label} is not distinguishable from zero ({said(name)})"
+        interval = sub.loc[name].get("replications", 2) >= 2  # one replication has no interval to show
+        return f"{name} does not change {label} for sure" + (f" ({said(name)})" if interval else "")
     if len(down) == 1:
         return f"no scenario raises {label} for sure; {down[0]} lowers it for sure ({said(down[0])})"
     if down:

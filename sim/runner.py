@@ -185,20 +185,22 @@ def _cpu_quotas(cgroup: Path, membership: Path = MEMBERSHIP) -> list[tuple[int, 
             return [w for name in names for w in (folder / name).read_text(encoding="ascii").split()[:2]]
         except (OSError, UnicodeDecodeError):
             return None
+    import re
     v2, v1 = "", ""
     try:
-        for line in membership.read_text(encoding="ascii").splitlines():
-            hierarchy, controllers, path = line.split(":", 2)
-            if hierarchy == "0" and not controllers:
-                v2 = path
-            elif "cpu" in controllers.split(","):
-                v1 = path
-    except (OSError, UnicodeDecodeError, ValueError):  # no /proc (not Linux), or unreadable: the root only
-        pass
+        lines = membership.read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):  # no /proc (not Linux), or unreadable: the root only
+        lines = []
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]  # a line not of three fields: skipped
+        if hierarchy == "0" and not controllers:
+            v2 = path
+        elif "cpu" in controllers.split(","):
+            v1 = path
     found = [read(folder, "cpu.max") for folder in _on_the_path(cgroup, v2)]
     found += [read(folder, "cpu.cfs_quota_us", "cpu.cfs_period_us") for folder in _on_the_path(cgroup / "cpu", v1)]
     return [(int(words[0]), int(words[1])) for words in found
-            if words is not None and len(words) >= 2 and all(w.lstrip("-").isdigit() for w in words[:2])]
+            if words is not None and len(words) >= 2 and all(re.fullmatch(r"-?\d+", w) for w in words[:2])]
 
 
 class WriterOnDemand:

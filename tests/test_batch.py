@@ -364,7 +364,12 @@ def test_default_workers_follow_the_cores_allowed_and_a_containers_cpu_quota(tmp
     ("4:cpu,cpuacct:/docker/abc\n0::/\n", {"cpu/docker/abc/cpu.cfs_quota_us": "100000\n",
                                             "cpu/docker/abc/cpu.cfs_period_us": "100000\n"}, 1),  # cgroup v1
     ("0::/../escape\n", {"../escape/cpu.max": "100000 100000\n"}, None),  # a path out of the root: not followed
-    ("not a cgroup line\n", {"cpu.max": "100000 100000\n"}, 1)])  # unreadable membership: the root alone
+    ("not a cgroup line\n", {"cpu.max": "100000 100000\n"}, 1),  # unreadable membership: the root alone
+    ("not a cgroup line\n0::/a\n", {"a/cpu.max": "100000 100000\n"}, 1),  # a bad line does not hide the next
+    # only the cpu controller's own hierarchy counts (not cpuset's, not a named one)
+    ("3:cpuset:/x\n1:name=systemd:/x\n0::/\n", {"cpu/x/cpu.cfs_quota_us": "100000\n",
+                                                  "cpu/x/cpu.cfs_period_us": "100000\n"}, None),
+    ("0::/\n", {"cpu.max": "--5 100000\n"}, None)])  # not a number: no limit
 def test_a_cpu_quota_on_the_processs_own_cgroup_or_above_it_caps_the_cores(tmp_path, membership, files, cores):
     """Outside a container's own cgroup namespace (a systemd service with CPUQuota, a nested container) the
     quota sits in the process's cgroup, named in /proc/self/cgroup, or in one above it, not in the root."""

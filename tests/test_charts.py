@@ -141,8 +141,10 @@ def test_title_sentences_say_only_what_the_intervals_say():
     # one scenario: by its name, with its interval (no "1 of 1")
     assert comparison_charts.change_sentence(partly.loc[["a"]], "platform profit") == \
         "a lowers platform profit for sure (-5.0 [-9.0, -1.0])"
-    assert comparison_charts.change_sentence(partly.loc[["b"]], "GMV", "EUR") == \
-        "b's change of GMV is not distinguishable from zero (-2.0 EUR [-5.0, +1.0])"
+    assert comparison_charts.change_sentence(partly.loc[["b"]], "it", "EUR") == \
+        "b does not change it for sure (-2.0 EUR [-5.0, +1.0])"
+    alone = partly.loc[["a"]].assign(replications=1, ci_low=-5.0, ci_high=-5.0)  # one replication: no interval
+    assert comparison_charts.change_sentence(alone, "GMV") == "a does not change GMV for sure"
     unclear = sub([("a", 1.0, -1.0, 3.0), ("b", -1.0, -3.0, 1.0)])
     assert comparison_charts.change_sentence(unclear, "GMV") == "no scenario changes GMV for sure"
     # "most" also needs the largest change's interval clear of the others': overlapping, it is said so

@@ -40,6 +40,19 @@ def test_the_pins_cover_every_dependency():
     assert sorted(names - set(pinned)) == []
 
 
+def test_a_sweeps_latin_hypercube_does_not_import_scipy_stats():
+    """Issue 23: the design of a Latin-hypercube sweep (and of lever x uncertainty) is drawn without
+    scipy.stats, 0.8 s of imports in the sweep's serial start-up that no run needs."""
+    import subprocess
+    import sys
+    code = ("import sys; from experiments.sweeps import design_points, load_spec; "
+            "spec = load_spec('experiments/bench_sweep.yaml'); assert len(design_points(spec)) == 10; "
+            "print('scipy.stats' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "ECOMSIM_CACHE": "off"})
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
 def test_a_run_reaches_day_0_without_importing_what_only_other_commands_need():
     """Start-up (issue 23): loading a scenario, building the market and running its days (no progress bar)
     import no charting, table, cluster, sensitivity, report or studio library; they come when used."""
@@ -113,8 +126,11 @@ def test_bench_batch_ratio_brackets_the_two_worker_sweep_and_separates_the_machi
 def test_bench_batch_gives_each_round_and_their_median():
     """Several rounds (1, 2, 1, 2, 1 workers): each two-worker sweep against the one-worker sweeps either side,
     and the median of their ratios, which one slow minute of the machine does not move."""
-    from experiments.bench import batch_workers, format_batch_ratio
+    from experiments.bench import batch_ratio, batch_workers, format_batch_ratio
     assert batch_workers(1) == (1, 2, 1) and batch_workers(3) == (1, 2, 1, 2, 1, 2, 1)
+    for unbracketed in [(2,), (1,), (1, 2), (2, 1, 2), (1, 1, 1)]:
+        with pytest.raises(ValueError, match="one-worker sweeps around each"):
+            batch_ratio("never read.yaml", unbracketed)
     walls, sims = [60.0, 33.0, 62.0, 40.0, 58.0, 31.0, 60.0], [57.0, 58.5, 59.0, 70.0, 55.0, 57.0, 57.0]
     sweeps = [{"workers": w, "wall_s": wall, "cpu_s": wall, "sim_s": sim, "overhead_share": 0.02, "runs": 20}
               for w, wall, sim in zip(batch_workers(3), walls, sims, strict=True)]
