@@ -159,7 +159,6 @@ class RunCache:
         except OSError:  # a full or read-only disk costs the reuse, not the run
             return
 
-
     def prune(self) -> int:
         """Remove the least recently used runs (by their row's time: written, or last read) until the cache
         holds at most 90% of its limit, when it holds more than the limit; the number removed. Runs being

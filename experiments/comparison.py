@@ -40,7 +40,7 @@ from experiments.batch import (
     run_batch,
     write_spec,
 )
-from experiments.cache import default_cache
+from experiments.cache import RunCache, default_cache
 from experiments.stats import CONFIDENCE, assess_targets, t_interval, welch_interval
 from sim.errors import Interrupted, ScenarioError
 from sim.kpis import SUMMARY_KEYS
@@ -175,9 +175,7 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
     if not 0 <= robust <= 1000:
         raise ScenarioError("--robust", None, f"must be 0 (off) to 1000 points (got {robust})")
     loaded, files = _load([baseline, *scenarios], list(sets or []))  # all checked before any run
-    if cache:
-        from experiments.cache import cache_limit
-        cache_limit()  # a bad $ECOMSIM_CACHE_LIMIT is said before anything is written
+    store = default_cache() if cache else None  # a bad $ECOMSIM_CACHE_LIMIT is said before anything is written
     points = None
     if robust:
         from experiments.robust import load_uncertainties, sample_points
@@ -193,7 +191,7 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
     aside = _prepare(folder, fingerprint(loaded, replications), overwrite)
     try:
         result = _run_and_write(folder, loaded, files, replications, list(sets or []), points, workers, executor,
-                                progress, announce, cache)
+                                progress, announce, store)
     except BaseException as exc:
         if aside is None:
             raise
@@ -211,14 +209,14 @@ def run_comparison(baseline: Scenario | str | Path, scenarios: list[Scenario | s
 
 def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], replications: int, sets: list[str],
                    points: pd.DataFrame | None, workers: int, executor: Executor | None, progress: bool,
-                   announce: Callable[[int], None] | None, cache: bool) -> Comparison:
+                   announce: Callable[[int], None] | None, cache: RunCache | None) -> Comparison:
     """The comparison's runs (resumed where finished), its tables and charts, and the verdicts with `points`."""
     jobs = comparison_jobs(loaded, replications)
     if announce is not None:
         announce(len(jobs))
     _forget_failures(folder)  # a run that failed before is tried again: its cause may be fixed
     stats = run_batch(jobs, simulate, folder, workers=workers, executor=executor, progress=progress, desc="runs",
-                      tables_in=folder / PARTS, cache=default_cache() if cache else None)
+                      tables_in=folder / PARTS, cache=cache)
     try:
         gathered = gather(folder)
         bad = gathered[gathered["status"] != "ok"] if len(gathered) else gathered
@@ -237,7 +235,7 @@ def _run_and_write(folder: Path, loaded: list[Scenario], files: list[str], repli
     if points is not None:
         from experiments.robust import FOLDER, run_robust
         verdicts = run_robust(loaded, points, replications, folder / FOLDER, workers=workers, executor=executor,
-                              progress=progress, announce=announce, cache=default_cache() if cache else None)
+                              progress=progress, announce=announce, cache=cache)
     return Comparison(table, targets, runs, loaded, folder, stats, replications, verdicts)
 
 

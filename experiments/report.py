@@ -287,15 +287,13 @@ def _compare_report_rest(folder: Path, report: Report, names: list[str], reps: i
     for n in names[1:]:
         diff = differences(raw[names[0]], raw[n], sources)
         report.tables.append((f"Assumptions: where {n} differs from {names[0]}", diff))
-    # series.png (GMV and customers, means) is fan.png without its bands and profit panel: shown only where a
-    # folder has no fan.png
-    over_time = "fan" if (folder / "charts" / "fan.png").exists() else "series"
-    report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in (
-        ("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
-        ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
-        ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?"),
-        ("series", "Over time, replication means")) if name not in {"fan", "series"} - {over_time}
-        and (folder / "charts" / f"{name}.png").exists()]
+    shown = [("deltas", "Change of the key KPIs"), ("targets", "Targets"), ("bridge", "Platform profit, line by line"),
+             ("tradeoff", "Growth, profit and carbon"), ("fan", "Over time, with the spread of the replications"),
+             ("lifecycle", "Customers by lifecycle state"), ("retention", "Do new customers come back?")]
+    if not (folder / "charts" / "fan.png").exists():  # series.png is fan.png's means without its bands and profit
+        shown.append(("series", "Over time, replication means"))
+    report.charts += [(heading, folder / "charts" / f"{name}.png") for name, heading in shown
+                      if (folder / "charts" / f"{name}.png").exists()]
     from sim.style import MIN_REPLICATIONS
     few = _few_merchants(pd.read_csv(folder / "comparison.csv"), scenarios[names[0]])
     if few:
